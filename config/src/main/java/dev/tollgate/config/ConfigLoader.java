@@ -1,0 +1,234 @@
+package dev.tollgate.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+
+/**
+ * Loads the one YAML file that configures a Tollgate node and validates all of it before start-up:
+ * unknown fields, missing fields, bad URLs, negative prices and duplicates are each reported as
+ * {@code file: path: reason}, all at once. Secrets come only from the environment.
+ *
+ * <pre>
+ * listeners:
+ *   proxy: { host: 127.0.0.1, port: 8080 }
+ * catalog: builtin                  # or a path to a catalog file, relative to this file
+ * providers:
+ *   - name: openai
+ *     protocol: openai              # openai | anthropic
+ *     baseUrl: https://api.openai.com/v1
+ *     apiKeyEnv: OPENAI_API_KEY     # optional: the environment variable holding the provider key
+ *     caCertFile: certs/ca.pem      # optional: PEM certificates to trust for this provider
+ * limits: { maxRequestBodyBytes: 33554432, ... }   # optional, see Limits
+ * accounts:
+ *   - id: acme
+ *     openingCreditMicros: 25000000
+ *     keys:
+ *       - { sha256: 9f86d08..., label: ci }
+ * </pre>
+ */
+public final class ConfigLoader {
+    private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_-]{0,62}");
+    private static final Pattern ACCOUNT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+    private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
+    private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+
+    private ConfigLoader() {
+    }
+
+    public static TollgateConfig load(Path file, Function<String, String> environment) {
+        try (InputStream in = Files.newInputStream(file)) {
+            Path directory = file.toAbsolutePath().getParent();
+            return load(file.toString(), in, directory, environment);
+        } catch (IOException e) {
+            throw new ConfigException(List.of(file + ": cannot read: " + e.getMessage()));
+        }
+    }
+
+    /** @param directory where relative paths in the file (catalog, caCertFile) are resolved */
+    public static TollgateConfig load(String fileName, InputStream in, Path directory, Function<String, String> environment) {
+        Problems problems = new Problems(fileName);
+        YamlObject root = YamlObject.of(Yaml.read(fileName, in), "", problems);
+        problems.throwIfAny();
+
+        ListenerConfig proxyListener = null;
+        YamlObject listeners = root.object("listeners", true);
+        if (listeners != null) {
+            proxyListener = listener(listeners.object("proxy", true));
+            listeners.rejectUnknown();
+        }
+
+        String catalogName = root.optionalText("catalog", CatalogLoader.BUILTIN_NAME);
+        PriceCatalog catalog = null;
+        if (catalogName != null) {
+            try {
+                catalog = catalogName.equals(CatalogLoader.BUILTIN_NAME)
+                        ? CatalogLoader.loadBuiltin()
+                        : CatalogLoader.load(directory.resolve(catalogName));
+            } catch (ConfigException e) {
+                e.problems().forEach(line -> problems.add("catalog", line));
+            }
+        }
+
+        List<ProviderConfig> providers = providers(root, directory, environment, problems);
+        Limits limits = limits(root.object("limits", false));
+        List<AccountConfig> accounts = accounts(root, problems);
+        root.rejectUnknown();
+
+        if (catalog != null) {
+            checkCatalogAgainstProviders(catalog, providers, problems);
+        }
+        problems.throwIfAny();
+        return new TollgateConfig(proxyListener, providers, catalog, limits, accounts);
+    }
+
+    private static ListenerConfig listener(YamlObject listener) {
+        if (listener == null) {
+            return null;
+        }
+        String host = listener.text("host");
+        int port = listener.boundedInt("port", 0, 65_535);
+        listener.rejectUnknown();
+        return new ListenerConfig(host, port);
+    }
+
+    private static List<ProviderConfig> providers(YamlObject root, Path directory, Function<String, String> environment, Problems problems) {
+        List<ProviderConfig> providers = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        List<JsonNode> items = root.nonEmptyList("providers");
+        for (int i = 0; i < items.size(); i++) {
+            YamlObject provider = YamlObject.of(items.get(i), "providers[" + i + "]", problems);
+            if (provider == null) {
+                continue;
+            }
+            int before = problems.lines().size();
+            String name = provider.text("name");
+            if (name != null && !NAME.matcher(name).matches()) {
+                problems.add(provider.childPath("name"), "expected lower-case letters, digits, '-' or '_', found \"" + name + "\"");
+            } else if (name != null && !names.add(name)) {
+                problems.add(provider.childPath("name"), "duplicate provider name \"" + name + "\"");
+            }
+            Protocol protocol = provider.enumValue("protocol", Protocol.class, Protocol::parse);
+            URI baseUrl = provider.httpUrl("baseUrl");
+            String apiKeyEnv = provider.optionalText("apiKeyEnv", null);
+            Secret apiKey = null;
+            if (apiKeyEnv != null) {
+                if (!ENV_NAME.matcher(apiKeyEnv).matches()) {
+                    problems.add(provider.childPath("apiKeyEnv"), "expected the name of an environment variable, found \"" + apiKeyEnv + "\"");
+                } else {
+                    String value = environment.apply(apiKeyEnv);
+                    if (value == null || value.isBlank()) {
+                        problems.add(provider.childPath("apiKeyEnv"), "environment variable " + apiKeyEnv + " is not set");
+                    } else {
+                        apiKey = new Secret(value.strip());
+                    }
+                }
+            }
+            if (provider.has("apiKey")) {
+                problems.add(provider.childPath("apiKey"), "secrets are never read from files: name an environment variable in apiKeyEnv instead");
+            }
+            Path caCertFile = null;
+            String caCert = provider.optionalText("caCertFile", null);
+            if (caCert != null) {
+                caCertFile = directory.resolve(caCert);
+                if (!Files.isReadable(caCertFile)) {
+                    problems.add(provider.childPath("caCertFile"), "cannot read " + caCertFile);
+                }
+            }
+            provider.rejectUnknown();
+            if (problems.lines().size() == before) {
+                providers.add(new ProviderConfig(name, protocol, baseUrl, apiKeyEnv, apiKey, caCertFile));
+            }
+        }
+        return providers;
+    }
+
+    private static Limits limits(YamlObject limits) {
+        Limits d = Limits.defaults();
+        if (limits == null) {
+            return d;
+        }
+        Limits result = new Limits(
+                limits.optionalBoundedInt("maxRequestBodyBytes", 1024, 1 << 30, d.maxRequestBodyBytes()),
+                limits.optionalBoundedInt("maxSseEventBytes", 1024, 64 << 20, d.maxSseEventBytes()),
+                limits.optionalBoundedInt("minOutputTokens", 1, 1_000_000, d.minOutputTokens()),
+                limits.optionalBoundedInt("promptTokensPerImage", 0, 1_000_000, d.promptTokensPerImage()),
+                limits.optionalBoundedInt("upstreamConnectTimeoutMs", 1, 600_000, d.upstreamConnectTimeoutMs()),
+                limits.optionalBoundedInt("upstreamResponseTimeoutMs", 1, 3_600_000, d.upstreamResponseTimeoutMs()),
+                limits.optionalBoundedInt("upstreamIdleTimeoutMs", 1, 3_600_000, d.upstreamIdleTimeoutMs()),
+                limits.optionalBoundedInt("maxAccounts", 1, 16_777_216, d.maxAccounts()),
+                limits.optionalBoundedInt("maxIdleUpstreamConnections", 0, 65_536, d.maxIdleUpstreamConnections()));
+        limits.rejectUnknown();
+        return result;
+    }
+
+    private static List<AccountConfig> accounts(YamlObject root, Problems problems) {
+        List<AccountConfig> accounts = new ArrayList<>();
+        Set<String> ids = new HashSet<>();
+        Set<String> keyHashes = new HashSet<>();
+        List<JsonNode> items = root.list("accounts", false);
+        for (int i = 0; i < items.size(); i++) {
+            YamlObject account = YamlObject.of(items.get(i), "accounts[" + i + "]", problems);
+            if (account == null) {
+                continue;
+            }
+            int before = problems.lines().size();
+            String id = account.text("id");
+            if (id != null && !ACCOUNT_ID.matcher(id).matches()) {
+                problems.add(account.childPath("id"), "expected letters, digits, '.', '-' or '_', found \"" + id + "\"");
+            } else if (id != null && !ids.add(id)) {
+                problems.add(account.childPath("id"), "duplicate account id \"" + id + "\"");
+            }
+            long openingCreditMicros = account.nonNegativeLong("openingCreditMicros");
+            List<AccountConfig.KeyConfig> keys = new ArrayList<>();
+            List<JsonNode> keyItems = account.list("keys", false);
+            for (int k = 0; k < keyItems.size(); k++) {
+                YamlObject key = YamlObject.of(keyItems.get(k), account.childPath("keys") + "[" + k + "]", problems);
+                if (key == null) {
+                    continue;
+                }
+                String sha256 = key.text("sha256");
+                String label = key.text("label");
+                key.rejectUnknown();
+                if (sha256 != null && !SHA256_HEX.matcher(sha256).matches()) {
+                    problems.add(key.childPath("sha256"), "expected 64 lower-case hex digits (the output of `tollgate new-key`), not a raw key");
+                } else if (sha256 != null && !keyHashes.add(sha256)) {
+                    problems.add(key.childPath("sha256"), "the same key hash is listed twice");
+                } else if (sha256 != null && label != null) {
+                    keys.add(new AccountConfig.KeyConfig(sha256, label));
+                }
+            }
+            account.rejectUnknown();
+            if (problems.lines().size() == before) {
+                accounts.add(new AccountConfig(id, openingCreditMicros, keys));
+            }
+        }
+        return accounts;
+    }
+
+    private static void checkCatalogAgainstProviders(PriceCatalog catalog, List<ProviderConfig> providers, Problems problems) {
+        for (ProviderConfig provider : providers) {
+            for (ModelRow row : catalog.rows()) {
+                if (!row.provider().equals(provider.name())) {
+                    continue;
+                }
+                for (EndpointFamily family : row.endpoints()) {
+                    if (family.protocol() != provider.protocol()) {
+                        problems.add("providers." + provider.name(), "is configured as " + provider.protocol().wireName()
+                                + " but the catalog row " + row.model() + " serves " + family.wireName());
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

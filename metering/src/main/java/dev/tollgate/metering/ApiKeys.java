@@ -1,0 +1,68 @@
+package dev.tollgate.metering;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The Tollgate keys clients present, stored only as SHA-256 hashes: a raw key exists once, when
+ * {@link #newRawKey} makes it for the person who will use it, and never again on this side.
+ */
+public final class ApiKeys {
+    public static final String KEY_PREFIX = "tg-";
+    private static final int KEY_RANDOM_BYTES = 32;
+    /** Longer presented keys are refused before hashing, so a hostile header cannot make us hash megabytes. */
+    public static final int MAX_KEY_LENGTH = 256;
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(ApiKeys::sha256Digest);
+
+    private final Map<String, ApiKey> byHash = new ConcurrentHashMap<>();
+
+    public void add(ApiKey key) {
+        if (byHash.putIfAbsent(key.sha256Hex(), key) != null) {
+            throw new IllegalArgumentException("key already registered: " + key.label());
+        }
+    }
+
+    /** The key a client presented, or null if it is unknown (or absurdly long). */
+    public ApiKey lookup(String presentedKey) {
+        if (presentedKey == null || presentedKey.isEmpty() || presentedKey.length() > MAX_KEY_LENGTH) {
+            return null;
+        }
+        return byHash.get(sha256Hex(presentedKey));
+    }
+
+    /** A new random key: {@code tg-} and 43 URL-safe characters (256 bits). */
+    public static String newRawKey(SecureRandom random) {
+        byte[] bytes = new byte[KEY_RANDOM_BYTES];
+        random.nextBytes(bytes);
+        return KEY_PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    public static String sha256Hex(String rawKey) {
+        MessageDigest digest = SHA256.get();
+        digest.reset();
+        return HexFormat.of().formatHex(digest.digest(rawKey.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** What may be shown of a key in logs and reports: its first characters, never enough to use it. */
+    public static String displayPrefix(String rawKey) {
+        return rawKey.length() <= 8 ? "***" : rawKey.substring(0, 7) + "...";
+    }
+
+    private static MessageDigest sha256Digest() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);
+        }
+    }
+
+    /** A registered key: its hash, a non-secret label, and the account it spends from. */
+    public record ApiKey(String sha256Hex, String label, String accountId, int accountSlot) {
+    }
+}

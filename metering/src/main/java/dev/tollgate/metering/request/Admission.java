@@ -1,0 +1,110 @@
+package dev.tollgate.metering.request;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.config.EndpointFamily;
+import dev.tollgate.config.Limits;
+import dev.tollgate.config.ModelRow;
+import dev.tollgate.metering.Balances;
+import dev.tollgate.metering.CostRule;
+import dev.tollgate.metering.Reservation;
+
+/**
+ * Decides what a request may cost before it is forwarded, reserves it, and rewrites the request so
+ * the provider itself stops within what was reserved.
+ *
+ * <p>The worst case is the prompt's upper bound at the dearest input price (plain, cache read or
+ * cache write), plus the output cap at the output price. The prompt bound is
+ * {@code min(contextWindow, bodyBytes + imageParts * promptTokensPerImage + PROMPT_OVERHEAD_TOKENS)}:
+ * every token of a byte-level BPE encoding is at least one byte of the body, and no prompt exceeds the
+ * model's context window (which is also the bound when the prompt includes context stored upstream).
+ *
+ * <p>If the balance covers the whole worst case, it is reserved and the request goes as sent. If it
+ * covers only the prompt bound plus {@code limits.minOutputTokens}, all that is available is reserved
+ * and the request's output cap is lowered to what the rest affords. Otherwise the request is refused.
+ */
+public final class Admission {
+    /** Tokens the provider adds around the messages (role markers, priming), above the body's own bytes. */
+    public static final long PROMPT_OVERHEAD_TOKENS = 64;
+
+    private final Limits limits;
+
+    public Admission(Limits limits) {
+        this.limits = limits;
+    }
+
+    /** The money bounds of one request, before any reservation. */
+    public record Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
+                       long worstCaseMicros, long minimumMicros) {
+    }
+
+    public Plan plan(InspectedRequest request, ModelRow row) {
+        long promptBound = request.storedContext()
+                ? row.contextWindowTokens()
+                : Math.min(row.contextWindowTokens(),
+                        request.bodyBytes() + (long) request.imageParts() * limits.promptTokensPerImage() + PROMPT_OVERHEAD_TOKENS);
+        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens());
+        if (request.family() == EndpointFamily.EMBEDDINGS) {
+            return new Plan(promptBound, promptWorst, 0, 1, promptWorst, promptWorst);
+        }
+        long outputCap = request.requestedOutputTokens() > 0
+                ? Math.min(request.requestedOutputTokens(), row.maxOutputTokens())
+                : row.maxOutputTokens();
+        int choices = request.choices();
+        long worst = promptWorst + CostRule.costMicros(outputCap * choices, row.outputMicrosPerMillionTokens());
+        long minimumOutput = Math.min(outputCap, limits.minOutputTokens());
+        long minimum = promptWorst + CostRule.costMicros(minimumOutput * choices, row.outputMicrosPerMillionTokens());
+        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum);
+    }
+
+    /** Reserves what the plan needs, or as much as is available above its minimum; null if not even that. */
+    public Reservation reserve(Balances balances, int accountSlot, Plan plan) {
+        return Reservation.tryReserve(balances, accountSlot, plan.minimumMicros(), plan.worstCaseMicros());
+    }
+
+    /** Output tokens per choice that {@code heldMicros} pays for once the prompt bound is paid, capped by the plan. */
+    public static long affordableOutputTokens(Plan plan, ModelRow row, long heldMicros) {
+        long total = CostRule.tokensAffordable(heldMicros - plan.promptWorstMicros(), row.outputMicrosPerMillionTokens());
+        return Math.min(plan.outputCapTokens(), total / plan.choices());
+    }
+
+    /**
+     * The body to send upstream: the client's own bytes when nothing needs to change, otherwise the
+     * tree re-serialized with the output cap set to {@code outputTokensToSend} where that is below what
+     * the provider would otherwise allow (so the reservation always covers the cap that is sent) and,
+     * for OpenAI streams, {@code stream_options.include_usage} switched on so the provider reports
+     * usage at the end of the stream.
+     *
+     * @return the bytes to forward, or null to forward the client's bytes unchanged
+     */
+    public static byte[] rewrite(InspectedRequest request, Plan plan, long outputTokensToSend) {
+        boolean changed = false;
+        ObjectNode body = request.body();
+        long capWithoutRewrite = request.requestedOutputTokens() > 0 ? request.requestedOutputTokens() : plan.outputCapTokens();
+        if (request.outputTokensField() != null && outputTokensToSend > 0 && outputTokensToSend < capWithoutRewrite) {
+            body.put(request.outputTokensField(), outputTokensToSend);
+            changed = true;
+        }
+        if (needsUsageOption(request)) {
+            ObjectNode options = body.has("stream_options") && body.get("stream_options").isObject()
+                    ? (ObjectNode) body.get("stream_options")
+                    : body.putObject("stream_options");
+            options.put("include_usage", true);
+            changed = true;
+        }
+        if (!changed) {
+            return null;
+        }
+        try {
+            return RequestInspector.JSON.writeValueAsBytes(body);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("re-serializing a parsed request cannot fail", e);
+        }
+    }
+
+    /** OpenAI chat and completions streams report usage only when asked to. */
+    public static boolean needsUsageOption(InspectedRequest request) {
+        return request.stream() && !request.clientAskedForUsage()
+                && (request.family() == EndpointFamily.CHAT_COMPLETIONS || request.family() == EndpointFamily.COMPLETIONS);
+    }
+}

@@ -1,0 +1,35 @@
+package dev.tollgate.metering.request;
+
+/**
+ * Why a request is refused before anything is sent upstream. The proxy renders each kind in the
+ * surface's own error shape and status, so the official SDKs raise their usual exception types.
+ *
+ * @param param the request field at fault, or null
+ */
+public record Rejection(Kind kind, String message, String param) {
+
+    public enum Kind {
+        /** 400: the body is not JSON, or not an object. */
+        MALFORMED_JSON,
+        /** 400: a field is missing or has the wrong type or range. */
+        INVALID_PARAMETER,
+        /** 404: no configured provider serves this model on this surface. */
+        UNKNOWN_MODEL,
+        /** 400 / 404: the model exists but does not serve this endpoint. */
+        WRONG_ENDPOINT,
+        /** OpenAI 429 insufficient_quota; Anthropic 400: the balance cannot cover the prompt and a minimum output. */
+        INSUFFICIENT_BALANCE,
+        /** 401: no key, or not a Tollgate key. */
+        INVALID_KEY,
+        /** 413: the body exceeds limits.maxRequestBodyBytes. */
+        BODY_TOO_LARGE,
+        /** 404: a path Tollgate does not serve. */
+        UNKNOWN_PATH,
+        /** 405: a method the path does not take. */
+        METHOD_NOT_ALLOWED
+    }
+
+    public static Rejection of(Kind kind, String message) {
+        return new Rejection(kind, message, null);
+    }
+}

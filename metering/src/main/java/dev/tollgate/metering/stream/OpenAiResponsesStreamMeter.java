@@ -1,0 +1,116 @@
+package dev.tollgate.metering.stream;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.config.EndpointFamily;
+import dev.tollgate.metering.TokenCounter;
+import dev.tollgate.metering.Usage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * OpenAI Responses API streams: typed events ({@code event: response.output_text.delta}...) with a
+ * {@code sequence_number}. Generated text arrives in the {@code delta} string of the
+ * {@code *.delta} events; the usage arrives once, inside the response object of
+ * {@code response.completed}, {@code response.incomplete} or {@code response.failed}.
+ */
+final class OpenAiResponsesStreamMeter extends StreamMeter {
+    private ObjectNode createdResponse;
+    private long lastSequenceNumber = -1;
+
+    OpenAiResponsesStreamMeter(TokenCounter counter) {
+        super(EndpointFamily.RESPONSES, counter, true);
+    }
+
+    @Override
+    protected Verdict meter(SseEvent event) throws IOException {
+        try (JsonParser p = parser(event)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return Verdict.FORWARD;
+            }
+            String type = event.name();
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String name = p.currentName();
+                JsonToken value = p.nextToken();
+                switch (name) {
+                    case "type" -> type = type == null && value == JsonToken.VALUE_STRING ? p.getText() : type;
+                    case "sequence_number" -> lastSequenceNumber = value == JsonToken.VALUE_NUMBER_INT
+                            ? Math.max(lastSequenceNumber, p.getLongValue()) : lastSequenceNumber;
+                    case "delta" -> {
+                        // Audio deltas are base64 sound, not text; every other *.delta string is generated output.
+                        if (type != null && type.endsWith(".delta") && !type.startsWith("response.audio.")) {
+                            countGenerated(p, name);
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
+                    case "response" -> readResponse(p, type);
+                    case "error", "message" -> {
+                        if ("error".equals(type)) {
+                            upstreamErrorMessage = errorMessage(p);
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
+                    default -> p.skipChildren();
+                }
+            }
+            if ("response.completed".equals(type) || "response.incomplete".equals(type) || "response.failed".equals(type)) {
+                finished = true;
+            }
+        }
+        return Verdict.FORWARD;
+    }
+
+    private void readResponse(JsonParser p, String type) throws IOException {
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return;
+        }
+        if (createdResponse == null && "response.created".equals(type)) {
+            JsonNode tree = MAPPER.readTree(p);
+            if (tree instanceof ObjectNode object) {
+                createdResponse = object;
+            }
+            return;
+        }
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            p.nextToken();
+            if (name.equals("usage")) {
+                readUsage(p);
+            } else {
+                p.skipChildren();
+            }
+        }
+    }
+
+    @Override
+    public byte[] cutAtCapEvents(Usage billed) {
+        ObjectNode response = createdResponse != null ? createdResponse.deepCopy() : MAPPER.createObjectNode();
+        response.put("status", "incomplete");
+        response.putObject("incomplete_details").put("reason", "max_output_tokens");
+        ObjectNode usageNode = response.putObject("usage");
+        usageNode.put("input_tokens", billed.promptTokens());
+        usageNode.putObject("input_tokens_details").put("cached_tokens", billed.cacheReadTokens());
+        usageNode.put("output_tokens", billed.outputTokens());
+        usageNode.putObject("output_tokens_details").put("reasoning_tokens", billed.reasoningTokens());
+        usageNode.put("total_tokens", billed.promptTokens() + billed.outputTokens());
+        ObjectNode event = MAPPER.createObjectNode();
+        event.put("type", "response.incomplete");
+        event.put("sequence_number", lastSequenceNumber + 1);
+        event.set("response", response);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(512);
+        try {
+            out.writeBytes("event: response.incomplete\ndata: ".getBytes(StandardCharsets.US_ASCII));
+            MAPPER.writeValue(out, event);
+            out.writeBytes("\n\n".getBytes(StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            throw new IllegalStateException("writing to memory cannot fail", e);
+        }
+        return out.toByteArray();
+    }
+}

@@ -1,0 +1,123 @@
+package dev.tollgate.metering.stream;
+
+import dev.tollgate.config.EndpointFamily;
+import dev.tollgate.metering.Usage;
+import java.util.Arrays;
+
+/**
+ * The numeric fields of a provider's {@code usage} object as they arrive, before they are
+ * normalized into a {@link Usage}. Later values replace earlier ones, which is what Anthropic's
+ * cumulative {@code message_delta} usage needs.
+ */
+public final class UsageFields {
+    /** The flattened names recognized, each with its slot. */
+    enum Field {
+        PROMPT_TOKENS("prompt_tokens"),
+        COMPLETION_TOKENS("completion_tokens"),
+        TOTAL_TOKENS("total_tokens"),
+        PROMPT_CACHED_TOKENS("prompt_tokens_details.cached_tokens"),
+        COMPLETION_REASONING_TOKENS("completion_tokens_details.reasoning_tokens"),
+        PROMPT_CACHE_HIT_TOKENS("prompt_cache_hit_tokens"),
+        INPUT_TOKENS("input_tokens"),
+        OUTPUT_TOKENS("output_tokens"),
+        INPUT_CACHED_TOKENS("input_tokens_details.cached_tokens"),
+        OUTPUT_REASONING_TOKENS("output_tokens_details.reasoning_tokens"),
+        CACHE_READ_INPUT_TOKENS("cache_read_input_tokens"),
+        CACHE_CREATION_INPUT_TOKENS("cache_creation_input_tokens");
+
+        final String path;
+
+        Field(String path) {
+            this.path = path;
+        }
+
+        static Field of(String path) {
+            for (Field field : values()) {
+                if (field.path.equals(path)) {
+                    return field;
+                }
+            }
+            return null;
+        }
+    }
+
+    private final long[] values = new long[Field.values().length];
+    private boolean any;
+
+    public UsageFields() {
+        Arrays.fill(values, -1);
+    }
+
+    /** Records one field by its flattened path (for example {@code prompt_tokens_details.cached_tokens}); unknown paths are ignored. */
+    public void set(String path, long value) {
+        Field field = Field.of(path);
+        if (field != null && value >= 0) {
+            values[field.ordinal()] = value;
+            any = true;
+        }
+    }
+
+    public boolean any() {
+        return any;
+    }
+
+    long get(Field field) {
+        return values[field.ordinal()];
+    }
+
+    private long getOrZero(Field field) {
+        return Math.max(0, values[field.ordinal()]);
+    }
+
+    /** True when the fields hold the prompt and output counts that a complete usage object of this family carries. */
+    public boolean complete(EndpointFamily family) {
+        return switch (family) {
+            case CHAT_COMPLETIONS, COMPLETIONS -> get(Field.PROMPT_TOKENS) >= 0 && get(Field.COMPLETION_TOKENS) >= 0;
+            case EMBEDDINGS -> get(Field.PROMPT_TOKENS) >= 0;
+            case RESPONSES, MESSAGES -> get(Field.INPUT_TOKENS) >= 0 && get(Field.OUTPUT_TOKENS) >= 0;
+        };
+    }
+
+    /** True when the prompt side is known (Anthropic reports it in message_start, before any output). */
+    public boolean promptKnown(EndpointFamily family) {
+        return switch (family) {
+            case CHAT_COMPLETIONS, COMPLETIONS, EMBEDDINGS -> get(Field.PROMPT_TOKENS) >= 0;
+            case RESPONSES, MESSAGES -> get(Field.INPUT_TOKENS) >= 0;
+        };
+    }
+
+    /** The output tokens reported so far, or -1. */
+    public long outputTokens(EndpointFamily family) {
+        return switch (family) {
+            case CHAT_COMPLETIONS, COMPLETIONS -> get(Field.COMPLETION_TOKENS);
+            case EMBEDDINGS -> 0;
+            case RESPONSES, MESSAGES -> get(Field.OUTPUT_TOKENS);
+        };
+    }
+
+    /**
+     * The normalized usage, with {@code promptTokensIfUnknown} standing in for an unreported prompt
+     * and {@code outputTokensAtLeast} as a floor on the output (the inline count, for streams cut short).
+     */
+    public Usage toUsage(EndpointFamily family, long promptTokensIfUnknown, long outputTokensAtLeast) {
+        boolean promptKnown = promptKnown(family);
+        long output = Math.max(outputTokens(family), outputTokensAtLeast);
+        return switch (family) {
+            case CHAT_COMPLETIONS, COMPLETIONS, EMBEDDINGS -> {
+                long cached = get(Field.PROMPT_CACHED_TOKENS) >= 0 ? get(Field.PROMPT_CACHED_TOKENS) : getOrZero(Field.PROMPT_CACHE_HIT_TOKENS);
+                long prompt = promptKnown ? get(Field.PROMPT_TOKENS) : promptTokensIfUnknown;
+                long total = promptKnown ? get(Field.TOTAL_TOKENS) : -1;
+                yield family == EndpointFamily.EMBEDDINGS
+                        ? Usage.fromOpenAi(prompt, cached, 0, -1, 0)
+                        : Usage.fromOpenAi(prompt, cached, output, total, getOrZero(Field.COMPLETION_REASONING_TOKENS));
+            }
+            case RESPONSES -> {
+                long prompt = promptKnown ? get(Field.INPUT_TOKENS) : promptTokensIfUnknown;
+                long total = promptKnown ? get(Field.TOTAL_TOKENS) : -1;
+                yield Usage.fromOpenAi(prompt, getOrZero(Field.INPUT_CACHED_TOKENS), output, total, getOrZero(Field.OUTPUT_REASONING_TOKENS));
+            }
+            case MESSAGES -> Usage.fromAnthropic(promptKnown ? get(Field.INPUT_TOKENS) : promptTokensIfUnknown,
+                    getOrZero(Field.CACHE_READ_INPUT_TOKENS), getOrZero(Field.CACHE_CREATION_INPUT_TOKENS), output);
+        };
+    }
+}

@@ -1,0 +1,57 @@
+package dev.tollgate.proxy;
+
+import dev.tollgate.config.Protocol;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.request.Rejection;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+
+/**
+ * Finds the Tollgate key of a request: {@code Authorization: Bearer KEY} (OpenAI SDKs) or
+ * {@code x-api-key: KEY} (Anthropic SDKs). The key is only ever hashed and looked up; error messages
+ * show at most its first characters, as the providers do.
+ */
+final class Authenticator extends ChannelInboundHandlerAdapter {
+    private final Gateway gateway;
+
+    Authenticator(Gateway gateway) {
+        this.gateway = gateway;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        Exchange exchange = (Exchange) msg;
+        String presented = presentedKey(exchange.request().headers());
+        ApiKeys.ApiKey key = gateway.keys().lookup(presented);
+        if (key == null) {
+            exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface,
+                    Rejection.of(Rejection.Kind.INVALID_KEY, message(exchange.surface, presented)), exchange.requestId));
+            return;
+        }
+        exchange.key = key;
+        ctx.fireChannelRead(exchange); // forwarded
+    }
+
+    static String presentedKey(HttpHeaders headers) {
+        String apiKey = headers.get("x-api-key");
+        if (apiKey != null && !apiKey.isBlank()) {
+            return apiKey.strip();
+        }
+        String authorization = headers.get(HttpHeaderNames.AUTHORIZATION);
+        if (authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return authorization.substring(7).strip();
+        }
+        return null;
+    }
+
+    private static String message(Protocol surface, String presented) {
+        if (surface == Protocol.ANTHROPIC) {
+            return presented == null ? "x-api-key header is required" : "invalid x-api-key";
+        }
+        return presented == null
+                ? "You didn't provide an API key. Provide your Tollgate key in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY)."
+                : "Incorrect API key provided: " + ApiKeys.displayPrefix(presented) + ". Use a key issued by this Tollgate.";
+    }
+}

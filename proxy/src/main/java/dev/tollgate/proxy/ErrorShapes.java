@@ -1,0 +1,121 @@
+package dev.tollgate.proxy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.config.Protocol;
+import dev.tollgate.metering.request.Rejection;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+
+/**
+ * Errors in each surface's own shape and status, as OpenAI and Anthropic answer them, so that the
+ * official SDKs raise their usual exception types:
+ * <pre>
+ * OpenAI:    {"error": {"message": ..., "type": ..., "param": ..., "code": ...}}
+ * Anthropic: {"type": "error", "error": {"type": ..., "message": ...}, "request_id": ...}
+ * </pre>
+ */
+public final class ErrorShapes {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private ErrorShapes() {
+    }
+
+    /** An error as both surfaces name it. */
+    public record ErrorKind(HttpResponseStatus status, String openAiType, String openAiCode, HttpResponseStatus anthropicStatus, String anthropicType) {
+    }
+
+    public static final ErrorKind UPSTREAM_UNAVAILABLE = new ErrorKind(HttpResponseStatus.BAD_GATEWAY, "server_error", "upstream_unavailable",
+            HttpResponseStatus.BAD_GATEWAY, "api_error");
+    public static final ErrorKind UPSTREAM_TIMEOUT = new ErrorKind(HttpResponseStatus.GATEWAY_TIMEOUT, "server_error", "upstream_timeout",
+            HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error");
+    public static final ErrorKind INTERNAL = new ErrorKind(HttpResponseStatus.INTERNAL_SERVER_ERROR, "server_error", null,
+            HttpResponseStatus.INTERNAL_SERVER_ERROR, "api_error");
+
+    public static ErrorKind kindOf(Rejection.Kind kind) {
+        return switch (kind) {
+            case MALFORMED_JSON, INVALID_PARAMETER -> new ErrorKind(HttpResponseStatus.BAD_REQUEST, "invalid_request_error", null,
+                    HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
+            case UNKNOWN_MODEL -> new ErrorKind(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "model_not_found",
+                    HttpResponseStatus.NOT_FOUND, "not_found_error");
+            case WRONG_ENDPOINT -> new ErrorKind(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "model_not_supported",
+                    HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
+            // OpenAI answers an exhausted balance with 429 insufficient_quota, Anthropic with 400.
+            case INSUFFICIENT_BALANCE -> new ErrorKind(HttpResponseStatus.TOO_MANY_REQUESTS, "insufficient_quota", "insufficient_quota",
+                    HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
+            case INVALID_KEY -> new ErrorKind(HttpResponseStatus.UNAUTHORIZED, "invalid_request_error", "invalid_api_key",
+                    HttpResponseStatus.UNAUTHORIZED, "authentication_error");
+            case BODY_TOO_LARGE -> new ErrorKind(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "invalid_request_error", "request_too_large",
+                    HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request_too_large");
+            case UNKNOWN_PATH -> new ErrorKind(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "unknown_url",
+                    HttpResponseStatus.NOT_FOUND, "not_found_error");
+            case METHOD_NOT_ALLOWED -> new ErrorKind(HttpResponseStatus.METHOD_NOT_ALLOWED, "invalid_request_error", "method_not_allowed",
+                    HttpResponseStatus.METHOD_NOT_ALLOWED, "invalid_request_error");
+        };
+    }
+
+    public static FullHttpResponse response(ByteBufAllocator alloc, Protocol surface, Rejection rejection, String requestId) {
+        FullHttpResponse response = response(alloc, surface, kindOf(rejection.kind()), rejection.message(), rejection.param(), requestId);
+        if (rejection.kind() == Rejection.Kind.INSUFFICIENT_BALANCE) {
+            // The SDKs retry 429s by default; retrying cannot help until someone tops up the balance.
+            response.headers().set("x-should-retry", "false");
+        }
+        return response;
+    }
+
+    public static FullHttpResponse response(ByteBufAllocator alloc, Protocol surface, ErrorKind kind, String message, String param, String requestId) {
+        byte[] body = body(surface, kind, message, param, requestId);
+        HttpResponseStatus status = surface == Protocol.ANTHROPIC ? kind.anthropicStatus() : kind.status();
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+        response.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        if (requestId != null) {
+            response.headers().set(surface == Protocol.ANTHROPIC ? "request-id" : "x-request-id", requestId);
+            response.headers().set(Headers.TOLLGATE_REQUEST_ID, requestId);
+        }
+        return response;
+    }
+
+    public static byte[] body(Protocol surface, ErrorKind kind, String message, String param, String requestId) {
+        ObjectNode root = JSON.createObjectNode();
+        if (surface == Protocol.ANTHROPIC) {
+            root.put("type", "error");
+            ObjectNode error = root.putObject("error");
+            error.put("type", kind.anthropicType());
+            error.put("message", message);
+            if (requestId != null) {
+                root.put("request_id", requestId);
+            }
+        } else {
+            ObjectNode error = root.putObject("error");
+            error.put("message", message);
+            error.put("type", kind.openAiType());
+            error.put("param", param);
+            error.put("code", kind.openAiCode());
+        }
+        try {
+            return JSON.writeValueAsBytes(root);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The same error as one SSE event, for a stream that already started: the SDKs raise it as an error. */
+    public static byte[] streamEvent(Protocol surface, ErrorKind kind, String message, String requestId) {
+        byte[] body = body(surface, kind, message, null, requestId);
+        String prefix = surface == Protocol.ANTHROPIC ? "event: error\ndata: " : "data: ";
+        byte[] out = new byte[prefix.length() + body.length + 2];
+        System.arraycopy(prefix.getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, out, 0, prefix.length());
+        System.arraycopy(body, 0, out, prefix.length(), body.length);
+        out[out.length - 2] = '\n';
+        out[out.length - 1] = '\n';
+        return out;
+    }
+}

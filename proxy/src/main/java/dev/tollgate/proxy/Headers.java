@@ -1,0 +1,65 @@
+package dev.tollgate.proxy;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
+import java.util.Map;
+import java.util.Set;
+
+/** Which headers cross the proxy, in each direction. */
+public final class Headers {
+    public static final AsciiString TOLLGATE_REQUEST_ID = AsciiString.cached("x-tollgate-request-id");
+    public static final AsciiString TOLLGATE_RESERVED = AsciiString.cached("x-tollgate-reserved-micros");
+    public static final AsciiString TOLLGATE_BALANCE = AsciiString.cached("x-tollgate-balance-micros");
+
+    /** Hop-by-hop headers (RFC 9110 section 7.6.1) and framing the proxy recomputes. */
+    private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+            "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host", "expect");
+    /**
+     * Client headers that never go upstream: the client's credentials (the provider key is injected
+     * instead), the client's organisation at the provider, cookies, client addresses, and encodings
+     * (the proxy must read the response to meter it).
+     */
+    private static final Set<String> NOT_FORWARDED_UPSTREAM = Set.of("authorization", "x-api-key", "api-key", "cookie",
+            "openai-organization", "openai-project", "x-goog-api-key", "accept-encoding", "forwarded", "x-forwarded-for",
+            "x-forwarded-host", "x-forwarded-proto", "x-real-ip");
+    /** Upstream response headers the client does not get: cookies of the provider's edge and its framing. */
+    private static final Set<String> NOT_RETURNED = Set.of("set-cookie", "content-encoding", "alt-svc");
+
+    private Headers() {
+    }
+
+    /** Copies the client's headers that may go upstream. */
+    public static void copyRequestHeaders(HttpHeaders from, HttpHeaders to) {
+        Set<String> named = connectionTokens(from);
+        for (Map.Entry<String, String> header : from) {
+            String name = header.getKey().toLowerCase(java.util.Locale.ROOT);
+            if (!HOP_BY_HOP.contains(name) && !NOT_FORWARDED_UPSTREAM.contains(name) && !named.contains(name)) {
+                to.add(name, header.getValue());
+            }
+        }
+    }
+
+    /** Copies the provider's response headers that may go to the client (framing excluded: the proxy sets it). */
+    public static void copyResponseHeaders(HttpHeaders from, HttpHeaders to) {
+        Set<String> named = connectionTokens(from);
+        for (Map.Entry<String, String> header : from) {
+            String name = header.getKey().toLowerCase(java.util.Locale.ROOT);
+            if (!HOP_BY_HOP.contains(name) && !NOT_RETURNED.contains(name) && !named.contains(name)) {
+                to.add(name, header.getValue());
+            }
+        }
+    }
+
+    private static Set<String> connectionTokens(HttpHeaders headers) {
+        String connection = headers.get(HttpHeaderNames.CONNECTION);
+        if (connection == null || connection.isEmpty()) {
+            return Set.of();
+        }
+        java.util.HashSet<String> tokens = new java.util.HashSet<>();
+        for (String token : connection.split(",")) {
+            tokens.add(token.strip().toLowerCase(java.util.Locale.ROOT));
+        }
+        return tokens;
+    }
+}

@@ -1,0 +1,37 @@
+package dev.tollgate.proxy;
+
+import dev.tollgate.metering.Usage;
+
+/**
+ * How one metered request ended: settled with its cost, or released with nothing charged. Exactly
+ * one is produced per reservation. Holds no key and no prompt text, only what a statement may show.
+ *
+ * @param status         {@code settled} or {@code released}
+ * @param reason         why: {@code completed}, {@code client_disconnected}, {@code cut_at_reservation},
+ *                       {@code upstream_error}, {@code upstream_timeout}, {@code upstream_status_<code>}...
+ * @param usage          the tokens billed (zero when released)
+ * @param balanceAfterMicros the account's available balance right after this outcome
+ */
+public record Outcome(
+        String requestId,
+        String accountId,
+        String keyLabel,
+        String provider,
+        String model,
+        String endpoint,
+        String status,
+        String reason,
+        Usage usage,
+        boolean usageReportedByProvider,
+        long heldMicros,
+        long costMicros,
+        long debitedMicros,
+        long writtenOffMicros,
+        long balanceAfterMicros,
+        long startEpochMs,
+        long endEpochMs,
+        String upstreamRequestId) {
+
+    public static final String SETTLED = "settled";
+    public static final String RELEASED = "released";
+}

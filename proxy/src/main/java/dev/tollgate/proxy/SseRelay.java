@@ -1,0 +1,235 @@
+package dev.tollgate.proxy;
+
+import dev.tollgate.config.EndpointFamily;
+import dev.tollgate.config.ModelRow;
+import dev.tollgate.metering.CostRule;
+import dev.tollgate.metering.Usage;
+import dev.tollgate.metering.stream.SseEvent;
+import dev.tollgate.metering.stream.StreamMeter;
+import dev.tollgate.metering.stream.UsageFields;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+
+/**
+ * A streamed (SSE) response: split into events as the bytes arrive, each event metered and then
+ * forwarded to the client at once as a slice of the received bytes (not re-encoded), so the client
+ * sees every event as soon as the provider sends it.
+ *
+ * <p>After each event the running output count is checked against the reservation. When it would
+ * outgrow it, the reservation is extended from the balance; when the balance cannot cover that, the
+ * stream is cut: the event is not forwarded, the client gets the provider's own clean ending for a
+ * stream that reached its output cap, the upstream request is cancelled, and what was generated is
+ * billed. The overshoot beyond the reservation is therefore at most the tokens of that one event
+ * (plus, for models without a public tokenizer, the error of the approximate encoding); it is taken
+ * from the balance if it can be and written off otherwise, never leaving the balance negative.
+ */
+final class SseRelay implements ResponseRelay {
+    /** The smallest extension worth asking for, in output tokens, so a long stream does not extend at every event. */
+    static final long MIN_EXTENSION_TOKENS = 256;
+
+    private final Exchange exchange;
+    private final EndpointFamily family;
+    private final ModelRow row;
+    private final StreamMeter meter;
+    private final SseEvent event = new SseEvent();
+    private final int maxEventBytes;
+    /** Bytes received but not yet framed into a complete event; a heap buffer so events parse in place. */
+    private ByteBuf pending;
+    private int scannedBytes;
+    private int lineStartOffset;
+    private boolean cut;
+
+    SseRelay(Exchange exchange) {
+        this.exchange = exchange;
+        this.family = exchange.endpoint.family();
+        this.row = exchange.row();
+        this.meter = StreamMeter.forFamily(family, exchange.counter, exchange.inspected.clientAskedForUsage());
+        this.maxEventBytes = exchange.gateway.limits().maxSseEventBytes();
+    }
+
+    @Override
+    public boolean streaming() {
+        return true;
+    }
+
+    @Override
+    public void onContent(ByteBuf content) {
+        if (cut || !content.isReadable()) {
+            return;
+        }
+        if (pending == null) {
+            pending = exchange.client.alloc().heapBuffer(Math.max(content.readableBytes(), 1024));
+        }
+        pending.writeBytes(content);
+        frameEvents(false);
+        if (cut || exchange.completed()) {
+            return;
+        }
+        exchange.flush();
+        if (pending.readableBytes() > maxEventBytes) {
+            exchange.upstreamFailed("upstream_event_too_large", false);
+            return;
+        }
+        compactPending();
+    }
+
+    @Override
+    public void onEnd() {
+        if (!cut) {
+            frameEvents(true);
+        }
+        if (cut || exchange.completed()) {
+            return;
+        }
+        exchange.flush();
+        settle("completed");
+        exchange.writeEnd(null);
+        exchange.complete(true);
+    }
+
+    /**
+     * Finds each complete event (a block ending with an empty line: LF, CRLF or CR line ends) in
+     * {@code pending} and handles it. At the end of the body, what remains is handled as a last event.
+     */
+    private void frameEvents(boolean endOfBody) {
+        byte[] bytes = pending.array();
+        int base = pending.arrayOffset();
+        int eventStart = pending.readerIndex();
+        int position = eventStart + scannedBytes;
+        int lineStart = eventStart + lineStartOffset;
+        int end = pending.writerIndex();
+        while (position < end) {
+            byte b = bytes[base + position];
+            if (b != '\n' && b != '\r') {
+                position++;
+                continue;
+            }
+            int lineEnd = position + 1;
+            if (b == '\r') {
+                if (lineEnd == end && !endOfBody) {
+                    break; // a CR at the edge may be half of a CRLF: wait for the next byte
+                }
+                if (lineEnd < end && bytes[base + lineEnd] == '\n') {
+                    lineEnd++;
+                }
+            }
+            if (position == lineStart) {
+                handleEvent(eventStart, lineEnd);
+                if (cut) {
+                    return; // the exchange is complete and pending already freed
+                }
+                eventStart = lineEnd;
+            }
+            lineStart = lineEnd;
+            position = lineEnd;
+        }
+        pending.readerIndex(eventStart);
+        if (endOfBody && pending.isReadable()) {
+            handleEvent(eventStart, end);
+            if (cut) {
+                return;
+            }
+            pending.readerIndex(end);
+            position = end;
+            lineStart = end;
+        }
+        scannedBytes = position - pending.readerIndex();
+        lineStartOffset = lineStart - pending.readerIndex();
+    }
+
+    private void handleEvent(int start, int end) {
+        event.parse(pending.array(), pending.arrayOffset() + start, end - start);
+        StreamMeter.Verdict verdict = meter.onEvent(event);
+        if (!withinReservation()) {
+            cutAtReservation();
+            return;
+        }
+        if (verdict == StreamMeter.Verdict.FORWARD) {
+            exchange.writeContent(pending.retainedSlice(start, end - start));
+        }
+    }
+
+    /** True while the reservation covers the prompt and the output so far, extending it from the balance if needed. */
+    private boolean withinReservation() {
+        long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), row.outputMicrosPerMillionTokens());
+        long needMicros = promptMicros() + outputMicros - exchange.reservation.heldMicros();
+        if (needMicros <= 0) {
+            return true;
+        }
+        long stepTokens = Math.max(exchange.plan.outputCapTokens() / 4, MIN_EXTENSION_TOKENS) * exchange.plan.choices();
+        long stepMicros = CostRule.costMicros(stepTokens, row.outputMicrosPerMillionTokens());
+        return exchange.reservation.extend(needMicros, needMicros + stepMicros);
+    }
+
+    /** The prompt's cost once the provider reported it (Anthropic does so first), its worst case until then. */
+    private long promptMicros() {
+        UsageFields usage = meter.usage();
+        if (usage.promptKnown(family)) {
+            Usage prompt = usage.toUsage(family, 0, 0);
+            return CostRule.costMicros(row, new Usage(prompt.inputTokens(), prompt.cacheReadTokens(), prompt.cacheWriteTokens(), 0, 0));
+        }
+        return exchange.plan.promptWorstMicros();
+    }
+
+    private void cutAtReservation() {
+        cut = true;
+        Usage billed = billedUsage();
+        exchange.writeContent(Unpooled.wrappedBuffer(meter.cutAtCapEvents(billed)));
+        exchange.writeEnd(null);
+        exchange.settle(billed, false, "cut_at_reservation");
+        exchange.complete(false);
+    }
+
+    /** The provider's usage when it reported all of it, otherwise what was reported completed by the inline count and a prompt estimate. */
+    private Usage billedUsage() {
+        UsageFields usage = meter.usage();
+        if (usage.complete(family)) {
+            return usage.toUsage(family, 0, 0);
+        }
+        long promptEstimate = usage.promptKnown(family) ? 0 : exchange.estimatedPromptTokens();
+        return usage.toUsage(family, promptEstimate, meter.outputTokensCounted());
+    }
+
+    private void settle(String reason) {
+        exchange.settle(billedUsage(), meter.usage().complete(family), reason);
+    }
+
+    @Override
+    public void upstreamFailed(String reason) {
+        if (meter.outputTokensCounted() > 0 || meter.usage().outputTokens(family) > 0) {
+            settle(reason);
+        } else {
+            exchange.release(reason);
+        }
+    }
+
+    @Override
+    public boolean clientGone() {
+        // The stream started, so the provider has read the prompt: the client pays for it and for the
+        // output generated so far, and the upstream request is cancelled.
+        settle("client_disconnected");
+        return false;
+    }
+
+    /** Drops consumed bytes; a fresh buffer is started so slices already written to the client stay intact. */
+    private void compactPending() {
+        if (pending.readerIndex() == 0) {
+            return;
+        }
+        ByteBuf rest = null;
+        if (pending.isReadable()) {
+            rest = exchange.client.alloc().heapBuffer(Math.max(pending.readableBytes() * 2, 1024));
+            rest.writeBytes(pending);
+        }
+        pending.release();
+        pending = rest;
+    }
+
+    @Override
+    public void dispose() {
+        if (pending != null) {
+            pending.release();
+            pending = null;
+        }
+    }
+}
