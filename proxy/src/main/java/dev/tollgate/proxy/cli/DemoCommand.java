@@ -1,0 +1,105 @@
+package dev.tollgate.proxy.cli;
+
+import dev.tollgate.config.AccountConfig;
+import dev.tollgate.config.CatalogLoader;
+import dev.tollgate.config.Limits;
+import dev.tollgate.config.ListenerConfig;
+import dev.tollgate.config.PriceCatalog;
+import dev.tollgate.config.Protocol;
+import dev.tollgate.config.ProviderConfig;
+import dev.tollgate.config.TollgateConfig;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.proxy.Gateway;
+import dev.tollgate.proxy.Money;
+import dev.tollgate.proxy.TollgateServer;
+import dev.tollgate.proxy.sim.SimulatedProvider;
+import java.net.URI;
+import java.security.SecureRandom;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Tollgate on its embedded default: a simulated provider that speaks the real OpenAI and Anthropic
+ * wire formats stands in for every provider of the shipped catalog, and one demo account is opened.
+ */
+@Command(name = "demo", description = "Run Tollgate against a built-in simulated provider, with a demo account and key.")
+final class DemoCommand implements Callable<Integer> {
+
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Listen address (default: ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "8080", description = "Tollgate's port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
+    int port;
+
+    @Option(names = "--balance-micros", defaultValue = "5000000", description = "The demo account's opening balance in micro-USD (default: ${DEFAULT-VALUE}).")
+    long balanceMicros;
+
+    @Option(names = "--events", defaultValue = "24", description = "Output tokens (stream events) per simulated answer (default: ${DEFAULT-VALUE}).")
+    int events;
+
+    @Option(names = "--event-delay-ms", defaultValue = "20", description = "Pause between simulated stream events (default: ${DEFAULT-VALUE}).")
+    int eventDelayMs;
+
+    @Option(names = "--first-byte-ms", defaultValue = "0", description = "Simulated time to the first byte (default: ${DEFAULT-VALUE}).")
+    int firstByteMs;
+
+    @Option(names = "--threads", defaultValue = "0", description = "Event loop threads (default: one per core).")
+    int threads;
+
+    @Option(names = "--quiet", description = "Do not print a line per request.")
+    boolean quiet;
+
+    @Override
+    public Integer call() throws Exception {
+        SimulatedProvider simulated = SimulatedProvider.start(SimulatedProvider.Settings.defaults()
+                .withHost("127.0.0.1")
+                .withDefaultEvents(events)
+                .withInterEventDelayMs(eventDelayMs)
+                .withFirstByteDelayMs(firstByteMs));
+        URI upstream = URI.create(simulated.baseUrl());
+        List<ProviderConfig> providers = List.of(
+                new ProviderConfig("openai", Protocol.OPENAI, upstream, null, null, null),
+                new ProviderConfig("anthropic", Protocol.ANTHROPIC, upstream, null, null, null),
+                new ProviderConfig("google", Protocol.OPENAI, upstream, null, null, null),
+                new ProviderConfig("deepseek", Protocol.OPENAI, upstream, null, null, null));
+        PriceCatalog catalog = CatalogLoader.loadBuiltin();
+        String key = ApiKeys.newRawKey(new SecureRandom());
+        AccountConfig account = new AccountConfig("demo", balanceMicros, List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "demo-key")));
+        TollgateConfig config = new TollgateConfig(new ListenerConfig(host, port), providers, catalog, Limits.defaults(), List.of(account));
+
+        OutcomePrinter printer = new OutcomePrinter(System.out, catalog.currency());
+        Gateway gateway = new Gateway(config, quiet ? outcome -> { } : printer::print);
+        TollgateServer server = threads > 0
+                ? TollgateServer.start(gateway, config.proxyListener(), threads, dev.tollgate.proxy.Transport.best())
+                : TollgateServer.start(gateway, config.proxyListener());
+        String base = "http://" + host + ":" + server.port();
+        System.out.println("Tollgate demo on " + base + " (simulated OpenAI + Anthropic upstream on " + simulated.rootUrl() + ")");
+        System.out.println("Account 'demo' opened with " + Money.format(balanceMicros, catalog.currency()) + ". Its key, shown once:");
+        System.out.println();
+        System.out.println("  export TOLLGATE_KEY=" + key);
+        System.out.println();
+        System.out.println("Try (OpenAI surface, streaming, then Anthropic, then the balance):");
+        System.out.println("  curl -s " + base + "/v1/chat/completions -H \"Authorization: Bearer $TOLLGATE_KEY\" -H 'content-type: application/json' \\");
+        System.out.println("    -d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
+        System.out.println("  curl -sN " + base + "/v1/chat/completions -H \"Authorization: Bearer $TOLLGATE_KEY\" -H 'content-type: application/json' \\");
+        System.out.println("    -d '{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
+        System.out.println("  curl -s " + base + "/v1/messages -H \"x-api-key: $TOLLGATE_KEY\" -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\");
+        System.out.println("    -d '{\"model\":\"claude-haiku-4-5\",\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
+        System.out.println("  curl -s " + base + "/tollgate/v1/balance -H \"Authorization: Bearer $TOLLGATE_KEY\"");
+        System.out.println();
+        System.out.println("Each request prints its exact cost and the balance after it. Ctrl-C stops.");
+        System.out.flush();
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            simulated.close();
+            stopped.countDown();
+        }, "tollgate-shutdown"));
+        stopped.await();
+        return 0;
+    }
+}

@@ -1,0 +1,222 @@
+package dev.tollgate.proxy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tollgate.config.Limits;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Each inbound handler of the client pipeline alone, in an EmbeddedChannel (leak detection is paranoid in tests). */
+class PipelineHandlersTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final TestGateways test = new TestGateways("http://127.0.0.1:9/v1", 1_000_000, Limits.defaults());
+    private final List<Exchange> forwarded = new ArrayList<>();
+    private EmbeddedChannel channel;
+
+    /** Collects what a handler passes on, and completes it so the request is released. */
+    private final class Capture extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Exchange exchange = (Exchange) msg;
+            forwarded.add(exchange);
+        }
+    }
+
+    @AfterEach
+    void noLeaks() {
+        for (Exchange exchange : forwarded) {
+            if (exchange.reservation != null && !exchange.reservation.isClosed()) {
+                exchange.release("test");
+            }
+            exchange.complete(false);
+        }
+        if (channel != null) {
+            assertThat(channel.finishAndReleaseAll()).as("nothing left unread or unreleased").isFalse();
+        }
+        assertThat(test.conservationError()).isZero();
+    }
+
+    private static FullHttpRequest post(String uri, String body, String... headers) {
+        FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, uri,
+                Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+        request.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        HttpUtil.setContentLength(request, request.content().readableBytes());
+        for (int i = 0; i < headers.length; i += 2) {
+            request.headers().set(headers[i], headers[i + 1]);
+        }
+        return request;
+    }
+
+    private JsonNode readError(int expectedStatus) throws Exception {
+        FullHttpResponse response = channel.readOutbound();
+        try {
+            assertThat(response.status().code()).isEqualTo(expectedStatus);
+            assertThat(response.headers().get(Headers.TOLLGATE_REQUEST_ID)).startsWith("tg_req_");
+            return JSON.readTree(response.content().toString(StandardCharsets.UTF_8));
+        } finally {
+            response.release();
+        }
+    }
+
+    @Test
+    void routerOpensAnExchangeForAKnownEndpoint() {
+        channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Capture());
+        channel.writeInbound(post("/v1/messages?beta=true", "{}"));
+        assertThat(forwarded).hasSize(1);
+        assertThat(forwarded.get(0).endpoint).isEqualTo(Endpoint.MESSAGES);
+        assertThat(forwarded.get(0).upstreamQuery).isEqualTo("?beta=true");
+    }
+
+    @Test
+    void routerAnswersUnknownPathsAndWrongMethodsInTheSurfaceShape() throws Exception {
+        channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Capture());
+        channel.writeInbound(post("/v1/images/generations", "{}"));
+        JsonNode openAi = readError(404);
+        assertThat(openAi.at("/error/type").asText()).isEqualTo("invalid_request_error");
+        assertThat(openAi.at("/error/message").asText()).contains("/v1/images/generations");
+
+        channel.writeInbound(post("/v1/nope", "{}", "anthropic-version", "2023-06-01"));
+        JsonNode anthropic = readError(404);
+        assertThat(anthropic.get("type").asText()).isEqualTo("error");
+        assertThat(anthropic.at("/error/type").asText()).isEqualTo("not_found_error");
+
+        channel.writeInbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/v1/chat/completions"));
+        assertThat(readError(405).at("/error/code").asText()).isEqualTo("method_not_allowed");
+        assertThat(forwarded).isEmpty();
+    }
+
+    @Test
+    void authenticatorAcceptsBearerAndXApiKeyAndRejectsOthersWithoutEchoingTheKey() throws Exception {
+        channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Authenticator(test.gateway), new Capture());
+        channel.writeInbound(post("/v1/chat/completions", "{}", "authorization", "Bearer " + test.key));
+        channel.writeInbound(post("/v1/messages", "{}", "x-api-key", test.key));
+        assertThat(forwarded).hasSize(2);
+        assertThat(forwarded).allSatisfy(exchange -> assertThat(exchange.key.accountId()).isEqualTo(TestGateways.ACCOUNT));
+
+        String wrongKey = "tg-not-a-real-key-but-long-enough-to-be-secret";
+        channel.writeInbound(post("/v1/chat/completions", "{}", "authorization", "Bearer " + wrongKey));
+        JsonNode openAi = readError(401);
+        assertThat(openAi.at("/error/code").asText()).isEqualTo("invalid_api_key");
+        assertThat(openAi.toString()).doesNotContain(wrongKey);
+
+        channel.writeInbound(post("/v1/messages", "{}"));
+        JsonNode anthropic = readError(401);
+        assertThat(anthropic.at("/error/type").asText()).isEqualTo("authentication_error");
+        assertThat(forwarded).hasSize(2);
+    }
+
+    @Test
+    void admissionReservesTheWorstCaseAndForwardsTheUpstreamRequest() {
+        channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Authenticator(test.gateway),
+                new AdmissionHandler(test.gateway), new Capture());
+        String body = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":100,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        channel.writeInbound(post("/v1/chat/completions", body, "authorization", "Bearer " + test.key, "openai-organization", "org-x"));
+        assertThat(forwarded).hasSize(1);
+        Exchange exchange = forwarded.get(0);
+        assertThat(exchange.reservation.heldMicros()).isEqualTo(exchange.plan.worstCaseMicros());
+        assertThat(test.reserved()).isEqualTo(exchange.plan.worstCaseMicros());
+        assertThat(exchange.upstreamHeaders.get(HttpHeaderNames.AUTHORIZATION)).isNull(); // no provider key configured, and never the client's
+        assertThat(exchange.upstreamHeaders.get("openai-organization")).isNull();
+        assertThat(exchange.upstreamBody.toString(StandardCharsets.UTF_8)).contains("\"include_usage\":true").contains("\"max_tokens\":100");
+        assertThat(exchange.request()).as("the client's request is released once the upstream body exists").isNull();
+    }
+
+    @Test
+    void admissionRefusesBadInputBeforeReservingAnything() throws Exception {
+        channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Authenticator(test.gateway),
+                new AdmissionHandler(test.gateway), new Capture());
+        String auth = "Bearer " + test.key;
+        channel.writeInbound(post("/v1/chat/completions", "{not json", "authorization", auth));
+        assertThat(readError(400).at("/error/type").asText()).isEqualTo("invalid_request_error");
+        channel.writeInbound(post("/v1/chat/completions", "{\"model\":\"gpt-unknown\",\"messages\":[]}", "authorization", auth));
+        assertThat(readError(404).at("/error/code").asText()).isEqualTo("model_not_found");
+        channel.writeInbound(post("/v1/embeddings", "{\"model\":\"gpt-4o-mini\",\"input\":\"x\"}", "authorization", auth));
+        assertThat(readError(404).at("/error/code").asText()).isEqualTo("model_not_supported");
+        channel.writeInbound(post("/v1/messages", "{\"model\":\"claude-haiku-4-5\",\"messages\":[]}", "x-api-key", test.key));
+        assertThat(readError(400).at("/error/message").asText()).contains("max_tokens");
+        assertThat(forwarded).isEmpty();
+        assertThat(test.reserved()).isZero();
+        assertThat(test.available()).isEqualTo(1_000_000);
+    }
+
+    @Test
+    void admissionRefusesWhatTheBalanceCannotCoverInEachSurfaceShape() throws Exception {
+        TestGateways poor = new TestGateways("http://127.0.0.1:9/v1", 1, Limits.defaults());
+        channel = new EmbeddedChannel(new SurfaceRouter(poor.gateway), new Authenticator(poor.gateway),
+                new AdmissionHandler(poor.gateway), new Capture());
+        channel.writeInbound(post("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                "authorization", "Bearer " + poor.key));
+        FullHttpResponse openAi = channel.readOutbound();
+        assertThat(openAi.status().code()).isEqualTo(429);
+        assertThat(openAi.headers().get("x-should-retry")).isEqualTo("false");
+        assertThat(JSON.readTree(openAi.content().toString(StandardCharsets.UTF_8)).at("/error/code").asText()).isEqualTo("insufficient_quota");
+        openAi.release();
+        channel.writeInbound(post("/v1/messages", "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"messages\":[]}", "x-api-key", poor.key));
+        JsonNode anthropic = readError(400);
+        assertThat(anthropic.at("/error/type").asText()).isEqualTo("invalid_request_error");
+        assertThat(anthropic.at("/error/message").asText()).contains("balance is too low");
+        assertThat(forwarded).isEmpty();
+        assertThat(poor.available()).isEqualTo(1);
+    }
+
+    @Test
+    void admissionLowersTheOutputCapToWhatThePartialReservationAffords() {
+        // gpt-4o-mini: $0.15 in / $0.60 out per million. Affords the prompt bound and ~1,000 output tokens, not 16,384.
+        TestGateways tight = new TestGateways("http://127.0.0.1:9/v1", 700, Limits.defaults());
+        channel = new EmbeddedChannel(new SurfaceRouter(tight.gateway), new Authenticator(tight.gateway),
+                new AdmissionHandler(tight.gateway), new Capture());
+        channel.writeInbound(post("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                "authorization", "Bearer " + tight.key));
+        assertThat(forwarded).hasSize(1);
+        Exchange exchange = forwarded.get(0);
+        assertThat(exchange.reservation.heldMicros()).isEqualTo(700);
+        long promptWorst = exchange.plan.promptWorstMicros();
+        long expectedCap = (700 - promptWorst) * 1_000_000 / 600_000;
+        assertThat(exchange.upstreamBody.toString(StandardCharsets.UTF_8)).contains("\"max_completion_tokens\":" + expectedCap);
+        assertThat(tight.available()).isZero();
+    }
+
+    @Test
+    void bodyLimitAnswers413InTheSurfaceShapeAndCloses() throws Exception {
+        channel = new EmbeddedChannel(new BodyLimitAggregator(1024), new SurfaceRouter(test.gateway), new Capture());
+        HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/v1/messages");
+        HttpUtil.setContentLength(head, 4096);
+        channel.writeInbound(head);
+        channel.writeInbound(new DefaultHttpContent(Unpooled.wrappedBuffer(new byte[4096])));
+        JsonNode anthropic = readError(413);
+        assertThat(anthropic.at("/error/type").asText()).isEqualTo("request_too_large");
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(forwarded).isEmpty();
+    }
+
+    @Test
+    void headersNeverForwardClientCredentialsOrHopByHopHeaders() {
+        io.netty.handler.codec.http.HttpHeaders from = new io.netty.handler.codec.http.DefaultHttpHeaders()
+                .add("Authorization", "Bearer tg-secret").add("x-api-key", "tg-secret").add("Cookie", "a=b")
+                .add("Connection", "keep-alive, x-custom-hop").add("x-custom-hop", "1").add("Transfer-Encoding", "chunked")
+                .add("anthropic-version", "2023-06-01").add("anthropic-beta", "tools").add("User-Agent", "sdk/1")
+                .add("OpenAI-Organization", "org-1").add("Accept-Encoding", "gzip");
+        io.netty.handler.codec.http.HttpHeaders to = new io.netty.handler.codec.http.DefaultHttpHeaders();
+        Headers.copyRequestHeaders(from, to);
+        assertThat(to.names()).containsExactlyInAnyOrder("anthropic-version", "anthropic-beta", "user-agent");
+    }
+}
