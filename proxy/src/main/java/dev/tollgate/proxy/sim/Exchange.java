@@ -1,0 +1,157 @@
+package dev.tollgate.proxy.sim;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One request and its answer on a connection: knows the provider dialect, the request id and
+ * whether the connection stays open, and tells the handler when the answer is fully written so the
+ * next pipelined request may go.
+ */
+final class Exchange {
+
+    private static final String EVENT_STREAM = "text/event-stream; charset=utf-8";
+
+    private final SimulatedProvider provider;
+    private final SimHttpHandler handler;
+    private final ChannelHandlerContext ctx;
+    private final Dialect dialect;
+    private final boolean keepAlive;
+    private final String requestId;
+
+    Exchange(SimulatedProvider provider, SimHttpHandler handler, ChannelHandlerContext ctx, Dialect dialect, boolean keepAlive) {
+        this.provider = provider;
+        this.handler = handler;
+        this.ctx = ctx;
+        this.dialect = dialect;
+        this.keepAlive = keepAlive;
+        this.requestId = dialect.newRequestId(provider.ids());
+    }
+
+    SimulatedProvider provider() {
+        return provider;
+    }
+
+    SimulatedProvider.Settings settings() {
+        return provider.settings();
+    }
+
+    SimIds ids() {
+        return provider.ids();
+    }
+
+    ChannelHandlerContext ctx() {
+        return ctx;
+    }
+
+    Dialect dialect() {
+        return dialect;
+    }
+
+    boolean keepAlive() {
+        return keepAlive;
+    }
+
+    String requestId() {
+        return requestId;
+    }
+
+    int firstByteDelayMs(Directives directives) {
+        return directives.firstByteDelayMs() != Directives.ABSENT
+                ? directives.firstByteDelayMs() : settings().firstByteDelayMs();
+    }
+
+    int interEventDelayMs(Directives directives) {
+        return directives.interEventDelayMs() != Directives.ABSENT
+                ? directives.interEventDelayMs() : settings().interEventDelayMs();
+    }
+
+    /** A 200 JSON answer after the first-byte delay the directives or settings ask for. */
+    void json(Directives directives, Json.Body body) {
+        int delayMs = firstByteDelayMs(directives);
+        if (delayMs > 0) {
+            // The body is built when sent, not now, so a long delay holds no buffer.
+            ctx.executor().schedule(() -> json(HttpResponseStatus.OK, body), delayMs, TimeUnit.MILLISECONDS);
+        } else {
+            json(HttpResponseStatus.OK, body);
+        }
+    }
+
+    /** The provider's error shape, at once. */
+    void error(int status, String message, String param, String code) {
+        json(HttpResponseStatus.valueOf(status), dialect.error(status, message, param, code, requestId));
+    }
+
+    /** A 400 for a missing or mistyped required field, worded as the provider words it. */
+    void missingParameter(String param) {
+        if (dialect == Dialect.ANTHROPIC) {
+            error(400, param + ": Field required", null, null);
+        } else {
+            error(400, "Missing required parameter: '" + param + "'.", param, "missing_required_parameter");
+        }
+    }
+
+    /** {@code [sim:error=STATUS]}: the provider's error shape for that status, at once, whatever the request. */
+    void simulatedError(int status) {
+        String code = dialect == Dialect.OPENAI && status == 404 ? "model_not_found" : null;
+        error(status, Dialect.simulatedErrorMessage(status), null, code);
+    }
+
+    void json(HttpResponseStatus status, Json.Body body) {
+        if (!ctx.channel().isActive()) {
+            // The peer left while we waited; nobody to answer.
+            done(true);
+            return;
+        }
+        ByteBuf content = ctx.alloc().buffer(512);
+        try {
+            Json.write(content, body);
+        } catch (RuntimeException e) {
+            content.release();
+            throw e;
+        }
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+        HttpHeaders headers = response.headers();
+        headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
+        headers.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+        headers.set(dialect.requestIdHeader(), requestId);
+        HttpUtil.setKeepAlive(response, keepAlive);
+        var written = ctx.writeAndFlush(response);
+        if (!keepAlive) {
+            written.addListener(ChannelFutureListener.CLOSE);
+        }
+        done(!keepAlive);
+    }
+
+    /** A chunked {@code text/event-stream} answer, with the delays and fault the directives ask for. */
+    void stream(Directives directives, StreamScript script) {
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        HttpHeaders headers = head.headers();
+        headers.set(HttpHeaderNames.CONTENT_TYPE, EVENT_STREAM);
+        headers.set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE);
+        headers.set(dialect.requestIdHeader(), requestId);
+        HttpUtil.setTransferEncodingChunked(head, true);
+        HttpUtil.setKeepAlive(head, keepAlive);
+        SseStream stream = new SseStream(this, script, interEventDelayMs(directives), directives.failAfterDeltas());
+        handler.streaming(stream);
+        stream.start(head, firstByteDelayMs(directives));
+    }
+
+    /** The answer is fully written (or abandoned); {@code connectionClosing} stops any pipelined request behind it. */
+    void done(boolean connectionClosing) {
+        handler.exchangeDone(this, connectionClosing);
+    }
+}
