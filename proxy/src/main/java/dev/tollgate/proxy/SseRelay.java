@@ -75,7 +75,7 @@ final class SseRelay implements ResponseRelay {
 
     @Override
     public void onEnd() {
-        if (!cut) {
+        if (!cut && pending != null) {
             frameEvents(true);
         }
         if (cut || exchange.completed()) {

@@ -29,7 +29,15 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (exchange != null && msg instanceof HttpObject http) {
-            exchange.onUpstream(http); // forwarded: the exchange releases it
+            Exchange owner = exchange;
+            try {
+                owner.onUpstream(http); // forwarded: the exchange releases it
+            } catch (RuntimeException e) {
+                // A bug, not traffic: end this exchange on its failure path so its reservation still gets one outcome.
+                LOG.error("{}: failed while relaying the upstream response", owner.requestId, e);
+                owner.upstreamFailed("internal_error", false);
+                ctx.close();
+            }
         } else {
             // Bytes on an idle pooled connection belong to no request: drop them and the connection.
             ReferenceCountUtil.release(msg);

@@ -6,6 +6,7 @@ import dev.tollgate.config.Limits;
 import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.config.Protocol;
 import dev.tollgate.config.ProviderConfig;
+import dev.tollgate.config.Secret;
 import dev.tollgate.config.TollgateConfig;
 import dev.tollgate.metering.ApiKeys;
 import java.net.URI;
@@ -17,6 +18,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 /** A gateway for tests: OpenAI-protocol providers openai/google/deepseek and Anthropic, all at one base URL, and one funded account. */
 final class TestGateways {
     static final String ACCOUNT = "acme";
+    /** The key Tollgate injects upstream; tests check that it, and never the client's key, reaches the provider. */
+    static final Secret PROVIDER_KEY = new Secret("sk-provider-test-key");
 
     final String key = ApiKeys.newRawKey(new SecureRandom());
     final Queue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
@@ -24,10 +27,10 @@ final class TestGateways {
 
     TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits) {
         this(List.of(
-                new ProviderConfig("openai", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, null, null),
-                new ProviderConfig("anthropic", Protocol.ANTHROPIC, URI.create(upstreamBaseUrl), null, null, null),
-                new ProviderConfig("google", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, null, null),
-                new ProviderConfig("deepseek", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, null, null)), balanceMicros, limits);
+                new ProviderConfig("openai", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
+                new ProviderConfig("anthropic", Protocol.ANTHROPIC, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
+                new ProviderConfig("google", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
+                new ProviderConfig("deepseek", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null)), balanceMicros, limits);
     }
 
     TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits) {

@@ -7,6 +7,7 @@ import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.config.PriceCatalog;
 import dev.tollgate.config.Protocol;
 import dev.tollgate.config.ProviderConfig;
+import dev.tollgate.config.Secret;
 import dev.tollgate.config.TollgateConfig;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.proxy.Gateway;
@@ -54,17 +55,21 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // The simulated provider insists on its own key, as a real one does: Tollgate injects it, and the
+        // demo key a client presents never reaches the provider.
+        Secret providerKey = new Secret(ApiKeys.newRawKey(new SecureRandom()).replace("tg-", "sim-"));
         SimulatedProvider simulated = SimulatedProvider.start(SimulatedProvider.Settings.defaults()
                 .withHost("127.0.0.1")
+                .withRequiredApiKey(providerKey.reveal())
                 .withDefaultEvents(events)
                 .withInterEventDelayMs(eventDelayMs)
                 .withFirstByteDelayMs(firstByteMs));
         URI upstream = URI.create(simulated.baseUrl());
         List<ProviderConfig> providers = List.of(
-                new ProviderConfig("openai", Protocol.OPENAI, upstream, null, null, null),
-                new ProviderConfig("anthropic", Protocol.ANTHROPIC, upstream, null, null, null),
-                new ProviderConfig("google", Protocol.OPENAI, upstream, null, null, null),
-                new ProviderConfig("deepseek", Protocol.OPENAI, upstream, null, null, null));
+                new ProviderConfig("openai", Protocol.OPENAI, upstream, null, providerKey, null),
+                new ProviderConfig("anthropic", Protocol.ANTHROPIC, upstream, null, providerKey, null),
+                new ProviderConfig("google", Protocol.OPENAI, upstream, null, providerKey, null),
+                new ProviderConfig("deepseek", Protocol.OPENAI, upstream, null, providerKey, null));
         PriceCatalog catalog = CatalogLoader.loadBuiltin();
         String key = ApiKeys.newRawKey(new SecureRandom());
         AccountConfig account = new AccountConfig("demo", balanceMicros, List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "demo-key")));
