@@ -53,14 +53,23 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "Do not print a line per request.")
     boolean quiet;
 
+    @Option(names = "--provider-key", description = "The key the simulated provider demands (default: a random one), "
+            + "for benchmarks that also call it directly.")
+    String providerKeyOption;
+
+    @Option(names = "--upstream-threads", defaultValue = "1", description = "Event loop threads of the simulated provider (default: ${DEFAULT-VALUE}).")
+    int upstreamThreads;
+
     @Override
     public Integer call() throws Exception {
         // The simulated provider insists on its own key, as a real one does: Tollgate injects it, and the
         // demo key a client presents never reaches the provider.
-        Secret providerKey = new Secret(ApiKeys.newRawKey(new SecureRandom()).replace("tg-", "sim-"));
+        Secret providerKey = new Secret(providerKeyOption != null ? providerKeyOption
+                : ApiKeys.newRawKey(new SecureRandom()).replace("tg-", "sim-"));
         SimulatedProvider simulated = SimulatedProvider.start(SimulatedProvider.Settings.defaults()
                 .withHost("127.0.0.1")
                 .withRequiredApiKey(providerKey.reveal())
+                .withIoThreads(upstreamThreads)
                 .withDefaultEvents(events)
                 .withInterEventDelayMs(eventDelayMs)
                 .withFirstByteDelayMs(firstByteMs));
