@@ -140,7 +140,7 @@ public final class SimulatedProvider implements AutoCloseable {
     }
 
     /** SSE events handed to the network so far, all streams together: shows a stream's progress, or that it stalled. */
-    long sseEventsWritten() {
+    public long sseEventsWritten() {
         return sseEventsWritten.get();
     }
 
