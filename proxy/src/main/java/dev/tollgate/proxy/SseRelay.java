@@ -180,10 +180,13 @@ final class SseRelay implements ResponseRelay {
         exchange.complete(false);
     }
 
-    /** The provider's usage when it reported all of it, otherwise what was reported completed by the inline count and a prompt estimate. */
+    /**
+     * The provider's usage once it sent its final count; before that (a stream that ended early), what it
+     * reported of the prompt, the inline count of the output as a floor, and a prompt estimate if needed.
+     */
     private Usage billedUsage() {
         UsageFields usage = meter.usage();
-        if (usage.complete(family)) {
+        if (meter.usageFinal() && usage.complete(family)) {
             return usage.toUsage(family, 0, 0);
         }
         long promptEstimate = usage.promptKnown(family) ? 0 : exchange.estimatedPromptTokens();
@@ -191,7 +194,7 @@ final class SseRelay implements ResponseRelay {
     }
 
     private void settle(String reason) {
-        exchange.settle(billedUsage(), meter.usage().complete(family), reason);
+        exchange.settle(billedUsage(), meter.usageFinal() && meter.usage().complete(family), reason);
     }
 
     @Override

@@ -49,7 +49,6 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -70,7 +69,6 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
  * counts odd, so that billing a cache read, a cache write or an output token at the wrong price, or
  * rounding the wrong way, moves the balance by at least one micro-unit.
  *
- * <p>Tests marked {@code @Disabled("bug: ...")} fail against the current proxy for the reason given.
  */
 class OfficialSdkThroughTollgateTest {
     private static final long BALANCE_MICROS = 100_000_000L; // 100 USD
@@ -496,9 +494,6 @@ class OfficialSdkThroughTollgateTest {
     }
 
     @Test
-    @Disabled("bug: Tollgate's synthesized response.incomplete (OpenAiResponsesStreamMeter.cutAtCapEvents) lacks"
-            + " usage.input_tokens_details.cache_write_tokens, which openai-java requires (OpenAIInvalidDataException under"
-            + " responseValidation), and carries output [] instead of the output generated so far")
     void responseStreamCutAtTheReservationEndsAsTheSdkExpects() throws Exception {
         ProxyStack poor = newStack(100);
         OpenAIClient client = openAi(poor, poor.test.key);
@@ -522,9 +517,6 @@ class OfficialSdkThroughTollgateTest {
     }
 
     @Test
-    @Disabled("bug: a cut Anthropic stream is billed, and its synthesized message_delta reports, message_start's placeholder"
-            + " output_tokens (1) instead of the output counted: UsageFields.complete(MESSAGES) is true after message_start,"
-            + " so SseRelay.billedUsage ignores meter.outputTokensCounted()")
     void anthropicStreamCutAtTheReservationEndsAsTheSdkExpects() throws Exception {
         ProxyStack poor = newStack(1_000);
         AnthropicClient client = anthropic(poor, poor.test.key);
@@ -572,9 +564,6 @@ class OfficialSdkThroughTollgateTest {
     }
 
     @Test
-    @Disabled("bug: an Anthropic stream that ends early is billed message_start's placeholder output_tokens (1), not the output"
-            + " counted: UsageFields.complete(MESSAGES) is already true after message_start, so SseRelay.billedUsage ignores"
-            + " meter.outputTokensCounted()")
     void anthropicStreamAbandonedByTheClientBillsTheOutputGenerated() throws Exception {
         int read = 0;
         try (com.anthropic.core.http.StreamResponse<RawMessageStreamEvent> stream = anthropic.messages().createStreaming(
@@ -615,9 +604,6 @@ class OfficialSdkThroughTollgateTest {
     }
 
     @Test
-    @Disabled("bug: an Anthropic stream that ends early is billed message_start's placeholder output_tokens (1), not the output"
-            + " counted: UsageFields.complete(MESSAGES) is already true after message_start, so SseRelay.billedUsage ignores"
-            + " meter.outputTokensCounted()")
     void anthropicStreamLostUpstreamMidwayBillsTheOutputDelivered() throws Exception {
         StringBuilder text = new StringBuilder();
         Throwable thrown = catchThrowable(() -> {

@@ -133,7 +133,7 @@ class PipelineHandlersTest {
         Exchange exchange = forwarded.get(0);
         assertThat(exchange.reservation.heldMicros()).isEqualTo(exchange.plan.worstCaseMicros());
         assertThat(test.reserved()).isEqualTo(exchange.plan.worstCaseMicros());
-        assertThat(exchange.upstreamHeaders.get(HttpHeaderNames.AUTHORIZATION)).isNull(); // no provider key configured, and never the client's
+        assertThat(exchange.upstreamHeaders.get(HttpHeaderNames.AUTHORIZATION)).isEqualTo("Bearer sk-provider-test-key"); // never the client's
         assertThat(exchange.upstreamHeaders.get("openai-organization")).isNull();
         assertThat(exchange.upstreamBody.toString(StandardCharsets.UTF_8)).contains("\"include_usage\":true").contains("\"max_tokens\":100");
         assertThat(exchange.request()).as("the client's request is released once the upstream body exists").isNull();

@@ -46,7 +46,11 @@ final class AnthropicStreamMeter extends StreamMeter {
                         }
                     }
                     case "content_block" -> countGenerated(p, name);
-                    case "usage" -> readUsage(p);
+                    case "usage" -> {
+                        readUsage(p);
+                        // Only message_delta's usage is the final count; message_start's output_tokens is a placeholder.
+                        usageFinal |= "message_delta".equals(type);
+                    }
                     case "error" -> upstreamErrorMessage = errorMessage(p);
                     default -> p.skipChildren();
                 }

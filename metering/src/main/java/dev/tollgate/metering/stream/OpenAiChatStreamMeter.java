@@ -61,6 +61,7 @@ final class OpenAiChatStreamMeter extends StreamMeter {
                     case "usage" -> {
                         if (value == JsonToken.START_OBJECT) {
                             sawUsage = true;
+                            usageFinal = true;
                             readUsage(p);
                         }
                     }

@@ -3,6 +3,7 @@ package dev.tollgate.metering.stream;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.metering.TokenCounter;
@@ -20,6 +21,12 @@ import java.nio.charset.StandardCharsets;
 final class OpenAiResponsesStreamMeter extends StreamMeter {
     private ObjectNode createdResponse;
     private long lastSequenceNumber = -1;
+    /** The sequence number before the last metered event: a cut holds that event back, so its number is reused. */
+    private long sequenceNumberBeforeLastEvent = -1;
+    /** The output text so far, so a cut stream's final response carries what the client was sent, as the provider's would. */
+    private final StringBuilder outputText = new StringBuilder();
+    private int outputTextLengthBeforeLastEvent;
+    private String messageItemId;
 
     OpenAiResponsesStreamMeter(TokenCounter counter) {
         super(EndpointFamily.RESPONSES, counter, true);
@@ -32,6 +39,8 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
                 return Verdict.FORWARD;
             }
             String type = event.name();
+            sequenceNumberBeforeLastEvent = lastSequenceNumber;
+            outputTextLengthBeforeLastEvent = outputText.length();
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String name = p.currentName();
                 JsonToken value = p.nextToken();
@@ -42,9 +51,17 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
                     case "delta" -> {
                         // Audio deltas are base64 sound, not text; every other *.delta string is generated output.
                         if (type != null && type.endsWith(".delta") && !type.startsWith("response.audio.")) {
+                            if ("response.output_text.delta".equals(type) && value == JsonToken.VALUE_STRING) {
+                                outputText.append(p.getText());
+                            }
                             countGenerated(p, name);
                         } else {
                             p.skipChildren();
+                        }
+                    }
+                    case "item_id" -> {
+                        if ("response.output_text.delta".equals(type) && value == JsonToken.VALUE_STRING) {
+                            messageItemId = p.getText();
                         }
                     }
                     case "response" -> readResponse(p, type);
@@ -58,7 +75,7 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
                     default -> p.skipChildren();
                 }
             }
-            if ("response.completed".equals(type) || "response.incomplete".equals(type) || "response.failed".equals(type)) {
+            if (type != null && TERMINAL_TYPES.contains(type)) {
                 finished = true;
             }
         }
@@ -82,26 +99,44 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
             p.nextToken();
             if (name.equals("usage")) {
                 readUsage(p);
+                usageFinal |= p.currentToken() == JsonToken.END_OBJECT && type != null && TERMINAL_TYPES.contains(type);
             } else {
                 p.skipChildren();
             }
         }
     }
 
+    private static final java.util.Set<String> TERMINAL_TYPES = java.util.Set.of("response.completed", "response.incomplete", "response.failed");
+
     @Override
     public byte[] cutAtCapEvents(Usage billed) {
         ObjectNode response = createdResponse != null ? createdResponse.deepCopy() : MAPPER.createObjectNode();
         response.put("status", "incomplete");
         response.putObject("incomplete_details").put("reason", "max_output_tokens");
+        ArrayNode output = response.putArray("output");
+        if (outputTextLengthBeforeLastEvent > 0) {
+            ObjectNode message = output.addObject();
+            message.put("type", "message");
+            message.put("id", messageItemId == null ? "msg_tollgate" : messageItemId);
+            message.put("status", "incomplete");
+            message.put("role", "assistant");
+            ObjectNode text = message.putArray("content").addObject();
+            text.put("type", "output_text");
+            // The held-back event's text never reached the client, so it is not in the final response either.
+            text.put("text", outputText.substring(0, outputTextLengthBeforeLastEvent));
+            text.putArray("annotations");
+        }
         ObjectNode usageNode = response.putObject("usage");
         usageNode.put("input_tokens", billed.promptTokens());
-        usageNode.putObject("input_tokens_details").put("cached_tokens", billed.cacheReadTokens());
+        ObjectNode inputDetails = usageNode.putObject("input_tokens_details");
+        inputDetails.put("cached_tokens", billed.cacheReadTokens());
+        inputDetails.put("cache_write_tokens", billed.cacheWriteTokens());
         usageNode.put("output_tokens", billed.outputTokens());
         usageNode.putObject("output_tokens_details").put("reasoning_tokens", billed.reasoningTokens());
         usageNode.put("total_tokens", billed.promptTokens() + billed.outputTokens());
         ObjectNode event = MAPPER.createObjectNode();
         event.put("type", "response.incomplete");
-        event.put("sequence_number", lastSequenceNumber + 1);
+        event.put("sequence_number", sequenceNumberBeforeLastEvent + 1);
         event.set("response", response);
         ByteArrayOutputStream out = new ByteArrayOutputStream(512);
         try {

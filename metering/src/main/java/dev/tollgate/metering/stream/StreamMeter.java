@@ -40,6 +40,8 @@ public abstract class StreamMeter {
     protected final UsageFields usage = new UsageFields();
     protected long outputTokensCounted;
     protected boolean finished;
+    /** The provider sent the usage it reports at the end of a stream (not just Anthropic's opening placeholder). */
+    protected boolean usageFinal;
     protected String upstreamErrorMessage;
 
     protected StreamMeter(EndpointFamily family, TokenCounter counter, boolean clientAskedForUsage) {
@@ -85,6 +87,16 @@ public abstract class StreamMeter {
     /** The provider's usage fields seen so far. */
     public UsageFields usage() {
         return usage;
+    }
+
+    /**
+     * True once the provider sent the usage that ends a stream: OpenAI's usage chunk, the usage of
+     * Responses' final event, Anthropic's {@code message_delta}. Before that, the usage fields hold at
+     * most the prompt side (Anthropic's {@code message_start} also carries a placeholder output count),
+     * so a stream that ends early is billed for its inline output count instead.
+     */
+    public boolean usageFinal() {
+        return usageFinal;
     }
 
     /** True once the stream's terminal event arrived ({@code [DONE]}, {@code message_stop}, {@code response.completed}...). */
