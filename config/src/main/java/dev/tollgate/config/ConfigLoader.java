@@ -79,13 +79,14 @@ public final class ConfigLoader {
             }
         }
 
-        List<ProviderConfig> providers = providers(root, directory, environment, problems);
+        List<String> providerPaths = new ArrayList<>();
+        List<ProviderConfig> providers = providers(root, directory, environment, problems, providerPaths);
         Limits limits = limits(root.object("limits", false));
         List<AccountConfig> accounts = accounts(root, problems);
         root.rejectUnknown();
 
         if (catalog != null) {
-            checkCatalogAgainstProviders(catalog, providers, problems);
+            checkCatalogAgainstProviders(catalog, providers, providerPaths, problems);
         }
         problems.throwIfAny();
         return new TollgateConfig(proxyListener, providers, catalog, limits, accounts);
@@ -101,7 +102,9 @@ public final class ConfigLoader {
         return new ListenerConfig(host, port);
     }
 
-    private static List<ProviderConfig> providers(YamlObject root, Path directory, Function<String, String> environment, Problems problems) {
+    /** @param paths receives the file path ({@code providers[i]}) of each provider returned, in the same order */
+    private static List<ProviderConfig> providers(YamlObject root, Path directory, Function<String, String> environment, Problems problems,
+                                                  List<String> paths) {
         List<ProviderConfig> providers = new ArrayList<>();
         Set<String> names = new HashSet<>();
         List<JsonNode> items = root.nonEmptyList("providers");
@@ -147,6 +150,7 @@ public final class ConfigLoader {
             provider.rejectUnknown();
             if (problems.lines().size() == before) {
                 providers.add(new ProviderConfig(name, protocol, baseUrl, apiKeyEnv, apiKey, caCertFile));
+                paths.add(provider.path());
             }
         }
         return providers;
@@ -215,17 +219,20 @@ public final class ConfigLoader {
         return accounts;
     }
 
-    private static void checkCatalogAgainstProviders(PriceCatalog catalog, List<ProviderConfig> providers, Problems problems) {
-        for (ProviderConfig provider : providers) {
+    /** One problem for each provider whose protocol disagrees with a catalog row of its name. */
+    private static void checkCatalogAgainstProviders(PriceCatalog catalog, List<ProviderConfig> providers, List<String> paths, Problems problems) {
+        for (int i = 0; i < providers.size(); i++) {
+            ProviderConfig provider = providers.get(i);
+            rows:
             for (ModelRow row : catalog.rows()) {
                 if (!row.provider().equals(provider.name())) {
                     continue;
                 }
                 for (EndpointFamily family : row.endpoints()) {
                     if (family.protocol() != provider.protocol()) {
-                        problems.add("providers." + provider.name(), "is configured as " + provider.protocol().wireName()
+                        problems.add(paths.get(i) + ".protocol", "is configured as " + provider.protocol().wireName()
                                 + " but the catalog row " + row.model() + " serves " + family.wireName());
-                        return;
+                        break rows;
                     }
                 }
             }

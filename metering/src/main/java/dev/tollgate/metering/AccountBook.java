@@ -1,5 +1,6 @@
 package dev.tollgate.metering;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -48,7 +49,8 @@ public final class AccountBook {
     }
 
     public synchronized List<String> accountIds() {
-        return List.of(idBySlot).subList(0, nextSlot);
+        // Only the opened slots: List.of refuses the nulls of the slots not yet in use.
+        return List.of(Arrays.copyOf(idBySlot, nextSlot));
     }
 
     /** A consistent-enough view of one account for reports; exact when no request is in flight. */

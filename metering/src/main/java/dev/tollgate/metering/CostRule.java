@@ -1,6 +1,7 @@
 package dev.tollgate.metering;
 
 import dev.tollgate.config.ModelRow;
+import java.math.BigInteger;
 
 /**
  * The one rounding rule for money: a request's exact cost is the rational number
@@ -30,7 +31,7 @@ public final class CostRule {
         return ceilDiv(Math.multiplyExact(tokens, microsPerMillionTokens));
     }
 
-    /** How many tokens {@code micros} buys at {@code microsPerMillionTokens}, rounded down; "unbounded" at price 0. */
+    /** How many tokens {@code micros} buys at {@code microsPerMillionTokens}, rounded down (at most Long.MAX_VALUE); "unbounded" at price 0. */
     public static long tokensAffordable(long micros, long microsPerMillionTokens) {
         if (micros <= 0) {
             return 0;
@@ -38,13 +39,19 @@ public final class CostRule {
         if (microsPerMillionTokens == 0) {
             return Long.MAX_VALUE;
         }
-        // floor(micros * 1e6 / price), split so the product cannot overflow.
+        // floor(micros * 1e6 / price), split so the product cannot overflow:
+        // micros = whole * price + rest, so the answer is whole * 1e6 + floor(rest * 1e6 / price).
         long whole = micros / microsPerMillionTokens;
         long rest = micros % microsPerMillionTokens;
-        if (whole >= Long.MAX_VALUE / TOKENS_PER_PRICE_UNIT - 1) {
+        // rest < price, so rest * 1e6 overflows only for prices above ~9.2e12 (no catalog row is that dear).
+        long fraction = rest <= Long.MAX_VALUE / TOKENS_PER_PRICE_UNIT
+                ? rest * TOKENS_PER_PRICE_UNIT / microsPerMillionTokens
+                : BigInteger.valueOf(rest).multiply(BigInteger.valueOf(TOKENS_PER_PRICE_UNIT))
+                        .divide(BigInteger.valueOf(microsPerMillionTokens)).longValueExact();
+        if (whole > (Long.MAX_VALUE - fraction) / TOKENS_PER_PRICE_UNIT) {
             return Long.MAX_VALUE;
         }
-        return whole * TOKENS_PER_PRICE_UNIT + rest * TOKENS_PER_PRICE_UNIT / microsPerMillionTokens;
+        return whole * TOKENS_PER_PRICE_UNIT + fraction;
     }
 
     private static long ceilDiv(long numerator) {

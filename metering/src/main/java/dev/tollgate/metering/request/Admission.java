@@ -17,7 +17,8 @@ import dev.tollgate.metering.Reservation;
  * cache write), plus the output cap at the output price. The prompt bound is
  * {@code min(contextWindow, bodyBytes + imageParts * promptTokensPerImage + PROMPT_OVERHEAD_TOKENS)}:
  * every token of a byte-level BPE encoding is at least one byte of the body, and no prompt exceeds the
- * model's context window (which is also the bound when the prompt includes context stored upstream).
+ * model's context window (which is also the bound when the prompt includes context stored upstream). For
+ * embeddings the window limits each input of a batch, not the request, so only the bytes bound the prompt.
  *
  * <p>If the balance covers the whole worst case, it is reserved and the request goes as sent. If it
  * covers only the prompt bound plus {@code limits.minOutputTokens}, all that is available is reserved
@@ -39,10 +40,12 @@ public final class Admission {
     }
 
     public Plan plan(InspectedRequest request, ModelRow row) {
+        long bytesBound = request.bodyBytes() + (long) request.imageParts() * limits.promptTokensPerImage() + PROMPT_OVERHEAD_TOKENS;
+        // An embeddings request batches many inputs and the window bounds each input, not the batch,
+        // so only the bytes bound the whole prompt there.
         long promptBound = request.storedContext()
                 ? row.contextWindowTokens()
-                : Math.min(row.contextWindowTokens(),
-                        request.bodyBytes() + (long) request.imageParts() * limits.promptTokensPerImage() + PROMPT_OVERHEAD_TOKENS);
+                : request.family() == EndpointFamily.EMBEDDINGS ? bytesBound : Math.min(row.contextWindowTokens(), bytesBound);
         long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens());
         if (request.family() == EndpointFamily.EMBEDDINGS) {
             return new Plan(promptBound, promptWorst, 0, 1, promptWorst, promptWorst);

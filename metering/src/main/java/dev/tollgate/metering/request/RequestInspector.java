@@ -2,6 +2,7 @@ package dev.tollgate.metering.request;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -18,6 +19,9 @@ public final class RequestInspector {
 
     static {
         JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build());
+        // A second value after the object would be ignored here but may be what a lenient upstream runs,
+        // and a rewrite would drop it: the body must be exactly one object, as the providers require.
+        JSON.enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     }
 
     private RequestInspector() {

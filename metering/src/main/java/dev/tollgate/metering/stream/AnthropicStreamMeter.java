@@ -3,6 +3,7 @@ package dev.tollgate.metering.stream;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.Usage;
@@ -45,7 +46,7 @@ final class AnthropicStreamMeter extends StreamMeter {
                             p.skipChildren();
                         }
                     }
-                    case "content_block" -> countGenerated(p, name);
+                    case "content_block" -> countBlockStart(p);
                     case "usage" -> {
                         readUsage(p);
                         // Only message_delta's usage is the final count; message_start's output_tokens is a placeholder.
@@ -64,6 +65,27 @@ final class AnthropicStreamMeter extends StreamMeter {
             }
         }
         return Verdict.FORWARD;
+    }
+
+    /**
+     * A block's opening event. A server tool's result block ({@code web_search_tool_result},
+     * {@code web_fetch_tool_result}, {@code code_execution_tool_result}...) carries what the tool
+     * returned, often kilobytes of encrypted content, which the model reads as input: it is not
+     * generated output. Block starts are a few per message, so reading one as a tree costs little.
+     */
+    private void countBlockStart(JsonParser p) throws IOException {
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            countGenerated(p, "content_block");
+            return;
+        }
+        JsonNode block = MAPPER.readTree(p);
+        if (block.path("type").asText("").endsWith("_tool_result")) {
+            return;
+        }
+        try (JsonParser tokens = MAPPER.treeAsTokens(block)) {
+            tokens.nextToken();
+            countGenerated(tokens, "content_block");
+        }
     }
 
     private void readMessage(JsonParser p) throws IOException {

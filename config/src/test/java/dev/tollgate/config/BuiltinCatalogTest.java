@@ -1,0 +1,152 @@
+package dev.tollgate.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The shipped catalog: it loads with no problems and every row is priced the way the file's header promises. */
+class BuiltinCatalogTest {
+    private static PriceCatalog catalog;
+
+    @BeforeAll
+    static void load() {
+        catalog = CatalogLoader.loadBuiltin();
+    }
+
+    @Test
+    void packagedResourceIsTheOperatorsFile() throws IOException {
+        // Surefire runs in the module directory, where operators edit config/pricing.yaml.
+        byte[] onDisk = Files.readAllBytes(Path.of("pricing.yaml"));
+        try (InputStream in = CatalogLoader.class.getResourceAsStream(CatalogLoader.BUILTIN_RESOURCE)) {
+            assertThat(in).as("the catalog is packaged at " + CatalogLoader.BUILTIN_RESOURCE).isNotNull();
+            assertThat(in.readAllBytes()).isEqualTo(onDisk);
+        }
+    }
+
+    @Test
+    void loadsWithItsHeader() {
+        assertThat(catalog.currency()).isEqualTo("USD");
+        assertThat(catalog.microsPerUnit()).isEqualTo(1_000_000L);
+        assertThat(catalog.rows()).hasSizeGreaterThan(20);
+    }
+
+    @Test
+    void everyProviderOfTheFileIsPresent() {
+        Set<String> providers = new HashSet<>();
+        catalog.rows().forEach(row -> providers.add(row.provider()));
+        assertThat(providers).containsExactlyInAnyOrder("openai", "anthropic", "google", "deepseek");
+    }
+
+    @Test
+    void noDuplicateRowsAndEveryRowIsFoundByItsKey() {
+        Set<String> keys = new HashSet<>();
+        for (ModelRow row : catalog.rows()) {
+            assertThat(keys.add(row.provider() + "\u0000" + row.model())).as("duplicate row %s/%s", row.provider(), row.model()).isTrue();
+            assertThat(catalog.find(row.provider(), row.model())).isSameAs(row);
+        }
+        assertThat(catalog.find("openai", "no-such-model")).isNull();
+        assertThat(catalog.find("anthropic", "gpt-4o")).as("rows are keyed by provider too").isNull();
+    }
+
+    @Test
+    void everyRowHasPositiveInputPricesAndSaneLimits() {
+        for (ModelRow row : catalog.rows()) {
+            String what = row.provider() + "/" + row.model();
+            assertThat(row.inputMicrosPerMillionTokens()).as(what + " input").isPositive();
+            assertThat(row.cacheReadMicrosPerMillionTokens()).as(what + " cacheRead").isPositive();
+            assertThat(row.cacheWriteMicrosPerMillionTokens()).as(what + " cacheWrite").isPositive();
+            assertThat(row.cacheReadMicrosPerMillionTokens()).as(what + " a cache hit is never dearer than plain input")
+                    .isLessThanOrEqualTo(row.inputMicrosPerMillionTokens());
+            assertThat(row.cacheWriteMicrosPerMillionTokens()).as(what + " a cache write is never cheaper than plain input")
+                    .isGreaterThanOrEqualTo(row.inputMicrosPerMillionTokens());
+            assertThat(row.contextWindowTokens()).as(what + " context window").isPositive()
+                    .isLessThanOrEqualTo(ModelRow.MAX_CONTEXT_WINDOW_TOKENS);
+            assertThat(row.maxOutputTokens()).as(what + " max output").isLessThanOrEqualTo(row.contextWindowTokens());
+            assertThat(row.maxInputMicrosPerMillionTokens()).isEqualTo(row.cacheWriteMicrosPerMillionTokens());
+            assertThat(CatalogLoader.ENCODINGS).contains(row.encoding());
+            assertThat(row.source().getScheme()).isEqualTo("https");
+            assertThat(row.asOf()).isNotNull();
+            assertThat(row.endpoints()).isNotEmpty();
+        }
+    }
+
+    @Test
+    void generatingRowsHavePositiveOutputPriceAndCap() {
+        for (ModelRow row : catalog.rows()) {
+            if (!row.serves(EndpointFamily.EMBEDDINGS)) {
+                assertThat(row.outputMicrosPerMillionTokens()).as(row.model() + " output").isPositive();
+                assertThat(row.maxOutputTokens()).as(row.model() + " maxOutputTokens").isPositive();
+                assertThat(row.outputMicrosPerMillionTokens()).as(row.model() + " output dearer than input")
+                        .isGreaterThan(row.inputMicrosPerMillionTokens());
+            }
+        }
+    }
+
+    @Test
+    void embeddingsRowsServeOnlyEmbeddingsAndGenerateNothing() {
+        int embeddingRows = 0;
+        for (ModelRow row : catalog.rows()) {
+            if (row.serves(EndpointFamily.EMBEDDINGS)) {
+                embeddingRows++;
+                assertThat(row.endpoints()).as(row.model()).containsExactly(EndpointFamily.EMBEDDINGS);
+                assertThat(row.outputMicrosPerMillionTokens()).as(row.model()).isZero();
+                assertThat(row.maxOutputTokens()).as(row.model()).isZero();
+                // The header's rule: embedding rows with no cached price carry cacheRead = cacheWrite = input.
+                assertThat(row.cacheReadMicrosPerMillionTokens()).isEqualTo(row.inputMicrosPerMillionTokens());
+                assertThat(row.cacheWriteMicrosPerMillionTokens()).isEqualTo(row.inputMicrosPerMillionTokens());
+            }
+        }
+        assertThat(embeddingRows).isEqualTo(2);
+    }
+
+    @Test
+    void eachRowSpeaksTheProtocolOfItsProvider() {
+        for (ModelRow row : catalog.rows()) {
+            Protocol expected = row.provider().equals("anthropic") ? Protocol.ANTHROPIC : Protocol.OPENAI;
+            for (EndpointFamily family : row.endpoints()) {
+                assertThat(family.protocol()).as(row.model() + " serves " + family).isEqualTo(expected);
+            }
+            if (expected == Protocol.ANTHROPIC) {
+                assertThat(row.endpoints()).containsExactly(EndpointFamily.MESSAGES);
+            }
+        }
+    }
+
+    @Test
+    void anthropicCacheWritesAreTheFiveMinutePriceOfOneAndAQuarterInput() {
+        for (ModelRow row : catalog.rows()) {
+            if (row.provider().equals("anthropic")) {
+                assertThat(row.cacheWriteMicrosPerMillionTokens() * 4).as(row.model())
+                        .isEqualTo(row.inputMicrosPerMillionTokens() * 5);
+            }
+        }
+    }
+
+    @Test
+    void pricesSpotChecked() {
+        ModelRow mini = catalog.find("openai", "gpt-4o-mini");
+        assertThat(mini.inputMicrosPerMillionTokens()).isEqualTo(150_000);
+        assertThat(mini.cacheReadMicrosPerMillionTokens()).isEqualTo(75_000);
+        assertThat(mini.outputMicrosPerMillionTokens()).isEqualTo(600_000);
+        assertThat(mini.contextWindowTokens()).isEqualTo(128_000);
+        assertThat(mini.maxOutputTokens()).isEqualTo(16_384);
+        assertThat(mini.encoding()).isEqualTo("o200k_base");
+        assertThat(mini.endpoints()).containsExactlyInAnyOrder(EndpointFamily.CHAT_COMPLETIONS, EndpointFamily.RESPONSES);
+
+        ModelRow instruct = catalog.find("openai", "gpt-3.5-turbo-instruct");
+        assertThat(instruct.endpoints()).containsExactly(EndpointFamily.COMPLETIONS);
+
+        ModelRow haiku = catalog.find("anthropic", "claude-haiku-4-5");
+        assertThat(haiku.inputMicrosPerMillionTokens()).isEqualTo(1_000_000);
+        assertThat(haiku.cacheWriteMicrosPerMillionTokens()).isEqualTo(1_250_000);
+        assertThat(haiku.cacheReadMicrosPerMillionTokens()).isEqualTo(100_000);
+        assertThat(haiku.outputMicrosPerMillionTokens()).isEqualTo(5_000_000);
+    }
+}

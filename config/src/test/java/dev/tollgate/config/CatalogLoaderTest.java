@@ -1,0 +1,189 @@
+package dev.tollgate.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.io.ByteArrayInputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.LocalDate;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Strict validation of a catalog file: every mistake is one problem line naming the file and the path. */
+class CatalogLoaderTest {
+    static final String HEADER = "currency: USD\nmicrosPerUnit: 1000000\nmodels:\n";
+
+    /** A valid row; each {@code override} line replaces the field of the same name (or adds one). */
+    static String row(String provider, String model, String... overrides) {
+        String[][] fields = {
+            {"provider", provider},
+            {"model", model},
+            {"endpoints", "[chat_completions, responses]"},
+            {"encoding", "o200k_base"},
+            {"contextWindowTokens", "128000"},
+            {"maxOutputTokens", "16384"},
+            {"inputMicrosPerMillionTokens", "150000"},
+            {"cacheReadMicrosPerMillionTokens", "75000"},
+            {"cacheWriteMicrosPerMillionTokens", "150000"},
+            {"outputMicrosPerMillionTokens", "600000"},
+            {"asOf", "2024-10-01"},
+            {"source", "https://platform.openai.com/docs/pricing"},
+        };
+        StringBuilder out = new StringBuilder();
+        java.util.Set<String> replaced = new java.util.HashSet<>();
+        for (String[] field : fields) {
+            String value = field[1];
+            for (String override : overrides) {
+                String name = override.substring(0, override.indexOf(':'));
+                if (name.equals(field[0])) {
+                    value = override.substring(override.indexOf(':') + 1).strip();
+                    replaced.add(name);
+                }
+            }
+            if (!value.equals("<absent>")) {
+                out.append(out.isEmpty() ? "  - " : "    ").append(field[0]).append(": ").append(value).append('\n');
+            }
+        }
+        for (String override : overrides) {
+            String name = override.substring(0, override.indexOf(':'));
+            if (!replaced.contains(name)) {
+                out.append("    ").append(override).append('\n');
+            }
+        }
+        return out.toString();
+    }
+
+    static PriceCatalog load(String yaml) {
+        return CatalogLoader.load("prices.yaml", new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    static ConfigException loadFails(String yaml) {
+        ConfigException e = catchThrowableOfType(ConfigException.class, () -> load(yaml));
+        assertThat(e).as("expected a ConfigException for:\n" + yaml).isNotNull();
+        return e;
+    }
+
+    @Test
+    void validCatalogLoadsAsWritten() {
+        PriceCatalog catalog = load(HEADER + row("openai", "gpt-4o-mini")
+                + row("anthropic", "claude-haiku-4-5", "endpoints: [messages]", "encoding: cl100k_base",
+                        "inputMicrosPerMillionTokens: 1000000", "cacheWriteMicrosPerMillionTokens: 1250000")
+                + row("openai", "text-embedding-3-small", "endpoints: [embeddings]", "maxOutputTokens: 0",
+                        "outputMicrosPerMillionTokens: 0", "contextWindowTokens: 8191"));
+        assertThat(catalog.currency()).isEqualTo("USD");
+        assertThat(catalog.microsPerUnit()).isEqualTo(1_000_000);
+        assertThat(catalog.rows()).extracting(ModelRow::model).containsExactly("gpt-4o-mini", "claude-haiku-4-5", "text-embedding-3-small");
+        ModelRow mini = catalog.find("openai", "gpt-4o-mini");
+        assertThat(mini).isEqualTo(new ModelRow("openai", "gpt-4o-mini",
+                java.util.Set.of(EndpointFamily.CHAT_COMPLETIONS, EndpointFamily.RESPONSES), "o200k_base", 128_000, 16_384,
+                150_000, 75_000, 150_000, 600_000, LocalDate.of(2024, 10, 1), URI.create("https://platform.openai.com/docs/pricing")));
+        ModelRow haiku = catalog.find("anthropic", "claude-haiku-4-5");
+        assertThat(haiku.maxInputMicrosPerMillionTokens()).isEqualTo(1_250_000);
+        assertThat(haiku.serves(EndpointFamily.MESSAGES)).isTrue();
+        assertThat(haiku.serves(EndpointFamily.CHAT_COMPLETIONS)).isFalse();
+    }
+
+    static Stream<Arguments> singleMistakes() {
+        return Stream.of(
+                Arguments.of("negative price", HEADER + row("openai", "m", "outputMicrosPerMillionTokens: -1"),
+                        "prices.yaml: models[0].outputMicrosPerMillionTokens: must not be negative, found -1"),
+                Arguments.of("fractional price", HEADER + row("openai", "m", "inputMicrosPerMillionTokens: 0.15"),
+                        "prices.yaml: models[0].inputMicrosPerMillionTokens: expected a whole number, found 0.15"),
+                Arguments.of("price as text", HEADER + row("openai", "m", "inputMicrosPerMillionTokens: \"$0.15\""),
+                        "prices.yaml: models[0].inputMicrosPerMillionTokens: expected a whole number"),
+                Arguments.of("price too high to multiply safely", HEADER + row("openai", "m", "cacheReadMicrosPerMillionTokens: 10000000001"),
+                        "prices.yaml: models[0].cacheReadMicrosPerMillionTokens: must be at most 10000000000"),
+                Arguments.of("missing price", HEADER + row("openai", "m", "cacheWriteMicrosPerMillionTokens: <absent>"),
+                        "prices.yaml: models[0].cacheWriteMicrosPerMillionTokens: missing"),
+                Arguments.of("unknown row field", HEADER + row("openai", "m", "batchDiscount: 50"),
+                        "prices.yaml: models[0].batchDiscount: unknown field"),
+                Arguments.of("unknown top-level field", "vendor: acme\n" + HEADER + row("openai", "m"),
+                        "prices.yaml: vendor: unknown field"),
+                Arguments.of("duplicate row", HEADER + row("openai", "m") + row("openai", "other") + row("openai", "m"),
+                        "prices.yaml: models[2]: duplicate model row (openai, m)"),
+                Arguments.of("unknown endpoint", HEADER + row("openai", "m", "endpoints: [chat_completions, images]"),
+                        "prices.yaml: models[0].endpoints[1]: expected one of"),
+                Arguments.of("no endpoints", HEADER + row("openai", "m", "endpoints: []"),
+                        "prices.yaml: models[0].endpoints: must not be empty"),
+                Arguments.of("mixed protocols", HEADER + row("openai", "m", "endpoints: [chat_completions, messages]"),
+                        "prices.yaml: models[0].endpoints: mixes OpenAI and Anthropic endpoint families"),
+                Arguments.of("unknown encoding", HEADER + row("openai", "m", "encoding: o300k_base"),
+                        "prices.yaml: models[0].encoding: expected one of"),
+                Arguments.of("zero context window", HEADER + row("openai", "m", "contextWindowTokens: 0", "maxOutputTokens: 0", "endpoints: [embeddings]"),
+                        "prices.yaml: models[0].contextWindowTokens: must be positive"),
+                Arguments.of("context window too large", HEADER + row("openai", "m", "contextWindowTokens: 100000001"),
+                        "prices.yaml: models[0].contextWindowTokens: must be at most 100000000"),
+                Arguments.of("output cap above the window", HEADER + row("openai", "m", "maxOutputTokens: 200000"),
+                        "prices.yaml: models[0].maxOutputTokens: must not exceed contextWindowTokens (128000)"),
+                Arguments.of("chat model that cannot generate", HEADER + row("openai", "m", "maxOutputTokens: 0"),
+                        "prices.yaml: models[0].maxOutputTokens: must be positive for a model serving"),
+                Arguments.of("bad date", HEADER + row("openai", "m", "asOf: 2024-13-01"),
+                        "prices.yaml: models[0].asOf: expected an ISO date"),
+                Arguments.of("source not http", HEADER + row("openai", "m", "source: file:///etc/passwd"),
+                        "prices.yaml: models[0].source: expected an absolute http(s) URL"),
+                Arguments.of("empty model name", HEADER + row("openai", "m", "model: \"\""),
+                        "prices.yaml: models[0].model: expected a non-empty string"),
+                Arguments.of("row not a mapping", HEADER + "  - gpt-4o\n",
+                        "prices.yaml: models[0]: expected a mapping, found \"gpt-4o\""),
+                Arguments.of("models not a list", "currency: USD\nmicrosPerUnit: 1000000\nmodels: gpt-4o\n",
+                        "prices.yaml: models: expected a list"),
+                Arguments.of("no models", "currency: USD\nmicrosPerUnit: 1000000\nmodels: []\n",
+                        "prices.yaml: models: must not be empty"),
+                Arguments.of("zero micros per unit", "currency: USD\nmicrosPerUnit: 0\nmodels:\n" + row("openai", "m"),
+                        "prices.yaml: microsPerUnit: must be positive"),
+                Arguments.of("missing currency", "microsPerUnit: 1000000\nmodels:\n" + row("openai", "m"),
+                        "prices.yaml: currency: missing"),
+                Arguments.of("duplicate YAML key", HEADER + row("openai", "m") + "    provider: anthropic\n",
+                        "prices.yaml: line "),
+                Arguments.of("not a mapping at all", "- 1\n- 2\n",
+                        "prices.yaml: expected a mapping"),
+                Arguments.of("empty file", "",
+                        "prices.yaml: the file is empty"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("singleMistakes")
+    void eachMistakeIsExactlyOneProblemNamingFileAndPath(String what, String yaml, String expectedStart) {
+        ConfigException e = loadFails(yaml);
+        assertThat(e.problems()).as(what).hasSize(1);
+        assertThat(e.problems().getFirst()).as(what).startsWith(expectedStart);
+        assertThat(e.getMessage()).isEqualTo(e.problems().getFirst());
+    }
+
+    @Test
+    void severalMistakesAreAllReportedAtOnce() {
+        ConfigException e = loadFails("currency: USD\nmicrosPerUnit: 1000000\nextra: 1\nmodels:\n"
+                + row("openai", "a", "inputMicrosPerMillionTokens: -5")
+                + row("openai", "b", "colour: blue")
+                + row("openai", "c")
+                + row("openai", "c", "encoding: nope")
+                + row("openai", "d")
+                + row("openai", "d"));
+        assertThat(e.problems()).containsExactly(
+                "prices.yaml: models[0].inputMicrosPerMillionTokens: must not be negative, found -5",
+                "prices.yaml: models[1].colour: unknown field (known fields: provider, model, endpoints, encoding, contextWindowTokens, "
+                        + "maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, "
+                        + "outputMicrosPerMillionTokens, asOf, source)",
+                "prices.yaml: models[3].encoding: expected one of " + CatalogLoader.ENCODINGS + ", found \"nope\"",
+                "prices.yaml: models[5]: duplicate model row (openai, d)",
+                "prices.yaml: extra: unknown field (known fields: currency, microsPerUnit, models)");
+    }
+
+    @Test
+    void rowsOfDifferentProvidersMayShareAModelName() {
+        PriceCatalog catalog = load(HEADER + row("openai", "shared") + row("azure", "shared", "inputMicrosPerMillionTokens: 1"));
+        assertThat(catalog.find("openai", "shared").inputMicrosPerMillionTokens()).isEqualTo(150_000);
+        assertThat(catalog.find("azure", "shared").inputMicrosPerMillionTokens()).isEqualTo(1);
+    }
+
+    @Test
+    void readingAMissingFileIsOneProblem(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        java.nio.file.Path missing = dir.resolve("nope.yaml");
+        ConfigException e = catchThrowableOfType(ConfigException.class, () -> CatalogLoader.load(missing));
+        assertThat(e.problems()).singleElement().asString().startsWith(missing + ": cannot read");
+    }
+}

@@ -1,0 +1,301 @@
+package dev.tollgate.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class ConfigLoaderTest {
+    static final String SHA_A = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    static final String SHA_B = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
+    static final String LISTENERS = "listeners:\n  proxy: { host: 127.0.0.1, port: 8080 }\n";
+    static final String ONE_PROVIDER = "providers:\n  - name: openai\n    protocol: openai\n    baseUrl: https://api.openai.com/v1\n";
+    static final Function<String, String> NO_ENV = name -> null;
+
+    @TempDir
+    Path dir;
+
+    Path write(String name, String text) throws IOException {
+        Path file = dir.resolve(name);
+        Files.writeString(file, text, StandardCharsets.UTF_8);
+        return file;
+    }
+
+    ConfigException loadFails(Path file, Function<String, String> env) {
+        ConfigException e = catchThrowableOfType(ConfigException.class, () -> ConfigLoader.load(file, env));
+        assertThat(e).as("expected the config to be refused").isNotNull();
+        return e;
+    }
+
+    @Test
+    void validConfigLoadsWhatTheFileSays() throws IOException {
+        write("ca.pem", "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+        write("prices.yaml", CatalogLoaderTest.HEADER + CatalogLoaderTest.row("openai", "gpt-4o-mini")
+                + CatalogLoaderTest.row("anthropic", "claude-haiku-4-5", "endpoints: [messages]"));
+        Path file = write("tollgate.yaml", """
+                listeners:
+                  proxy: { host: 0.0.0.0, port: 18080 }
+                catalog: prices.yaml
+                providers:
+                  - name: openai
+                    protocol: openai
+                    baseUrl: https://api.openai.com/v1/
+                    apiKeyEnv: OPENAI_API_KEY
+                  - name: anthropic
+                    protocol: anthropic
+                    baseUrl: http://127.0.0.1:9999/anthropic/v1
+                    caCertFile: ca.pem
+                limits:
+                  maxRequestBodyBytes: 65536
+                  minOutputTokens: 32
+                accounts:
+                  - id: acme.prod
+                    openingCreditMicros: 25000000
+                    keys:
+                      - { sha256: %s, label: ci }
+                      - { sha256: %s, label: laptop }
+                  - id: idle
+                    openingCreditMicros: 0
+                """.formatted(SHA_A, SHA_B));
+        List<String> asked = new ArrayList<>();
+        TollgateConfig config = ConfigLoader.load(file, name -> {
+            asked.add(name);
+            return Map.of("OPENAI_API_KEY", "  sk-test-123\n").get(name);
+        });
+
+        assertThat(asked).containsExactly("OPENAI_API_KEY");
+        assertThat(config.proxyListener()).isEqualTo(new ListenerConfig("0.0.0.0", 18080));
+
+        assertThat(config.providers()).hasSize(2);
+        ProviderConfig openai = config.provider("openai");
+        assertThat(openai.protocol()).isEqualTo(Protocol.OPENAI);
+        assertThat(openai.baseUrl()).isEqualTo(URI.create("https://api.openai.com/v1/"));
+        assertThat(openai.tls()).isTrue();
+        assertThat(openai.port()).isEqualTo(443);
+        assertThat(openai.basePath()).isEqualTo("/v1");
+        assertThat(openai.apiKeyEnv()).isEqualTo("OPENAI_API_KEY");
+        assertThat(openai.apiKey().reveal()).as("the key is stripped of the whitespace an env file leaves").isEqualTo("sk-test-123");
+        assertThat(openai.apiKey().toString()).doesNotContain("sk-test");
+        assertThat(openai.toString()).doesNotContain("sk-test");
+        assertThat(openai.caCertFile()).isNull();
+
+        ProviderConfig anthropic = config.provider("anthropic");
+        assertThat(anthropic.protocol()).isEqualTo(Protocol.ANTHROPIC);
+        assertThat(anthropic.tls()).isFalse();
+        assertThat(anthropic.port()).isEqualTo(9999);
+        assertThat(anthropic.basePath()).isEqualTo("/anthropic/v1");
+        assertThat(anthropic.apiKey()).isNull();
+        assertThat(anthropic.apiKeyEnv()).isNull();
+        assertThat(anthropic.caCertFile()).isEqualTo(dir.toAbsolutePath().resolve("ca.pem"));
+        assertThat(config.provider("google")).isNull();
+
+        assertThat(config.catalog().rows()).extracting(ModelRow::model).containsExactly("gpt-4o-mini", "claude-haiku-4-5");
+
+        Limits d = Limits.defaults();
+        assertThat(config.limits()).isEqualTo(new Limits(65536, d.maxSseEventBytes(), 32, d.promptTokensPerImage(),
+                d.upstreamConnectTimeoutMs(), d.upstreamResponseTimeoutMs(), d.upstreamIdleTimeoutMs(), d.maxAccounts(),
+                d.maxIdleUpstreamConnections()));
+
+        assertThat(config.accounts()).containsExactly(
+                new AccountConfig("acme.prod", 25_000_000, List.of(new AccountConfig.KeyConfig(SHA_A, "ci"), new AccountConfig.KeyConfig(SHA_B, "laptop"))),
+                new AccountConfig("idle", 0, List.of()));
+    }
+
+    @Test
+    void omittedSectionsTakeTheirDefaults() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + ONE_PROVIDER);
+        TollgateConfig config = ConfigLoader.load(file, NO_ENV);
+        assertThat(config.limits()).isEqualTo(Limits.defaults());
+        assertThat(config.accounts()).isEmpty();
+        // catalog: builtin is the default: the shipped catalog, row for row.
+        assertThat(config.catalog().rows()).isEqualTo(CatalogLoader.loadBuiltin().rows());
+        assertThat(config.provider("openai").apiKey()).isNull();
+        assertThat(config.provider("openai").port()).isEqualTo(443);
+    }
+
+    @Test
+    void theDefaultLimitsAreTheDocumentedOnes() {
+        Limits d = Limits.defaults();
+        assertThat(d.maxRequestBodyBytes()).isEqualTo(32 << 20);
+        assertThat(d.maxSseEventBytes()).isEqualTo(1 << 20);
+        assertThat(d.minOutputTokens()).isEqualTo(16);
+        assertThat(d.promptTokensPerImage()).isEqualTo(3_000);
+        assertThat(d.maxAccounts()).isEqualTo(65_536);
+    }
+
+    @Test
+    void catalogBuiltinNamedExplicitlyIsTheShippedCatalog() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + "catalog: builtin\n" + ONE_PROVIDER + "limits: {}\naccounts: []\n");
+        TollgateConfig config = ConfigLoader.load(file, NO_ENV);
+        assertThat(config.catalog().find("openai", "gpt-4o-mini")).isNotNull();
+        assertThat(config.limits()).isEqualTo(Limits.defaults());
+    }
+
+    @Test
+    void severalMistakesAreReportedOneLineEachWithFileAndPath() throws IOException {
+        Path catalog = write("prices.yaml", CatalogLoaderTest.HEADER
+                + CatalogLoaderTest.row("openai", "gpt-4o-mini", "inputMicrosPerMillionTokens: -150000")
+                + CatalogLoaderTest.row("openai", "gpt-4o")
+                + CatalogLoaderTest.row("anthropic", "claude-haiku-4-5", "endpoints: [messages]")
+                + CatalogLoaderTest.row("openai", "gpt-4o"));
+        Path file = write("tollgate.yaml", """
+                listeners:
+                  proxy: { host: 127.0.0.1, port: 8080 }
+                catalog: prices.yaml
+                providers:
+                  - name: openai
+                    protocol: openai
+                    baseUrl: https://api.openai.com/v1
+                    apiKeyEnv: OPENAI_API_KEY
+                  - name: anthropic
+                    protocol: anthropic
+                    baseUrl: ftp://api.anthropic.com/v1
+                  - name: openai
+                    protocol: openai
+                    baseUrl: http://127.0.0.1:9000/v1
+                    apiKey: sk-live-do-not-log
+                  - name: local
+                    baseUrl: http://127.0.0.1:1234/v1
+                    timeoutMs: 5000
+                accounts:
+                  - id: acme
+                    openingCreditMicros: 1000
+                    keys:
+                      - { sha256: tg-not-a-hash, label: ci }
+                """);
+        ConfigException e = loadFails(file, NO_ENV);
+        String f = file.toString();
+        assertThat(e.problems()).containsExactly(
+                f + ": catalog: " + catalog + ": models[0].inputMicrosPerMillionTokens: must not be negative, found -150000",
+                f + ": catalog: " + catalog + ": models[3]: duplicate model row (openai, gpt-4o)",
+                f + ": providers[0].apiKeyEnv: environment variable OPENAI_API_KEY is not set",
+                f + ": providers[1].baseUrl: expected an absolute http(s) URL with a host and no query, fragment or credentials, found \"ftp://api.anthropic.com/v1\"",
+                f + ": providers[2].name: duplicate provider name \"openai\"",
+                f + ": providers[2].apiKey: secrets are never read from files: name an environment variable in apiKeyEnv instead",
+                f + ": providers[3].protocol: missing",
+                f + ": providers[3].timeoutMs: unknown field (known fields: name, protocol, baseUrl, apiKeyEnv, apiKey, caCertFile)",
+                f + ": accounts[0].keys[0].sha256: expected 64 lower-case hex digits (the output of `tollgate new-key`), not a raw key");
+        assertThat(e.getMessage()).doesNotContain("sk-live-do-not-log").doesNotContain("tg-not-a-hash");
+    }
+
+    static Stream<Arguments> singleMistakes() {
+        String provider = "providers:\n  - name: openai\n    protocol: openai\n";
+        return Stream.of(
+                Arguments.of("unknown top-level field", LISTENERS + ONE_PROVIDER + "serverz: 1\n", "serverz: unknown field"),
+                Arguments.of("no listeners", ONE_PROVIDER, "listeners: missing"),
+                Arguments.of("no proxy listener", "listeners: {}\n" + ONE_PROVIDER, "listeners.proxy: missing"),
+                Arguments.of("unknown listener", "listeners:\n  proxy: { host: a, port: 1 }\n  admin: { host: a, port: 2 }\n" + ONE_PROVIDER,
+                        "listeners.admin: unknown field"),
+                Arguments.of("port out of range", "listeners:\n  proxy: { host: a, port: 70000 }\n" + ONE_PROVIDER,
+                        "listeners.proxy.port: must be between 0 and 65535, found 70000"),
+                Arguments.of("negative port", "listeners:\n  proxy: { host: a, port: -1 }\n" + ONE_PROVIDER,
+                        "listeners.proxy.port: must not be negative, found -1"),
+                Arguments.of("port as text", "listeners:\n  proxy: { host: a, port: http }\n" + ONE_PROVIDER,
+                        "listeners.proxy.port: expected a whole number, found \"http\""),
+                Arguments.of("no providers", LISTENERS, "providers: missing"),
+                Arguments.of("empty providers", LISTENERS + "providers: []\n", "providers: must not be empty"),
+                Arguments.of("provider not a mapping", LISTENERS + "providers:\n  - openai\n", "providers[0]: expected a mapping"),
+                Arguments.of("upper-case provider name", LISTENERS + "providers:\n  - name: OpenAI\n    protocol: openai\n    baseUrl: https://a.example/v1\n",
+                        "providers[0].name: expected lower-case letters"),
+                Arguments.of("unknown protocol", LISTENERS + "providers:\n  - name: openai\n    protocol: gemini\n    baseUrl: https://a.example/v1\n",
+                        "providers[0].protocol: expected one of [openai, anthropic], found \"gemini\""),
+                Arguments.of("baseUrl with a query", LISTENERS + provider + "    baseUrl: https://a.example/v1?key=x\n", "providers[0].baseUrl: expected an absolute"),
+                Arguments.of("baseUrl with credentials", LISTENERS + provider + "    baseUrl: https://user:pw@a.example/v1\n", "providers[0].baseUrl: expected an absolute"),
+                Arguments.of("baseUrl with a fragment", LISTENERS + provider + "    baseUrl: https://a.example/v1#x\n", "providers[0].baseUrl: expected an absolute"),
+                Arguments.of("relative baseUrl", LISTENERS + provider + "    baseUrl: /v1\n", "providers[0].baseUrl: expected an absolute"),
+                Arguments.of("unparsable baseUrl", LISTENERS + provider + "    baseUrl: \"https://a example/v1\"\n", "providers[0].baseUrl: not a valid URL"),
+                Arguments.of("missing baseUrl", LISTENERS + provider, "providers[0].baseUrl: missing"),
+                Arguments.of("apiKeyEnv not a variable name", LISTENERS + ONE_PROVIDER + "    apiKeyEnv: $OPENAI_API_KEY\n",
+                        "providers[0].apiKeyEnv: expected the name of an environment variable"),
+                Arguments.of("apiKey literal", LISTENERS + ONE_PROVIDER + "    apiKey: sk-123\n", "providers[0].apiKey: secrets are never read from files"),
+                Arguments.of("unreadable caCertFile", LISTENERS + ONE_PROVIDER + "    caCertFile: missing.pem\n", "providers[0].caCertFile: cannot read"),
+                Arguments.of("unknown limit", LISTENERS + ONE_PROVIDER + "limits:\n  maxBodyBytes: 1\n", "limits.maxBodyBytes: unknown field"),
+                Arguments.of("limit out of range", LISTENERS + ONE_PROVIDER + "limits:\n  maxRequestBodyBytes: 10\n",
+                        "limits.maxRequestBodyBytes: must be between 1024 and 1073741824, found 10"),
+                Arguments.of("zero limit that must be positive", LISTENERS + ONE_PROVIDER + "limits:\n  minOutputTokens: 0\n",
+                        "limits.minOutputTokens: must be between 1 and 1000000, found 0"),
+                Arguments.of("limits not a mapping", LISTENERS + ONE_PROVIDER + "limits: 5\n", "limits: expected a mapping, found 5"),
+                Arguments.of("accounts not a list", LISTENERS + ONE_PROVIDER + "accounts: acme\n", "accounts: expected a list"),
+                Arguments.of("bad account id", LISTENERS + ONE_PROVIDER + "accounts:\n  - { id: \"acme corp\", openingCreditMicros: 1 }\n",
+                        "accounts[0].id: expected letters, digits"),
+                Arguments.of("duplicate account id", LISTENERS + ONE_PROVIDER + "accounts:\n  - { id: a, openingCreditMicros: 1 }\n  - { id: a, openingCreditMicros: 2 }\n",
+                        "accounts[1].id: duplicate account id \"a\""),
+                Arguments.of("negative opening credit", LISTENERS + ONE_PROVIDER + "accounts:\n  - { id: a, openingCreditMicros: -1 }\n",
+                        "accounts[0].openingCreditMicros: must not be negative, found -1"),
+                Arguments.of("missing opening credit", LISTENERS + ONE_PROVIDER + "accounts:\n  - { id: a }\n",
+                        "accounts[0].openingCreditMicros: missing"),
+                Arguments.of("upper-case sha256", LISTENERS + ONE_PROVIDER + "accounts:\n  - id: a\n    openingCreditMicros: 1\n    keys:\n      - { sha256: "
+                        + SHA_A.toUpperCase(java.util.Locale.ROOT) + ", label: ci }\n", "accounts[0].keys[0].sha256: expected 64 lower-case hex digits"),
+                Arguments.of("short sha256", LISTENERS + ONE_PROVIDER + "accounts:\n  - id: a\n    openingCreditMicros: 1\n    keys:\n      - { sha256: "
+                        + SHA_A.substring(1) + ", label: ci }\n", "accounts[0].keys[0].sha256: expected 64 lower-case hex digits"),
+                Arguments.of("key missing its label", LISTENERS + ONE_PROVIDER + "accounts:\n  - id: a\n    openingCreditMicros: 1\n    keys:\n      - { sha256: "
+                        + SHA_A + " }\n", "accounts[0].keys[0].label: missing"),
+                Arguments.of("unknown key field", LISTENERS + ONE_PROVIDER + "accounts:\n  - id: a\n    openingCreditMicros: 1\n    keys:\n      - { sha256: "
+                        + SHA_A + ", label: ci, raw: tg-x }\n", "accounts[0].keys[0].raw: unknown field"),
+                Arguments.of("same key hash on two accounts", LISTENERS + ONE_PROVIDER + "accounts:\n  - id: a\n    openingCreditMicros: 1\n    keys: [{ sha256: "
+                        + SHA_A + ", label: x }]\n  - id: b\n    openingCreditMicros: 1\n    keys: [{ sha256: " + SHA_A + ", label: y }]\n",
+                        "accounts[1].keys[0].sha256: the same key hash is listed twice"),
+                Arguments.of("missing catalog file", LISTENERS + ONE_PROVIDER + "catalog: nope.yaml\n", "catalog: "),
+                Arguments.of("provider protocol disagrees with its catalog rows",
+                        LISTENERS + "providers:\n  - name: openai\n    protocol: openai\n    baseUrl: https://a.example/v1\n"
+                                + "  - name: anthropic\n    protocol: openai\n    baseUrl: https://b.example/v1\n",
+                        "providers[1].protocol: is configured as openai but the catalog row"),
+                Arguments.of("duplicate YAML key", LISTENERS + ONE_PROVIDER + "    name: other\n", "line "),
+                Arguments.of("YAML syntax error", LISTENERS + "providers: [\n", "line "),
+                Arguments.of("empty file", "", "the file is empty"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("singleMistakes")
+    void eachMistakeIsExactlyOneProblemNamingFileAndPath(String what, String yaml, String expectedAfterFileName) throws IOException {
+        Path file = write("tollgate.yaml", yaml);
+        ConfigException e = loadFails(file, NO_ENV);
+        assertThat(e.problems()).as(what).hasSize(1);
+        assertThat(e.problems().getFirst()).as(what).startsWith(file + ": " + expectedAfterFileName);
+    }
+
+    @Test
+    void everyProviderWhoseProtocolDisagreesWithTheCatalogIsReported() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + """
+                providers:
+                  - name: anthropic
+                    protocol: openai
+                    baseUrl: https://a.example/v1
+                  - name: openai
+                    protocol: anthropic
+                    baseUrl: https://b.example/v1
+                """);
+        ConfigException e = loadFails(file, NO_ENV);
+        assertThat(e.problems()).hasSize(2);
+        assertThat(e.problems().get(0)).startsWith(file + ": providers[0].protocol: is configured as openai but the catalog row claude-");
+        assertThat(e.problems().get(1)).startsWith(file + ": providers[1].protocol: is configured as anthropic but the catalog row");
+    }
+
+    @Test
+    void blankEnvironmentValueCountsAsUnset() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + ONE_PROVIDER + "    apiKeyEnv: OPENAI_API_KEY\n");
+        ConfigException e = loadFails(file, name -> "   ");
+        assertThat(e.problems()).containsExactly(file + ": providers[0].apiKeyEnv: environment variable OPENAI_API_KEY is not set");
+    }
+
+    @Test
+    void aMissingConfigFileIsOneProblem() {
+        Path missing = dir.resolve("nope.yaml");
+        ConfigException e = loadFails(missing, NO_ENV);
+        assertThat(e.problems()).singleElement().asString().startsWith(missing + ": cannot read");
+    }
+}

@@ -1,0 +1,158 @@
+package dev.tollgate.metering;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tollgate.config.ModelRow;
+import java.math.BigInteger;
+import java.math.RoundingMode;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/** Invariant 5: integer money, one rounding rule (sum every kind of token, then round up once per request). */
+class CostRuleTest {
+    private static final BigInteger MILLION = BigInteger.valueOf(1_000_000);
+    private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);
+
+    @Test
+    void handWorkedExamples() {
+        ModelRow mini = TestRows.gpt4oMini(); // 150000 in, 75000 cached, 150000 write, 600000 out
+        // 1000 * 0.15 + 500 * 0.60 = 150 + 300 = 450 micros, exactly.
+        assertThat(CostRule.costMicros(mini, new Usage(1_000, 0, 0, 500, 0))).isEqualTo(450);
+        // 1 * 0.15 + 1 * 0.075 + 1 * 0.60 = 0.825 micros: one micro, not three.
+        assertThat(CostRule.costMicros(mini, new Usage(1, 1, 0, 1, 0))).isEqualTo(1);
+        // 2000 cached tokens: 2000 * 0.075 = 150 micros exactly; plus 7 input = 1.05 -> 151.05 -> 152.
+        assertThat(CostRule.costMicros(mini, new Usage(7, 2_000, 0, 0, 0))).isEqualTo(152);
+        assertThat(CostRule.costMicros(mini, Usage.ZERO)).isZero();
+        // Reasoning tokens are informational: already inside output, never billed again.
+        assertThat(CostRule.costMicros(mini, new Usage(1_000, 0, 0, 500, 400))).isEqualTo(450);
+
+        ModelRow haiku = TestRows.claudeHaiku(); // 1 in, 0.10 read, 1.25 write, 5 out (micros per token)
+        // 100 * 1 + 2000 * 0.1 + 300 * 1.25 + 50 * 5 = 100 + 200 + 375 + 250 = 925.
+        assertThat(CostRule.costMicros(haiku, new Usage(100, 2_000, 300, 50, 0))).isEqualTo(925);
+        // 3 cache writes = 3.75 micros -> 4.
+        assertThat(CostRule.costMicros(haiku, new Usage(0, 0, 3, 0, 0))).isEqualTo(4);
+    }
+
+    @Test
+    void roundsOnceAfterSummingNeverPerKind() {
+        ModelRow row = TestRows.row("p", "m", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "cl100k_base",
+                1_000, 100, 333_333, 333_333, 333_333, 1);
+        // Each kind alone is a third of a micro (rounds up to 1); together 0.999999 + 1e-6 = 1 micro exactly.
+        assertThat(CostRule.costMicros(row, new Usage(1, 1, 1, 1, 0))).isEqualTo(1);
+        assertThat(CostRule.costMicros(1, 333_333)).isEqualTo(1);
+        assertThat(CostRule.costMicros(3, 333_333)).isEqualTo(1);   // 0.999999
+        assertThat(CostRule.costMicros(4, 250_000)).isEqualTo(1);   // exactly 1: not rounded to 2
+        assertThat(CostRule.costMicros(5, 250_000)).isEqualTo(2);   // 1.25
+        assertThat(CostRule.costMicros(0, 10_000_000_000L)).isZero();
+        assertThat(CostRule.costMicros(1_000_000, 0)).isZero();
+    }
+
+    @Test
+    void randomUsagesCostTheExactRationalRoundedUp() {
+        long seed = Seeds.seed("CostRuleTest.randomUsagesCostTheExactRationalRoundedUp");
+        SplittableRandom random = new SplittableRandom(seed);
+        for (int i = 0; i < 200_000; i++) {
+            long[] prices = new long[4];
+            for (int k = 0; k < 4; k++) {
+                prices[k] = switch (random.nextInt(4)) {
+                    case 0 -> 0;
+                    case 1 -> random.nextLong(1, 1_000);
+                    case 2 -> random.nextLong(1, 100_000_000);
+                    default -> random.nextLong(0, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS + 1);
+                };
+            }
+            long[] tokens = new long[4];
+            for (int k = 0; k < 4; k++) {
+                tokens[k] = random.nextBoolean() ? random.nextLong(0, 10_000) : random.nextLong(0, ModelRow.MAX_CONTEXT_WINDOW_TOKENS + 1);
+            }
+            ModelRow row = TestRows.row("p", "m", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "cl100k_base",
+                    1_000, 100, prices[0], prices[1], prices[2], prices[3]);
+            Usage usage = new Usage(tokens[0], tokens[1], tokens[2], tokens[3], 0);
+            BigInteger exactNumerator = BigInteger.ZERO;
+            long separatelyRounded = 0;
+            for (int k = 0; k < 4; k++) {
+                BigInteger part = BigInteger.valueOf(tokens[k]).multiply(BigInteger.valueOf(prices[k]));
+                exactNumerator = exactNumerator.add(part);
+                separatelyRounded += CostRule.costMicros(tokens[k], prices[k]);
+            }
+            long expected = new java.math.BigDecimal(exactNumerator).divide(new java.math.BigDecimal(MILLION), 0, RoundingMode.CEILING)
+                    .longValueExact();
+            long cost = CostRule.costMicros(row, usage);
+            assertThat(cost).as("seed " + seed + " case " + i + ": " + usage + " at " + java.util.Arrays.toString(prices)).isEqualTo(expected);
+            // Never more than a micro above the exact cost, and never more than rounding each kind on its own.
+            assertThat(BigInteger.valueOf(cost).multiply(MILLION).subtract(exactNumerator)).isLessThan(MILLION).isNotNegative();
+            assertThat(cost).isLessThanOrEqualTo(separatelyRounded);
+        }
+    }
+
+    @Test
+    void overflowThrowsInsteadOfWrapping() {
+        ModelRow dear = TestRows.row("p", "m", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "cl100k_base",
+                1_000, 100, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS, 1, 1, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS);
+        assertThatThrownBy(() -> CostRule.costMicros(dear, new Usage(Long.MAX_VALUE / 2, 0, 0, 0, 0))).isInstanceOf(ArithmeticException.class);
+        assertThatThrownBy(() -> CostRule.costMicros(dear, new Usage(0, 0, 0, 1_000_000_000_000L, 0))).isInstanceOf(ArithmeticException.class);
+        // Each product fits but their sum does not.
+        long half = Long.MAX_VALUE / ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS;
+        assertThatThrownBy(() -> CostRule.costMicros(dear, new Usage(half, 0, 0, half, 0))).isInstanceOf(ArithmeticException.class);
+        assertThatThrownBy(() -> CostRule.costMicros(Long.MAX_VALUE, 2)).isInstanceOf(ArithmeticException.class);
+        // The largest catalog-legal request fits: a full context window at the highest legal price, both ways.
+        long window = ModelRow.MAX_CONTEXT_WINDOW_TOKENS;
+        assertThat(CostRule.costMicros(dear, new Usage(window, 0, 0, window, 0))).isEqualTo(2 * window * 10_000L);
+    }
+
+    @Test
+    void tokensAffordableEdges() {
+        assertThat(CostRule.tokensAffordable(0, 600_000)).isZero();
+        assertThat(CostRule.tokensAffordable(-5, 600_000)).isZero();
+        assertThat(CostRule.tokensAffordable(1, 0)).isEqualTo(Long.MAX_VALUE);
+        assertThat(CostRule.tokensAffordable(450, 600_000)).isEqualTo(750);
+        assertThat(CostRule.tokensAffordable(1, 600_000)).isEqualTo(1);      // 1.666 tokens -> 1
+        assertThat(CostRule.tokensAffordable(1, 1_000_001)).isZero();       // one token costs more than a micro
+        assertThat(CostRule.tokensAffordable(Long.MAX_VALUE, 1)).isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
+    void tokensAffordableIsExactAgainstBigInteger() {
+        long seed = Seeds.seed("CostRuleTest.tokensAffordableIsExactAgainstBigInteger");
+        SplittableRandom random = new SplittableRandom(seed);
+        for (int i = 0; i < 500_000; i++) {
+            long micros = switch (random.nextInt(4)) {
+                case 0 -> random.nextLong(-10, 10_000);
+                case 1 -> random.nextLong(0, 1_000_000_000_000L);
+                case 2 -> Long.MAX_VALUE - random.nextLong(0, 1_000_000_000_000_000L);
+                default -> random.nextLong(0, Long.MAX_VALUE);
+            };
+            long price = switch (random.nextInt(5)) {
+                case 0 -> random.nextLong(0, 1_000);
+                case 1 -> random.nextLong(1, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS + 1);
+                case 2 -> random.nextLong(1, 10);
+                case 3 -> 1_000_000L * random.nextLong(1, 10_000);
+                default -> random.nextLong(1, Long.MAX_VALUE); // beyond any catalog price: still exact
+            };
+            long expected;
+            if (micros <= 0) {
+                expected = 0;
+            } else if (price == 0) {
+                expected = Long.MAX_VALUE;
+            } else {
+                expected = BigInteger.valueOf(micros).multiply(MILLION).divide(BigInteger.valueOf(price)).min(LONG_MAX).longValueExact();
+            }
+            long tokens = CostRule.tokensAffordable(micros, price);
+            String at = "seed " + seed + " case " + i + ": tokensAffordable(" + micros + ", " + price + ")";
+            assertThat(tokens).as(at).isEqualTo(expected);
+            if (micros > 0 && price > 0 && tokens < Long.MAX_VALUE) {
+                // What it says is affordable is affordable under the request rounding rule, and one more token is not.
+                BigInteger costOf = BigInteger.valueOf(tokens).multiply(BigInteger.valueOf(price));
+                assertThat(ceilDivMillion(costOf)).as(at).isLessThanOrEqualTo(BigInteger.valueOf(micros));
+                BigInteger costOfOneMore = BigInteger.valueOf(tokens + 1).multiply(BigInteger.valueOf(price));
+                assertThat(ceilDivMillion(costOfOneMore)).as(at).isGreaterThan(BigInteger.valueOf(micros));
+            }
+        }
+    }
+
+    private static BigInteger ceilDivMillion(BigInteger value) {
+        BigInteger[] qr = value.divideAndRemainder(MILLION);
+        return qr[1].signum() > 0 ? qr[0].add(BigInteger.ONE) : qr[0];
+    }
+}

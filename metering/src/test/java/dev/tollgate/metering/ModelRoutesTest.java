@@ -1,0 +1,43 @@
+package dev.tollgate.metering;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tollgate.config.PriceCatalog;
+import dev.tollgate.config.Protocol;
+import dev.tollgate.config.ProviderConfig;
+import java.net.URI;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ModelRoutesTest {
+
+    private static ProviderConfig provider(String name, Protocol protocol) {
+        return new ProviderConfig(name, protocol, URI.create("https://" + name + ".example/v1"), null, null, null);
+    }
+
+    @Test
+    void aRowIsRoutableThroughTheProviderOfItsName() {
+        PriceCatalog catalog = new PriceCatalog("USD", 1_000_000, List.of(TestRows.gpt4oMini(), TestRows.claudeHaiku(),
+                TestRows.row("azure", "gpt-4o-mini", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "o200k_base",
+                        128_000, 16_384, 1, 1, 1, 1)));
+        ModelRoutes routes = new ModelRoutes(catalog, List.of(provider("openai", Protocol.OPENAI), provider("anthropic", Protocol.ANTHROPIC),
+                provider("azure", Protocol.OPENAI)));
+        ModelRoutes.Route mini = routes.find(Protocol.OPENAI, "gpt-4o-mini");
+        assertThat(mini.provider().name()).as("the first configured provider wins").isEqualTo("openai");
+        assertThat(mini.row().inputMicrosPerMillionTokens()).isEqualTo(150_000);
+        assertThat(routes.find(Protocol.ANTHROPIC, "claude-haiku-4-5").provider().name()).isEqualTo("anthropic");
+        assertThat(routes.find(Protocol.OPENAI, "claude-haiku-4-5")).as("a model is reached on its own surface").isNull();
+        assertThat(routes.find(Protocol.ANTHROPIC, "gpt-4o-mini")).isNull();
+        assertThat(routes.find(Protocol.OPENAI, "gpt-4o-mini-2024-07-18")).as("names match exactly").isNull();
+        assertThat(routes.routes()).extracting(r -> r.provider().name() + "/" + r.row().model())
+                .containsExactly("openai/gpt-4o-mini", "anthropic/claude-haiku-4-5");
+    }
+
+    @Test
+    void rowsOfUnconfiguredProvidersAreNotRoutable() {
+        PriceCatalog catalog = new PriceCatalog("USD", 1_000_000, List.of(TestRows.gpt4oMini(), TestRows.claudeHaiku()));
+        ModelRoutes routes = new ModelRoutes(catalog, List.of(provider("anthropic", Protocol.ANTHROPIC)));
+        assertThat(routes.find(Protocol.OPENAI, "gpt-4o-mini")).isNull();
+        assertThat(routes.routes()).hasSize(1);
+    }
+}
