@@ -366,7 +366,8 @@ class StreamMeterTest {
         assertThat(cut.getFirst().name()).isEqualTo("response.incomplete");
         JsonNode event = cut.getFirst().json();
         assertThat(event.get("type").asText()).isEqualTo("response.incomplete");
-        assertThat(event.get("sequence_number").asLong()).isEqualTo(lastSequence + 1);
+        // A cut holds back the event it was metering when the reservation ran out, so that event's number is reused.
+        assertThat(event.get("sequence_number").asLong()).isEqualTo(lastSequence);
         JsonNode response = event.get("response");
         assertThat(response.get("id").asText()).isEqualTo("resp_67c9fdcecf488190bdd9a0409de3a1ec07b8b0ad4e5eb654");
         assertThat(response.get("model").asText()).isEqualTo("o4-mini-2025-04-16");
