@@ -142,6 +142,24 @@ class ProxyEndToEndTest {
     }
 
     @Test
+    void withoutProviderUsageTheInlineCountAndAPromptEstimateAreBilled() throws Exception {
+        ProxyStack stack = stack(1_000_000);
+        HttpResponse<String> streamed = stack.postOpenAi("/v1/chat/completions", chat("quiet [sim:events=9] [sim:no-usage]", true, ""));
+        assertThat(streamed.body()).endsWith("data: [DONE]\n\n");
+        HttpResponse<String> whole = stack.postAnthropic("/v1/messages",
+                "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":50,\"messages\":[{\"role\":\"user\",\"content\":\"quiet [sim:events=7] [sim:no-usage]\"}]}");
+        assertThat(JSON.readTree(whole.body()).has("usage")).isFalse();
+        List<Outcome> outcomes = stack.awaitOutcomes(2);
+        assertThat(outcomes).allSatisfy(outcome -> {
+            assertThat(outcome.status()).isEqualTo(Outcome.SETTLED);
+            assertThat(outcome.usageReportedByProvider()).isFalse();
+            assertThat(outcome.usage().inputTokens()).as("prompt estimated with the model's encoding").isPositive();
+        });
+        assertThat(outcomes.get(0).usage().outputTokens()).isEqualTo(9);
+        assertThat(outcomes.get(1).usage().outputTokens()).isEqualTo(7);
+    }
+
+    @Test
     void anUpstreamErrorBeforeAnyOutputCostsNothingAndKeepsTheProvidersShape() throws Exception {
         ProxyStack stack = stack(1_000_000);
         HttpResponse<String> response = stack.postOpenAi("/v1/chat/completions", chat("boom [sim:error=500]", true, ""));

@@ -36,19 +36,11 @@ public final class RequestInspector {
 
     /** For free endpoints (count_tokens): only a JSON object with a model is required. */
     public static Result inspectModelOnly(EndpointFamily family, byte[] body, int offset, int length) {
-        Result parsed = parseObject(body, offset, length);
-        if (parsed.rejection() != null) {
-            return parsed;
-        }
-        ObjectNode root = parsed.request().body();
-        Rejection badModel = checkModel(root);
-        if (badModel != null) {
-            return new Result(null, badModel);
-        }
-        return new Result(new InspectedRequest(family, root, length, root.get("model").textValue(), false, false, -1, null, 1, 0, false), null);
+        return parseWithModel(family, body, offset, length);
     }
 
-    private static Result parseObject(byte[] body, int offset, int length) {
+    /** The body as a JSON object with a non-empty string {@code model}; the other fields are not looked at yet. */
+    private static Result parseWithModel(EndpointFamily family, byte[] body, int offset, int length) {
         JsonNode tree;
         try {
             tree = JSON.readTree(body, offset, length);
@@ -61,31 +53,23 @@ public final class RequestInspector {
         if (tree == null || !tree.isObject()) {
             return Result.reject(Rejection.Kind.MALFORMED_JSON, "The body of your request must be a JSON object.", null);
         }
-        return new Result(new InspectedRequest(null, (ObjectNode) tree, length, null, false, false, -1, null, 1, 0, false), null);
-    }
-
-    private static Rejection checkModel(ObjectNode root) {
-        JsonNode model = root.get("model");
+        JsonNode model = tree.get("model");
         if (model == null || model.isNull()) {
-            return new Rejection(Rejection.Kind.INVALID_PARAMETER, "you must provide a model parameter", "model");
+            return Result.reject(Rejection.Kind.INVALID_PARAMETER, "you must provide a model parameter", "model");
         }
         if (!model.isTextual() || model.textValue().isEmpty()) {
-            return new Rejection(Rejection.Kind.INVALID_PARAMETER, "model: expected a non-empty string", "model");
+            return Result.reject(Rejection.Kind.INVALID_PARAMETER, "model: expected a non-empty string", "model");
         }
-        return null;
+        return new Result(new InspectedRequest(family, (ObjectNode) tree, length, model.textValue(), false, false, -1, null, 1, 0, false), null);
     }
 
     public static Result inspect(EndpointFamily family, byte[] body, int offset, int length) {
-        Result parsed = parseObject(body, offset, length);
+        Result parsed = parseWithModel(family, body, offset, length);
         if (parsed.rejection() != null) {
             return parsed;
         }
         ObjectNode root = parsed.request().body();
-        Rejection badModel = checkModel(root);
-        if (badModel != null) {
-            return new Result(null, badModel);
-        }
-        JsonNode model = root.get("model");
+        String model = parsed.request().model();
 
         boolean stream = false;
         JsonNode streamNode = root.get("stream");
@@ -147,7 +131,7 @@ public final class RequestInspector {
 
         boolean storedContext = family == EndpointFamily.RESPONSES
                 && (isPresent(root.get("previous_response_id")) || isPresent(root.get("conversation")));
-        return new Result(new InspectedRequest(family, root, length, model.textValue(), stream, askedForUsage,
+        return new Result(new InspectedRequest(family, root, length, model, stream, askedForUsage,
                 requestedOutput, outputField, (int) choices, countImageParts(root), storedContext), null);
     }
 
