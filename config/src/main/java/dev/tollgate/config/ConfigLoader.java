@@ -29,6 +29,10 @@ import java.util.regex.Pattern;
  *     apiKeyEnv: OPENAI_API_KEY     # optional: the environment variable holding the provider key
  *     caCertFile: certs/ca.pem      # optional: PEM certificates to trust for this provider
  * limits: { maxRequestBodyBytes: 33554432, ... }   # optional, see Limits
+ * journal:
+ *   directory: data/journal         # relative to this file
+ *   durability: periodic            # page_cache | periodic (default) | per_debit
+ *   syncIntervalMs: 100             # for periodic
  * accounts:
  *   - id: acme
  *     openingCreditMicros: 25000000
@@ -82,6 +86,7 @@ public final class ConfigLoader {
         List<String> providerPaths = new ArrayList<>();
         List<ProviderConfig> providers = providers(root, directory, environment, problems, providerPaths);
         Limits limits = limits(root.object("limits", false));
+        JournalConfig journal = journal(root.object("journal", true), directory);
         List<AccountConfig> accounts = accounts(root, problems);
         root.rejectUnknown();
 
@@ -89,7 +94,7 @@ public final class ConfigLoader {
             checkCatalogAgainstProviders(catalog, providers, providerPaths, problems);
         }
         problems.throwIfAny();
-        return new TollgateConfig(proxyListener, providers, catalog, limits, accounts);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts);
     }
 
     private static ListenerConfig listener(YamlObject listener) {
@@ -173,6 +178,19 @@ public final class ConfigLoader {
                 limits.optionalBoundedInt("maxIdleUpstreamConnections", 0, 65_536, d.maxIdleUpstreamConnections()));
         limits.rejectUnknown();
         return result;
+    }
+
+    private static JournalConfig journal(YamlObject journal, Path directory) {
+        if (journal == null) {
+            return null;
+        }
+        String journalDirectory = journal.text("directory");
+        Durability durability = journal.has("durability")
+                ? journal.enumValue("durability", Durability.class, Durability::parse)
+                : Durability.PERIODIC;
+        int syncIntervalMs = journal.optionalBoundedInt("syncIntervalMs", 1, 60_000, JournalConfig.DEFAULT_SYNC_INTERVAL_MS);
+        journal.rejectUnknown();
+        return journalDirectory == null ? null : new JournalConfig(directory.resolve(journalDirectory), durability, syncIntervalMs);
     }
 
     private static List<AccountConfig> accounts(YamlObject root, Problems problems) {

@@ -8,6 +8,7 @@ public record TollgateConfig(
         List<ProviderConfig> providers,
         PriceCatalog catalog,
         Limits limits,
+        JournalConfig journal,
         List<AccountConfig> accounts) {
 
     public TollgateConfig {

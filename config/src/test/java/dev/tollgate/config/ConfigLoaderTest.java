@@ -22,7 +22,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ConfigLoaderTest {
     static final String SHA_A = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
     static final String SHA_B = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
-    static final String LISTENERS = "listeners:\n  proxy: { host: 127.0.0.1, port: 8080 }\n";
+    /** The listener and journal sections every valid configuration has; most cases below start with them. */
+    static final String LISTENERS = "listeners:\n  proxy: { host: 127.0.0.1, port: 8080 }\njournal:\n  directory: data/journal\n";
+    static final String JOURNAL = "journal:\n  directory: data/journal\n";
     static final String ONE_PROVIDER = "providers:\n  - name: openai\n    protocol: openai\n    baseUrl: https://api.openai.com/v1\n";
     static final Function<String, String> NO_ENV = name -> null;
 
@@ -49,6 +51,9 @@ class ConfigLoaderTest {
         Path file = write("tollgate.yaml", """
                 listeners:
                   proxy: { host: 0.0.0.0, port: 18080 }
+                journal:
+                  directory: ledger
+                  durability: per_debit
                 catalog: prices.yaml
                 providers:
                   - name: openai
@@ -155,6 +160,7 @@ class ConfigLoaderTest {
         Path file = write("tollgate.yaml", """
                 listeners:
                   proxy: { host: 127.0.0.1, port: 8080 }
+                journal: { directory: ledger }
                 catalog: prices.yaml
                 providers:
                   - name: openai
@@ -196,15 +202,15 @@ class ConfigLoaderTest {
         String provider = "providers:\n  - name: openai\n    protocol: openai\n";
         return Stream.of(
                 Arguments.of("unknown top-level field", LISTENERS + ONE_PROVIDER + "serverz: 1\n", "serverz: unknown field"),
-                Arguments.of("no listeners", ONE_PROVIDER, "listeners: missing"),
-                Arguments.of("no proxy listener", "listeners: {}\n" + ONE_PROVIDER, "listeners.proxy: missing"),
-                Arguments.of("unknown listener", "listeners:\n  proxy: { host: a, port: 1 }\n  admin: { host: a, port: 2 }\n" + ONE_PROVIDER,
+                Arguments.of("no listeners", JOURNAL + ONE_PROVIDER, "listeners: missing"),
+                Arguments.of("no proxy listener", "listeners: {}\n" + JOURNAL + ONE_PROVIDER, "listeners.proxy: missing"),
+                Arguments.of("unknown listener", "listeners:\n  proxy: { host: a, port: 1 }\n  admin: { host: a, port: 2 }\n" + JOURNAL + ONE_PROVIDER,
                         "listeners.admin: unknown field"),
-                Arguments.of("port out of range", "listeners:\n  proxy: { host: a, port: 70000 }\n" + ONE_PROVIDER,
+                Arguments.of("port out of range", "listeners:\n  proxy: { host: a, port: 70000 }\n" + JOURNAL + ONE_PROVIDER,
                         "listeners.proxy.port: must be between 0 and 65535, found 70000"),
-                Arguments.of("negative port", "listeners:\n  proxy: { host: a, port: -1 }\n" + ONE_PROVIDER,
+                Arguments.of("negative port", "listeners:\n  proxy: { host: a, port: -1 }\n" + JOURNAL + ONE_PROVIDER,
                         "listeners.proxy.port: must not be negative, found -1"),
-                Arguments.of("port as text", "listeners:\n  proxy: { host: a, port: http }\n" + ONE_PROVIDER,
+                Arguments.of("port as text", "listeners:\n  proxy: { host: a, port: http }\n" + JOURNAL + ONE_PROVIDER,
                         "listeners.proxy.port: expected a whole number, found \"http\""),
                 Arguments.of("no providers", LISTENERS, "providers: missing"),
                 Arguments.of("empty providers", LISTENERS + "providers: []\n", "providers: must not be empty"),
@@ -283,6 +289,26 @@ class ConfigLoaderTest {
         assertThat(e.problems()).hasSize(2);
         assertThat(e.problems().get(0)).startsWith(file + ": providers[0].protocol: is configured as openai but the catalog row claude-");
         assertThat(e.problems().get(1)).startsWith(file + ": providers[1].protocol: is configured as anthropic but the catalog row");
+    }
+
+    @Test
+    void theJournalSectionIsRequiredAndDefaultsToPeriodicDurability() throws IOException {
+        Path withDefaults = write("tollgate.yaml", LISTENERS + ONE_PROVIDER);
+        JournalConfig journal = ConfigLoader.load(withDefaults, NO_ENV).journal();
+        assertThat(journal.directory()).isEqualTo(dir.resolve("data/journal"));
+        assertThat(journal.durability()).isEqualTo(Durability.PERIODIC);
+        assertThat(journal.syncIntervalMs()).isEqualTo(JournalConfig.DEFAULT_SYNC_INTERVAL_MS);
+        assertThat(journal.snapshotDirectory()).isEqualTo(dir.resolve("data/journal/snapshots"));
+
+        Path missing = write("missing.yaml", "listeners:\n  proxy: { host: 127.0.0.1, port: 8080 }\n" + ONE_PROVIDER);
+        assertThat(loadFails(missing, NO_ENV).problems()).containsExactly(missing + ": journal: missing");
+
+        Path wrong = write("wrong.yaml", "listeners:\n  proxy: { host: 127.0.0.1, port: 8080 }\n"
+                + "journal: { directory: j, durability: eventually, syncIntervalMs: 0, rotate: daily }\n" + ONE_PROVIDER);
+        assertThat(loadFails(wrong, NO_ENV).problems()).containsExactly(
+                wrong + ": journal.durability: expected one of [page_cache, periodic, per_debit], found \"eventually\"",
+                wrong + ": journal.syncIntervalMs: must be between 1 and 60000, found 0",
+                wrong + ": journal.rotate: unknown field (known fields: directory, durability, syncIntervalMs)");
     }
 
     @Test

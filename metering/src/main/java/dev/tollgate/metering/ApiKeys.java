@@ -28,6 +28,20 @@ public final class ApiKeys {
         }
     }
 
+    /** Stops a key from working; returns false if it was not registered. */
+    public boolean remove(String sha256Hex) {
+        return byHash.remove(sha256Hex) != null;
+    }
+
+    /** The hashes of every registered key. */
+    public java.util.List<String> hashes() {
+        return java.util.List.copyOf(byHash.keySet());
+    }
+
+    public boolean contains(String sha256Hex) {
+        return byHash.containsKey(sha256Hex);
+    }
+
     /** The key a client presented, or null if it is unknown (or absurdly long). */
     public ApiKey lookup(String presentedKey) {
         if (presentedKey == null || presentedKey.isEmpty() || presentedKey.length() > MAX_KEY_LENGTH) {

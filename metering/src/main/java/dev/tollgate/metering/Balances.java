@@ -63,6 +63,36 @@ public final class Balances {
     }
 
     /**
+     * An operator's correction: adds {@code amountMicros} (negative to take money back) to both
+     * credited and available. A negative adjustment larger than what is available is refused
+     * (returns false, nothing changes), so it can never push available below zero.
+     */
+    public boolean adjust(int slot, long amountMicros) {
+        int base = offset(slot);
+        if (amountMicros < 0 && takeAvailable(base, -amountMicros, -amountMicros) < 0) {
+            return false;
+        }
+        if (amountMicros > 0) {
+            buffer.getAndAddLong(base + AVAILABLE_OFFSET, amountMicros);
+        }
+        buffer.getAndAddLong(base + CREDITED_OFFSET, amountMicros);
+        return true;
+    }
+
+    /**
+     * Sets an account's counters to values rebuilt from the journal, at start-up, before any request
+     * can see the account.
+     */
+    public void restore(int slot, long creditedMicros, long debitedMicros, long availableMicros, long reservedMicros, long writtenOffMicros) {
+        int base = offset(slot);
+        buffer.putLongVolatile(base + CREDITED_OFFSET, creditedMicros);
+        buffer.putLongVolatile(base + DEBITED_OFFSET, debitedMicros);
+        buffer.putLongVolatile(base + AVAILABLE_OFFSET, availableMicros);
+        buffer.putLongVolatile(base + RESERVED_OFFSET, reservedMicros);
+        buffer.putLongVolatile(base + WRITTEN_OFF_OFFSET, writtenOffMicros);
+    }
+
+    /**
      * Takes up to {@code maxMicros} out of {@code available} into {@code reserved}, but only if at
      * least {@code minMicros} is available. Returns the amount reserved, or -1 when even the
      * minimum cannot be covered (nothing changes then).

@@ -9,7 +9,7 @@ import dev.tollgate.config.Protocol;
 import dev.tollgate.config.ProviderConfig;
 import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ModelRoutes;
-import dev.tollgate.metering.Reservation;
+import dev.tollgate.journal.LedgerReservation;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.request.Admission;
 import dev.tollgate.metering.request.RequestInspector;
@@ -36,6 +36,7 @@ import io.netty.handler.codec.http.HttpVersion;
  */
 final class AdmissionHandler extends ChannelInboundHandlerAdapter {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AdmissionHandler.class);
     /** The version Anthropic's API requires; sent when the client did not say. */
     static final String DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
 
@@ -95,9 +96,17 @@ final class AdmissionHandler extends ChannelInboundHandlerAdapter {
 
         byte[] rewritten = null;
         if (!free) {
-            Admission admission = gateway.admission();
-            Admission.Plan plan = admission.plan(exchange.inspected, route.row());
-            Reservation reservation = admission.reserve(gateway.accounts().balances(), exchange.key.accountSlot(), plan);
+            Admission.Plan plan = gateway.admission().plan(exchange.inspected, route.row());
+            LedgerReservation reservation;
+            try {
+                reservation = gateway.ledger().reserve(exchange.key, plan.minimumMicros(), plan.worstCaseMicros(), exchange.requestId);
+            } catch (RuntimeException e) {
+                // A request whose reservation cannot be journaled is not served: no unrecorded money moves.
+                LOG.error("{}: cannot journal the reservation", exchange.requestId, e);
+                exchange.respond(ErrorShapes.response(exchange.client.alloc(), exchange.surface, ErrorShapes.INTERNAL,
+                        "Tollgate could not record this request; nothing was charged.", null, exchange.requestId));
+                return;
+            }
             if (reservation == null) {
                 reject(exchange, Rejection.of(Rejection.Kind.INSUFFICIENT_BALANCE, insufficientMessage(exchange, plan)));
                 return;

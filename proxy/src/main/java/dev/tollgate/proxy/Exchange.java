@@ -5,6 +5,9 @@ import dev.tollgate.config.Protocol;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.CostRule;
 import dev.tollgate.metering.ModelRoutes;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.Ledger;
+import dev.tollgate.journal.LedgerReservation;
 import dev.tollgate.metering.Reservation;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.Usage;
@@ -57,7 +60,7 @@ final class Exchange {
     ModelRoutes.Route route;
     InspectedRequest inspected;
     Admission.Plan plan;
-    Reservation reservation;
+    LedgerReservation reservation;
     TokenCounter counter;
     /** The body sent upstream (kept for one retry on a stale pooled connection). */
     ByteBuf upstreamBody;
@@ -168,7 +171,7 @@ final class Exchange {
             return;
         }
         long costMicros = CostRule.costMicros(row(), usage);
-        Reservation.Settlement settlement = reservation.settle(costMicros);
+        Reservation.Settlement settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason);
         if (settlement == null) {
             return;
         }
@@ -186,9 +189,20 @@ final class Exchange {
             return;
         }
         long held = reservation.heldMicros();
-        if (reservation.release()) {
+        if (reservation.release(facts(), reason)) {
             publish(Outcome.RELEASED, reason, Usage.ZERO, false, held, 0, 0, 0);
         }
+    }
+
+    /** What the journal records of this request: no key, no prompt, only what a statement shows. */
+    private RequestFacts facts() {
+        return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()), upstreamRequestId == null ? "" : truncate(upstreamRequestId));
+    }
+
+    /** Upstream ids are the provider's strings: keep a hostile or broken one from making the record invalid. */
+    private static String truncate(String upstreamId) {
+        return upstreamId.length() > 200 ? upstreamId.substring(0, 200) : upstreamId;
     }
 
     private void publish(String status, String reason, Usage usage, boolean reported, long held, long cost, long debited, long writtenOff) {

@@ -3,40 +3,64 @@ package dev.tollgate.proxy;
 import dev.tollgate.config.AccountConfig;
 import dev.tollgate.config.Limits;
 import dev.tollgate.config.TollgateConfig;
+import dev.tollgate.journal.Ledger;
 import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.ModelRoutes;
 import dev.tollgate.metering.request.Admission;
+import java.util.HashSet;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 
 /**
- * The state every connection of one node shares: accounts and their balances, keys, routes,
- * admission rules, and where outcomes go. Built once at start-up.
+ * The state every connection of one node shares: the journaled ledger (accounts, balances, keys),
+ * routes, admission rules, and where outcomes go. Built once at start-up, after recovery.
  */
 public final class Gateway {
+    /** The idempotency key of an account's opening credit from the configuration: applied once, ever. */
+    static final String OPENING_CREDIT_KEY = "config-opening-credit";
+
     private final TollgateConfig config;
-    private final AccountBook accounts;
-    private final ApiKeys keys = new ApiKeys();
+    private final Ledger ledger;
     private final ModelRoutes routes;
     private final Admission admission;
     private final Consumer<Outcome> outcomes;
 
-    /** @param outcomes receives every settle and release, on the event loop that produced it: keep it short */
-    public Gateway(TollgateConfig config, Consumer<Outcome> outcomes) {
+    /**
+     * Brings the recovered ledger in line with the configuration: accounts it names are opened with
+     * their opening credit (once: a restart does not credit them again), its keys are issued, and
+     * keys no longer in it are revoked (until the admin API issues keys, the configuration is the key list).
+     *
+     * @param outcomes receives every settle and release, on the event loop that produced it: keep it short
+     */
+    public Gateway(TollgateConfig config, Ledger ledger, Consumer<Outcome> outcomes) {
         this.config = config;
-        this.accounts = new AccountBook(config.limits().maxAccounts());
+        this.ledger = ledger;
         this.routes = new ModelRoutes(config.catalog(), config.providers());
         this.admission = new Admission(config.limits());
         this.outcomes = Objects.requireNonNull(outcomes);
+        Set<String> configuredKeys = new HashSet<>();
         for (AccountConfig account : config.accounts()) {
-            int slot = accounts.open(account.id());
-            accounts.balances().credit(slot, account.openingCreditMicros());
+            ledger.openAccount(account.id());
+            if (account.openingCreditMicros() > 0) {
+                ledger.credit(account.id(), account.openingCreditMicros(), OPENING_CREDIT_KEY);
+            }
             for (AccountConfig.KeyConfig key : account.keys()) {
-                keys.add(new ApiKeys.ApiKey(key.sha256Hex(), key.label(), account.id(), slot));
+                configuredKeys.add(key.sha256Hex());
+                ledger.issueKey(key.sha256Hex(), "", key.label(), account.id());
             }
         }
+        for (String keyHash : ledger.keys().hashes()) {
+            if (!configuredKeys.contains(keyHash)) {
+                ledger.revokeKey(keyHash);
+            }
+        }
+    }
+
+    public Ledger ledger() {
+        return ledger;
     }
 
     public TollgateConfig config() {
@@ -48,11 +72,11 @@ public final class Gateway {
     }
 
     public AccountBook accounts() {
-        return accounts;
+        return ledger.accounts();
     }
 
     public ApiKeys keys() {
-        return keys;
+        return ledger.keys();
     }
 
     public ModelRoutes routes() {

@@ -40,6 +40,13 @@ class PipelineHandlersTest {
         }
     }
 
+    private final List<TestGateways> others = new ArrayList<>();
+
+    private TestGateways closeLater(TestGateways gateways) {
+        others.add(gateways);
+        return gateways;
+    }
+
     @AfterEach
     void noLeaks() {
         for (Exchange exchange : forwarded) {
@@ -52,6 +59,8 @@ class PipelineHandlersTest {
             assertThat(channel.finishAndReleaseAll()).as("nothing left unread or unreleased").isFalse();
         }
         assertThat(test.conservationError()).isZero();
+        test.close();
+        others.forEach(TestGateways::close);
     }
 
     private static FullHttpRequest post(String uri, String body, String... headers) {
@@ -159,7 +168,7 @@ class PipelineHandlersTest {
 
     @Test
     void admissionRefusesWhatTheBalanceCannotCoverInEachSurfaceShape() throws Exception {
-        TestGateways poor = new TestGateways("http://127.0.0.1:9/v1", 1, Limits.defaults());
+        TestGateways poor = closeLater(new TestGateways("http://127.0.0.1:9/v1", 1, Limits.defaults()));
         channel = new EmbeddedChannel(new SurfaceRouter(poor.gateway), new Authenticator(poor.gateway),
                 new AdmissionHandler(poor.gateway), new Capture());
         channel.writeInbound(post("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
@@ -180,7 +189,7 @@ class PipelineHandlersTest {
     @Test
     void admissionLowersTheOutputCapToWhatThePartialReservationAffords() {
         // gpt-4o-mini: $0.15 in / $0.60 out per million. Affords the prompt bound and ~1,000 output tokens, not 16,384.
-        TestGateways tight = new TestGateways("http://127.0.0.1:9/v1", 700, Limits.defaults());
+        TestGateways tight = closeLater(new TestGateways("http://127.0.0.1:9/v1", 700, Limits.defaults()));
         channel = new EmbeddedChannel(new SurfaceRouter(tight.gateway), new Authenticator(tight.gateway),
                 new AdmissionHandler(tight.gateway), new Capture());
         channel.writeInbound(post("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",

@@ -63,5 +63,6 @@ final class ProxyStack implements AutoCloseable {
     public void close() {
         server.close();
         sim.close();
+        test.close();
     }
 }

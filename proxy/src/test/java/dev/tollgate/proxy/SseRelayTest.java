@@ -123,6 +123,12 @@ class SseRelayTest {
         });
         assertThat(test.reserved()).isZero();
         assertThat(test.conservationError()).isZero();
+        assertThat(test.replayJournal().account(TestGateways.ACCOUNT).availableMicros()).as("the journal agrees").isEqualTo(test.available());
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void closeJournal() {
+        test.close();
     }
 
     @Test

@@ -2,6 +2,16 @@ package dev.tollgate.proxy;
 
 import dev.tollgate.config.AccountConfig;
 import dev.tollgate.config.CatalogLoader;
+import dev.tollgate.config.Durability;
+import dev.tollgate.config.JournalConfig;
+import dev.tollgate.journal.Journal;
+import dev.tollgate.journal.Ledger;
+import dev.tollgate.journal.LedgerState;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
 import dev.tollgate.config.Limits;
 import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.config.Protocol;
@@ -16,7 +26,7 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /** A gateway for tests: OpenAI-protocol providers openai/google/deepseek and Anthropic, all at one base URL, and one funded account. */
-final class TestGateways {
+final class TestGateways implements AutoCloseable {
     static final String ACCOUNT = "acme";
     /** The key Tollgate injects upstream; tests check that it, and never the client's key, reaches the provider. */
     static final Secret PROVIDER_KEY = new Secret("sk-provider-test-key");
@@ -24,6 +34,8 @@ final class TestGateways {
     final String key = ApiKeys.newRawKey(new SecureRandom());
     final Queue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
     final Gateway gateway;
+    final Path journalDirectory;
+    final Journal journal;
 
     TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits) {
         this(List.of(
@@ -36,9 +48,16 @@ final class TestGateways {
     TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits) {
         AccountConfig account = new AccountConfig(ACCOUNT, balanceMicros,
                 List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "test-key")));
+        try {
+            journalDirectory = Files.createTempDirectory("tollgate-test-journal");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0), providers, CatalogLoader.loadBuiltin(), limits,
-                List.of(account));
-        gateway = new Gateway(config, outcomes::add);
+                new JournalConfig(journalDirectory, Durability.PAGE_CACHE, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
+        journal = Journal.open(journalDirectory, Durability.PAGE_CACHE, 0);
+        Ledger ledger = Ledger.recover(journal, config.journal().snapshotDirectory(), limits.maxAccounts(), System::currentTimeMillis);
+        gateway = new Gateway(config, ledger, outcomes::add);
     }
 
     int slot() {
@@ -51,6 +70,23 @@ final class TestGateways {
 
     long reserved() {
         return gateway.accounts().balances().reservedMicros(slot());
+    }
+
+    /** The journal replayed from empty, as recovery would see it. */
+    LedgerState replayJournal() {
+        LedgerState state = new LedgerState();
+        journal.readAfter(-1, state::apply);
+        return state;
+    }
+
+    @Override
+    public void close() {
+        journal.close();
+        try (var paths = Files.walk(journalDirectory)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        } catch (IOException e) {
+            // a temporary directory left behind is harmless
+        }
     }
 
     long conservationError() {

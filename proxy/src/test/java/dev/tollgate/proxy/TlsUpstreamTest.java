@@ -39,7 +39,7 @@ class TlsUpstreamTest {
             URI base = URI.create("https://localhost:" + sim.port() + "/v1");
             TestGateways test = new TestGateways(List.of(new ProviderConfig("openai", Protocol.OPENAI, base, null,
                     TestGateways.PROVIDER_KEY, resource("localhost.crt"))), 1_000_000, Limits.defaults());
-            try (TollgateServer server = TollgateServer.start(test.gateway, new ListenerConfig("127.0.0.1", 0), 1, Transport.best())) {
+            try (test; TollgateServer server = TollgateServer.start(test.gateway, new ListenerConfig("127.0.0.1", 0), 1, Transport.best())) {
                 assertThat(chat(server, test, false).statusCode()).isEqualTo(200);
                 HttpResponse<String> streamed = chat(server, test, true);
                 assertThat(streamed.body()).contains(" alpha").endsWith("data: [DONE]\n\n");
@@ -57,7 +57,7 @@ class TlsUpstreamTest {
             URI base = URI.create("https://localhost:" + sim.port() + "/v1");
             TestGateways test = new TestGateways(List.of(new ProviderConfig("openai", Protocol.OPENAI, base, null,
                     TestGateways.PROVIDER_KEY, null)), 1_000_000, Limits.defaults());
-            try (TollgateServer server = TollgateServer.start(test.gateway, new ListenerConfig("127.0.0.1", 0), 1, Transport.best())) {
+            try (test; TollgateServer server = TollgateServer.start(test.gateway, new ListenerConfig("127.0.0.1", 0), 1, Transport.best())) {
                 HttpResponse<String> response = chat(server, test, false);
                 assertThat(response.statusCode()).isEqualTo(502);
                 assertThat(response.body()).contains("\"code\":\"upstream_unavailable\"");

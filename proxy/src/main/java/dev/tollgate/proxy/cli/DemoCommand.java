@@ -2,6 +2,8 @@ package dev.tollgate.proxy.cli;
 
 import dev.tollgate.config.AccountConfig;
 import dev.tollgate.config.CatalogLoader;
+import dev.tollgate.config.Durability;
+import dev.tollgate.config.JournalConfig;
 import dev.tollgate.config.Limits;
 import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.config.PriceCatalog;
@@ -10,11 +12,13 @@ import dev.tollgate.config.ProviderConfig;
 import dev.tollgate.config.Secret;
 import dev.tollgate.config.TollgateConfig;
 import dev.tollgate.metering.ApiKeys;
-import dev.tollgate.proxy.Gateway;
 import dev.tollgate.proxy.Money;
-import dev.tollgate.proxy.TollgateServer;
+import dev.tollgate.proxy.TollgateNode;
+import dev.tollgate.proxy.Transport;
 import dev.tollgate.proxy.sim.SimulatedProvider;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -57,6 +61,9 @@ final class DemoCommand implements Callable<Integer> {
             + "for benchmarks that also call it directly.")
     String providerKeyOption;
 
+    @Option(names = "--journal", description = "Keep the ledger journal in this directory, across runs (default: a temporary one).")
+    Path journalDirectory;
+
     @Option(names = "--upstream-threads", defaultValue = "1", description = "Event loop threads of the simulated provider (default: ${DEFAULT-VALUE}).")
     int upstreamThreads;
 
@@ -82,16 +89,19 @@ final class DemoCommand implements Callable<Integer> {
         PriceCatalog catalog = CatalogLoader.loadBuiltin();
         String key = ApiKeys.newRawKey(new SecureRandom());
         AccountConfig account = new AccountConfig("demo", balanceMicros, List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "demo-key")));
-        TollgateConfig config = new TollgateConfig(new ListenerConfig(host, port), providers, catalog, Limits.defaults(), List.of(account));
+        boolean temporaryJournal = journalDirectory == null;
+        Path journalPath = temporaryJournal ? Files.createTempDirectory("tollgate-demo-journal") : journalDirectory;
+        TollgateConfig config = new TollgateConfig(new ListenerConfig(host, port), providers, catalog, Limits.defaults(),
+                new JournalConfig(journalPath, Durability.PERIODIC, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
 
         OutcomePrinter printer = new OutcomePrinter(System.out, catalog.currency());
-        Gateway gateway = new Gateway(config, quiet ? outcome -> { } : printer::print);
-        TollgateServer server = threads > 0
-                ? TollgateServer.start(gateway, config.proxyListener(), threads, dev.tollgate.proxy.Transport.best())
-                : TollgateServer.start(gateway, config.proxyListener());
-        String base = "http://" + host + ":" + server.port();
+        TollgateNode node = TollgateNode.start(config, quiet ? outcome -> { } : printer::print,
+                threads > 0 ? threads : Runtime.getRuntime().availableProcessors(), Transport.best());
+        String base = "http://" + host + ":" + node.port();
         System.out.println("Tollgate demo on " + base + " (simulated OpenAI + Anthropic upstream on " + simulated.rootUrl() + ")");
-        System.out.println("Account 'demo' opened with " + Money.format(balanceMicros, catalog.currency()) + ". Its key, shown once:");
+        long available = node.gateway().accounts().snapshot("demo").availableMicros();
+        System.out.println("Account 'demo' has " + Money.format(available, catalog.currency()) + "; journal in " + journalPath
+                + (temporaryJournal ? " (temporary)" : "") + ". Its key, shown once:");
         System.out.println();
         System.out.println("  export TOLLGATE_KEY=" + key);
         System.out.println();
@@ -109,11 +119,22 @@ final class DemoCommand implements Callable<Integer> {
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+            node.close();
             simulated.close();
+            if (temporaryJournal) {
+                deleteRecursively(journalPath);
+            }
             stopped.countDown();
         }, "tollgate-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    private static void deleteRecursively(Path directory) {
+        try (var paths = Files.walk(directory)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+        } catch (java.io.IOException e) {
+            // A temporary directory left behind is harmless.
+        }
     }
 }

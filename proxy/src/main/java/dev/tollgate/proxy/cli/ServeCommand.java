@@ -3,8 +3,10 @@ package dev.tollgate.proxy.cli;
 import dev.tollgate.config.ConfigException;
 import dev.tollgate.config.ConfigLoader;
 import dev.tollgate.config.TollgateConfig;
-import dev.tollgate.proxy.Gateway;
-import dev.tollgate.proxy.TollgateServer;
+import dev.tollgate.journal.LedgerState;
+import dev.tollgate.journal.RecoveryReport;
+import dev.tollgate.proxy.Money;
+import dev.tollgate.proxy.TollgateNode;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -31,17 +33,32 @@ final class ServeCommand implements Callable<Integer> {
             return 2;
         }
         OutcomePrinter printer = new OutcomePrinter(System.out, loaded.catalog().currency());
-        Gateway gateway = new Gateway(loaded, logRequests ? printer::print : outcome -> { });
-        TollgateServer server = TollgateServer.start(gateway, loaded.proxyListener());
-        System.out.println("tollgate: listening on http://" + loaded.proxyListener().host() + ":" + server.port()
-                + " with " + loaded.providers().size() + " provider(s), " + gateway.routes().routes().size()
-                + " routable model(s), " + loaded.accounts().size() + " account(s)");
+        TollgateNode node = TollgateNode.start(loaded, logRequests ? printer::print : outcome -> { });
+        printRecovery(node.recoveryReport(), loaded.catalog().currency());
+        System.out.println("tollgate: listening on http://" + loaded.proxyListener().host() + ":" + node.port()
+                + " with " + loaded.providers().size() + " provider(s), " + node.gateway().routes().routes().size()
+                + " routable model(s), " + node.gateway().accounts().accountIds().size() + " account(s); journal "
+                + loaded.journal().directory() + " (" + loaded.journal().durability().wireName() + ")");
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+            node.close();
             stopped.countDown();
         }, "tollgate-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    static void printRecovery(RecoveryReport report, String currency) {
+        System.out.println("tollgate: recovered the ledger: " + report.recordsReplayed() + " journal record(s) replayed"
+                + (report.snapshotIndex() >= 0 ? " after the snapshot at index " + Long.toHexString(report.snapshotIndex()) : " from the first")
+                + " in " + report.replayNanos() / 1_000_000 + " ms");
+        if (!report.releasedOnRecovery().isEmpty()) {
+            System.out.println("tollgate: " + report.releasedOnRecovery().size() + " reservation(s) left open by the last run were released;"
+                    + " in-flight exposure (what providers may still bill) " + Money.format(report.exposureMicros(), currency) + ":");
+            for (LedgerState.OpenReservation open : report.releasedOnRecovery()) {
+                System.out.println("  reservation " + open.reservationId() + " request " + open.requestId() + " account " + open.accountId()
+                        + " held " + Money.format(open.heldMicros(), currency));
+            }
+        }
     }
 }

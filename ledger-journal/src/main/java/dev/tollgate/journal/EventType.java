@@ -1,0 +1,37 @@
+package dev.tollgate.journal;
+
+/** The journal's record types. The code is the first byte of every record and never changes meaning. */
+public enum EventType {
+    ACCOUNT_OPENED(1),
+    CREDIT_ADDED(2),
+    ADJUSTED(3),
+    KEY_ISSUED(4),
+    KEY_REVOKED(5),
+    RESERVATION_MADE(6),
+    RESERVATION_EXTENDED(7),
+    SETTLED(8),
+    RELEASED(9);
+
+    private static final EventType[] BY_CODE = new EventType[16];
+
+    static {
+        for (EventType type : values()) {
+            BY_CODE[type.code] = type;
+        }
+    }
+
+    private final int code;
+
+    EventType(int code) {
+        this.code = code;
+    }
+
+    public int code() {
+        return code;
+    }
+
+    /** The type with this code, or null. */
+    public static EventType of(int code) {
+        return code >= 0 && code < BY_CODE.length ? BY_CODE[code] : null;
+    }
+}

@@ -1,0 +1,320 @@
+package dev.tollgate.journal;
+
+import dev.tollgate.config.Durability;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.queue.ChronicleQueue;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.TailerDirection;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Chronicle Queue that records every change of money. Any thread may append (each gets its own
+ * appender, so event loops never contend on a lock); an append lands in the memory-mapped file
+ * before it returns and never waits on a reader. Records are {@link JournalCodec} layouts, one per
+ * Chronicle document, validated on the way in and on the way out.
+ */
+public final class Journal implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Journal.class);
+    private static final ThreadLocal<ByteBuffer> SCRATCH = ThreadLocal.withInitial(() -> ByteBuffer.allocate(JournalCodec.MAX_RECORD_LENGTH));
+
+    private final Path directory;
+    private final ChronicleQueue queue;
+    private final Durability durability;
+    private final boolean readOnly;
+    private final Map<Thread, ExcerptAppender> appenders = new ConcurrentHashMap<>();
+    private final List<ExcerptTailer> tailers = new CopyOnWriteArrayList<>();
+    private final Thread syncThread;
+    private volatile boolean closed;
+
+    private Journal(Path directory, Durability durability, int syncIntervalMs, boolean readOnly) {
+        this.directory = directory;
+        this.durability = durability;
+        this.readOnly = readOnly;
+        this.queue = SingleChronicleQueueBuilder.binary(directory)
+                .rollCycle(RollCycles.FAST_DAILY)
+                .syncMode(SyncMode.SYNC)
+                .readOnly(readOnly)
+                .build();
+        if (durability == Durability.PERIODIC && !readOnly) {
+            syncThread = Thread.ofPlatform().daemon().name("tollgate-journal-sync").start(() -> syncEvery(syncIntervalMs));
+        } else {
+            syncThread = null;
+        }
+    }
+
+    /** Opens (creating if needed) a journal for appending and reading. */
+    public static Journal open(Path directory, Durability durability, int syncIntervalMs) {
+        try {
+            Files.createDirectories(directory);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create the journal directory " + directory + ": " + e.getMessage(), e);
+        }
+        return new Journal(directory, durability, syncIntervalMs, false);
+    }
+
+    /** Opens an existing journal to read it, as the offline commands do; nothing can be appended. */
+    public static Journal openReadOnly(Path directory) {
+        if (!Files.isDirectory(directory)) {
+            throw new IllegalArgumentException("no journal at " + directory);
+        }
+        return new Journal(directory, Durability.PAGE_CACHE, 0, true);
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    public Durability durability() {
+        return durability;
+    }
+
+    /**
+     * Appends one record and returns its index. With {@link Durability#PER_DEBIT}, a debit, credit or
+     * adjustment is forced to disk before this returns.
+     */
+    public long append(JournalEvent event) {
+        if (readOnly) {
+            throw new IllegalStateException("the journal at " + directory + " is open read-only");
+        }
+        ByteBuffer record = SCRATCH.get();
+        int length = JournalCodec.encode(event, record);
+        ExcerptAppender appender = appenders.computeIfAbsent(Thread.currentThread(), thread -> queue.createAppender());
+        long index;
+        try (DocumentContext document = appender.writingDocument()) {
+            Bytes<?> bytes = document.wire().bytes();
+            bytes.write(record.array(), 0, length);
+            document.index(); // fixes the index while the document is open
+        }
+        index = appender.lastIndexAppended();
+        if (durability == Durability.PER_DEBIT && isDebitOrCredit(event)) {
+            appender.sync();
+        }
+        return index;
+    }
+
+    private static boolean isDebitOrCredit(JournalEvent event) {
+        return event instanceof JournalEvent.Settled || event instanceof JournalEvent.CreditAdded || event instanceof JournalEvent.Adjusted;
+    }
+
+    /** Forces everything this thread appended so far to disk. */
+    public void syncCurrentThread() {
+        ExcerptAppender appender = appenders.get(Thread.currentThread());
+        if (appender != null) {
+            appender.sync();
+        }
+    }
+
+    /** Index of the first record, or -1 when the journal is empty. */
+    public long firstIndex() {
+        long index = queue.firstIndex();
+        return index == Long.MAX_VALUE ? -1 : index;
+    }
+
+    /** Index of the last record, or -1 when the journal is empty. */
+    public long lastIndex() {
+        long index = queue.lastIndex();
+        return index < 0 ? -1 : index;
+    }
+
+    /** Receives records in order, with their index. */
+    @FunctionalInterface
+    public interface Visitor {
+        void visit(long index, JournalEvent event);
+    }
+
+    /**
+     * Reads the records after {@code afterIndex} (-1: from the first) to the current end, and returns
+     * how many it read. A record that fails validation stops the read with a {@link JournalFormatException}.
+     */
+    public long readAfter(long afterIndex, Visitor visitor) {
+        ExcerptTailer tailer = queue.createTailer();
+        try {
+            return read(tailer, afterIndex, Long.MAX_VALUE, visitor);
+        } finally {
+            tailer.close();
+        }
+    }
+
+    /** A reader that keeps its position between calls (for the reconciler); {@code name} persists it in the queue. */
+    public Cursor cursor(String name) {
+        ExcerptTailer tailer = name == null ? queue.createTailer() : queue.createTailer(name);
+        tailers.add(tailer);
+        return new Cursor(tailer);
+    }
+
+    /** A position in the journal that reads forward in batches. Single-threaded. */
+    public final class Cursor implements AutoCloseable {
+        private final ExcerptTailer tailer;
+
+        private Cursor(ExcerptTailer tailer) {
+            this.tailer = tailer;
+        }
+
+        /** Moves so that the next record read is the first after {@code index} (-1: the very first). */
+        public void seekAfter(long index) {
+            if (index < 0 || !tailer.moveToIndex(index)) {
+                tailer.toStart();
+            }
+            if (index >= 0 && tailer.index() == index) {
+                try (DocumentContext skipped = tailer.readingDocument()) {
+                    // moveToIndex positions on the record itself; read past it
+                }
+            }
+        }
+
+        /** Reads at most {@code limit} records and returns how many it read (0 when caught up). */
+        public long read(long limit, Visitor visitor) {
+            return Journal.read(tailer, Long.MIN_VALUE, limit, visitor);
+        }
+
+        @Override
+        public void close() {
+            tailers.remove(tailer);
+            tailer.close();
+        }
+    }
+
+    /** The newest records first, for request logs; stops when {@code visitor} returns false. */
+    public void readBackward(java.util.function.BiPredicate<Long, JournalEvent> visitor) {
+        ExcerptTailer tailer = queue.createTailer().direction(TailerDirection.BACKWARD).toEnd();
+        try {
+            ByteBuffer record = ByteBuffer.allocate(JournalCodec.MAX_RECORD_LENGTH);
+            while (true) {
+                try (DocumentContext document = tailer.readingDocument()) {
+                    if (!document.isPresent()) {
+                        return;
+                    }
+                    long index = document.index();
+                    if (!visitor.test(index, decode(document, record, index))) {
+                        return;
+                    }
+                }
+            }
+        } finally {
+            tailer.close();
+        }
+    }
+
+    private static long read(ExcerptTailer tailer, long afterIndex, long limit, Visitor visitor) {
+        if (afterIndex != Long.MIN_VALUE) {
+            if (afterIndex < 0 || !tailer.moveToIndex(afterIndex)) {
+                tailer.toStart();
+            } else {
+                try (DocumentContext skipped = tailer.readingDocument()) {
+                    // positioned on afterIndex itself: read past it
+                }
+            }
+        }
+        ByteBuffer record = SCRATCH.get();
+        long count = 0;
+        while (count < limit) {
+            try (DocumentContext document = tailer.readingDocument()) {
+                if (!document.isPresent()) {
+                    break;
+                }
+                long index = document.index();
+                visitor.visit(index, decode(document, record, index));
+                count++;
+            }
+        }
+        return count;
+    }
+
+    private static JournalEvent decode(DocumentContext document, ByteBuffer record, long index) {
+        Bytes<?> bytes = document.wire().bytes();
+        int length = (int) bytes.readRemaining();
+        if (length > record.capacity()) {
+            throw new JournalFormatException("record at index " + Long.toHexString(index) + " is " + length + " bytes, more than any valid record");
+        }
+        record.clear();
+        bytes.read(record.array(), 0, length);
+        try {
+            return JournalCodec.decode(record, length);
+        } catch (JournalFormatException e) {
+            throw new JournalFormatException("record at index " + Long.toHexString(index) + ": " + e.getMessage());
+        }
+    }
+
+    /** The files of the journal's cycles, oldest first. */
+    public List<Path> cycleFiles() {
+        try (Stream<Path> files = Files.list(directory)) {
+            return files.filter(path -> path.getFileName().toString().endsWith(".cq4")).sorted().toList();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list " + directory, e);
+        }
+    }
+
+    /** The cycle (roll period) a record index belongs to. */
+    public int cycleOf(long index) {
+        return queue.rollCycle().toCycle(index);
+    }
+
+    private void syncEvery(int intervalMs) {
+        while (!closed) {
+            try {
+                TimeUnit.MILLISECONDS.sleep(intervalMs);
+                forceNewestCycles();
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.error("journal sync failed; will retry", e);
+            }
+        }
+    }
+
+    /**
+     * Forces the two newest cycle files to disk (writes only ever go to the current cycle, and to the
+     * previous one around a roll). On Linux fsync writes back pages dirtied through the mapping too.
+     */
+    void forceNewestCycles() {
+        List<Path> files = new ArrayList<>(cycleFiles());
+        for (int i = Math.max(0, files.size() - 2); i < files.size(); i++) {
+            try (FileChannel channel = FileChannel.open(files.get(i), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                channel.force(false);
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot sync " + files.get(i) + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (syncThread != null) {
+            syncThread.interrupt();
+            try {
+                syncThread.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (!readOnly && durability != Durability.PAGE_CACHE) {
+            forceNewestCycles();
+        }
+        appenders.values().forEach(ExcerptAppender::close);
+        tailers.forEach(ExcerptTailer::close);
+        queue.close();
+    }
+}

@@ -1,0 +1,322 @@
+package dev.tollgate.journal;
+
+import dev.tollgate.journal.JournalEvent.AccountOpened;
+import dev.tollgate.journal.JournalEvent.Adjusted;
+import dev.tollgate.journal.JournalEvent.CreditAdded;
+import dev.tollgate.journal.JournalEvent.KeyIssued;
+import dev.tollgate.journal.JournalEvent.KeyRevoked;
+import dev.tollgate.journal.JournalEvent.Released;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.JournalEvent.ReservationExtended;
+import dev.tollgate.journal.JournalEvent.ReservationMade;
+import dev.tollgate.journal.JournalEvent.Settled;
+import dev.tollgate.metering.Usage;
+import java.nio.BufferOverflowException;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.HexFormat;
+import java.util.zip.CRC32C;
+
+/**
+ * The binary layout of journal records, version 1, little-endian:
+ *
+ * <pre>
+ *   0                   1                   2                   3
+ *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *  +---------------+---------------+-------------------------------+
+ *  |  type code    |   version     |         body length           |  0
+ *  +---------------+---------------+-------------------------------+
+ *  |                      timestampMs (int64)                      |  4
+ *  |                                                               |
+ *  +---------------------------------------------------------------+
+ *  |                  body (type-specific, below)               ...| 12
+ *  +---------------------------------------------------------------+
+ *  |              CRC32C of everything above (int32)               |  12 + body length
+ *  +---------------------------------------------------------------+
+ * </pre>
+ *
+ * Bodies, in order: strings are a uint16 byte length then UTF-8; a key hash is its 32 raw bytes.
+ * <ul>
+ *   <li>ACCOUNT_OPENED: accountId</li>
+ *   <li>CREDIT_ADDED: accountId, amountMicros int64, idempotencyKey</li>
+ *   <li>ADJUSTED: accountId, amountMicros int64 (signed), reason, idempotencyKey</li>
+ *   <li>KEY_ISSUED: keyHash, displayPrefix, label, accountId</li>
+ *   <li>KEY_REVOKED: keyHash</li>
+ *   <li>RESERVATION_MADE: reservationId int64, accountId, keyHash, amountMicros int64, requestId</li>
+ *   <li>RESERVATION_EXTENDED: reservationId int64, amountMicros int64</li>
+ *   <li>SETTLED: reservationId int64, facts, input, cacheRead, cacheWrite, output, reasoning tokens (5 x int64),
+ *       usageReported uint8, costMicros, debitedMicros, writtenOffMicros (3 x int64), reason</li>
+ *   <li>RELEASED: reservationId int64, facts, reason</li>
+ *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId</li>
+ * </ul>
+ * Every record is validated before it is written and again when it is read back; a record of a
+ * version this code does not know is an error.
+ */
+public final class JournalCodec {
+    public static final int VERSION = 1;
+    public static final int HEADER_LENGTH = 12;
+    public static final int CHECKSUM_LENGTH = 4;
+    /** No record is larger; the field limits below keep every valid record well under it. */
+    public static final int MAX_RECORD_LENGTH = 4096;
+
+    static final int MAX_ID = 64;
+    static final int MAX_IDEMPOTENCY_KEY = 128;
+    static final int MAX_REASON = 256;
+    static final int MAX_LABEL = 64;
+    static final int MAX_DISPLAY_PREFIX = 16;
+    static final int MAX_LANE = 32;
+    static final int MAX_MODEL = 128;
+    static final int MAX_UPSTREAM_ID = 256;
+    private static final int KEY_HASH_BYTES = 32;
+    private static final HexFormat HEX = HexFormat.of();
+
+    private JournalCodec() {
+    }
+
+    /** Encodes a validated event into {@code out} (from position 0) and returns the record length. */
+    public static int encode(JournalEvent event, ByteBuffer out) {
+        validate(event);
+        out.clear().order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            out.put((byte) event.type().code()).put((byte) VERSION).putShort((short) 0).putLong(event.timestampMs());
+            switch (event) {
+                case AccountOpened e -> putString(out, e.accountId());
+                case CreditAdded e -> {
+                    putString(out, e.accountId());
+                    out.putLong(e.amountMicros());
+                    putString(out, e.idempotencyKey());
+                }
+                case Adjusted e -> {
+                    putString(out, e.accountId());
+                    out.putLong(e.amountMicros());
+                    putString(out, e.reason());
+                    putString(out, e.idempotencyKey());
+                }
+                case KeyIssued e -> {
+                    putKeyHash(out, e.keyHash());
+                    putString(out, e.displayPrefix());
+                    putString(out, e.label());
+                    putString(out, e.accountId());
+                }
+                case KeyRevoked e -> putKeyHash(out, e.keyHash());
+                case ReservationMade e -> {
+                    out.putLong(e.reservationId());
+                    putString(out, e.accountId());
+                    putKeyHash(out, e.keyHash());
+                    out.putLong(e.amountMicros());
+                    putString(out, e.requestId());
+                }
+                case ReservationExtended e -> out.putLong(e.reservationId()).putLong(e.amountMicros());
+                case Settled e -> {
+                    out.putLong(e.reservationId());
+                    putFacts(out, e.request());
+                    Usage usage = e.usage();
+                    out.putLong(usage.inputTokens()).putLong(usage.cacheReadTokens()).putLong(usage.cacheWriteTokens())
+                            .putLong(usage.outputTokens()).putLong(usage.reasoningTokens());
+                    out.put((byte) (e.usageReportedByProvider() ? 1 : 0));
+                    out.putLong(e.costMicros()).putLong(e.debitedMicros()).putLong(e.writtenOffMicros());
+                    putString(out, e.reason());
+                }
+                case Released e -> {
+                    out.putLong(e.reservationId());
+                    putFacts(out, e.request());
+                    putString(out, e.reason());
+                }
+            }
+        } catch (BufferOverflowException e) {
+            throw new JournalFormatException(event.type() + " record longer than " + MAX_RECORD_LENGTH + " bytes");
+        }
+        int bodyLength = out.position() - HEADER_LENGTH;
+        out.putShort(2, (short) bodyLength);
+        CRC32C crc = new CRC32C();
+        crc.update(out.array(), out.arrayOffset(), out.position());
+        out.putInt((int) crc.getValue());
+        return out.position();
+    }
+
+    /** Decodes and validates one record of {@code length} bytes at the start of {@code in}. */
+    public static JournalEvent decode(ByteBuffer in, int length) {
+        in.order(ByteOrder.LITTLE_ENDIAN);
+        if (length < HEADER_LENGTH + CHECKSUM_LENGTH || length > MAX_RECORD_LENGTH) {
+            throw new JournalFormatException("record length " + length + " out of range");
+        }
+        int typeCode = in.get(0) & 0xFF;
+        int version = in.get(1) & 0xFF;
+        int bodyLength = in.getShort(2) & 0xFFFF;
+        EventType type = EventType.of(typeCode);
+        if (type == null) {
+            throw new JournalFormatException("unknown record type " + typeCode);
+        }
+        if (version != VERSION) {
+            throw new JournalFormatException("unknown version " + version + " of a " + type + " record (this code reads version " + VERSION + ")");
+        }
+        if (HEADER_LENGTH + bodyLength + CHECKSUM_LENGTH != length) {
+            throw new JournalFormatException(type + " record: body length " + bodyLength + " does not match the record length " + length);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(in.array(), in.arrayOffset(), HEADER_LENGTH + bodyLength);
+        if ((int) crc.getValue() != in.getInt(HEADER_LENGTH + bodyLength)) {
+            throw new JournalFormatException(type + " record: checksum mismatch");
+        }
+        in.limit(HEADER_LENGTH + bodyLength).position(4);
+        try {
+            long timestampMs = in.getLong();
+            JournalEvent event = switch (type) {
+                case ACCOUNT_OPENED -> new AccountOpened(timestampMs, getString(in, MAX_ID));
+                case CREDIT_ADDED -> new CreditAdded(timestampMs, getString(in, MAX_ID), in.getLong(), getString(in, MAX_IDEMPOTENCY_KEY));
+                case ADJUSTED -> new Adjusted(timestampMs, getString(in, MAX_ID), in.getLong(), getString(in, MAX_REASON),
+                        getString(in, MAX_IDEMPOTENCY_KEY));
+                case KEY_ISSUED -> new KeyIssued(timestampMs, getKeyHash(in), getString(in, MAX_DISPLAY_PREFIX), getString(in, MAX_LABEL),
+                        getString(in, MAX_ID));
+                case KEY_REVOKED -> new KeyRevoked(timestampMs, getKeyHash(in));
+                case RESERVATION_MADE -> new ReservationMade(timestampMs, in.getLong(), getString(in, MAX_ID), getKeyHash(in), in.getLong(),
+                        getString(in, MAX_ID));
+                case RESERVATION_EXTENDED -> new ReservationExtended(timestampMs, in.getLong(), in.getLong());
+                case SETTLED -> {
+                    long reservationId = in.getLong();
+                    RequestFacts facts = getFacts(in);
+                    Usage usage = new Usage(in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong());
+                    boolean reported = in.get() != 0;
+                    yield new Settled(timestampMs, reservationId, facts, usage, reported, in.getLong(), in.getLong(), in.getLong(),
+                            getString(in, MAX_REASON));
+                }
+                case RELEASED -> new Released(timestampMs, in.getLong(), getFacts(in), getString(in, MAX_REASON));
+            };
+            if (in.hasRemaining()) {
+                throw new JournalFormatException(type + " record: " + in.remaining() + " unread bytes");
+            }
+            validate(event);
+            return event;
+        } catch (BufferUnderflowException | IllegalArgumentException e) {
+            throw new JournalFormatException(type + " record: malformed body (" + e.getMessage() + ")");
+        }
+    }
+
+    /** The checks a record must pass before it is written and after it is read. */
+    public static void validate(JournalEvent event) {
+        require(event.timestampMs() >= 0, event, "negative timestamp");
+        switch (event) {
+            case AccountOpened e -> id(event, e.accountId());
+            case CreditAdded e -> {
+                id(event, e.accountId());
+                require(e.amountMicros() > 0, event, "a credit must be positive");
+                text(event, "idempotencyKey", e.idempotencyKey(), MAX_IDEMPOTENCY_KEY, true);
+            }
+            case Adjusted e -> {
+                id(event, e.accountId());
+                require(e.amountMicros() != 0, event, "an adjustment must not be zero");
+                text(event, "reason", e.reason(), MAX_REASON, true);
+                text(event, "idempotencyKey", e.idempotencyKey(), MAX_IDEMPOTENCY_KEY, true);
+            }
+            case KeyIssued e -> {
+                keyHash(event, e.keyHash());
+                text(event, "displayPrefix", e.displayPrefix(), MAX_DISPLAY_PREFIX, false);
+                text(event, "label", e.label(), MAX_LABEL, true);
+                id(event, e.accountId());
+            }
+            case KeyRevoked e -> keyHash(event, e.keyHash());
+            case ReservationMade e -> {
+                require(e.reservationId() > 0, event, "reservation ids are positive");
+                id(event, e.accountId());
+                keyHash(event, e.keyHash());
+                require(e.amountMicros() >= 0, event, "negative reservation");
+                text(event, "requestId", e.requestId(), MAX_ID, true);
+            }
+            case ReservationExtended e -> {
+                require(e.reservationId() > 0, event, "reservation ids are positive");
+                require(e.amountMicros() > 0, event, "an extension must be positive");
+            }
+            case Settled e -> {
+                require(e.reservationId() > 0, event, "reservation ids are positive");
+                facts(event, e.request());
+                require(e.usage() != null, event, "missing usage");
+                require(e.debitedMicros() >= 0 && e.writtenOffMicros() >= 0, event, "negative debit or write-off");
+                require(e.costMicros() == e.debitedMicros() + e.writtenOffMicros(), event, "cost is not debit plus write-off");
+                text(event, "reason", e.reason(), MAX_REASON, true);
+            }
+            case Released e -> {
+                require(e.reservationId() > 0, event, "reservation ids are positive");
+                facts(event, e.request());
+                text(event, "reason", e.reason(), MAX_REASON, true);
+            }
+        }
+    }
+
+    private static void facts(JournalEvent event, RequestFacts facts) {
+        require(facts != null, event, "missing request facts");
+        text(event, "requestId", facts.requestId(), MAX_ID, true);
+        id(event, facts.accountId());
+        keyHash(event, facts.keyHash());
+        text(event, "lane", facts.lane(), MAX_LANE, false);
+        text(event, "provider", facts.provider(), MAX_ID, false);
+        text(event, "model", facts.model(), MAX_MODEL, false);
+        text(event, "endpoint", facts.endpoint(), MAX_ID, false);
+        require(facts.startMs() >= 0 && facts.endMs() >= facts.startMs(), event, "request times out of order");
+        text(event, "upstreamRequestId", facts.upstreamRequestId(), MAX_UPSTREAM_ID, false);
+    }
+
+    private static void id(JournalEvent event, String accountId) {
+        text(event, "accountId", accountId, MAX_ID, true);
+    }
+
+    private static void keyHash(JournalEvent event, String keyHash) {
+        require(keyHash != null && keyHash.length() == 2 * KEY_HASH_BYTES && keyHash.chars().allMatch(c -> (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')),
+                event, "a key hash is 64 lower-case hex digits");
+    }
+
+    private static void text(JournalEvent event, String field, String value, int maxBytes, boolean required) {
+        require(value != null, event, field + " is null");
+        require(!required || !value.isEmpty(), event, field + " is empty");
+        require(value.getBytes(StandardCharsets.UTF_8).length <= maxBytes, event, field + " longer than " + maxBytes + " bytes");
+    }
+
+    private static void require(boolean condition, JournalEvent event, String problem) {
+        if (!condition) {
+            throw new JournalFormatException(event.type() + " record invalid: " + problem);
+        }
+    }
+
+    private static void putString(ByteBuffer out, String value) {
+        byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+        out.putShort((short) bytes.length).put(bytes);
+    }
+
+    private static String getString(ByteBuffer in, int maxBytes) {
+        int length = in.getShort() & 0xFFFF;
+        if (length > maxBytes) {
+            throw new JournalFormatException("string of " + length + " bytes where at most " + maxBytes + " are allowed");
+        }
+        String value = new String(in.array(), in.arrayOffset() + in.position(), length, StandardCharsets.UTF_8);
+        in.position(in.position() + length);
+        return value;
+    }
+
+    private static void putKeyHash(ByteBuffer out, String keyHash) {
+        out.put(HEX.parseHex(keyHash));
+    }
+
+    private static String getKeyHash(ByteBuffer in) {
+        byte[] bytes = new byte[KEY_HASH_BYTES];
+        in.get(bytes);
+        return HEX.formatHex(bytes);
+    }
+
+    private static void putFacts(ByteBuffer out, RequestFacts facts) {
+        putString(out, facts.requestId());
+        putString(out, facts.accountId());
+        putKeyHash(out, facts.keyHash());
+        putString(out, facts.lane());
+        putString(out, facts.provider());
+        putString(out, facts.model());
+        putString(out, facts.endpoint());
+        out.putLong(facts.startMs()).putLong(facts.endMs());
+        putString(out, facts.upstreamRequestId());
+    }
+
+    private static RequestFacts getFacts(ByteBuffer in) {
+        return new RequestFacts(getString(in, MAX_ID), getString(in, MAX_ID), getKeyHash(in), getString(in, MAX_LANE), getString(in, MAX_ID),
+                getString(in, MAX_MODEL), getString(in, MAX_ID), in.getLong(), in.getLong(), getString(in, MAX_UPSTREAM_ID));
+    }
+}

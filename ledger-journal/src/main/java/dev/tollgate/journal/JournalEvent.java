@@ -1,0 +1,89 @@
+package dev.tollgate.journal;
+
+import dev.tollgate.metering.Usage;
+
+/**
+ * Every change of money, or of who may spend it, as one record of the journal. The journal is the
+ * source of record: replaying it from empty gives every balance, key and open reservation.
+ *
+ * <p>Amounts are integer micro-units. Key hashes are the lower-case hex SHA-256 of the key, never
+ * the key. No prompt or completion text is ever recorded.
+ */
+public sealed interface JournalEvent {
+
+    long timestampMs();
+
+    EventType type();
+
+    /** An account exists (with nothing in it). Opening an account twice is harmless. */
+    record AccountOpened(long timestampMs, String accountId) implements JournalEvent {
+        public EventType type() {
+            return EventType.ACCOUNT_OPENED;
+        }
+    }
+
+    /** Money added to an account: a top-up or an opening credit. Applied once per idempotency key. */
+    record CreditAdded(long timestampMs, String accountId, long amountMicros, String idempotencyKey) implements JournalEvent {
+        public EventType type() {
+            return EventType.CREDIT_ADDED;
+        }
+    }
+
+    /** An operator's correction, positive or negative, with its reason. Applied once per idempotency key. */
+    record Adjusted(long timestampMs, String accountId, long amountMicros, String reason, String idempotencyKey) implements JournalEvent {
+        public EventType type() {
+            return EventType.ADJUSTED;
+        }
+    }
+
+    /** A key may now spend from an account. Only the hash, the first characters shown in reports, and a label. */
+    record KeyIssued(long timestampMs, String keyHash, String displayPrefix, String label, String accountId) implements JournalEvent {
+        public EventType type() {
+            return EventType.KEY_ISSUED;
+        }
+    }
+
+    record KeyRevoked(long timestampMs, String keyHash) implements JournalEvent {
+        public EventType type() {
+            return EventType.KEY_REVOKED;
+        }
+    }
+
+    /** Money moved from available to reserved for one request, before it was forwarded. */
+    record ReservationMade(long timestampMs, long reservationId, String accountId, String keyHash, long amountMicros, String requestId)
+            implements JournalEvent {
+        public EventType type() {
+            return EventType.RESERVATION_MADE;
+        }
+    }
+
+    /** More money held for a response that outgrew its reservation. */
+    record ReservationExtended(long timestampMs, long reservationId, long amountMicros) implements JournalEvent {
+        public EventType type() {
+            return EventType.RESERVATION_EXTENDED;
+        }
+    }
+
+    /**
+     * The debit: a reservation closed with its actual cost. {@code debitedMicros + writtenOffMicros}
+     * is the cost; the rest of what the reservation held returned to available.
+     */
+    record Settled(long timestampMs, long reservationId, RequestFacts request, Usage usage, boolean usageReportedByProvider,
+                   long costMicros, long debitedMicros, long writtenOffMicros, String reason) implements JournalEvent {
+        public EventType type() {
+            return EventType.SETTLED;
+        }
+    }
+
+    /** A reservation closed with nothing charged, and why (an upstream error, a client that left early, recovery...). */
+    record Released(long timestampMs, long reservationId, RequestFacts request, String reason) implements JournalEvent {
+        public EventType type() {
+            return EventType.RELEASED;
+        }
+    }
+
+    /** What a statement or request log shows of one request. */
+    record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
+                        String endpoint, long startMs, long endMs, String upstreamRequestId) {
+    }
+}

@@ -1,0 +1,215 @@
+package dev.tollgate.journal;
+
+import dev.tollgate.journal.JournalEvent.AccountOpened;
+import dev.tollgate.journal.JournalEvent.Adjusted;
+import dev.tollgate.journal.JournalEvent.CreditAdded;
+import dev.tollgate.journal.JournalEvent.KeyIssued;
+import dev.tollgate.journal.JournalEvent.KeyRevoked;
+import dev.tollgate.journal.JournalEvent.Released;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.JournalEvent.ReservationMade;
+import dev.tollgate.metering.AccountBook;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.Balances;
+import dev.tollgate.metering.Reservation;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+
+/**
+ * The live ledger: balance counters in Agrona buffers, with every change recorded in the journal.
+ * Built at start-up by {@link #recover}, which rebuilds the counters from the newest snapshot plus
+ * the journal after it and closes what a crash left open.
+ *
+ * <p>Order of writes, and why: a reservation is taken from the counters first (one compare-and-set
+ * decides who gets the money) and journaled before the request is forwarded; credits are journaled
+ * before the counters change; settlements and releases change the counters, then are journaled.
+ * A crash between the two steps loses only what the counters held in memory, which the journal
+ * rebuilds: at worst an in-flight request's reservation is released on recovery.
+ */
+public final class Ledger {
+    /** The only recovery policy: what a crash left reserved goes back to the account, recorded as {@code recovery}. */
+    public static final String RECOVERY_REASON = "recovery";
+    public static final String DEFAULT_LANE = "interactive";
+
+    private final Journal journal;
+    private final AccountBook accounts;
+    private final ApiKeys keys;
+    private final AtomicLong lastReservationId;
+    private final Set<String> appliedIdempotencyKeys;
+    private final LongSupplier clockMs;
+    private final RecoveryReport recoveryReport;
+
+    private Ledger(Journal journal, AccountBook accounts, ApiKeys keys, long lastReservationId, Set<String> appliedIdempotencyKeys,
+                   LongSupplier clockMs, RecoveryReport recoveryReport) {
+        this.journal = journal;
+        this.accounts = accounts;
+        this.keys = keys;
+        this.lastReservationId = new AtomicLong(lastReservationId);
+        this.appliedIdempotencyKeys = appliedIdempotencyKeys;
+        this.clockMs = clockMs;
+        this.recoveryReport = recoveryReport;
+    }
+
+    /**
+     * Rebuilds the ledger from {@code snapshotDirectory}'s newest valid snapshot (if any) and the
+     * journal after it, releases every reservation left open (reason {@value #RECOVERY_REASON}), and
+     * loads the counters and keys.
+     */
+    public static Ledger recover(Journal journal, Path snapshotDirectory, int maxAccounts, LongSupplier clockMs) {
+        long started = System.nanoTime();
+        Snapshots.Loaded snapshot = snapshotDirectory == null ? null : Snapshots.latest(snapshotDirectory);
+        LedgerState state = snapshot == null ? new LedgerState() : snapshot.state();
+        long snapshotIndex = state.lastIndex();
+        long replayed = journal.readAfter(snapshotIndex, state::apply);
+        long replayNanos = System.nanoTime() - started;
+
+        List<LedgerState.OpenReservation> leftOpen = new ArrayList<>(state.openReservations());
+        long exposure = 0;
+        long now = clockMs.getAsLong();
+        for (LedgerState.OpenReservation open : leftOpen) {
+            Released released = new Released(now, open.reservationId(), new RequestFacts(open.requestId(), open.accountId(), open.keyHash(),
+                    "", "", "", "", open.startMs(), Math.max(now, open.startMs()), ""), RECOVERY_REASON);
+            state.apply(journal.append(released), released);
+            exposure += open.heldMicros();
+        }
+
+        AccountBook accounts = new AccountBook(maxAccounts);
+        for (LedgerState.Account account : state.accounts()) {
+            int slot = accounts.open(account.id());
+            accounts.balances().restore(slot, account.creditedMicros(), account.debitedMicros(), account.availableMicros(),
+                    account.reservedMicros(), account.writtenOffMicros());
+        }
+        ApiKeys keys = new ApiKeys();
+        for (LedgerState.Key key : state.keys()) {
+            if (!key.revoked()) {
+                keys.add(new ApiKeys.ApiKey(key.keyHash(), key.label(), key.accountId(), accounts.slotOf(key.accountId())));
+            }
+        }
+        RecoveryReport report = new RecoveryReport(snapshotIndex, replayed, replayNanos, leftOpen, exposure, state.stateHash());
+        return new Ledger(journal, accounts, keys, state.maxReservationId(), new HashSet<>(state.appliedIdempotencyKeys()), clockMs, report);
+    }
+
+    public RecoveryReport recoveryReport() {
+        return recoveryReport;
+    }
+
+    public Journal journal() {
+        return journal;
+    }
+
+    public AccountBook accounts() {
+        return accounts;
+    }
+
+    public Balances balances() {
+        return accounts.balances();
+    }
+
+    public ApiKeys keys() {
+        return keys;
+    }
+
+    long now() {
+        return clockMs.getAsLong();
+    }
+
+    /** Opens an account if it is not open yet; returns true if it was opened now. */
+    public synchronized boolean openAccount(String accountId) {
+        if (accounts.slotOf(accountId) >= 0) {
+            return false;
+        }
+        journal.append(new AccountOpened(now(), accountId));
+        accounts.open(accountId);
+        return true;
+    }
+
+    /**
+     * Adds money to an account once per idempotency key: a retried top-up with the same key changes
+     * nothing and returns false.
+     */
+    public synchronized boolean credit(String accountId, long amountMicros, String idempotencyKey) {
+        int slot = requireAccount(accountId);
+        if (appliedIdempotencyKeys.contains(LedgerState.idempotencyScope(accountId, idempotencyKey))) {
+            return false;
+        }
+        journal.append(new CreditAdded(now(), accountId, amountMicros, idempotencyKey));
+        accounts.balances().credit(slot, amountMicros);
+        appliedIdempotencyKeys.add(LedgerState.idempotencyScope(accountId, idempotencyKey));
+        return true;
+    }
+
+    /**
+     * An operator's correction, once per idempotency key. A negative one may not take more than is
+     * available. Returns false when already applied or refused.
+     */
+    public synchronized boolean adjust(String accountId, long amountMicros, String reason, String idempotencyKey) {
+        int slot = requireAccount(accountId);
+        if (amountMicros == 0 || appliedIdempotencyKeys.contains(LedgerState.idempotencyScope(accountId, idempotencyKey))) {
+            return false;
+        }
+        if (!accounts.balances().adjust(slot, amountMicros)) {
+            return false;
+        }
+        try {
+            journal.append(new Adjusted(now(), accountId, amountMicros, reason, idempotencyKey));
+        } catch (RuntimeException e) {
+            accounts.balances().adjust(slot, -amountMicros);
+            throw e;
+        }
+        appliedIdempotencyKeys.add(LedgerState.idempotencyScope(accountId, idempotencyKey));
+        return true;
+    }
+
+    /** Lets a key spend from an account; returns false if it already could. */
+    public synchronized boolean issueKey(String keyHash, String displayPrefix, String label, String accountId) {
+        int slot = requireAccount(accountId);
+        if (keys.contains(keyHash)) {
+            return false;
+        }
+        journal.append(new KeyIssued(now(), keyHash, displayPrefix, label, accountId));
+        keys.add(new ApiKeys.ApiKey(keyHash, label, accountId, slot));
+        return true;
+    }
+
+    public synchronized boolean revokeKey(String keyHash) {
+        if (!keys.contains(keyHash)) {
+            return false;
+        }
+        journal.append(new KeyRevoked(now(), keyHash));
+        keys.remove(keyHash);
+        return true;
+    }
+
+    /**
+     * Reserves between {@code minMicros} and {@code maxMicros} for one request and journals it, or
+     * returns null when not even the minimum is available.
+     */
+    public LedgerReservation reserve(ApiKeys.ApiKey key, long minMicros, long maxMicros, String requestId) {
+        Reservation reservation = Reservation.tryReserve(accounts.balances(), key.accountSlot(), minMicros, maxMicros);
+        if (reservation == null) {
+            return null;
+        }
+        long id = lastReservationId.incrementAndGet();
+        try {
+            journal.append(new ReservationMade(now(), id, key.accountId(), key.sha256Hex(), reservation.heldMicros(), requestId));
+        } catch (RuntimeException e) {
+            // Unrecorded money must not stay reserved: the request is refused instead.
+            reservation.release();
+            throw e;
+        }
+        return new LedgerReservation(this, reservation, id, key);
+    }
+
+    private int requireAccount(String accountId) {
+        int slot = accounts.slotOf(accountId);
+        if (slot < 0) {
+            throw new IllegalArgumentException("no account " + accountId);
+        }
+        return slot;
+    }
+}

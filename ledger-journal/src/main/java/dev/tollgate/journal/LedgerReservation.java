@@ -1,0 +1,69 @@
+package dev.tollgate.journal;
+
+import dev.tollgate.journal.JournalEvent.Released;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.JournalEvent.ReservationExtended;
+import dev.tollgate.journal.JournalEvent.Settled;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.Reservation;
+import dev.tollgate.metering.Usage;
+
+/** A {@link Reservation} whose every change is also a journal record. Exactly one settle or release ends it. */
+public final class LedgerReservation {
+    private final Ledger ledger;
+    private final Reservation reservation;
+    private final long reservationId;
+    private final ApiKeys.ApiKey key;
+
+    LedgerReservation(Ledger ledger, Reservation reservation, long reservationId, ApiKeys.ApiKey key) {
+        this.ledger = ledger;
+        this.reservation = reservation;
+        this.reservationId = reservationId;
+        this.key = key;
+    }
+
+    public long reservationId() {
+        return reservationId;
+    }
+
+    public long heldMicros() {
+        return reservation.heldMicros();
+    }
+
+    public boolean isClosed() {
+        return reservation.isClosed();
+    }
+
+    public ApiKeys.ApiKey key() {
+        return key;
+    }
+
+    /** Holds at least {@code minMicros} and at most {@code maxMicros} more; false when the balance cannot. */
+    public boolean extend(long minMicros, long maxMicros) {
+        long before = reservation.heldMicros();
+        if (!reservation.extend(minMicros, maxMicros)) {
+            return false;
+        }
+        ledger.journal().append(new ReservationExtended(ledger.now(), reservationId, reservation.heldMicros() - before));
+        return true;
+    }
+
+    /** Debits {@code costMicros} and journals the debit; null if the reservation was already closed. */
+    public Reservation.Settlement settle(long costMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason) {
+        Reservation.Settlement settlement = reservation.settle(costMicros);
+        if (settlement != null) {
+            ledger.journal().append(new Settled(ledger.now(), reservationId, facts, usage, usageReportedByProvider, costMicros,
+                    settlement.debitedMicros(), settlement.writtenOffMicros(), reason));
+        }
+        return settlement;
+    }
+
+    /** Returns the whole reservation and journals why; false if it was already closed. */
+    public boolean release(RequestFacts facts, String reason) {
+        if (!reservation.release()) {
+            return false;
+        }
+        ledger.journal().append(new Released(ledger.now(), reservationId, facts, reason));
+        return true;
+    }
+}

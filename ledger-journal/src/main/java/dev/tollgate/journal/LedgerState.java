@@ -1,0 +1,286 @@
+package dev.tollgate.journal;
+
+import dev.tollgate.journal.JournalEvent.AccountOpened;
+import dev.tollgate.journal.JournalEvent.Adjusted;
+import dev.tollgate.journal.JournalEvent.CreditAdded;
+import dev.tollgate.journal.JournalEvent.KeyIssued;
+import dev.tollgate.journal.JournalEvent.KeyRevoked;
+import dev.tollgate.journal.JournalEvent.Released;
+import dev.tollgate.journal.JournalEvent.ReservationExtended;
+import dev.tollgate.journal.JournalEvent.ReservationMade;
+import dev.tollgate.journal.JournalEvent.Settled;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * What the journal says, replayed: every account's money, every key, every open reservation. Each
+ * record changes it by fixed amounts (the settlement records what it debited, not a rule to
+ * recompute), so replay is deterministic and does not depend on the order in which concurrent
+ * requests interleaved. A record at or before {@link #lastIndex()} is skipped, which makes applying
+ * the same records twice (an at-least-once reader, a snapshot plus the journal after it) harmless.
+ */
+public final class LedgerState {
+    /** One account's money, in micro-units; {@code credited - debited == available + reserved} always. */
+    public static final class Account {
+        private final String id;
+        long creditedMicros;
+        long debitedMicros;
+        long availableMicros;
+        long reservedMicros;
+        long writtenOffMicros;
+
+        Account(String id) {
+            this.id = id;
+        }
+
+        public String id() {
+            return id;
+        }
+
+        public long creditedMicros() {
+            return creditedMicros;
+        }
+
+        public long debitedMicros() {
+            return debitedMicros;
+        }
+
+        public long availableMicros() {
+            return availableMicros;
+        }
+
+        public long reservedMicros() {
+            return reservedMicros;
+        }
+
+        public long writtenOffMicros() {
+            return writtenOffMicros;
+        }
+
+        public long conservationErrorMicros() {
+            return creditedMicros - debitedMicros - availableMicros - reservedMicros;
+        }
+    }
+
+    public record Key(String keyHash, String displayPrefix, String label, String accountId, boolean revoked) {
+    }
+
+    public record OpenReservation(long reservationId, String accountId, String keyHash, long heldMicros, String requestId, long startMs) {
+    }
+
+    private final Map<String, Account> accounts = new LinkedHashMap<>();
+    private final Map<String, Key> keys = new LinkedHashMap<>();
+    private final Map<Long, OpenReservation> open = new HashMap<>();
+    private final Set<String> appliedIdempotencyKeys = new HashSet<>();
+    private long lastIndex = -1;
+    private long maxReservationId;
+    private long recordsApplied;
+
+    /**
+     * Applies the record at {@code index}. Returns false (changing nothing) for a record already
+     * applied; throws {@link LedgerReplayException} for one that contradicts the state, such as the
+     * settlement of a reservation that is not open.
+     */
+    public boolean apply(long index, JournalEvent event) {
+        if (index <= lastIndex) {
+            return false;
+        }
+        switch (event) {
+            case AccountOpened e -> accounts.computeIfAbsent(e.accountId(), Account::new);
+            case CreditAdded e -> {
+                if (appliedIdempotencyKeys.add(idempotencyScope(e.accountId(), e.idempotencyKey()))) {
+                    Account account = account(index, e.accountId());
+                    account.creditedMicros += e.amountMicros();
+                    account.availableMicros += e.amountMicros();
+                }
+            }
+            case Adjusted e -> {
+                if (appliedIdempotencyKeys.add(idempotencyScope(e.accountId(), e.idempotencyKey()))) {
+                    Account account = account(index, e.accountId());
+                    account.creditedMicros += e.amountMicros();
+                    account.availableMicros += e.amountMicros();
+                }
+            }
+            case KeyIssued e -> {
+                account(index, e.accountId());
+                keys.put(e.keyHash(), new Key(e.keyHash(), e.displayPrefix(), e.label(), e.accountId(), false));
+            }
+            case KeyRevoked e -> {
+                Key key = keys.get(e.keyHash());
+                if (key == null) {
+                    throw new LedgerReplayException(index, "revokes a key that was never issued");
+                }
+                keys.put(e.keyHash(), new Key(key.keyHash(), key.displayPrefix(), key.label(), key.accountId(), true));
+            }
+            case ReservationMade e -> {
+                Account account = account(index, e.accountId());
+                if (open.containsKey(e.reservationId()) || e.reservationId() <= 0) {
+                    throw new LedgerReplayException(index, "reservation " + e.reservationId() + " made twice");
+                }
+                open.put(e.reservationId(), new OpenReservation(e.reservationId(), e.accountId(), e.keyHash(), e.amountMicros(), e.requestId(),
+                        e.timestampMs()));
+                account.availableMicros -= e.amountMicros();
+                account.reservedMicros += e.amountMicros();
+                maxReservationId = Math.max(maxReservationId, e.reservationId());
+            }
+            case ReservationExtended e -> {
+                OpenReservation reservation = openReservation(index, e.reservationId());
+                open.put(e.reservationId(), new OpenReservation(reservation.reservationId(), reservation.accountId(), reservation.keyHash(),
+                        reservation.heldMicros() + e.amountMicros(), reservation.requestId(), reservation.startMs()));
+                Account account = account(index, reservation.accountId());
+                account.availableMicros -= e.amountMicros();
+                account.reservedMicros += e.amountMicros();
+            }
+            case Settled e -> {
+                OpenReservation reservation = openReservation(index, e.reservationId());
+                open.remove(e.reservationId());
+                Account account = account(index, reservation.accountId());
+                account.reservedMicros -= reservation.heldMicros();
+                account.availableMicros += reservation.heldMicros() - e.debitedMicros();
+                account.debitedMicros += e.debitedMicros();
+                account.writtenOffMicros += e.writtenOffMicros();
+            }
+            case Released e -> {
+                OpenReservation reservation = openReservation(index, e.reservationId());
+                open.remove(e.reservationId());
+                Account account = account(index, reservation.accountId());
+                account.reservedMicros -= reservation.heldMicros();
+                account.availableMicros += reservation.heldMicros();
+            }
+        }
+        lastIndex = index;
+        recordsApplied++;
+        return true;
+    }
+
+    private Account account(long index, String accountId) {
+        Account account = accounts.get(accountId);
+        if (account == null) {
+            throw new LedgerReplayException(index, "names account " + accountId + ", which was never opened");
+        }
+        return account;
+    }
+
+    private OpenReservation openReservation(long index, long reservationId) {
+        OpenReservation reservation = open.get(reservationId);
+        if (reservation == null) {
+            throw new LedgerReplayException(index, "closes or extends reservation " + reservationId + ", which is not open");
+        }
+        return reservation;
+    }
+
+    static String idempotencyScope(String accountId, String idempotencyKey) {
+        return accountId + '\u0000' + idempotencyKey;
+    }
+
+    public boolean idempotencyKeyApplied(String accountId, String idempotencyKey) {
+        return appliedIdempotencyKeys.contains(idempotencyScope(accountId, idempotencyKey));
+    }
+
+    public Account account(String accountId) {
+        return accounts.get(accountId);
+    }
+
+    public Collection<Account> accounts() {
+        return accounts.values();
+    }
+
+    public Collection<Key> keys() {
+        return keys.values();
+    }
+
+    public Collection<OpenReservation> openReservations() {
+        List<OpenReservation> sorted = new ArrayList<>(open.values());
+        sorted.sort((a, b) -> Long.compare(a.reservationId(), b.reservationId()));
+        return sorted;
+    }
+
+    /** Index of the last record applied, -1 before any. */
+    public long lastIndex() {
+        return lastIndex;
+    }
+
+    public long maxReservationId() {
+        return maxReservationId;
+    }
+
+    public long recordsApplied() {
+        return recordsApplied;
+    }
+
+    Set<String> appliedIdempotencyKeys() {
+        return appliedIdempotencyKeys;
+    }
+
+    /** Restores the bookkeeping a snapshot carries (used by {@link Snapshots}). */
+    void restorePosition(long lastIndex, long maxReservationId, long recordsApplied) {
+        this.lastIndex = lastIndex;
+        this.maxReservationId = maxReservationId;
+        this.recordsApplied = recordsApplied;
+    }
+
+    Account restoreAccount(String id, long credited, long debited, long available, long reserved, long writtenOff) {
+        Account account = new Account(id);
+        account.creditedMicros = credited;
+        account.debitedMicros = debited;
+        account.availableMicros = available;
+        account.reservedMicros = reserved;
+        account.writtenOffMicros = writtenOff;
+        accounts.put(id, account);
+        return account;
+    }
+
+    void restoreKey(Key key) {
+        keys.put(key.keyHash(), key);
+    }
+
+    void restoreOpen(OpenReservation reservation) {
+        open.put(reservation.reservationId(), reservation);
+    }
+
+    /**
+     * A digest of everything money depends on (accounts, keys, open reservations, idempotency keys,
+     * the reservation id high-water mark), independent of how the state was reached: replaying twice,
+     * or a snapshot plus the records after it, gives the same hash as one replay from empty.
+     */
+    public String stateHash() {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        ByteBuffer number = ByteBuffer.allocate(Long.BYTES);
+        for (Account account : new TreeMap<>(accounts).values()) {
+            digest.update(account.id.getBytes(StandardCharsets.UTF_8));
+            for (long value : new long[] {account.creditedMicros, account.debitedMicros, account.availableMicros, account.reservedMicros,
+                    account.writtenOffMicros}) {
+                digest.update(number.clear().putLong(value).array());
+            }
+        }
+        for (Key key : new TreeMap<>(keys).values()) {
+            digest.update((key.keyHash() + '|' + key.displayPrefix() + '|' + key.label() + '|' + key.accountId() + '|' + key.revoked())
+                    .getBytes(StandardCharsets.UTF_8));
+        }
+        for (OpenReservation reservation : openReservations()) {
+            digest.update((reservation.toString()).getBytes(StandardCharsets.UTF_8));
+        }
+        for (String key : new java.util.TreeSet<>(appliedIdempotencyKeys)) {
+            digest.update(key.getBytes(StandardCharsets.UTF_8));
+        }
+        digest.update(number.clear().putLong(maxReservationId).array());
+        return HexFormat.of().formatHex(digest.digest());
+    }
+}

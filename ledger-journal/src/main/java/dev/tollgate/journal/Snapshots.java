@@ -1,0 +1,191 @@
+package dev.tollgate.journal;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Snapshots of the replayed ledger, so start-up replays only the journal after the newest one.
+ * A snapshot is written to a temporary file, forced to disk, then renamed into place (atomic on
+ * POSIX file systems), and carries a CRC32C of its contents; one that fails its checksum is ignored
+ * and the next older one (or a replay from the first record) is used instead.
+ *
+ * <pre>
+ * magic "TGSNAP01" | lastIndex | maxReservationId | recordsApplied
+ * accounts: count, then id, credited, debited, available, reserved, writtenOff
+ * keys: count, then hash, displayPrefix, label, accountId, revoked
+ * open reservations: count, then id, accountId, keyHash, held, requestId, startMs
+ * idempotency keys: count, then each
+ * extension: length, bytes (the reconciler's rollups; opaque here)
+ * CRC32C of all of the above (int32)
+ * </pre>
+ */
+public final class Snapshots {
+    private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
+    private static final long MAGIC = 0x544753_4E41_503031L; // "TGSNAP01"
+    private static final String SUFFIX = ".snapshot";
+    /** Older snapshots beyond this many are deleted after a new one is written. */
+    static final int KEEP = 2;
+
+    private Snapshots() {
+    }
+
+    /** A snapshot's ledger state and the extension bytes written with it (empty if none). */
+    public record Loaded(LedgerState state, byte[] extension, Path file) {
+    }
+
+    public static Path write(Path directory, LedgerState state, byte[] extension) {
+        try {
+            Files.createDirectories(directory);
+            byte[] body = serialize(state, extension);
+            String name = String.format("ledger-%016x%s", Math.max(0, state.lastIndex()), SUFFIX);
+            Path target = directory.resolve(name);
+            Path temporary = directory.resolve(name + ".tmp");
+            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE)) {
+                ByteBuffer buffer = ByteBuffer.wrap(body);
+                while (buffer.hasRemaining()) {
+                    channel.write(buffer);
+                }
+                channel.force(true);
+            }
+            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            forceDirectory(directory);
+            List<Path> all = list(directory);
+            for (int i = 0; i < all.size() - KEEP; i++) {
+                Files.deleteIfExists(all.get(i));
+            }
+            return target;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot write a snapshot in " + directory + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The newest snapshot that passes its checksum, or null. */
+    public static Loaded latest(Path directory) {
+        if (!Files.isDirectory(directory)) {
+            return null;
+        }
+        List<Path> all = list(directory);
+        for (int i = all.size() - 1; i >= 0; i--) {
+            try {
+                return read(all.get(i));
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("ignoring snapshot {}: {}", all.get(i), e.getMessage());
+            }
+        }
+        return null;
+    }
+
+    static Loaded read(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        if (bytes.length < 12) {
+            throw new IOException("truncated");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(bytes, 0, bytes.length - 4);
+        if ((int) crc.getValue() != ByteBuffer.wrap(bytes, bytes.length - 4, 4).getInt()) {
+            throw new IOException("checksum mismatch");
+        }
+        DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(bytes, 0, bytes.length - 4));
+        if (in.readLong() != MAGIC) {
+            throw new IOException("not a Tollgate snapshot");
+        }
+        LedgerState state = new LedgerState();
+        long lastIndex = in.readLong();
+        long maxReservationId = in.readLong();
+        long recordsApplied = in.readLong();
+        for (int n = in.readInt(); n > 0; n--) {
+            state.restoreAccount(in.readUTF(), in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readLong());
+        }
+        for (int n = in.readInt(); n > 0; n--) {
+            state.restoreKey(new LedgerState.Key(in.readUTF(), in.readUTF(), in.readUTF(), in.readUTF(), in.readBoolean()));
+        }
+        for (int n = in.readInt(); n > 0; n--) {
+            state.restoreOpen(new LedgerState.OpenReservation(in.readLong(), in.readUTF(), in.readUTF(), in.readLong(), in.readUTF(), in.readLong()));
+        }
+        for (int n = in.readInt(); n > 0; n--) {
+            state.appliedIdempotencyKeys().add(in.readUTF());
+        }
+        byte[] extension = new byte[in.readInt()];
+        in.readFully(extension);
+        state.restorePosition(lastIndex, maxReservationId, recordsApplied);
+        return new Loaded(state, extension, file);
+    }
+
+    static byte[] serialize(LedgerState state, byte[] extension) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(4096);
+        DataOutputStream out = new DataOutputStream(bytes);
+        out.writeLong(MAGIC);
+        out.writeLong(state.lastIndex());
+        out.writeLong(state.maxReservationId());
+        out.writeLong(state.recordsApplied());
+        out.writeInt(state.accounts().size());
+        for (LedgerState.Account account : state.accounts()) {
+            out.writeUTF(account.id());
+            out.writeLong(account.creditedMicros());
+            out.writeLong(account.debitedMicros());
+            out.writeLong(account.availableMicros());
+            out.writeLong(account.reservedMicros());
+            out.writeLong(account.writtenOffMicros());
+        }
+        out.writeInt(state.keys().size());
+        for (LedgerState.Key key : state.keys()) {
+            out.writeUTF(key.keyHash());
+            out.writeUTF(key.displayPrefix());
+            out.writeUTF(key.label());
+            out.writeUTF(key.accountId());
+            out.writeBoolean(key.revoked());
+        }
+        out.writeInt(state.openReservations().size());
+        for (LedgerState.OpenReservation reservation : state.openReservations()) {
+            out.writeLong(reservation.reservationId());
+            out.writeUTF(reservation.accountId());
+            out.writeUTF(reservation.keyHash());
+            out.writeLong(reservation.heldMicros());
+            out.writeUTF(reservation.requestId());
+            out.writeLong(reservation.startMs());
+        }
+        out.writeInt(state.appliedIdempotencyKeys().size());
+        for (String key : state.appliedIdempotencyKeys()) {
+            out.writeUTF(key);
+        }
+        byte[] ext = extension == null ? new byte[0] : extension;
+        out.writeInt(ext.length);
+        out.write(ext);
+        out.flush();
+        CRC32C crc = new CRC32C();
+        crc.update(bytes.toByteArray());
+        out.writeInt((int) crc.getValue());
+        return bytes.toByteArray();
+    }
+
+    private static List<Path> list(Path directory) {
+        try (Stream<Path> files = Files.list(directory)) {
+            return new ArrayList<>(files.filter(path -> path.getFileName().toString().endsWith(SUFFIX)).sorted().toList());
+        } catch (IOException e) {
+            return new ArrayList<>();
+        }
+    }
+
+    private static void forceDirectory(Path directory) {
+        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
+            channel.force(true);
+        } catch (IOException e) {
+            // Not every file system lets a directory be opened for fsync; the rename is still atomic.
+        }
+    }
+}
