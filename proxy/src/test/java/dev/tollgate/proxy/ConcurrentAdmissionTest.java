@@ -119,6 +119,10 @@ class ConcurrentAdmissionTest {
             assertThat(stack.test.conservationError()).isZero();
             long debited = outcomes.stream().mapToLong(Outcome::debitedMicros).sum();
             assertThat(debited).as("the per-request debits are the balance movement").isEqualTo(balance - stack.test.available());
+            var replayed = stack.test.replayJournal();
+            assertThat(replayed.openReservations()).isEmpty();
+            assertThat(replayed.account(TestGateways.ACCOUNT).availableMicros()).as("journal replay equals the live counters").isEqualTo(stack.test.available());
+            assertThat(replayed.account(TestGateways.ACCOUNT).debitedMicros()).isEqualTo(debited);
             long oneTokenMicros = CostRule.costMicros(1, MINI.outputMicrosPerMillionTokens());
             for (Outcome outcome : outcomes) {
                 assertThat(outcome.debitedMicros() + outcome.writtenOffMicros()).isEqualTo(outcome.costMicros());

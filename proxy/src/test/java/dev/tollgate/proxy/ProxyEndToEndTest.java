@@ -47,6 +47,12 @@ class ProxyEndToEndTest {
             assertThat(stack.test.reserved()).as("nothing left reserved").isZero();
             assertThat(stack.test.conservationError()).as("credited - debited == available + reserved").isZero();
             assertThat(stack.test.available()).isNotNegative();
+            var replayed = stack.test.replayJournal();
+            assertThat(replayed.openReservations()).as("every journaled reservation has its outcome").isEmpty();
+            var account = replayed.account(TestGateways.ACCOUNT);
+            assertThat(account.availableMicros()).as("the journal rebuilds the live balance").isEqualTo(stack.test.available());
+            assertThat(account.debitedMicros()).isEqualTo(stack.test.gateway.accounts().balances().debitedMicros(stack.test.slot()));
+            assertThat(account.conservationErrorMicros()).isZero();
             for (RecordedRequest request : stack.sim.recentRequests()) {
                 assertThat(request.headers().toString()).as("the client's key never reaches the provider").doesNotContain(stack.test.key);
             }
