@@ -38,7 +38,7 @@ final class AnthropicStreamMeter extends StreamMeter {
                 switch (name) {
                     case "type" -> type = type == null && value == JsonToken.VALUE_STRING ? p.getText() : type;
                     case "index" -> index = value == JsonToken.VALUE_NUMBER_INT ? p.getIntValue() : index;
-                    case "message" -> readMessage(p);
+                    case "message" -> readUsageInside(p);
                     case "delta" -> {
                         if ("content_block_delta".equals(type)) {
                             countGenerated(p, name);
@@ -85,22 +85,6 @@ final class AnthropicStreamMeter extends StreamMeter {
         try (JsonParser tokens = MAPPER.treeAsTokens(block)) {
             tokens.nextToken();
             countGenerated(tokens, "content_block");
-        }
-    }
-
-    private void readMessage(JsonParser p) throws IOException {
-        if (p.currentToken() != JsonToken.START_OBJECT) {
-            p.skipChildren();
-            return;
-        }
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            p.nextToken();
-            if (name.equals("usage")) {
-                readUsage(p);
-            } else {
-                p.skipChildren();
-            }
         }
     }
 

@@ -83,27 +83,14 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
     }
 
     private void readResponse(JsonParser p, String type) throws IOException {
-        if (p.currentToken() != JsonToken.START_OBJECT) {
-            p.skipChildren();
-            return;
-        }
-        if (createdResponse == null && "response.created".equals(type)) {
+        if (createdResponse == null && p.currentToken() == JsonToken.START_OBJECT && "response.created".equals(type)) {
             JsonNode tree = MAPPER.readTree(p);
             if (tree instanceof ObjectNode object) {
                 createdResponse = object;
             }
             return;
         }
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            p.nextToken();
-            if (name.equals("usage")) {
-                readUsage(p);
-                usageFinal |= p.currentToken() == JsonToken.END_OBJECT && type != null && TERMINAL_TYPES.contains(type);
-            } else {
-                p.skipChildren();
-            }
-        }
+        usageFinal |= readUsageInside(p) && type != null && TERMINAL_TYPES.contains(type);
     }
 
     private static final java.util.Set<String> TERMINAL_TYPES = java.util.Set.of("response.completed", "response.incomplete", "response.failed");

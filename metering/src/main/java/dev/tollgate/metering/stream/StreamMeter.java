@@ -149,6 +149,29 @@ public abstract class StreamMeter {
         readUsage(p, usage);
     }
 
+    /**
+     * Reads an object (the parser stands on its START_OBJECT) whose {@code usage} field goes into
+     * {@link #usage}, skipping the rest; returns true if it had a usage object.
+     */
+    protected final boolean readUsageInside(JsonParser p) throws IOException {
+        if (p.currentToken() != JsonToken.START_OBJECT) {
+            p.skipChildren();
+            return false;
+        }
+        boolean found = false;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+            String name = p.currentName();
+            JsonToken value = p.nextToken();
+            if (name.equals("usage") && value == JsonToken.START_OBJECT) {
+                readUsage(p);
+                found = true;
+            } else {
+                p.skipChildren();
+            }
+        }
+        return found;
+    }
+
     static void readUsage(JsonParser p, UsageFields into) throws IOException {
         if (p.currentToken() != JsonToken.START_OBJECT) {
             p.skipChildren();
