@@ -67,9 +67,17 @@ public final class Reconciliation {
     /**
      * The newest snapshot with rollups, then every journal record after it: what the offline commands
      * answer from. Reads {@code journal} only.
+     *
+     * @throws IllegalStateException when cycles were archived that no snapshot covers (the records
+     *                               before the journal's first one are gone, so a replay would be wrong)
      */
     public static Reconciliation load(Journal journal, Path snapshotDirectory) {
         Reconciliation reconciliation = loadSnapshot(snapshotDirectory);
+        long archivedThrough = snapshotDirectory == null ? -1 : JournalArchiver.archivedThrough(snapshotDirectory);
+        if (archivedThrough > reconciliation.lastIndex()) {
+            throw new IllegalStateException("cycles up to index " + Long.toHexString(archivedThrough) + " were archived, but the newest snapshot in "
+                    + snapshotDirectory + " covers only up to " + Long.toHexString(reconciliation.lastIndex()));
+        }
         journal.readAfter(reconciliation.lastIndex(), reconciliation::apply);
         return reconciliation;
     }
