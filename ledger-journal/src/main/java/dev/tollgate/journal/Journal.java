@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiPredicate;
 import java.util.function.LongSupplier;
 import java.util.stream.Stream;
@@ -52,14 +53,22 @@ public final class Journal implements AutoCloseable {
         this.directory = directory;
         this.durability = durability;
         this.readOnly = readOnly;
-        SingleChronicleQueueBuilder builder = SingleChronicleQueueBuilder.binary(directory)
+        // The roll clock must never go back: a clock stepped back across midnight (an NTP correction)
+        // would send the appender to the previous day's file, which is closed, and every append would
+        // throw until the clock passed midnight again. So it is the newest time seen, starting from the
+        // newest cycle on disk (the clock may also be behind it after a restart).
+        LongSupplier clock = cycleClockMs != null ? cycleClockMs : System::currentTimeMillis;
+        AtomicLong newestMs = new AtomicLong(Long.MIN_VALUE);
+        this.queue = SingleChronicleQueueBuilder.binary(directory)
                 .rollCycle(RollCycles.FAST_DAILY)
                 .syncMode(SyncMode.SYNC)
-                .readOnly(readOnly);
-        if (cycleClockMs != null) {
-            builder.timeProvider(cycleClockMs::getAsLong);
+                .readOnly(readOnly)
+                .timeProvider(() -> newestMs.accumulateAndGet(clock.getAsLong(), Math::max))
+                .build();
+        int newestCycle = ((SingleChronicleQueue) queue).lastCycle();
+        if (newestCycle != Integer.MIN_VALUE && newestCycle >= 0) {
+            newestMs.accumulateAndGet((long) newestCycle * RollCycles.FAST_DAILY.lengthInMillis(), Math::max);
         }
-        this.queue = builder.build();
         if (durability == Durability.PERIODIC && !readOnly) {
             syncThread = Thread.ofPlatform().daemon().name("tollgate-journal-sync").start(() -> syncEvery(syncIntervalMs));
         } else {
