@@ -39,7 +39,7 @@ import picocli.CommandLine.Spec;
  * {@code archive} open it read-only, so they are safe while Tollgate runs (they see the journal as
  * it was when they started). Exit codes: 0 fine, 1 the journal has a problem, 2 a usage error.
  */
-@Command(name = "journal", description = "Read a journal directory directly (read-only; Tollgate may be running).",
+@Command(name = "journal", mixinStandardHelpOptions = true, description = "Read a journal directory directly (read-only; Tollgate may be running).",
         subcommands = {JournalCommand.Verify.class, JournalCommand.Dump.class, JournalCommand.Usage.class, JournalCommand.StatementCommand.class,
                 JournalCommand.Export.class, JournalCommand.Archive.class})
 final class JournalCommand implements Runnable {
@@ -110,7 +110,7 @@ final class JournalCommand implements Runnable {
         }
     }
 
-    @Command(name = "verify", description = "Replay the whole journal with every check; print records, accounts, open reservations, "
+    @Command(name = "verify", mixinStandardHelpOptions = true, description = "Replay the whole journal with every check; print records, accounts, open reservations, "
             + "the state hash and each account's conservation check. Exits 1 on any problem.")
     static final class Verify extends Subcommand {
         @Override
@@ -128,7 +128,7 @@ final class JournalCommand implements Runnable {
         }
     }
 
-    @Command(name = "dump", description = "One line per record, oldest first (key hashes shortened to their first 8 hex digits).")
+    @Command(name = "dump", mixinStandardHelpOptions = true, description = "One line per record, oldest first (key hashes shortened to their first 8 hex digits).")
     static final class Dump extends Subcommand {
         @Option(names = "--limit", paramLabel = "N", description = "At most N records (default: all).")
         long limit = Long.MAX_VALUE;
@@ -147,7 +147,7 @@ final class JournalCommand implements Runnable {
         }
     }
 
-    @Command(name = "usage", description = "Usage for a time range (whole UTC hours), from the rollups, grouped by any of account, key, model, lane, day.")
+    @Command(name = "usage", mixinStandardHelpOptions = true, description = "Usage for a time range (whole UTC hours), from the rollups, grouped by any of account, key, model, lane, day.")
     static final class Usage extends Subcommand {
         @Option(names = "--from", paramLabel = "TIME", description = "Start, inclusive: 2026-11-01 (UTC midnight) or 2026-11-01T12:00:00Z (default: the beginning).")
         String from;
@@ -237,7 +237,7 @@ final class JournalCommand implements Runnable {
         }
     }
 
-    @Command(name = "statement", description = "An account's monthly statement (UTC): opening balance, credits, adjustments, debits per model row, closing balance.")
+    @Command(name = "statement", mixinStandardHelpOptions = true, description = "An account's monthly statement (UTC): opening balance, credits, adjustments, debits per model row, closing balance.")
     static final class StatementCommand extends Subcommand {
         @Option(names = "--account", required = true, description = "The account.")
         String account;
@@ -268,7 +268,7 @@ final class JournalCommand implements Runnable {
         }
     }
 
-    @Command(name = "export", description = "Every debit (settlement) recorded in [--from, --to), one CSV line per request, from the journal.")
+    @Command(name = "export", mixinStandardHelpOptions = true, description = "Every debit (settlement) recorded in [--from, --to), one CSV line per request, from the journal.")
     static final class Export extends Subcommand {
         @Option(names = "--from", required = true, paramLabel = "TIME", description = "Start, inclusive: 2026-11-01 or 2026-11-01T12:00:00Z.")
         String from;
@@ -291,7 +291,7 @@ final class JournalCommand implements Runnable {
         }
     }
 
-    @Command(name = "archive", description = "Move the journal's daily cycles before --before, which the reconciler's snapshot covers, to --to. "
+    @Command(name = "archive", mixinStandardHelpOptions = true, description = "Move the journal's daily cycles before --before, which the reconciler's snapshot covers, to --to. "
             + "Statements do not change; the requests of those days leave the request log and the export.")
     static final class Archive extends Subcommand {
         @Option(names = "--to", required = true, paramLabel = "DIR", description = "Where the cycle files go.")
