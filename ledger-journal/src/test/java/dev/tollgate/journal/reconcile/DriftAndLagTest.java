@@ -26,6 +26,9 @@ class DriftAndLagTest {
             Reconciler reconciler = Reconciler.start(history.journal, dir.resolve("snapshots"), history.ledger.accounts(),
                     ReconcilerSettings.defaults().withCheckEvery(5), history.clock::get);
             history.run(800);
+            for (int i = 0; i < 5; i++) {
+                history.reserve();
+            }
             assertThat(history.openCount()).isPositive(); // requests in flight: reserved on both sides
             assertThat(reconciler.awaitCaughtUp(WAIT)).isTrue();
             DriftReport consistent = reconciler.checkConservation();

@@ -105,13 +105,7 @@ final class SimulatedHistory implements AutoCloseable {
             ApiKeys.ApiKey key = keys.remove(random.nextInt(keys.size()));
             ledger.revokeKey(key.sha256Hex());
         } else if (roll < 45 || open.isEmpty()) {
-            ApiKeys.ApiKey key = keys.get(random.nextInt(keys.size()));
-            long max = 1 + random.nextInt(200_000);
-            String requestId = "tg_req_" + Long.toHexString(++requests);
-            LedgerReservation reservation = ledger.reserve(key, Math.min(max, 1 + random.nextInt(1_000)), max, requestId);
-            if (reservation != null) {
-                open.add(new Open(reservation, requestId, clock.get()));
-            }
+            reserve();
         } else if (roll < 52) {
             Open o = open.get(random.nextInt(open.size()));
             o.reservation().extend(1, 1 + random.nextInt(50_000));
@@ -127,6 +121,18 @@ final class SimulatedHistory implements AutoCloseable {
             Open o = open.remove(random.nextInt(open.size()));
             o.reservation().release(facts(o), random.nextBoolean() ? "upstream_status_500" : "client_disconnected");
         }
+    }
+
+    /** A request admitted: a reservation left open (in flight) until a later step settles or releases it. */
+    boolean reserve() {
+        ApiKeys.ApiKey key = keys.get(random.nextInt(keys.size()));
+        long max = 1 + random.nextInt(200_000);
+        String requestId = "tg_req_" + Long.toHexString(++requests);
+        LedgerReservation reservation = ledger.reserve(key, Math.min(max, 1 + random.nextInt(1_000)), max, requestId);
+        if (reservation != null) {
+            open.add(new Open(reservation, requestId, clock.get()));
+        }
+        return reservation != null;
     }
 
     private int i(int bound) {
