@@ -16,7 +16,7 @@ package dev.tollgate.journal.reconcile;
 public record ReconcilerSettings(long snapshotEveryRecords, long snapshotEveryMs, long checkEveryMs, long confirmDriftMs, int batchLimit,
                                  long idleWaitMs) {
     public static final String SNAPSHOT_EVERY_RECORDS_PROP = "tollgate.reconciler.snapshotEveryRecords";
-    /** Bounds what start-up replays after the newest snapshot (about a quarter of a second at measured replay rates). */
+    /** Bounds what start-up replays after the newest snapshot (plus what arrived in the last period). */
     public static final long SNAPSHOT_EVERY_RECORDS_DEFAULT = 250_000;
     public static final String SNAPSHOT_EVERY_MS_PROP = "tollgate.reconciler.snapshotEveryMs";
     public static final long SNAPSHOT_EVERY_MS_DEFAULT = 60_000;
