@@ -13,6 +13,9 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiPredicate;
+import java.util.function.LongSupplier;
 import java.util.stream.Stream;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.SyncMode;
@@ -21,6 +24,7 @@ import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycles;
 import net.openhft.chronicle.queue.TailerDirection;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
 import net.openhft.chronicle.wire.DocumentContext;
 import org.slf4j.Logger;
@@ -45,15 +49,26 @@ public final class Journal implements AutoCloseable {
     private final Thread syncThread;
     private volatile boolean closed;
 
-    private Journal(Path directory, Durability durability, int syncIntervalMs, boolean readOnly) {
+    private Journal(Path directory, Durability durability, int syncIntervalMs, boolean readOnly, LongSupplier cycleClockMs) {
         this.directory = directory;
         this.durability = durability;
         this.readOnly = readOnly;
+        // The roll clock must never go back: a clock stepped back across midnight (an NTP correction)
+        // would send the appender to the previous day's file, which is closed, and every append would
+        // throw until the clock passed midnight again. So it is the newest time seen, starting from the
+        // newest cycle on disk (the clock may also be behind it after a restart).
+        LongSupplier clock = cycleClockMs != null ? cycleClockMs : System::currentTimeMillis;
+        AtomicLong newestMs = new AtomicLong(Long.MIN_VALUE);
         this.queue = SingleChronicleQueueBuilder.binary(directory)
                 .rollCycle(RollCycles.FAST_DAILY)
                 .syncMode(SyncMode.SYNC)
                 .readOnly(readOnly)
+                .timeProvider(() -> newestMs.accumulateAndGet(clock.getAsLong(), Math::max))
                 .build();
+        int newestCycle = ((SingleChronicleQueue) queue).lastCycle();
+        if (newestCycle != Integer.MIN_VALUE && newestCycle >= 0) {
+            newestMs.accumulateAndGet((long) newestCycle * RollCycles.FAST_DAILY.lengthInMillis(), Math::max);
+        }
         if (durability == Durability.PERIODIC && !readOnly) {
             syncThread = Thread.ofPlatform().daemon().name("tollgate-journal-sync").start(() -> syncEvery(syncIntervalMs));
         } else {
@@ -63,12 +78,21 @@ public final class Journal implements AutoCloseable {
 
     /** Opens (creating if needed) a journal for appending and reading. */
     public static Journal open(Path directory, Durability durability, int syncIntervalMs) {
+        return open(directory, durability, syncIntervalMs, null);
+    }
+
+    /**
+     * Opens a journal whose daily cycles roll by {@code cycleClockMs} instead of the system clock
+     * (null: the system clock). Tests use it to write a history that spans days, and months, in
+     * milliseconds: the clock that stamps the records should then be the same one.
+     */
+    public static Journal open(Path directory, Durability durability, int syncIntervalMs, LongSupplier cycleClockMs) {
         try {
             Files.createDirectories(directory);
         } catch (IOException e) {
             throw new IllegalStateException("cannot create the journal directory " + directory + ": " + e.getMessage(), e);
         }
-        return new Journal(directory, durability, syncIntervalMs, false);
+        return new Journal(directory, durability, syncIntervalMs, false, cycleClockMs);
     }
 
     /** Opens an existing journal to read it, as the offline commands do; nothing can be appended. */
@@ -76,7 +100,7 @@ public final class Journal implements AutoCloseable {
         if (!Files.isDirectory(directory)) {
             throw new IllegalArgumentException("no journal at " + directory);
         }
-        return new Journal(directory, Durability.PAGE_CACHE, 0, true);
+        return new Journal(directory, Durability.PAGE_CACHE, 0, true, null);
     }
 
     public Path directory() {
@@ -194,9 +218,28 @@ public final class Journal implements AutoCloseable {
     }
 
     /** The newest records first, for request logs; stops when {@code visitor} returns false. */
-    public void readBackward(java.util.function.BiPredicate<Long, JournalEvent> visitor) {
-        ExcerptTailer tailer = queue.createTailer().direction(TailerDirection.BACKWARD).toEnd();
+    public void readBackward(BiPredicate<Long, JournalEvent> visitor) {
+        readBackward(Long.MAX_VALUE, visitor);
+    }
+
+    /**
+     * The records before {@code beforeIndex}, newest first (from the end when it is
+     * {@code Long.MAX_VALUE}), so a paginated request log resumes where its last page stopped without
+     * reading the newer records again. Reads nothing when {@code beforeIndex} is not in the journal
+     * (archived, or never written). Stops when {@code visitor} returns false.
+     */
+    public void readBackward(long beforeIndex, BiPredicate<Long, JournalEvent> visitor) {
+        ExcerptTailer tailer = queue.createTailer().direction(TailerDirection.BACKWARD);
         try {
+            if (beforeIndex == Long.MAX_VALUE) {
+                tailer.toEnd();
+            } else if (beforeIndex < 0 || !tailer.moveToIndex(beforeIndex)) {
+                return;
+            } else {
+                try (DocumentContext skipped = tailer.readingDocument()) {
+                    // positioned on beforeIndex itself: read past it, backward
+                }
+            }
             ByteBuffer record = ByteBuffer.allocate(JournalCodec.MAX_RECORD_LENGTH);
             while (true) {
                 try (DocumentContext document = tailer.readingDocument()) {
@@ -252,6 +295,22 @@ public final class Journal implements AutoCloseable {
         } catch (JournalFormatException e) {
             throw new JournalFormatException("record at index " + Long.toHexString(index) + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * How many records follow {@code index} (-1: all of them), for a reader's lag. Exact across cycles;
+     * {@code index} must be in the journal (or -1).
+     */
+    public long recordsAfter(long index) {
+        long last = lastIndex();
+        if (last < 0 || index >= last) {
+            return 0;
+        }
+        SingleChronicleQueue single = (SingleChronicleQueue) queue;
+        if (index < 0) {
+            return single.countExcerpts(firstIndex(), last) + 1;
+        }
+        return single.countExcerpts(index, last);
     }
 
     /** The files of the journal's cycles, oldest first. */

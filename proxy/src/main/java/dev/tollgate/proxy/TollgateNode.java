@@ -5,20 +5,26 @@ import dev.tollgate.config.TollgateConfig;
 import dev.tollgate.journal.Journal;
 import dev.tollgate.journal.Ledger;
 import dev.tollgate.journal.RecoveryReport;
+import dev.tollgate.journal.reconcile.Reconciler;
+import dev.tollgate.journal.reconcile.ReconcilerSettings;
 import java.util.function.Consumer;
 
 /**
  * One running Tollgate: the journal opened, the ledger recovered from it, the configuration applied,
- * the proxy listening. Closing it stops the listener first, so nothing is appended after the journal closes.
+ * the reconciler tailing the journal, the proxy listening. Closing it stops the listener first, so
+ * nothing is appended any more; then the reconciler catches up to the end and writes its snapshot
+ * (which the next start-up recovers from); then the journal closes.
  */
 public final class TollgateNode implements AutoCloseable {
     private final Journal journal;
     private final Gateway gateway;
+    private final Reconciler reconciler;
     private final TollgateServer server;
 
-    private TollgateNode(Journal journal, Gateway gateway, TollgateServer server) {
+    private TollgateNode(Journal journal, Gateway gateway, Reconciler reconciler, TollgateServer server) {
         this.journal = journal;
         this.gateway = gateway;
+        this.reconciler = reconciler;
         this.server = server;
     }
 
@@ -26,12 +32,19 @@ public final class TollgateNode implements AutoCloseable {
             throws InterruptedException {
         JournalConfig journalConfig = config.journal();
         Journal journal = Journal.open(journalConfig.directory(), journalConfig.durability(), journalConfig.syncIntervalMs());
+        Reconciler reconciler = null;
         try {
             Ledger ledger = Ledger.recover(journal, journalConfig.snapshotDirectory(), config.limits().maxAccounts(), System::currentTimeMillis);
             Gateway gateway = new Gateway(config, ledger, outcomes);
+            // After recovery and the configuration's own records, so its first conservation check sees them all.
+            reconciler = Reconciler.start(journal, journalConfig.snapshotDirectory(), gateway.accounts(), ReconcilerSettings.fromSystemProperties(),
+                    System::currentTimeMillis);
             TollgateServer server = TollgateServer.start(gateway, config.proxyListener(), threads, transport);
-            return new TollgateNode(journal, gateway, server);
+            return new TollgateNode(journal, gateway, reconciler, server);
         } catch (RuntimeException | InterruptedException e) {
+            if (reconciler != null) {
+                reconciler.close();
+            }
             journal.close();
             throw e;
         }
@@ -57,6 +70,11 @@ public final class TollgateNode implements AutoCloseable {
         return journal;
     }
 
+    /** Rollups, statements, usage, the conservation check (drift) and lag. */
+    public Reconciler reconciler() {
+        return reconciler;
+    }
+
     public RecoveryReport recoveryReport() {
         return gateway.ledger().recoveryReport();
     }
@@ -64,6 +82,7 @@ public final class TollgateNode implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        reconciler.close();
         journal.close();
     }
 }

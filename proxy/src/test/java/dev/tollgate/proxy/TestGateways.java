@@ -7,6 +7,8 @@ import dev.tollgate.config.JournalConfig;
 import dev.tollgate.journal.Journal;
 import dev.tollgate.journal.Ledger;
 import dev.tollgate.journal.LedgerState;
+import dev.tollgate.journal.reconcile.Reconciler;
+import dev.tollgate.journal.reconcile.ReconcilerSettings;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -36,6 +38,8 @@ final class TestGateways implements AutoCloseable {
     final Gateway gateway;
     final Path journalDirectory;
     final Journal journal;
+    private final TollgateConfig config;
+    private Reconciler reconciler;
 
     TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits) {
         this(List.of(
@@ -55,6 +59,7 @@ final class TestGateways implements AutoCloseable {
         }
         TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0), providers, CatalogLoader.loadBuiltin(), limits,
                 new JournalConfig(journalDirectory, Durability.PAGE_CACHE, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
+        this.config = config;
         journal = Journal.open(journalDirectory, Durability.PAGE_CACHE, 0);
         Ledger ledger = Ledger.recover(journal, config.journal().snapshotDirectory(), limits.maxAccounts(), System::currentTimeMillis);
         gateway = new Gateway(config, ledger, outcomes::add);
@@ -72,6 +77,12 @@ final class TestGateways implements AutoCloseable {
         return gateway.accounts().balances().reservedMicros(slot());
     }
 
+    /** Starts a reconciler on this gateway's journal and live counters, as {@link TollgateNode} does; closed with the gateway. */
+    Reconciler startReconciler(ReconcilerSettings settings) {
+        reconciler = Reconciler.start(journal, config.journal().snapshotDirectory(), gateway.accounts(), settings, System::currentTimeMillis);
+        return reconciler;
+    }
+
     /** The journal replayed from empty, as recovery would see it. */
     LedgerState replayJournal() {
         LedgerState state = new LedgerState();
@@ -81,6 +92,9 @@ final class TestGateways implements AutoCloseable {
 
     @Override
     public void close() {
+        if (reconciler != null) {
+            reconciler.close();
+        }
         journal.close();
         try (var paths = Files.walk(journalDirectory)) {
             paths.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());

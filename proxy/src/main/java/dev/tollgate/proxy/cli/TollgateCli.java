@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code bin/tollgate}: the one entry point for operators. */
 @Command(name = "tollgate", mixinStandardHelpOptions = true, version = "tollgate 0.1.0",
         description = "A metering proxy for AI model APIs, sold as prepaid balance.",
-        subcommands = {ServeCommand.class, DemoCommand.class, NewKeyCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServeCommand.class, DemoCommand.class, NewKeyCommand.class, JournalCommand.class, CommandLine.HelpCommand.class})
 public final class TollgateCli {
 
     public static void main(String[] args) {

@@ -1,0 +1,42 @@
+package dev.tollgate.journal.reconcile;
+
+import java.util.Comparator;
+
+/**
+ * One row of the hourly rollups: an account's traffic through one key, to one model row
+ * (provider + model), in one lane, during one UTC hour. Ordered by account, then hour, so an
+ * account's rows for a time range are one contiguous range of the map.
+ *
+ * @param hourStartMs the start of the hour, epoch milliseconds (a multiple of 3,600,000)
+ */
+public record RollupKey(String accountId, long hourStartMs, String keyHash, String provider, String model, String lane)
+        implements Comparable<RollupKey> {
+    public static final long HOUR_MS = 3_600_000L;
+
+    private static final Comparator<RollupKey> ORDER = Comparator.comparing(RollupKey::accountId)
+            .thenComparingLong(RollupKey::hourStartMs)
+            .thenComparing(RollupKey::keyHash)
+            .thenComparing(RollupKey::provider)
+            .thenComparing(RollupKey::model)
+            .thenComparing(RollupKey::lane);
+
+    public RollupKey {
+        if (Math.floorMod(hourStartMs, HOUR_MS) != 0) {
+            throw new IllegalArgumentException("not the start of an hour: " + hourStartMs);
+        }
+    }
+
+    public static long hourOf(long timestampMs) {
+        return Math.floorDiv(timestampMs, HOUR_MS) * HOUR_MS;
+    }
+
+    /** The first possible key of an account at or after {@code hourStartMs}: a bound for range scans. */
+    static RollupKey lowest(String accountId, long hourStartMs) {
+        return new RollupKey(accountId, hourStartMs, "", "", "", "");
+    }
+
+    @Override
+    public int compareTo(RollupKey other) {
+        return ORDER.compare(this, other);
+    }
+}

@@ -1,0 +1,164 @@
+package dev.tollgate.journal.reconcile;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.util.List;
+
+/**
+ * One account's monthly statement (UTC months), in integer micro-units. The balance is
+ * {@code credited - debited} (what is available plus what is reserved for requests in flight);
+ * reservations and releases do not move it. By construction and by test:
+ *
+ * <pre>
+ *   opening + sum(credits) + sum(adjustments) - sum(debits) == closing
+ * </pre>
+ *
+ * and {@code closing - opening} is exactly the balance movement the journal records in the month.
+ * A debit line is one model row (provider + model): its requests, each token kind, what was debited
+ * ({@code cost}) and what was written off (cost the balance could not cover, not charged).
+ *
+ * @param throughMs the timestamp of the newest journal record the statement's source had applied: a
+ *                  statement of the current month is complete up to that moment
+ */
+public record Statement(String accountId, YearMonth month, long openingBalanceMicros, List<CreditLine> credits,
+                        List<AdjustmentLine> adjustments, List<DebitLine> debits, long closingBalanceMicros, long throughMs) {
+
+    /** A top-up or opening credit, with the idempotency key it was applied under as its reference. */
+    public record CreditLine(long timestampMs, long amountMicros, String reference) {
+    }
+
+    /** An operator's correction (positive or negative), with its reason. */
+    public record AdjustmentLine(long timestampMs, long amountMicros, String reason, String reference) {
+    }
+
+    /** The month's settled requests of one model row; {@code totals.debitedMicros()} is the debit. */
+    public record DebitLine(String provider, String model, UsageTotals totals) {
+        public long costMicros() {
+            return totals.debitedMicros();
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    static final String CSV_HEADER = "section,time,description,reference,provider,model,requests,input_tokens,cache_read_tokens,"
+            + "cache_write_tokens,output_tokens,reasoning_tokens,written_off_micros,amount_micros";
+
+    public Statement {
+        credits = List.copyOf(credits);
+        adjustments = List.copyOf(adjustments);
+        debits = List.copyOf(debits);
+    }
+
+    public long periodStartMs() {
+        return month.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+    }
+
+    public long periodEndMs() {
+        return month.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+    }
+
+    public long totalCreditsMicros() {
+        return credits.stream().mapToLong(CreditLine::amountMicros).reduce(0, Math::addExact);
+    }
+
+    public long totalAdjustmentsMicros() {
+        return adjustments.stream().mapToLong(AdjustmentLine::amountMicros).reduce(0, Math::addExact);
+    }
+
+    public long totalDebitsMicros() {
+        return debits.stream().mapToLong(DebitLine::costMicros).reduce(0, Math::addExact);
+    }
+
+    public long totalWrittenOffMicros() {
+        return debits.stream().mapToLong(line -> line.totals().writtenOffMicros()).reduce(0, Math::addExact);
+    }
+
+    /** The statement as JSON (amounts in micro-units; debits as positive amounts). */
+    public String toJson() {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("object", "tollgate.statement");
+        root.put("account", accountId);
+        root.put("month", month.toString());
+        root.put("period_start", iso(periodStartMs()));
+        root.put("period_end", iso(periodEndMs()));
+        root.put("through", throughMs < 0 ? null : iso(throughMs));
+        root.put("opening_balance_micros", openingBalanceMicros);
+        ArrayNode creditArray = root.putArray("credits");
+        for (CreditLine credit : credits) {
+            creditArray.addObject().put("time", iso(credit.timestampMs())).put("amount_micros", credit.amountMicros())
+                    .put("reference", credit.reference());
+        }
+        ArrayNode adjustmentArray = root.putArray("adjustments");
+        for (AdjustmentLine adjustment : adjustments) {
+            adjustmentArray.addObject().put("time", iso(adjustment.timestampMs())).put("amount_micros", adjustment.amountMicros())
+                    .put("reason", adjustment.reason()).put("reference", adjustment.reference());
+        }
+        ArrayNode debitArray = root.putArray("debits");
+        for (DebitLine debit : debits) {
+            UsageTotals totals = debit.totals();
+            debitArray.addObject().put("provider", debit.provider()).put("model", debit.model()).put("requests", totals.requests())
+                    .put("input_tokens", totals.inputTokens()).put("cache_read_tokens", totals.cacheReadTokens())
+                    .put("cache_write_tokens", totals.cacheWriteTokens()).put("output_tokens", totals.outputTokens())
+                    .put("reasoning_tokens", totals.reasoningTokens()).put("cost_micros", debit.costMicros())
+                    .put("written_off_micros", totals.writtenOffMicros());
+        }
+        root.put("total_credits_micros", totalCreditsMicros());
+        root.put("total_adjustments_micros", totalAdjustmentsMicros());
+        root.put("total_debits_micros", totalDebitsMicros());
+        root.put("total_written_off_micros", totalWrittenOffMicros());
+        root.put("closing_balance_micros", closingBalanceMicros);
+        try {
+            return JSON.writeValueAsString(root) + "\n";
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e); // a tree of strings and numbers always serializes
+        }
+    }
+
+    /**
+     * The statement as CSV, one line per item, with signed amounts: the opening line carries the
+     * opening balance, credits and adjustments their amounts, each debit line minus its cost, and the
+     * closing line the closing balance, so the amounts of all lines between opening and closing add
+     * up to {@code closing - opening}.
+     */
+    public String toCsv() {
+        StringBuilder csv = new StringBuilder(256 + 160 * (credits.size() + adjustments.size() + debits.size()));
+        csv.append(CSV_HEADER).append('\n');
+        line(csv, "opening", iso(periodStartMs()), "opening balance", "", "", "", null, 0, openingBalanceMicros);
+        for (CreditLine credit : credits) {
+            line(csv, "credit", iso(credit.timestampMs()), "credit", credit.reference(), "", "", null, 0, credit.amountMicros());
+        }
+        for (AdjustmentLine adjustment : adjustments) {
+            line(csv, "adjustment", iso(adjustment.timestampMs()), adjustment.reason(), adjustment.reference(), "", "", null, 0,
+                    adjustment.amountMicros());
+        }
+        for (DebitLine debit : debits) {
+            line(csv, "debit", "", "usage " + debit.provider() + "/" + debit.model(), "", debit.provider(), debit.model(), debit.totals(),
+                    debit.totals().writtenOffMicros(), -debit.costMicros());
+        }
+        line(csv, "closing", iso(periodEndMs()), "closing balance", "", "", "", null, 0, closingBalanceMicros);
+        return csv.toString();
+    }
+
+    private static void line(StringBuilder csv, String section, String time, String description, String reference, String provider, String model,
+                             UsageTotals totals, long writtenOffMicros, long amountMicros) {
+        csv.append(section).append(',').append(time).append(',').append(Csv.field(description)).append(',').append(Csv.field(reference))
+                .append(',').append(Csv.field(provider)).append(',').append(Csv.field(model)).append(',');
+        if (totals != null) {
+            csv.append(totals.requests()).append(',').append(totals.inputTokens()).append(',').append(totals.cacheReadTokens()).append(',')
+                    .append(totals.cacheWriteTokens()).append(',').append(totals.outputTokens()).append(',').append(totals.reasoningTokens());
+        } else {
+            csv.append(",,,,,");
+        }
+        csv.append(',').append(totals != null ? Long.toString(writtenOffMicros) : "").append(',').append(amountMicros).append('\n');
+    }
+
+    static String iso(long timestampMs) {
+        return Instant.ofEpochMilli(timestampMs).toString();
+    }
+}

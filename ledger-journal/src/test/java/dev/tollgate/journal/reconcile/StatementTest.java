@@ -1,0 +1,140 @@
+package dev.tollgate.journal.reconcile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tollgate.config.Durability;
+import dev.tollgate.journal.Journal;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.Ledger;
+import dev.tollgate.journal.LedgerReservation;
+import dev.tollgate.journal.LedgerState;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.Usage;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class StatementTest {
+    private static final String KEY_HASH = "ab".repeat(32);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aSmallHistoryGivesTheStatementWorkedOutByHand() throws Exception {
+        AtomicLong clock = new AtomicLong(Instant.parse("2026-10-31T23:00:00Z").toEpochMilli());
+        try (Journal journal = Journal.open(dir, Durability.PAGE_CACHE, 0, clock::get)) {
+            Ledger ledger = Ledger.recover(journal, null, 4, clock::get);
+            ledger.openAccount("acme");
+            ledger.credit("acme", 1_000_000, "opening");
+            ledger.issueKey(KEY_HASH, "tg-ab", "ci", "acme");
+            ApiKeys.ApiKey key = new ApiKeys.ApiKey(KEY_HASH, "ci", "acme", ledger.accounts().slotOf("acme"));
+            LedgerReservation october = ledger.reserve(key, 1, 5_000, "r1");
+            clock.set(Instant.parse("2026-10-31T23:59:59.999Z").toEpochMilli());
+            october.settle(300, facts("r1", "gpt-4o-mini", "openai"), new Usage(100, 20, 0, 50, 10), true, "completed");
+            // Reserved in October, settled in November: the debit belongs to November, when it was recorded.
+            LedgerReservation straddling = ledger.reserve(key, 1, 5_000, "r2");
+            clock.set(Instant.parse("2026-11-01T00:00:00Z").toEpochMilli());
+            straddling.settle(1_200, facts("r2", "gpt-4o-mini", "openai"), new Usage(400, 0, 0, 200, 0), true, "completed");
+            LedgerReservation released = ledger.reserve(key, 1, 5_000, "r3");
+            released.release(facts("r3", "claude-haiku-4-5", "anthropic"), "upstream_status_500");
+            ledger.credit("acme", 250_000, "topup-nov");
+            ledger.credit("acme", 999, "topup-nov"); // retried: applies nothing
+            ledger.adjust("acme", -20_000, "refund, \"T-1\"", "adj-1");
+            LedgerReservation claude = ledger.reserve(key, 1, 100, "r4");
+            claude.settle(7_000, facts("r4", "claude-haiku-4-5", "anthropic"), new Usage(10, 0, 30, 700, 0), false, "client_disconnected");
+            clock.set(Instant.parse("2026-12-01T00:00:00Z").toEpochMilli());
+            ledger.adjust("acme", 5, "rounding", "adj-2");
+
+            Reconciliation reconciliation = Reconciliation.load(journal, dir.resolve("snapshots"));
+            Statement october31 = reconciliation.statement("acme", YearMonth.of(2026, 10));
+            assertThat(october31.openingBalanceMicros()).isZero();
+            assertThat(october31.credits()).containsExactly(new Statement.CreditLine(Instant.parse("2026-10-31T23:00:00Z").toEpochMilli(), 1_000_000, "opening"));
+            assertThat(october31.debits()).containsExactly(new Statement.DebitLine("openai", "gpt-4o-mini", new UsageTotals(1, 0, 100, 20, 0, 50, 10, 300, 0)));
+            assertThat(october31.closingBalanceMicros()).isEqualTo(999_700);
+
+            Statement november = reconciliation.statement("acme", YearMonth.of(2026, 11));
+            assertThat(november.openingBalanceMicros()).isEqualTo(999_700);
+            assertThat(november.credits()).extracting(Statement.CreditLine::amountMicros).containsExactly(250_000L);
+            assertThat(november.adjustments()).extracting(Statement.AdjustmentLine::amountMicros, Statement.AdjustmentLine::reason)
+                    .containsExactly(org.assertj.core.groups.Tuple.tuple(-20_000L, "refund, \"T-1\""));
+            // The Claude request cost 7,000 with 100 reserved and plenty available: all debited, nothing written off.
+            assertThat(november.debits()).containsExactly(
+                    new Statement.DebitLine("anthropic", "claude-haiku-4-5", new UsageTotals(1, 0, 10, 0, 30, 700, 0, 7_000, 0)),
+                    new Statement.DebitLine("openai", "gpt-4o-mini", new UsageTotals(1, 0, 400, 0, 0, 200, 0, 1_200, 0)));
+            assertThat(november.closingBalanceMicros()).isEqualTo(999_700 + 250_000 - 20_000 - 7_000 - 1_200);
+            StatementChecks.assertJsonAndCsvAgree(november);
+
+            Statement december = reconciliation.statement("acme", YearMonth.of(2026, 12));
+            assertThat(december.openingBalanceMicros()).isEqualTo(november.closingBalanceMicros());
+            assertThat(december.closingBalanceMicros()).isEqualTo(november.closingBalanceMicros() + 5);
+            LedgerState.Account account = reconciliation.ledger().account("acme");
+            assertThat(december.closingBalanceMicros()).isEqualTo(account.creditedMicros() - account.debitedMicros());
+            assertThat(reconciliation.statement("nobody", YearMonth.of(2026, 11))).isNull();
+        }
+    }
+
+    private static RequestFacts facts(String requestId, String model, String provider) {
+        return new RequestFacts(requestId, "acme", KEY_HASH, "interactive", provider, model, "/v1/chat/completions", 0, 0, "");
+    }
+
+    @Test
+    void statementTotalsEqualTheBalanceMovementExactlyForARandomHistoryAcrossAMonthBoundary() throws Exception {
+        long seed = TestSeeds.seed("StatementTest.randomHistory");
+        try (SimulatedHistory history = new SimulatedHistory(dir.resolve("journal"), seed, Instant.parse("2026-10-27T00:00:00Z"), 4 * 60_000)) {
+            history.run(4_000); // about 11 days: late October into November
+            history.openAccount("acct-late");
+            history.run(1_000);
+            history.closeAll();
+            long end = history.clock.get();
+            assertThat(end).isGreaterThan(StatementChecks.monthStartMs(YearMonth.of(2026, 11)) + 86_400_000L);
+
+            Reconciliation reconciliation = Reconciliation.load(history.journal, dir.resolve("no-snapshots"));
+            List<YearMonth> months = List.of(YearMonth.of(2026, 9), YearMonth.of(2026, 10), YearMonth.of(2026, 11), YearMonth.of(2026, 12));
+            StringWriter export = new StringWriter();
+            DebitExport.write(history.journal, StatementChecks.monthStartMs(YearMonth.of(2026, 11)), StatementChecks.monthStartMs(YearMonth.of(2026, 12)),
+                    java.util.Map.of(), export);
+            List<String[]> exported = StatementChecks.parseCsv(export.toString());
+            int checked = 0;
+            for (String account : history.accounts) {
+                long previousClosing = 0;
+                for (YearMonth month : months) {
+                    Statement statement = reconciliation.statement(account, month);
+                    long movement = StatementChecks.balanceMovement(history.journal, account, statement.periodStartMs(), statement.periodEndMs());
+                    assertThat(statement.openingBalanceMicros() + statement.totalCreditsMicros() + statement.totalAdjustmentsMicros()
+                            - statement.totalDebitsMicros()).as("%s %s: opening + credits + adjustments - debits", account, month)
+                            .isEqualTo(statement.closingBalanceMicros());
+                    assertThat(statement.closingBalanceMicros() - statement.openingBalanceMicros()).as("%s %s: movement", account, month)
+                            .isEqualTo(movement);
+                    assertThat(statement.openingBalanceMicros()).as("%s %s opens where the month before closed", account, month)
+                            .isEqualTo(previousClosing);
+                    StatementChecks.assertJsonAndCsvAgree(statement);
+                    previousClosing = statement.closingBalanceMicros();
+                    checked++;
+                }
+                // After the last month: the balance the journal and the live counters hold.
+                LedgerState.Account replayed = reconciliation.ledger().account(account);
+                int slot = history.ledger.accounts().slotOf(account);
+                assertThat(previousClosing).isEqualTo(replayed.creditedMicros() - replayed.debitedMicros())
+                        .isEqualTo(history.ledger.balances().creditedMicros(slot) - history.ledger.balances().debitedMicros(slot))
+                        .isEqualTo(history.ledger.balances().availableMicros(slot)); // nothing reserved at the end
+
+                // November's debits on the statement equal the debit export's lines of the account in November.
+                long exportedDebits = exported.stream().skip(1).filter(row -> row[3].equals(account)).mapToLong(row -> Long.parseLong(row[20])).sum();
+                assertThat(reconciliation.statement(account, YearMonth.of(2026, 11)).totalDebitsMicros()).isEqualTo(exportedDebits);
+            }
+            Statement october = reconciliation.statement("acct-0", YearMonth.of(2026, 10));
+            assertThat(october.credits()).isNotEmpty();
+            assertThat(october.adjustments()).isNotEmpty();
+            assertThat(october.debits()).hasSize(SimulatedHistory.MODEL_ROWS.length);
+            assertThat(reconciliation.statement("acct-0", YearMonth.of(2026, 11)).debits()).isNotEmpty();
+            assertThat(reconciliation.ledger().accounts()).allSatisfy(account -> assertThat(account.writtenOffMicros()).isNotNegative());
+            System.out.println("statements checked: " + checked + ", records: " + reconciliation.ledger().recordsApplied());
+        }
+    }
+}

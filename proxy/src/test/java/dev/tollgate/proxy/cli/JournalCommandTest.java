@@ -1,0 +1,238 @@
+package dev.tollgate.proxy.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.tollgate.config.Durability;
+import dev.tollgate.journal.Journal;
+import dev.tollgate.journal.JournalEvent;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.Ledger;
+import dev.tollgate.journal.LedgerReservation;
+import dev.tollgate.journal.reconcile.Reconciler;
+import dev.tollgate.journal.reconcile.ReconcilerSettings;
+import dev.tollgate.journal.reconcile.Reconciliation;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.Usage;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code tollgate journal ...} run in-process on a journal written here, across a month boundary. */
+class JournalCommandTest {
+    private static final String ACME_KEY = "a1".repeat(32);
+    private static final String BETA_KEY = "b2".repeat(32);
+    private static final long DAY_MS = 86_400_000L;
+
+    @TempDir
+    Path dir;
+    Path journalDirectory;
+    long settlements;
+    long novemberSettlements;
+
+    private record Run(int exitCode, String out, String err) {
+        List<String> lines() {
+            return out.isEmpty() ? List.of() : Arrays.asList(out.split("\n"));
+        }
+    }
+
+    private static Run tollgate(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine command = new CommandLine(new TollgateCli());
+        command.setOut(new PrintWriter(out, true));
+        command.setErr(new PrintWriter(err, true));
+        int code = command.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    /** Five days, 2026-10-30 to 2026-11-03, one cycle file each: two accounts, requests every few hours, a refund, a release. */
+    @BeforeEach
+    void writeJournal() {
+        journalDirectory = dir.resolve("journal");
+        AtomicLong clock = new AtomicLong(Instant.parse("2026-10-30T10:00:00Z").toEpochMilli());
+        try (Journal journal = Journal.open(journalDirectory, Durability.PAGE_CACHE, 0, clock::get)) {
+            Ledger ledger = Ledger.recover(journal, journalDirectory.resolve("snapshots"), 8, clock::get);
+            ledger.openAccount("acme");
+            ledger.credit("acme", 2_000_000, "opening");
+            ledger.issueKey(ACME_KEY, "tg-a1", "acme-ci", "acme");
+            ledger.openAccount("beta");
+            ledger.credit("beta", 500_000, "opening");
+            ledger.issueKey(BETA_KEY, "tg-b2", "beta-batch", "beta");
+            ApiKeys.ApiKey acme = new ApiKeys.ApiKey(ACME_KEY, "acme-ci", "acme", ledger.accounts().slotOf("acme"));
+            ApiKeys.ApiKey beta = new ApiKeys.ApiKey(BETA_KEY, "beta-batch", "beta", ledger.accounts().slotOf("beta"));
+            long start = clock.get();
+            int n = 0;
+            for (long t = start; t < start + 4 * DAY_MS; t += 5 * 3_600_000L) {
+                clock.set(t);
+                for (ApiKeys.ApiKey key : List.of(acme, beta)) {
+                    String requestId = "tg_req_" + (++n);
+                    LedgerReservation reservation = ledger.reserve(key, 1, 20_000, requestId);
+                    boolean gpt = n % 3 != 0;
+                    RequestFacts facts = new RequestFacts(requestId, key.accountId(), key.sha256Hex(), key == beta ? "batch" : "interactive",
+                            gpt ? "openai" : "anthropic", gpt ? "gpt-4o-mini" : "claude-haiku-4-5", "/v1/chat/completions", t, t + 900, "up-" + n);
+                    clock.set(t + 1_000);
+                    if (n % 7 == 0) {
+                        reservation.release(facts, "upstream_status_500");
+                    } else {
+                        reservation.settle(100 + n, facts, new Usage(50 + n, n % 2 == 0 ? 10 : 0, 0, 20 + n, 0), true, "completed");
+                        settlements++;
+                        if (t + 1_000 >= Instant.parse("2026-11-01T00:00:00Z").toEpochMilli()) {
+                            novemberSettlements++;
+                        }
+                    }
+                }
+            }
+            clock.set(Instant.parse("2026-11-01T12:00:00Z").toEpochMilli());
+            ledger.adjust("acme", -1_234, "refund, ticket \"T-9\"", "adj-1");
+            clock.set(start + 4 * DAY_MS);
+            // The node's reconciler ran and stopped cleanly: its snapshot covers the whole journal.
+            Reconciler.start(journal, journalDirectory.resolve("snapshots"), null, ReconcilerSettings.defaults(), clock::get).close();
+        }
+    }
+
+    @Test
+    void verifyReplaysEverythingAndReportsEachAccount() {
+        Run run = tollgate("journal", "verify", "--dir", journalDirectory.toString());
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        String hash = hashOfReplay();
+        assertThat(run.lines()).contains("replaying from the first record", "accounts: 2, keys: 2 (0 revoked)", "open reservations: 0",
+                "state hash: " + hash, "verify: ok");
+        assertThat(run.lines()).anySatisfy(line -> assertThat(line).matches("records: \\d+ \\(index \\p{XDigit}+ to \\p{XDigit}+\\)"));
+        assertThat(run.lines()).anySatisfy(line -> assertThat(line).startsWith("snapshot ledger-").endsWith("matches the replay at its index; its rollups match"));
+        assertThat(run.lines()).filteredOn(line -> line.startsWith("account ")).hasSize(2).allSatisfy(line -> assertThat(line).endsWith("conservation ok"));
+        assertThat(run.err()).isEmpty();
+    }
+
+    @Test
+    void verifyExitsNonZeroOnARecordThatContradictsTheJournal() {
+        try (Journal journal = Journal.open(journalDirectory, Durability.PAGE_CACHE, 0)) {
+            journal.append(new JournalEvent.ReservationExtended(System.currentTimeMillis(), 424_242, 10));
+        }
+        Run run = tollgate("journal", "verify", "--dir", journalDirectory.toString());
+        assertThat(run.exitCode()).isEqualTo(1);
+        assertThat(run.err()).contains("verify: 1 problem(s):", "closes or extends reservation 424242, which is not open");
+    }
+
+    @Test
+    void dumpPrintsOneLinePerRecordAndOnlyKeyHashPrefixes() {
+        Run run = tollgate("journal", "dump", "--dir", journalDirectory.toString());
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        long records;
+        try (Journal journal = Journal.openReadOnly(journalDirectory)) {
+            records = journal.recordsAfter(-1);
+        }
+        assertThat(run.lines()).hasSize((int) records);
+        assertThat(run.lines().get(0)).matches("\\p{XDigit}+ 2026-10-30T10:00:00Z ACCOUNT_OPENED account=acme");
+        assertThat(run.lines()).filteredOn(line -> line.contains(" SETTLED ")).hasSize((int) settlements)
+                .allSatisfy(line -> assertThat(line).contains("debited_micros=").containsAnyOf("account=acme key=a1a1a1a1.. ", "account=beta key=b2b2b2b2.. ")
+                        .doesNotContain(ACME_KEY).doesNotContain(BETA_KEY));
+        assertThat(run.out()).doesNotContainPattern("[0-9a-f]{64}");
+        assertThat(run.out()).contains("reason=\"refund, ticket \\\"T-9\\\"\"");
+        assertThat(tollgate("journal", "dump", "--dir", journalDirectory.toString(), "--limit", "3").lines()).hasSize(3);
+    }
+
+    @Test
+    void usageGroupsTheRollups() {
+        Run run = tollgate("journal", "usage", "--dir", journalDirectory.toString(), "--from", "2026-11-01", "--to", "2026-11-03",
+                "--group-by", "day,model", "--format", "csv");
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.lines().get(0)).isEqualTo("day,provider,model,requests,released,input,cache_read,cache_write,output,reasoning,debited_micros,written_off_micros");
+        assertThat(run.lines()).hasSize(1 + 2 * 2); // two days, two models
+        assertThat(run.lines().get(1)).startsWith("2026-11-01,anthropic,claude-haiku-4-5,");
+        Run table = tollgate("journal", "usage", "--dir", journalDirectory.toString(), "--group-by", "account,key");
+        assertThat(table.exitCode()).isZero();
+        assertThat(table.lines()).hasSize(3);
+        assertThat(table.lines().get(1)).startsWith("acme     acme-ci a1a1a1a1..");
+        Run bad = tollgate("journal", "usage", "--dir", journalDirectory.toString(), "--group-by", "planet");
+        assertThat(bad.exitCode()).isEqualTo(2);
+        assertThat(bad.err()).contains("unknown dimension 'planet'");
+    }
+
+    @Test
+    void statementAndExportAgreeWithTheJavaApiAndWithEachOther() throws Exception {
+        Reconciliation reconciliation;
+        try (Journal journal = Journal.openReadOnly(journalDirectory)) {
+            reconciliation = Reconciliation.load(journal, dir.resolve("none"));
+        }
+        Run json = tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "acme", "--month", "2026-11");
+        assertThat(json.exitCode()).as(json.err()).isZero();
+        assertThat(json.out()).isEqualTo(reconciliation.statement("acme", YearMonth.of(2026, 11)).toJson());
+        assertThat(json.out()).contains("\"reason\" : \"refund, ticket \\\"T-9\\\"\"");
+        Run csv = tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "acme", "--month", "2026-11", "--format", "csv");
+        assertThat(csv.out()).isEqualTo(reconciliation.statement("acme", YearMonth.of(2026, 11)).toCsv());
+
+        Run export = tollgate("journal", "export", "--dir", journalDirectory.toString(), "--from", "2026-11-01", "--to", "2026-12-01");
+        assertThat(export.exitCode()).as(export.err()).isZero();
+        assertThat(export.lines()).hasSize(1 + (int) novemberSettlements);
+        assertThat(export.lines().get(0)).startsWith("settled_at,journal_index,request_id,account,key,key_label,");
+        long exportedAcme = export.lines().stream().skip(1).map(line -> line.split(",")).filter(row -> row[3].equals("acme"))
+                .mapToLong(row -> Long.parseLong(row[20])).sum();
+        assertThat(exportedAcme).isEqualTo(reconciliation.statement("acme", YearMonth.of(2026, 11)).totalDebitsMicros()).isPositive();
+        assertThat(export.lines()).filteredOn(line -> line.contains(",acme,")).allSatisfy(line -> assertThat(line).contains(",a1a1a1a1a1a1,acme-ci,"));
+
+        Run unknown = tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "nobody", "--month", "2026-11");
+        assertThat(unknown.exitCode()).isEqualTo(2);
+        assertThat(unknown.err()).contains("no account nobody");
+        assertThat(tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "acme", "--month", "November").exitCode()).isEqualTo(2);
+        assertThat(tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "acme").exitCode()).isEqualTo(2);
+        assertThat(tollgate("journal").exitCode()).isEqualTo(2);
+    }
+
+    @Test
+    void archiveMovesTheCoveredCyclesAndTheStatementsStayTheSame() throws Exception {
+        Path archive = dir.resolve("archive");
+        String octoberBefore = tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "acme", "--month", "2026-10").out();
+        String novemberBefore = tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "beta", "--month", "2026-11",
+                "--format", "csv").out();
+
+        Run dryRun = tollgate("journal", "archive", "--dir", journalDirectory.toString(), "--to", archive.toString(), "--before", "2026-11-02", "--dry-run");
+        assertThat(dryRun.exitCode()).as(dryRun.err()).isZero();
+        assertThat(archive).doesNotExist();
+        Run run = tollgate("journal", "archive", "--dir", journalDirectory.toString(), "--to", archive.toString(), "--before", "2026-11-02");
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(run.lines()).containsExactly(
+                "moved 20261030F.cq4 to " + archive,
+                "moved 20261031F.cq4 to " + archive,
+                "moved 20261101F.cq4 to " + archive,
+                run.lines().get(3));
+        assertThat(run.lines().get(3)).startsWith("archived 3 cycle(s), covered by the snapshot at index ").endsWith("; 2 cycle(s) stay");
+        try (var files = Files.list(archive)) {
+            assertThat(files).hasSize(3);
+        }
+
+        assertThat(tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "acme", "--month", "2026-10").out())
+                .isEqualTo(octoberBefore);
+        assertThat(tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "beta", "--month", "2026-11", "--format", "csv")
+                .out()).isEqualTo(novemberBefore);
+        Run verify = tollgate("journal", "verify", "--dir", journalDirectory.toString());
+        assertThat(verify.exitCode()).as(verify.err()).isZero();
+        assertThat(verify.lines().get(0)).startsWith("replaying from the snapshot");
+
+        // Without the snapshot that covers them, nothing answers from a journal with a gap.
+        try (var snapshots = Files.list(journalDirectory.resolve("snapshots"))) {
+            for (Path file : snapshots.filter(path -> path.toString().endsWith(".snapshot")).toList()) {
+                Files.delete(file);
+            }
+        }
+        Run gap = tollgate("journal", "statement", "--dir", journalDirectory.toString(), "--account", "acme", "--month", "2026-10");
+        assertThat(gap.exitCode()).isEqualTo(2);
+        assertThat(gap.err()).contains("were archived, but the newest snapshot");
+        assertThat(tollgate("journal", "verify", "--dir", journalDirectory.toString()).exitCode()).isEqualTo(1);
+    }
+
+    private String hashOfReplay() {
+        try (Journal journal = Journal.openReadOnly(journalDirectory)) {
+            return Reconciliation.load(journal, dir.resolve("none")).ledger().stateHash();
+        }
+    }
+}
