@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
  * The load harness's entry point ({@code bench/scripts/load.sh} runs {@code harness}):
  * {@code mock} (the upstream), {@code run} (one open-loop run by hand) and {@code harness} (the whole comparison).
  */
-@Command(name = "load", mixinStandardHelpOptions = true, subcommands = {Harness.class, MockMain.class, RunCommand.class},
+@Command(name = "load", mixinStandardHelpOptions = true, subcommands = {Harness.class, MockMain.class, RunCommand.class, JfrSummaryCommand.class},
         description = "Tollgate's load harness.")
 public final class LoadCli {
 

@@ -128,7 +128,8 @@ public final class LoadGenerator implements AutoCloseable {
      * the send lag (actual minus intended send time), which shows the generator's own lateness.
      */
     public record Result(Spec spec, long startNs, Counts warmup, Counts measured, Histogram latencyUs, Histogram serviceUs,
-                         Histogram ttfbUs, Histogram gapUs, Histogram sendLagUs, int peakConnections, List<String> problems) {
+                         Histogram ttfbUs, Histogram gapUs, Histogram sendLagUs, int peakConnections, List<String> problems,
+                         long[] worstLatencyPerSecondUs) {
 
         public Counts all() {
             return warmup.plus(measured);
@@ -222,7 +223,13 @@ public final class LoadGenerator implements AutoCloseable {
                 }
             }
         }
-        return new Result(spec, startNs, warmup, measured, latency, service, ttfb, gap, sendLag, peak, problems);
+        long[] worst = new long[workers.getFirst().worstPerSecondUs.length];
+        for (Worker worker : workers) {
+            for (int i = 0; i < worst.length; i++) {
+                worst[i] = Math.max(worst[i], worker.worstPerSecondUs[i]);
+            }
+        }
+        return new Result(spec, startNs, warmup, measured, latency, service, ttfb, gap, sendLag, peak, problems, worst);
     }
 
     @Override
@@ -288,6 +295,8 @@ public final class LoadGenerator implements AutoCloseable {
         final Histogram gap = histogram();
         final Histogram sendLag = histogram();
         final List<String> problems = new ArrayList<>();
+        /** The worst latency of the requests due in each second of the schedule (warm-up included): when the stalls were. */
+        final long[] worstPerSecondUs;
 
         Worker(EventLoop loop, Spec spec, int index, int loopCount, long startNs) {
             this.loop = loop;
@@ -301,6 +310,7 @@ public final class LoadGenerator implements AutoCloseable {
             this.maxConnections = Math.max(1, (int) shareOf(spec.maxConnections(), index, loopCount));
             this.finished = loop.newPromise();
             this.pending = new LongRing(spec.maxPending());
+            this.worstPerSecondUs = new long[(int) Math.min(100_000, (spec.warmupNs() + spec.measureNs()) / 1_000_000_000L + 1)];
             this.bootstrap = new Bootstrap()
                     .group(loop)
                     .channel(EpollSocketChannel.class)
@@ -454,6 +464,8 @@ public final class LoadGenerator implements AutoCloseable {
             if (failure == null) {
                 completed[phase]++;
                 completedLive.incrementAndGet();
+                int second = (int) Math.min(worstPerSecondUs.length - 1, Math.max(0, (connection.intendedNs - startNs) / 1_000_000_000L));
+                worstPerSecondUs[second] = Math.max(worstPerSecondUs[second], (now - connection.intendedNs) / 1000);
                 if (phase == 1) {
                     latency.recordValue(Math.min(HIGHEST_TRACKABLE_US, (now - connection.intendedNs) / 1000));
                     service.recordValue(Math.min(HIGHEST_TRACKABLE_US, (now - connection.sentNs) / 1000));

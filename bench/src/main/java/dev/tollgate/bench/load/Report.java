@@ -49,6 +49,11 @@ final class Report {
             out.append("  inter-event gap: ").append(percentiles(result.gapUs())).append('\n');
         }
         out.append("  send lag (generator lateness): ").append(percentiles(result.sendLagUs())).append('\n');
+        out.append("  worst latency per second of the schedule (ms):");
+        for (long worst : result.worstLatencyPerSecondUs()) {
+            out.append(' ').append(String.format(Locale.ROOT, "%.1f", worst / 1000.0));
+        }
+        out.append('\n');
         for (String problem : result.problems()) {
             out.append("  problem: ").append(problem).append('\n');
         }

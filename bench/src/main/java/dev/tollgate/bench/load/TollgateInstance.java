@@ -21,7 +21,7 @@ import java.util.Map;
 /**
  * One Tollgate node run by the harness exactly as an operator runs it ({@code java -jar tollgate.jar
  * serve --config FILE}), with a generated configuration: the two providers (OpenAI and Anthropic
- * protocols) pointing at the mock, a fresh journal directory with {@code periodic} durability, and
+ * protocols) pointing at the mock, a fresh journal directory ({@code periodic} durability unless told), and
  * one funded account whose key only the harness knows.
  */
 final class TollgateInstance implements AutoCloseable {
@@ -67,8 +67,8 @@ final class TollgateInstance implements AutoCloseable {
      * @param maxIdleUpstream kept-alive idle upstream connections per provider per event loop (nginx's
      *                        {@code keepalive} is per worker, so the same number makes the two comparable)
      */
-    static TollgateInstance start(String name, Path jar, Jvm jvm, Path directory, int mockPort, String providerKey, int maxIdleUpstream)
-            throws IOException, InterruptedException {
+    static TollgateInstance start(String name, Path jar, Jvm jvm, Path directory, int mockPort, String providerKey, int maxIdleUpstream,
+                                  String durability) throws IOException, InterruptedException {
         Files.createDirectories(directory);
         Path journal = directory.resolve("journal");
         if (Files.exists(journal)) {
@@ -94,14 +94,14 @@ final class TollgateInstance implements AutoCloseable {
                   maxIdleUpstreamConnections: %d
                 journal:
                   directory: %s
-                  durability: periodic
+                  durability: %s
                   syncIntervalMs: 100
                 accounts:
                   - id: %s
                     openingCreditMicros: %d
                     keys:
                       - { sha256: %s, label: load-harness }
-                """.formatted(port, mockPort, PROVIDER_KEY_ENV, mockPort, PROVIDER_KEY_ENV, maxIdleUpstream, journal, ACCOUNT,
+                """.formatted(port, mockPort, PROVIDER_KEY_ENV, mockPort, PROVIDER_KEY_ENV, maxIdleUpstream, journal, durability, ACCOUNT,
                 OPENING_CREDIT_MICROS, ApiKeys.sha256Hex(key));
         Path configFile = directory.resolve("tollgate.yaml");
         Files.writeString(configFile, config, StandardCharsets.UTF_8);
