@@ -54,6 +54,11 @@ final class JfrSummary {
     }
 
     static String summarize(Path recording, int top) throws IOException {
+        return summarize(recording, top, 0);
+    }
+
+    /** With {@code requests} > 0 (requests completed during the recording), allocation per request too. */
+    static String summarize(Path recording, int top, long requests) throws IOException {
         List<RecordedEvent> all = RecordingFile.readAllEvents(recording);
         // CPU-time samples (JDK 25, Linux) see a thread whenever it burns CPU, in Java code or in a
         // system call; execution samples only see threads running Java code. Prefer the former.
@@ -136,8 +141,9 @@ final class JfrSummary {
         out.append(table(selfByMethod, samples, top, "method"));
         out.append("\nBy thread:\n\n");
         out.append(table(byThread, samples, Math.min(top, 6), "thread"));
-        out.append(String.format(Locale.ROOT, "%nAllocation: about %.0f MB/s (sampled weight, %.1f GB in %.1f s). By the innermost Tollgate frame:%n%n",
-                seconds > 0 ? allocationWeight / 1e6 / seconds : 0, allocationWeight / 1e9, seconds));
+        out.append(String.format(Locale.ROOT, "%nAllocation: about %.0f MB/s (sampled weight, %.1f GB in %.1f s%s). By the innermost Tollgate frame:%n%n",
+                seconds > 0 ? allocationWeight / 1e6 / seconds : 0, allocationWeight / 1e9, seconds,
+                requests > 0 ? String.format(Locale.ROOT, "; about %.0f KB per request over %,d requests", allocationWeight / 1e3 / requests, requests) : ""));
         out.append(table(allocationByTollgateFrame, allocationWeight, Math.min(top, 10), "method"));
         out.append("\nBy the first frame outside the JDK:\n\n");
         out.append(table(allocationByMethod, allocationWeight, Math.min(top, 8), "method"));

@@ -66,11 +66,13 @@ final class TollgateInstance implements AutoCloseable {
      *
      * @param maxIdleUpstream kept-alive idle upstream connections per provider per event loop (nginx's
      *                        {@code keepalive} is per worker, so the same number makes the two comparable)
+     * @param journalParent   where the journal directory goes (null: in {@code directory}); a diagnostic
+     *                        run puts it on tmpfs to take the disk out of the picture
      */
     static TollgateInstance start(String name, Path jar, Jvm jvm, Path directory, int mockPort, String providerKey, int maxIdleUpstream,
-                                  String durability) throws IOException, InterruptedException {
+                                  String durability, Path journalParent) throws IOException, InterruptedException {
         Files.createDirectories(directory);
-        Path journal = directory.resolve("journal");
+        Path journal = journalParent == null ? directory.resolve("journal") : journalParent.resolve(name + "-journal-" + ProcessHandle.current().pid());
         if (Files.exists(journal)) {
             throw new IllegalStateException("the journal directory must be fresh: " + journal);
         }
