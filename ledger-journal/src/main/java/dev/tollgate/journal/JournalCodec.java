@@ -288,6 +288,11 @@ public final class JournalCodec {
         if (length > maxBytes) {
             throw new JournalFormatException("string of " + length + " bytes where at most " + maxBytes + " are allowed");
         }
+        if (length > in.remaining()) {
+            // Checked before the bytes are read: new String would read past the body (into the next
+            // bytes of the buffer, or out of its array) before the position check below could object.
+            throw new JournalFormatException("string of " + length + " bytes where the body has only " + in.remaining() + " left");
+        }
         String value = new String(in.array(), in.arrayOffset() + in.position(), length, StandardCharsets.UTF_8);
         in.position(in.position() + length);
         return value;
