@@ -233,7 +233,10 @@ public final class JournalCodec {
                 facts(event, e.request());
                 require(e.usage() != null, event, "missing usage");
                 require(e.debitedMicros() >= 0 && e.writtenOffMicros() >= 0, event, "negative debit or write-off");
-                require(e.costMicros() == e.debitedMicros() + e.writtenOffMicros(), event, "cost is not debit plus write-off");
+                // Both parts are non-negative, so their sum can only overflow into a negative number:
+                // requiring a non-negative cost keeps a wrapped sum from matching.
+                require(e.costMicros() >= 0 && e.costMicros() == e.debitedMicros() + e.writtenOffMicros(), event,
+                        "cost is not debit plus write-off");
                 text(event, "reason", e.reason(), MAX_REASON, true);
             }
             case Released e -> {
