@@ -138,9 +138,13 @@ class JournalCodecTest {
 
     /** A settlement as the proxy writes one: realistic lengths, ASCII, every field present. */
     static Settled typicalSettlement(long reservationId, String accountId, String keyHash, long nowMs) {
+        return typicalSettlement(reservationId, accountId, keyHash, nowMs, 2_113);
+    }
+
+    static Settled typicalSettlement(long reservationId, String accountId, String keyHash, long nowMs, long costMicros) {
         RequestFacts facts = new RequestFacts("tg_req_a55725bc8477dacf", accountId, keyHash, "interactive", "openai", "gpt-4o-mini",
                 "/v1/chat/completions", nowMs - 850, nowMs, "req_9d1f0c2b7e6a4c3f8b2d1e0f9a8b7c6d");
-        return new Settled(nowMs, reservationId, facts, new Usage(812, 1024, 0, 356, 64), true, 2_113, 2_113, 0, "completed");
+        return new Settled(nowMs, reservationId, facts, new Usage(812, 1024, 0, 356, 64), true, costMicros, costMicros, 0, "completed");
     }
 
     static byte[] encode(JournalEvent event) {
