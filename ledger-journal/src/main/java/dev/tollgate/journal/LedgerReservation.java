@@ -44,7 +44,12 @@ public final class LedgerReservation {
         if (!reservation.extend(minMicros, maxMicros)) {
             return false;
         }
-        ledger.journal().append(new ReservationExtended(ledger.now(), reservationId, reservation.heldMicros() - before));
+        long moreMicros = reservation.heldMicros() - before;
+        if (moreMicros > 0) {
+            // With minMicros 0 and nothing available the extension holds nothing more: it succeeded,
+            // but there is no change of money to record (and a zero extension is not a valid record).
+            ledger.journal().append(new ReservationExtended(ledger.now(), reservationId, moreMicros));
+        }
         return true;
     }
 
