@@ -63,6 +63,16 @@ public final class Ledger {
     public static Ledger recover(Journal journal, Path snapshotDirectory, int maxAccounts, LongSupplier clockMs) {
         long started = System.nanoTime();
         Snapshots.Loaded snapshot = snapshotDirectory == null ? null : Snapshots.latest(snapshotDirectory);
+        // A snapshot is forced to disk when written, but a journal that is not (page_cache, periodic)
+        // can lose its last records in a machine crash. A snapshot past the journal's end holds money
+        // from records that are gone, and the records appended from now on would reuse their indexes
+        // and be skipped by every later replay from it. It is set aside for good (renamed, kept for
+        // the operator) and the next older snapshot, or a replay from the first record, used instead.
+        long journalLastIndex = journal.lastIndex();
+        while (snapshot != null && snapshot.state().lastIndex() > journalLastIndex) {
+            Snapshots.setAside(snapshot.file(), "journal ends at index " + Long.toHexString(journalLastIndex));
+            snapshot = Snapshots.latest(snapshotDirectory);
+        }
         LedgerState state = snapshot == null ? new LedgerState() : snapshot.state();
         long snapshotIndex = state.lastIndex();
         long replayed = journal.readAfter(snapshotIndex, state::apply);
