@@ -133,6 +133,11 @@ public final class Ledger {
         if (accounts.slotOf(accountId) >= 0) {
             return false;
         }
+        // Checked before journaling: an account the counters have no slot for must not reach the
+        // journal, or every later recovery with the same limit fails on it.
+        if (accounts.accountIds().size() >= accounts.balances().capacity()) {
+            throw new IllegalStateException("all " + accounts.balances().capacity() + " account slots are in use (limits.maxAccounts)");
+        }
         journal.append(new AccountOpened(now(), accountId));
         accounts.open(accountId);
         return true;
