@@ -167,11 +167,15 @@ public final class Ledger {
         if (amountMicros == 0 || appliedIdempotencyKeys.contains(LedgerState.idempotencyScope(accountId, idempotencyKey))) {
             return false;
         }
+        Adjusted record = new Adjusted(now(), accountId, amountMicros, reason, idempotencyKey);
+        // Checked before the counters move, so the undo below is only ever for a failed write: undoing
+        // a positive adjustment can itself be refused once a concurrent reservation has spent it.
+        JournalCodec.validate(record);
         if (!accounts.balances().adjust(slot, amountMicros)) {
             return false;
         }
         try {
-            journal.append(new Adjusted(now(), accountId, amountMicros, reason, idempotencyKey));
+            journal.append(record);
         } catch (RuntimeException e) {
             accounts.balances().adjust(slot, -amountMicros);
             throw e;
