@@ -90,6 +90,8 @@ class LedgerSimulationTest {
     static final class Simulation implements AutoCloseable {
         final long seed;
         final Random random;
+        /** The clock's own source: how often the ledger reads the clock must not shift the history's random choices. */
+        final Random clockRandom;
         final Path journalDirectory;
         final Path snapshotDirectory;
         final boolean crashesAndSnapshots;
@@ -124,6 +126,7 @@ class LedgerSimulationTest {
         Simulation(long seed, Path directory, boolean crashesAndSnapshots) {
             this.seed = seed;
             this.random = new Random(seed);
+            this.clockRandom = new Random(~seed);
             this.journalDirectory = directory.resolve("journal");
             this.snapshotDirectory = directory.resolve("snapshots");
             this.crashesAndSnapshots = crashesAndSnapshots;
@@ -133,7 +136,7 @@ class LedgerSimulationTest {
         }
 
         long tick() {
-            return clockMs += 1 + random.nextInt(3);
+            return clockMs += 1 + clockRandom.nextInt(3);
         }
 
         String summary() {
