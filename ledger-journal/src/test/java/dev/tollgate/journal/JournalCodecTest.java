@@ -218,6 +218,25 @@ class JournalCodecTest {
     }
 
     @Test
+    void theFieldLimitCountsUtf8BytesExactlyAsTheEncoderWritesThem() {
+        // Validation counts UTF-8 bytes without encoding; it must agree with String.getBytes, which
+        // the encoder uses, for every string, unpaired surrogates included.
+        Random random = new Random(seed("JournalCodecTest.theFieldLimitCountsUtf8BytesExactlyAsTheEncoderWritesThem"));
+        char[] pieces = {'a', 'é', '€', '\uD83D', '\uDE00', '\u07FF', '\u0800', '\uFFFF', '\u0000'};
+        for (int i = 0; i < 200_000; i++) {
+            StringBuilder text = new StringBuilder();
+            int length = random.nextInt(100);
+            for (int k = 0; k < length; k++) {
+                text.append(pieces[random.nextInt(pieces.length)]);
+            }
+            String value = text.toString();
+            int limit = random.nextInt(300);
+            assertThat(JournalCodec.utf8LongerThan(value, limit)).as("%s against %d", value, limit)
+                    .isEqualTo(value.getBytes(StandardCharsets.UTF_8).length > limit);
+        }
+    }
+
+    @Test
     void invalidEventsAreRefusedBeforeAnythingIsWritten(@TempDir Path directory) {
         long now = 1_795_000_000_000L;
         String hash = "ab".repeat(32);
