@@ -285,6 +285,11 @@ public final class Journal implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             } catch (RuntimeException e) {
+                if (closed) {
+                    // close() interrupts this thread, which aborts a force in progress with
+                    // ClosedByInterruptException; close() forces the journal itself right after.
+                    return;
+                }
                 LOG.error("journal sync failed; will retry", e);
             }
         }
