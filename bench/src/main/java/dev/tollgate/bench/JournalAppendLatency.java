@@ -55,7 +55,7 @@ public final class JournalAppendLatency {
 
         // A throwaway run first: the first journal a JVM opens pays for class loading, JIT compilation
         // and Chronicle's first mappings, which made whichever configuration came first look slower.
-        measure(base, Durability.PAGE_CACHE, 1, 200_000, 200_000, events);
+        measure(base, Durability.PAGE_CACHE, 2, 500_000, 500_000, events);
 
         System.out.printf("Journal.append of a Settled record (%d bytes), closed loop, latency per call in microseconds%n", recordBytes);
         System.out.printf("%-11s %7s %10s %9s %9s %9s %9s %9s %12s%n", "durability", "threads", "appends", "p50", "p99", "p99.9", "p99.99", "max",
