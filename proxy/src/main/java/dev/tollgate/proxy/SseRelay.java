@@ -37,6 +37,9 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     /** Bytes received but not yet framed into a complete event; a heap buffer so events parse in place. */
     private ByteBuf pending;
     private final SseFramer framer = new SseFramer();
+    /** The forwarded events not yet written: {@code pending[runStart, runEnd)}. */
+    private int runStart;
+    private int runEnd;
     private boolean cut;
 
     SseRelay(Exchange exchange) {
@@ -65,6 +68,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         if (cut || exchange.completed()) {
             return;
         }
+        writeRun();
         exchange.flush();
         if (pending.readableBytes() > maxEventBytes) {
             exchange.upstreamFailed("upstream_event_too_large", false);
@@ -81,6 +85,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         if (cut || exchange.completed()) {
             return;
         }
+        writeRun();
         exchange.flush();
         settle("completed");
         exchange.writeEnd(null);
@@ -110,8 +115,27 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
             return;
         }
         if (verdict == StreamMeter.Verdict.FORWARD) {
-            exchange.writeContent(pending.retainedSlice(start, end - start));
+            if (runEnd != start) {
+                writeRun();
+                runStart = start;
+            }
+            runEnd = end;
+        } else {
+            writeRun();
         }
+    }
+
+    /**
+     * Writes the forwarded events not written yet as one piece of the response: the events of one
+     * upstream read go to the client together, as soon as that read is metered, in one chunk instead
+     * of one chunk each.
+     */
+    private void writeRun() {
+        if (runEnd > runStart) {
+            exchange.writeContent(pending.retainedSlice(runStart, runEnd - runStart));
+        }
+        runStart = 0;
+        runEnd = 0;
     }
 
     /** True while the reservation covers the prompt and the output so far, extending it from the balance if needed. */
@@ -137,6 +161,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     }
 
     private void cutAtReservation() {
+        writeRun();
         cut = true;
         Usage billed = billedUsage();
         exchange.writeContent(Unpooled.wrappedBuffer(meter.cutAtCapEvents(billed)));
