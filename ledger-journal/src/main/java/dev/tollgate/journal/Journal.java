@@ -258,13 +258,19 @@ public final class Journal implements AutoCloseable {
     }
 
     private static long read(ExcerptTailer tailer, long afterIndex, long limit, Visitor visitor) {
+        long skipThrough = Long.MIN_VALUE;
         if (afterIndex != Long.MIN_VALUE) {
-            if (afterIndex < 0 || !tailer.moveToIndex(afterIndex)) {
-                tailer.toStart();
-            } else {
+            if (afterIndex >= 0 && tailer.moveToIndex(afterIndex)) {
                 try (DocumentContext skipped = tailer.readingDocument()) {
                     // positioned on afterIndex itself: read past it
                 }
+            } else {
+                // No record has that index: it is before the first record, past the last, or in a
+                // cycle without a file. Read from the start but deliver only what comes after it
+                // (moveToIndex fails for an index past the end too, and reading from the start
+                // then returned the whole journal).
+                tailer.toStart();
+                skipThrough = afterIndex;
             }
         }
         ByteBuffer record = SCRATCH.get();
@@ -275,6 +281,9 @@ public final class Journal implements AutoCloseable {
                     break;
                 }
                 long index = document.index();
+                if (index <= skipThrough) {
+                    continue; // not decoded: only its index matters
+                }
                 visitor.visit(index, decode(document, record, index));
                 count++;
             }
@@ -335,6 +344,11 @@ public final class Journal implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             } catch (RuntimeException e) {
+                if (closed) {
+                    // close() interrupts this thread, which aborts a force in progress with
+                    // ClosedByInterruptException; close() forces the journal itself right after.
+                    return;
+                }
                 LOG.error("journal sync failed; will retry", e);
             }
         }

@@ -63,6 +63,16 @@ public final class Ledger {
     public static Ledger recover(Journal journal, Path snapshotDirectory, int maxAccounts, LongSupplier clockMs) {
         long started = System.nanoTime();
         Snapshots.Loaded snapshot = snapshotDirectory == null ? null : Snapshots.latest(snapshotDirectory);
+        // A snapshot is forced to disk when written, but a journal that is not (page_cache, periodic)
+        // can lose its last records in a machine crash. A snapshot past the journal's end holds money
+        // from records that are gone, and the records appended from now on would reuse their indexes
+        // and be skipped by every later replay from it. It is set aside for good (renamed, kept for
+        // the operator) and the next older snapshot, or a replay from the first record, used instead.
+        long journalLastIndex = journal.lastIndex();
+        while (snapshot != null && snapshot.state().lastIndex() > journalLastIndex) {
+            Snapshots.setAside(snapshot.file(), "journal ends at index " + Long.toHexString(journalLastIndex));
+            snapshot = Snapshots.latest(snapshotDirectory);
+        }
         LedgerState state = snapshot == null ? new LedgerState() : snapshot.state();
         long snapshotIndex = state.lastIndex();
         long replayed = journal.readAfter(snapshotIndex, state::apply);
@@ -123,6 +133,11 @@ public final class Ledger {
         if (accounts.slotOf(accountId) >= 0) {
             return false;
         }
+        // Checked before journaling: an account the counters have no slot for must not reach the
+        // journal, or every later recovery with the same limit fails on it.
+        if (accounts.accountIds().size() >= accounts.balances().capacity()) {
+            throw new IllegalStateException("all " + accounts.balances().capacity() + " account slots are in use (limits.maxAccounts)");
+        }
         journal.append(new AccountOpened(now(), accountId));
         accounts.open(accountId);
         return true;
@@ -152,11 +167,15 @@ public final class Ledger {
         if (amountMicros == 0 || appliedIdempotencyKeys.contains(LedgerState.idempotencyScope(accountId, idempotencyKey))) {
             return false;
         }
+        Adjusted record = new Adjusted(now(), accountId, amountMicros, reason, idempotencyKey);
+        // Checked before the counters move, so the undo below is only ever for a failed write: undoing
+        // a positive adjustment can itself be refused once a concurrent reservation has spent it.
+        JournalCodec.validate(record);
         if (!accounts.balances().adjust(slot, amountMicros)) {
             return false;
         }
         try {
-            journal.append(new Adjusted(now(), accountId, amountMicros, reason, idempotencyKey));
+            journal.append(record);
         } catch (RuntimeException e) {
             accounts.balances().adjust(slot, -amountMicros);
             throw e;

@@ -44,15 +44,26 @@ public final class LedgerReservation {
         if (!reservation.extend(minMicros, maxMicros)) {
             return false;
         }
-        ledger.journal().append(new ReservationExtended(ledger.now(), reservationId, reservation.heldMicros() - before));
+        long moreMicros = reservation.heldMicros() - before;
+        if (moreMicros > 0) {
+            // With minMicros 0 and nothing available the extension holds nothing more: it succeeded,
+            // but there is no change of money to record (and a zero extension is not a valid record).
+            ledger.journal().append(new ReservationExtended(ledger.now(), reservationId, moreMicros));
+        }
         return true;
     }
 
     /** Debits {@code costMicros} and journals the debit; null if the reservation was already closed. */
     public Reservation.Settlement settle(long costMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason) {
+        long nowMs = ledger.now();
+        // The record is checked before the reservation closes: one that fails validation after the
+        // counters moved would leave a debit the journal never sees (and a reservation that is closed
+        // here but open in the journal, so the next recovery would release it and undo the debit).
+        // Only the split between debit and write-off is unknown yet, and any split is valid.
+        JournalCodec.validate(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, costMicros, costMicros, 0, reason));
         Reservation.Settlement settlement = reservation.settle(costMicros);
         if (settlement != null) {
-            ledger.journal().append(new Settled(ledger.now(), reservationId, facts, usage, usageReportedByProvider, costMicros,
+            ledger.journal().append(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, costMicros,
                     settlement.debitedMicros(), settlement.writtenOffMicros(), reason));
         }
         return settlement;
@@ -60,10 +71,12 @@ public final class LedgerReservation {
 
     /** Returns the whole reservation and journals why; false if it was already closed. */
     public boolean release(RequestFacts facts, String reason) {
+        Released record = new Released(ledger.now(), reservationId, facts, reason);
+        JournalCodec.validate(record); // before the reservation closes, as in settle
         if (!reservation.release()) {
             return false;
         }
-        ledger.journal().append(new Released(ledger.now(), reservationId, facts, reason));
+        ledger.journal().append(record);
         return true;
     }
 }

@@ -90,6 +90,21 @@ public final class Snapshots {
         return null;
     }
 
+    /**
+     * Renames a snapshot that must never be used again (it no longer ends with {@code .snapshot}, so
+     * {@link #latest} skips it) and keeps it for the operator to look at.
+     */
+    static void setAside(Path file, String why) {
+        Path target = file.resolveSibling(file.getFileName() + ".ahead-of-journal");
+        LOG.warn("setting aside snapshot {} ({}): it covers records the journal does not have", file, why);
+        try {
+            Files.move(file, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            forceDirectory(file.getParent());
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot set aside the snapshot " + file + ", which is ahead of the journal: " + e.getMessage(), e);
+        }
+    }
+
     static Loaded read(Path file) throws IOException {
         byte[] bytes = Files.readAllBytes(file);
         if (bytes.length < 12) {

@@ -5,6 +5,7 @@ import dev.tollgate.config.ModelRow;
 import dev.tollgate.metering.CostRule;
 import dev.tollgate.metering.Usage;
 import dev.tollgate.metering.stream.SseEvent;
+import dev.tollgate.metering.stream.SseFramer;
 import dev.tollgate.metering.stream.StreamMeter;
 import dev.tollgate.metering.stream.UsageFields;
 import io.netty.buffer.ByteBuf;
@@ -23,7 +24,7 @@ import io.netty.buffer.Unpooled;
  * (plus, for models without a public tokenizer, the error of the approximate encoding); it is taken
  * from the balance if it can be and written off otherwise, never leaving the balance negative.
  */
-final class SseRelay implements ResponseRelay {
+final class SseRelay implements ResponseRelay, SseFramer.Sink {
     /** The smallest extension worth asking for, in output tokens, so a long stream does not extend at every event. */
     static final long MIN_EXTENSION_TOKENS = 256;
 
@@ -35,8 +36,10 @@ final class SseRelay implements ResponseRelay {
     private final int maxEventBytes;
     /** Bytes received but not yet framed into a complete event; a heap buffer so events parse in place. */
     private ByteBuf pending;
-    private int scannedBytes;
-    private int lineStartOffset;
+    private final SseFramer framer = new SseFramer();
+    /** The forwarded events not yet written: {@code pending[runStart, runEnd)}. */
+    private int runStart;
+    private int runEnd;
     private boolean cut;
 
     SseRelay(Exchange exchange) {
@@ -65,6 +68,7 @@ final class SseRelay implements ResponseRelay {
         if (cut || exchange.completed()) {
             return;
         }
+        writeRun();
         exchange.flush();
         if (pending.readableBytes() > maxEventBytes) {
             exchange.upstreamFailed("upstream_event_too_large", false);
@@ -81,60 +85,26 @@ final class SseRelay implements ResponseRelay {
         if (cut || exchange.completed()) {
             return;
         }
+        writeRun();
         exchange.flush();
         settle("completed");
         exchange.writeEnd(null);
         exchange.complete(true);
     }
 
-    /**
-     * Finds each complete event (a block ending with an empty line: LF, CRLF or CR line ends) in
-     * {@code pending} and handles it. At the end of the body, what remains is handled as a last event.
-     */
+    /** Hands each complete event in {@code pending} to {@link #event}; at the end of the body, the remainder too. */
     private void frameEvents(boolean endOfBody) {
-        byte[] bytes = pending.array();
         int base = pending.arrayOffset();
-        int eventStart = pending.readerIndex();
-        int position = eventStart + scannedBytes;
-        int lineStart = eventStart + lineStartOffset;
-        int end = pending.writerIndex();
-        while (position < end) {
-            byte b = bytes[base + position];
-            if (b != '\n' && b != '\r') {
-                position++;
-                continue;
-            }
-            int lineEnd = position + 1;
-            if (b == '\r') {
-                if (lineEnd == end && !endOfBody) {
-                    break; // a CR at the edge may be half of a CRLF: wait for the next byte
-                }
-                if (lineEnd < end && bytes[base + lineEnd] == '\n') {
-                    lineEnd++;
-                }
-            }
-            if (position == lineStart) {
-                handleEvent(eventStart, lineEnd);
-                if (cut) {
-                    return; // the exchange is complete and pending already freed
-                }
-                eventStart = lineEnd;
-            }
-            lineStart = lineEnd;
-            position = lineEnd;
+        int next = framer.frame(pending.array(), base + pending.readerIndex(), base + pending.writerIndex(), endOfBody, this);
+        if (next >= 0) {
+            pending.readerIndex(next - base); // when framing stopped (a cut), the exchange is complete and pending freed
         }
-        pending.readerIndex(eventStart);
-        if (endOfBody && pending.isReadable()) {
-            handleEvent(eventStart, end);
-            if (cut) {
-                return;
-            }
-            pending.readerIndex(end);
-            position = end;
-            lineStart = end;
-        }
-        scannedBytes = position - pending.readerIndex();
-        lineStartOffset = lineStart - pending.readerIndex();
+    }
+
+    @Override
+    public boolean event(byte[] bytes, int start, int end) {
+        handleEvent(start - pending.arrayOffset(), end - pending.arrayOffset());
+        return !cut;
     }
 
     private void handleEvent(int start, int end) {
@@ -145,8 +115,27 @@ final class SseRelay implements ResponseRelay {
             return;
         }
         if (verdict == StreamMeter.Verdict.FORWARD) {
-            exchange.writeContent(pending.retainedSlice(start, end - start));
+            if (runEnd != start) {
+                writeRun();
+                runStart = start;
+            }
+            runEnd = end;
+        } else {
+            writeRun();
         }
+    }
+
+    /**
+     * Writes the forwarded events not written yet as one piece of the response: the events of one
+     * upstream read go to the client together, as soon as that read is metered, in one chunk instead
+     * of one chunk each.
+     */
+    private void writeRun() {
+        if (runEnd > runStart) {
+            exchange.writeContent(pending.retainedSlice(runStart, runEnd - runStart));
+        }
+        runStart = 0;
+        runEnd = 0;
     }
 
     /** True while the reservation covers the prompt and the output so far, extending it from the balance if needed. */
@@ -172,6 +161,7 @@ final class SseRelay implements ResponseRelay {
     }
 
     private void cutAtReservation() {
+        writeRun();
         cut = true;
         Usage billed = billedUsage();
         exchange.writeContent(Unpooled.wrappedBuffer(meter.cutAtCapEvents(billed)));

@@ -1,9 +1,6 @@
 package dev.tollgate.metering.stream;
 
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.Usage;
@@ -18,51 +15,70 @@ import java.nio.charset.StandardCharsets;
  * each field wins); {@code message_stop} ends the stream.
  */
 final class AnthropicStreamMeter extends StreamMeter {
+    private static final byte[] DELTA = name("delta");
+    private static final byte[] INDEX = name("index");
+    private static final byte[] TYPE = name("type");
+    private static final byte[] CONTENT_BLOCK = name("content_block");
+    private static final byte[] ERROR = name("error");
+    private static final byte[] TOOL_RESULT_SUFFIX = name("_tool_result");
+
     private int openBlockIndex = -1;
+    /** A second scanner over a content block, which is read twice. */
+    private final JsonScanner block = new JsonScanner();
+    private byte[] currentData;
 
     AnthropicStreamMeter(TokenCounter counter) {
         super(EndpointFamily.MESSAGES, counter, true);
     }
 
     @Override
-    protected Verdict meter(SseEvent event) throws IOException {
-        try (JsonParser p = parser(event)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                return Verdict.FORWARD;
-            }
-            String type = event.name();
-            int index = -1;
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                JsonToken value = p.nextToken();
-                switch (name) {
-                    case "type" -> type = type == null && value == JsonToken.VALUE_STRING ? p.getText() : type;
-                    case "index" -> index = value == JsonToken.VALUE_NUMBER_INT ? p.getIntValue() : index;
-                    case "message" -> readUsageInside(p);
-                    case "delta" -> {
-                        if ("content_block_delta".equals(type)) {
-                            countGenerated(p, name);
-                        } else {
-                            p.skipChildren();
-                        }
-                    }
-                    case "content_block" -> countBlockStart(p);
-                    case "usage" -> {
-                        readUsage(p);
-                        // Only message_delta's usage is the final count; message_start's output_tokens is a placeholder.
-                        usageFinal |= "message_delta".equals(type);
-                    }
-                    case "error" -> upstreamErrorMessage = errorMessage(p);
-                    default -> p.skipChildren();
+    protected Verdict meter(SseEvent event) {
+        currentData = event.data();
+        if (json.next() != JsonScanner.START_OBJECT) {
+            return Verdict.FORWARD;
+        }
+        String type = event.name();
+        int index = -1;
+        while (json.next() == JsonScanner.FIELD_NAME) {
+            if (json.nameEquals(DELTA)) {
+                json.next();
+                if ("content_block_delta".equals(type)) {
+                    countGenerated(json);
+                } else {
+                    json.skipValue();
                 }
+            } else if (json.nameEquals(INDEX)) {
+                index = json.next() == JsonScanner.NUMBER ? (int) Math.min(json.longValue(), Integer.MAX_VALUE) : index;
+            } else if (json.nameEquals(TYPE)) {
+                int value = json.next();
+                if (type == null && value == JsonScanner.STRING) {
+                    type = json.stringValue(); // only for a stream without event: lines
+                }
+            } else if (json.nameEquals(USAGE)) {
+                json.next();
+                readUsage();
+                // Only message_delta's usage is the final count; message_start's output_tokens is a placeholder.
+                usageFinal |= "message_delta".equals(type);
+            } else if (json.nameEquals(MESSAGE)) {
+                json.next();
+                readUsageInside();
+            } else if (json.nameEquals(CONTENT_BLOCK)) {
+                json.next();
+                countBlockStart();
+            } else if (json.nameEquals(ERROR)) {
+                json.next();
+                upstreamErrorMessage = errorMessage();
+            } else {
+                json.next();
+                json.skipValue();
             }
-            if ("content_block_start".equals(type)) {
-                openBlockIndex = index;
-            } else if ("content_block_stop".equals(type)) {
-                openBlockIndex = -1;
-            } else if ("message_stop".equals(type)) {
-                finished = true;
-            }
+        }
+        if ("content_block_start".equals(type)) {
+            openBlockIndex = index;
+        } else if ("content_block_stop".equals(type)) {
+            openBlockIndex = -1;
+        } else if ("message_stop".equals(type)) {
+            finished = true;
         }
         return Verdict.FORWARD;
     }
@@ -71,20 +87,33 @@ final class AnthropicStreamMeter extends StreamMeter {
      * A block's opening event. A server tool's result block ({@code web_search_tool_result},
      * {@code web_fetch_tool_result}, {@code code_execution_tool_result}...) carries what the tool
      * returned, often kilobytes of encrypted content, which the model reads as input: it is not
-     * generated output. Block starts are a few per message, so reading one as a tree costs little.
+     * generated output. So the block is looked at twice: once for its type, then, if it was
+     * generated, to count its text.
      */
-    private void countBlockStart(JsonParser p) throws IOException {
-        if (p.currentToken() != JsonToken.START_OBJECT) {
-            countGenerated(p, "content_block");
+    private void countBlockStart() {
+        if (json.token() != JsonScanner.START_OBJECT) {
+            countGenerated(json);
             return;
         }
-        JsonNode block = MAPPER.readTree(p);
-        if (block.path("type").asText("").endsWith("_tool_result")) {
-            return;
+        int start = json.position() - 1;
+        json.skipValue();
+        int end = json.position();
+        block.reset(currentData, start, end - start);
+        block.next();
+        boolean toolResult = false;
+        while (block.next() == JsonScanner.FIELD_NAME) {
+            boolean isType = block.nameEquals(TYPE);
+            int value = block.next();
+            if (isType && value == JsonScanner.STRING) {
+                toolResult = block.stringEndsWith(TOOL_RESULT_SUFFIX);
+            } else {
+                block.skipValue();
+            }
         }
-        try (JsonParser tokens = MAPPER.treeAsTokens(block)) {
-            tokens.nextToken();
-            countGenerated(tokens, "content_block");
+        if (!toolResult) {
+            block.reset(currentData, start, end - start);
+            block.next();
+            countGenerated(block);
         }
     }
 

@@ -1,8 +1,6 @@
 package dev.tollgate.metering.stream;
 
 import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.Usage;
@@ -19,6 +17,14 @@ import java.nio.charset.StandardCharsets;
  */
 final class OpenAiChatStreamMeter extends StreamMeter {
     private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] CHOICES = name("choices");
+    private static final byte[] ID = name("id");
+    private static final byte[] MODEL = name("model");
+    private static final byte[] CREATED = name("created");
+    private static final byte[] ERROR = name("error");
+    private static final byte[] DELTA = name("delta");
+    private static final byte[] TEXT = name("text");
+    private static final byte[] INDEX = name("index");
 
     private String id;
     private String model;
@@ -30,59 +36,61 @@ final class OpenAiChatStreamMeter extends StreamMeter {
     }
 
     @Override
-    protected Verdict meter(SseEvent event) throws IOException {
+    protected Verdict meter(SseEvent event) {
         if (event.dataEquals(DONE)) {
             finished = true;
             return Verdict.FORWARD;
         }
+        if (json.next() != JsonScanner.START_OBJECT) {
+            return Verdict.FORWARD;
+        }
         boolean sawChoice = false;
         boolean sawUsage = false;
-        try (JsonParser p = parser(event)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                return Verdict.FORWARD;
-            }
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                JsonToken value = p.nextToken();
-                switch (name) {
-                    case "id" -> id = id == null && value == JsonToken.VALUE_STRING ? p.getText() : id;
-                    case "model" -> model = model == null && value == JsonToken.VALUE_STRING ? p.getText() : model;
-                    case "created" -> created = value == JsonToken.VALUE_NUMBER_INT ? p.getLongValue() : created;
-                    case "choices" -> {
-                        if (value == JsonToken.START_ARRAY) {
-                            while (p.nextToken() == JsonToken.START_OBJECT) {
-                                sawChoice = true;
-                                readChoice(p);
-                            }
-                        } else {
-                            p.skipChildren();
-                        }
+        while (json.next() == JsonScanner.FIELD_NAME) {
+            if (json.nameEquals(CHOICES)) {
+                if (json.next() == JsonScanner.START_ARRAY) {
+                    while (json.next() == JsonScanner.START_OBJECT) {
+                        sawChoice = true;
+                        readChoice();
                     }
-                    case "usage" -> {
-                        if (value == JsonToken.START_OBJECT) {
-                            sawUsage = true;
-                            usageFinal = true;
-                            readUsage(p);
-                        }
-                    }
-                    case "error" -> upstreamErrorMessage = errorMessage(p);
-                    default -> p.skipChildren();
+                } else {
+                    json.skipValue();
                 }
+            } else if (json.nameEquals(USAGE)) {
+                if (json.next() == JsonScanner.START_OBJECT) {
+                    // A usage chunk with a count that is not a number is malformed: forwarded as it came.
+                    sawUsage = readUsage();
+                    usageFinal = true;
+                }
+            } else if (id == null && json.nameEquals(ID)) {
+                id = json.next() == JsonScanner.STRING ? json.stringValue() : null;
+            } else if (model == null && json.nameEquals(MODEL)) {
+                model = json.next() == JsonScanner.STRING ? json.stringValue() : null;
+            } else if (created == 0 && json.nameEquals(CREATED)) {
+                created = json.next() == JsonScanner.NUMBER ? json.longValue() : 0;
+            } else if (json.nameEquals(ERROR)) {
+                json.next();
+                upstreamErrorMessage = errorMessage();
+            } else {
+                json.next();
+                json.skipValue();
             }
         }
         return sawUsage && !sawChoice && !clientAskedForUsage ? Verdict.DROP : Verdict.FORWARD;
     }
 
-    private void readChoice(JsonParser p) throws IOException {
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            JsonToken value = p.nextToken();
-            if (name.equals("delta") || name.equals("text")) {
-                countGenerated(p, name);
-            } else if (name.equals("index") && value == JsonToken.VALUE_NUMBER_INT) {
-                highestChoiceIndex = Math.max(highestChoiceIndex, Math.min(p.getIntValue(), 127));
+    private void readChoice() {
+        while (json.next() == JsonScanner.FIELD_NAME) {
+            if (json.nameEquals(DELTA) || json.nameEquals(TEXT)) {
+                json.next();
+                countGenerated(json);
+            } else if (json.nameEquals(INDEX)) {
+                if (json.next() == JsonScanner.NUMBER) {
+                    highestChoiceIndex = (int) Math.max(highestChoiceIndex, Math.min(json.longValue(), 127));
+                }
             } else {
-                p.skipChildren();
+                json.next();
+                json.skipValue();
             }
         }
     }

@@ -1,8 +1,5 @@
 package dev.tollgate.metering.stream;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tollgate.config.EndpointFamily;
@@ -19,6 +16,14 @@ import java.nio.charset.StandardCharsets;
  * {@code response.completed}, {@code response.incomplete} or {@code response.failed}.
  */
 final class OpenAiResponsesStreamMeter extends StreamMeter {
+    private static final String OUTPUT_TEXT_DELTA = "response.output_text.delta";
+    private static final byte[] DELTA = name("delta");
+    private static final byte[] SEQUENCE_NUMBER = name("sequence_number");
+    private static final byte[] ITEM_ID = name("item_id");
+    private static final byte[] TYPE = name("type");
+    private static final byte[] RESPONSE = name("response");
+    private static final byte[] ERROR = name("error");
+
     private ObjectNode createdResponse;
     private long lastSequenceNumber = -1;
     /** The sequence number before the last metered event: a cut holds that event back, so its number is reused. */
@@ -33,64 +38,74 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
     }
 
     @Override
-    protected Verdict meter(SseEvent event) throws IOException {
-        try (JsonParser p = parser(event)) {
-            if (p.nextToken() != JsonToken.START_OBJECT) {
-                return Verdict.FORWARD;
-            }
-            String type = event.name();
-            sequenceNumberBeforeLastEvent = lastSequenceNumber;
-            outputTextLengthBeforeLastEvent = outputText.length();
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                JsonToken value = p.nextToken();
-                switch (name) {
-                    case "type" -> type = type == null && value == JsonToken.VALUE_STRING ? p.getText() : type;
-                    case "sequence_number" -> lastSequenceNumber = value == JsonToken.VALUE_NUMBER_INT
-                            ? Math.max(lastSequenceNumber, p.getLongValue()) : lastSequenceNumber;
-                    case "delta" -> {
-                        // Audio deltas are base64 sound, not text; every other *.delta string is generated output.
-                        if (type != null && type.endsWith(".delta") && !type.startsWith("response.audio.")) {
-                            if ("response.output_text.delta".equals(type) && value == JsonToken.VALUE_STRING) {
-                                outputText.append(p.getText());
-                            }
-                            countGenerated(p, name);
-                        } else {
-                            p.skipChildren();
-                        }
+    protected Verdict meter(SseEvent event) {
+        if (json.next() != JsonScanner.START_OBJECT) {
+            return Verdict.FORWARD;
+        }
+        String type = event.name();
+        sequenceNumberBeforeLastEvent = lastSequenceNumber;
+        outputTextLengthBeforeLastEvent = outputText.length();
+        while (json.next() == JsonScanner.FIELD_NAME) {
+            if (json.nameEquals(DELTA)) {
+                int value = json.next();
+                // Audio deltas are base64 sound, not text; every other *.delta string is generated output.
+                if (type != null && type.endsWith(".delta") && !type.startsWith("response.audio.")) {
+                    if (value == JsonScanner.STRING && OUTPUT_TEXT_DELTA.equals(type)) {
+                        String text = json.stringValue();
+                        outputText.append(text);
+                        outputTokensCounted += counter.count(text);
+                    } else {
+                        countGenerated(json);
                     }
-                    case "item_id" -> {
-                        if ("response.output_text.delta".equals(type) && value == JsonToken.VALUE_STRING) {
-                            messageItemId = p.getText();
-                        }
-                    }
-                    case "response" -> readResponse(p, type);
-                    case "error", "message" -> {
-                        if ("error".equals(type)) {
-                            upstreamErrorMessage = errorMessage(p);
-                        } else {
-                            p.skipChildren();
-                        }
-                    }
-                    default -> p.skipChildren();
+                } else {
+                    json.skipValue();
                 }
+            } else if (json.nameEquals(SEQUENCE_NUMBER)) {
+                if (json.next() == JsonScanner.NUMBER) {
+                    lastSequenceNumber = Math.max(lastSequenceNumber, json.longValue());
+                }
+            } else if (json.nameEquals(ITEM_ID)) {
+                int value = json.next();
+                if (messageItemId == null && value == JsonScanner.STRING && OUTPUT_TEXT_DELTA.equals(type)) {
+                    messageItemId = json.stringValue();
+                }
+            } else if (json.nameEquals(TYPE)) {
+                int value = json.next();
+                if (type == null && value == JsonScanner.STRING) {
+                    type = json.stringValue(); // only for a stream without event: lines
+                }
+            } else if (json.nameEquals(RESPONSE)) {
+                json.next();
+                readResponse(event, type);
+            } else if ("error".equals(type) && (json.nameEquals(ERROR) || json.nameEquals(MESSAGE))) {
+                json.next();
+                upstreamErrorMessage = errorMessage();
+            } else {
+                json.next();
+                json.skipValue();
             }
-            if (type != null && TERMINAL_TYPES.contains(type)) {
-                finished = true;
-            }
+        }
+        if (type != null && TERMINAL_TYPES.contains(type)) {
+            finished = true;
         }
         return Verdict.FORWARD;
     }
 
-    private void readResponse(JsonParser p, String type) throws IOException {
-        if (createdResponse == null && p.currentToken() == JsonToken.START_OBJECT && "response.created".equals(type)) {
-            JsonNode tree = MAPPER.readTree(p);
-            if (tree instanceof ObjectNode object) {
-                createdResponse = object;
+    private void readResponse(SseEvent event, String type) {
+        if (createdResponse == null && json.token() == JsonScanner.START_OBJECT && "response.created".equals(type)) {
+            // Kept whole (once per stream) so a cut stream's final event can carry the provider's own response object.
+            int start = json.position() - 1;
+            json.skipValue();
+            try {
+                if (MAPPER.readTree(event.data(), start, json.position() - start) instanceof ObjectNode object) {
+                    createdResponse = object;
+                }
+            } catch (IOException e) {
+                // not an object after all: the cut event is built without it
             }
             return;
         }
-        usageFinal |= readUsageInside(p) && type != null && TERMINAL_TYPES.contains(type);
+        usageFinal |= readUsageInside() && type != null && TERMINAL_TYPES.contains(type);
     }
 
     private static final java.util.Set<String> TERMINAL_TYPES = java.util.Set.of("response.completed", "response.incomplete", "response.failed");

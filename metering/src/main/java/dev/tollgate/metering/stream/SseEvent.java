@@ -14,6 +14,23 @@ public final class SseEvent {
     private static final byte[] EVENT = "event".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] DATA = "data".getBytes(StandardCharsets.US_ASCII);
 
+    /**
+     * Event names the providers send on every stream: returned as these constants rather than a new
+     * String per event.
+     */
+    private static final String[] KNOWN_NAMES = {"message_start", "content_block_start", "content_block_delta", "content_block_stop",
+        "message_delta", "message_stop", "ping", "error", "response.created", "response.in_progress", "response.output_item.added",
+        "response.content_part.added", "response.output_text.delta", "response.output_text.done", "response.content_part.done",
+        "response.output_item.done", "response.completed", "response.incomplete", "response.failed",
+        "response.function_call_arguments.delta", "response.reasoning_summary_text.delta"};
+    private static final byte[][] KNOWN_NAME_BYTES = new byte[KNOWN_NAMES.length][];
+
+    static {
+        for (int i = 0; i < KNOWN_NAMES.length; i++) {
+            KNOWN_NAME_BYTES[i] = KNOWN_NAMES[i].getBytes(StandardCharsets.US_ASCII);
+        }
+    }
+
     private String name;
     private byte[] data;
     private int dataOffset;
@@ -82,7 +99,7 @@ public final class SseEvent {
                 }
                 int fieldLength = colon - lineStart;
                 if (matches(block, lineStart, fieldLength, EVENT)) {
-                    name = new String(block, valueStart, lineEnd - valueStart, StandardCharsets.UTF_8);
+                    name = eventName(block, valueStart, lineEnd - valueStart);
                 } else if (matches(block, lineStart, fieldLength, DATA)) {
                     if (data == null) {
                         data = block;
@@ -109,6 +126,15 @@ public final class SseEvent {
             }
         }
         return this;
+    }
+
+    private static String eventName(byte[] block, int offset, int length) {
+        for (int i = 0; i < KNOWN_NAME_BYTES.length; i++) {
+            if (matches(block, offset, length, KNOWN_NAME_BYTES[i])) {
+                return KNOWN_NAMES[i];
+            }
+        }
+        return new String(block, offset, length, StandardCharsets.UTF_8);
     }
 
     private int append(int at, byte[] source, int offset, int length) {

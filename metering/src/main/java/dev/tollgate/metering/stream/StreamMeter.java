@@ -1,22 +1,21 @@
 package dev.tollgate.metering.stream;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.Usage;
-import java.io.IOException;
-import java.util.Set;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Meters one streamed response event by event, inline, as the proxy relays it: counts the output
  * tokens as they are generated (the cap guard and the fallback when no usage arrives), picks up the
  * provider's own usage fields, and says whether an event goes to the client.
  *
- * <p>One meter per response, used on that response's event loop only.
+ * <p>Events are read with {@link JsonScanner}, which allocates nothing but the Strings it hands the
+ * tokenizer: the metering of a stream costs little beyond the tokenizer itself. One meter per
+ * response, used on that response's event loop only.
  */
 public abstract class StreamMeter {
     /** What the proxy does with an event. */
@@ -31,13 +30,16 @@ public abstract class StreamMeter {
             .build();
     static final ObjectMapper MAPPER = new ObjectMapper(JSON);
     /** String fields inside generated content that are structure, not generated text. */
-    private static final Set<String> NOT_GENERATED = Set.of("role", "type", "id", "index", "signature", "obfuscation",
+    private static final byte[][] NOT_GENERATED = names("role", "type", "id", "index", "signature", "obfuscation",
             "finish_reason", "stop_reason", "item_id", "logprobs");
+    static final byte[] USAGE = name("usage");
+    static final byte[] MESSAGE = name("message");
 
     protected final EndpointFamily family;
     protected final TokenCounter counter;
     protected final boolean clientAskedForUsage;
     protected final UsageFields usage = new UsageFields();
+    protected final JsonScanner json = new JsonScanner();
     protected long outputTokensCounted;
     protected boolean finished;
     /** The provider sent the usage it reports at the end of a stream (not just Anthropic's opening placeholder). */
@@ -59,19 +61,33 @@ public abstract class StreamMeter {
         };
     }
 
+    static byte[] name(String name) {
+        return name.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    private static byte[][] names(String... names) {
+        byte[][] bytes = new byte[names.length][];
+        for (int i = 0; i < names.length; i++) {
+            bytes[i] = name(names[i]);
+        }
+        return bytes;
+    }
+
     /** Meters one event; a malformed event is forwarded unmetered rather than breaking the stream. */
     public final Verdict onEvent(SseEvent event) {
         if (!event.hasData()) {
             return Verdict.FORWARD;
         }
         try {
+            json.reset(event.data(), event.dataOffset(), event.dataLength());
             return meter(event);
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             return Verdict.FORWARD;
         }
     }
 
-    protected abstract Verdict meter(SseEvent event) throws IOException;
+    /** Meters one event whose data {@link #json} is positioned before. */
+    protected abstract Verdict meter(SseEvent event);
 
     /**
      * Events that end the stream cleanly as the provider ends a stream that reached its output cap
@@ -109,109 +125,123 @@ public abstract class StreamMeter {
         return upstreamErrorMessage;
     }
 
-    protected final JsonParser parser(SseEvent event) throws IOException {
-        return JSON.createParser(event.data(), event.dataOffset(), event.dataLength());
+    /** True when the field name {@code scanner} stands on is structure inside generated content, not generated text. */
+    private static boolean isStructure(JsonScanner scanner) {
+        for (byte[] name : NOT_GENERATED) {
+            if (scanner.nameEquals(name)) {
+                return true;
+            }
+        }
+        return false;
     }
 
-    /** Counts the generated text in the value the parser stands on (a string, or every string inside a container). */
-    protected final void countGenerated(JsonParser p, String fieldName) throws IOException {
-        JsonToken token = p.currentToken();
-        if (token == JsonToken.VALUE_STRING) {
-            if (fieldName == null || !NOT_GENERATED.contains(fieldName)) {
-                outputTokensCounted += counter.count(p.getText());
-            }
+    /** Counts the generated text in the value the scanner stands on: a string, or every string inside a container. */
+    protected final void countGenerated(JsonScanner scanner) {
+        int token = scanner.token();
+        if (token == JsonScanner.STRING) {
+            outputTokensCounted += counter.count(scanner.stringValue());
             return;
         }
-        if (token != JsonToken.START_OBJECT && token != JsonToken.START_ARRAY) {
+        if (token != JsonScanner.START_OBJECT && token != JsonScanner.START_ARRAY) {
             return;
         }
-        String field = fieldName;
-        int depth = 0;
-        do {
-            token = p.currentToken();
-            if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
-                depth++;
-            } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
-                depth--;
-            } else if (token == JsonToken.FIELD_NAME) {
-                field = p.currentName();
-            } else if (token == JsonToken.VALUE_STRING && (field == null || !NOT_GENERATED.contains(field))) {
-                outputTokensCounted += counter.count(p.getText());
+        int outside = scanner.depth() - 1;
+        boolean structure = false;
+        while (scanner.depth() > outside) {
+            int next = scanner.next();
+            if (next == JsonScanner.ERROR || next == JsonScanner.END) {
+                return;
             }
-            if (depth > 0) {
-                p.nextToken();
+            if (next == JsonScanner.FIELD_NAME) {
+                structure = isStructure(scanner);
+            } else if (next == JsonScanner.STRING && !structure) {
+                outputTokensCounted += counter.count(scanner.stringValue());
             }
-        } while (depth > 0);
-    }
-
-    /** Reads a usage object (the parser stands on its START_OBJECT) into {@link #usage}, one level of details deep. */
-    protected final void readUsage(JsonParser p) throws IOException {
-        readUsage(p, usage);
+        }
     }
 
     /**
-     * Reads an object (the parser stands on its START_OBJECT) whose {@code usage} field goes into
+     * Reads a usage object (the scanner stands on its START_OBJECT) into {@link #usage}, one level of
+     * details deep. Returns false if a count in it is not a whole number that fits a long (a malformed event).
+     */
+    protected final boolean readUsage() {
+        return readUsage(json, usage);
+    }
+
+    static boolean readUsage(JsonScanner scanner, UsageFields into) {
+        if (scanner.token() != JsonScanner.START_OBJECT) {
+            scanner.skipValue();
+            return false;
+        }
+        boolean wellFormed = true;
+        while (scanner.next() == JsonScanner.FIELD_NAME) {
+            // Field names are Strings here: a usage object comes once or twice per stream, not per event.
+            String name = scanner.stringValue();
+            int value = scanner.next();
+            if (value == JsonScanner.NUMBER) {
+                wellFormed &= set(into, name, scanner.longValue());
+            } else if (value == JsonScanner.START_OBJECT) {
+                while (scanner.next() == JsonScanner.FIELD_NAME) {
+                    String inner = scanner.stringValue();
+                    if (scanner.next() == JsonScanner.NUMBER) {
+                        wellFormed &= set(into, name + "." + inner, scanner.longValue());
+                    } else {
+                        scanner.skipValue();
+                    }
+                }
+            } else {
+                scanner.skipValue();
+            }
+        }
+        return wellFormed;
+    }
+
+    private static boolean set(UsageFields into, String path, long value) {
+        if (value < 0) {
+            return false;
+        }
+        into.set(path, value);
+        return true;
+    }
+
+    /**
+     * Reads an object (the scanner stands on its START_OBJECT) whose {@code usage} field goes into
      * {@link #usage}, skipping the rest; returns true if it had a usage object.
      */
-    protected final boolean readUsageInside(JsonParser p) throws IOException {
-        if (p.currentToken() != JsonToken.START_OBJECT) {
-            p.skipChildren();
+    protected final boolean readUsageInside() {
+        if (json.token() != JsonScanner.START_OBJECT) {
+            json.skipValue();
             return false;
         }
         boolean found = false;
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            JsonToken value = p.nextToken();
-            if (name.equals("usage") && value == JsonToken.START_OBJECT) {
-                readUsage(p);
+        while (json.next() == JsonScanner.FIELD_NAME) {
+            boolean isUsage = json.nameEquals(USAGE);
+            int value = json.next();
+            if (isUsage && value == JsonScanner.START_OBJECT) {
+                readUsage();
                 found = true;
             } else {
-                p.skipChildren();
+                json.skipValue();
             }
         }
         return found;
     }
 
-    static void readUsage(JsonParser p, UsageFields into) throws IOException {
-        if (p.currentToken() != JsonToken.START_OBJECT) {
-            p.skipChildren();
-            return;
-        }
-        while (p.nextToken() == JsonToken.FIELD_NAME) {
-            String name = p.currentName();
-            JsonToken value = p.nextToken();
-            if (value == JsonToken.VALUE_NUMBER_INT) {
-                into.set(name, p.getLongValue());
-            } else if (value == JsonToken.START_OBJECT) {
-                while (p.nextToken() == JsonToken.FIELD_NAME) {
-                    String inner = p.currentName();
-                    if (p.nextToken() == JsonToken.VALUE_NUMBER_INT) {
-                        into.set(name + "." + inner, p.getLongValue());
-                    } else {
-                        p.skipChildren();
-                    }
-                }
-            } else {
-                p.skipChildren();
-            }
-        }
-    }
-
-    /** The text of a provider error object ({@code {"message": ...}}) the parser stands on, or a default. */
-    protected static String errorMessage(JsonParser p) throws IOException {
+    /** The text of a provider error object ({@code {"message": ...}}) the scanner stands on, or a default. */
+    protected final String errorMessage() {
         String message = "upstream error";
-        if (p.currentToken() == JsonToken.START_OBJECT) {
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String name = p.currentName();
-                p.nextToken();
-                if (name.equals("message") && p.currentToken() == JsonToken.VALUE_STRING) {
-                    message = p.getText();
+        if (json.token() == JsonScanner.START_OBJECT) {
+            while (json.next() == JsonScanner.FIELD_NAME) {
+                boolean isMessage = json.nameEquals(MESSAGE);
+                int value = json.next();
+                if (isMessage && value == JsonScanner.STRING) {
+                    message = json.stringValue();
                 } else {
-                    p.skipChildren();
+                    json.skipValue();
                 }
             }
-        } else if (p.currentToken() == JsonToken.VALUE_STRING) {
-            message = p.getText();
+        } else if (json.token() == JsonScanner.STRING) {
+            message = json.stringValue();
         }
         return message;
     }

@@ -1,0 +1,93 @@
+package dev.tollgate.bench;
+
+import dev.tollgate.metering.Balances;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Threads;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.ThreadParams;
+
+/**
+ * One reservation and its settlement on the Agrona balance counters: the money work of every
+ * request (a compare-and-set that takes the worst case out of available, then four get-and-adds
+ * that debit the cost and return the rest). Beside it, the JDK baseline of the same number of
+ * atomic operations on an {@link AtomicLong}. Uncontended, then two threads on the same account
+ * (they share its cache line) and on different accounts (each on its own line).
+ * Goal (issue 4): at most 100 ns/op and 0 B/op uncontended.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class ReserveSettleBenchmark {
+    private static final long WORST_CASE_MICROS = 9_855;
+    private static final long MINIMUM_MICROS = 1_000;
+    private static final long COST_MICROS = 17;
+
+    private Balances balances;
+    private final AtomicLong baselineAvailable = new AtomicLong(Long.MAX_VALUE / 2);
+    private final AtomicLong baselineReserved = new AtomicLong();
+
+    @Setup
+    public void setUp() {
+        balances = new Balances(64);
+        for (int slot = 0; slot < 64; slot++) {
+            balances.credit(slot, Long.MAX_VALUE / 4);
+        }
+    }
+
+    /** Each thread's own account, for the different-accounts case. */
+    @State(Scope.Thread)
+    public static class OwnAccount {
+        int slot;
+
+        @Setup
+        public void setUp(ThreadParams thread) {
+            slot = 1 + thread.getThreadIndex();
+        }
+    }
+
+    private long reserveAndSettle(int slot) {
+        long held = balances.reserveUpTo(slot, MINIMUM_MICROS, WORST_CASE_MICROS);
+        return held + balances.settle(slot, held, COST_MICROS);
+    }
+
+    @Benchmark
+    public long reserveSettleUncontended() {
+        return reserveAndSettle(0);
+    }
+
+    @Benchmark
+    @Threads(2)
+    public long reserveSettleTwoThreadsSameAccount() {
+        return reserveAndSettle(0);
+    }
+
+    @Benchmark
+    @Threads(2)
+    public long reserveSettleTwoThreadsOwnAccounts(OwnAccount account) {
+        return reserveAndSettle(account.slot);
+    }
+
+    /** JDK baseline: a compare-and-set and four get-and-adds, as reserve plus settle does. */
+    @Benchmark
+    public long atomicLongBaseline() {
+        long available = baselineAvailable.get();
+        baselineAvailable.compareAndSet(available, available - WORST_CASE_MICROS);
+        baselineReserved.getAndAdd(WORST_CASE_MICROS);
+        baselineAvailable.getAndAdd(WORST_CASE_MICROS - COST_MICROS);
+        baselineReserved.getAndAdd(-WORST_CASE_MICROS);
+        return baselineReserved.getAndAdd(0);
+    }
+}

@@ -1,0 +1,391 @@
+package dev.tollgate.journal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import dev.tollgate.config.Durability;
+import dev.tollgate.journal.JournalEvent.AccountOpened;
+import dev.tollgate.journal.JournalEvent.Adjusted;
+import dev.tollgate.journal.JournalEvent.CreditAdded;
+import dev.tollgate.journal.JournalEvent.KeyIssued;
+import dev.tollgate.journal.JournalEvent.KeyRevoked;
+import dev.tollgate.journal.JournalEvent.Released;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.JournalEvent.ReservationExtended;
+import dev.tollgate.journal.JournalEvent.ReservationMade;
+import dev.tollgate.journal.JournalEvent.Settled;
+import dev.tollgate.metering.Usage;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The record layout alone: every type survives a round trip with any field values the validation
+ * allows (multi-byte UTF-8 and every field at its maximum length included); what the validation
+ * refuses is refused before anything is written; and every kind of damage a record can suffer on
+ * disk is an error, never a different record.
+ */
+class JournalCodecTest {
+
+    /** The one seed of every randomized test here: {@code -Dtollgate.seed=N} replays a failure. */
+    static long seed(String testName) {
+        long seed = Long.getLong("tollgate.seed", 20261127L);
+        System.out.println(testName + ": seed " + seed + " (replay with -Dtollgate.seed=" + seed + ")");
+        return seed;
+    }
+
+    /**
+     * Random valid events. Strings mix one-, two-, three- and four-byte UTF-8 characters and, one time
+     * in four, fill their field's limit exactly, so the limits are checked in bytes, not characters.
+     */
+    static final class RandomEvents {
+        private static final String[] ALPHABET = {"a", "Z", "7", "-", "_", " ", "é", "ß", "€", "漢", "😀", "🚀"};
+        private final Random random;
+
+        RandomEvents(Random random) {
+            this.random = random;
+        }
+
+        String text(int maxBytes, boolean required) {
+            boolean fill = random.nextInt(4) == 0;
+            int target = fill ? maxBytes : random.nextInt(maxBytes + 1);
+            if (required && target == 0) {
+                target = 1;
+            }
+            StringBuilder text = new StringBuilder();
+            int bytes = 0;
+            while (bytes < target) {
+                String next = ALPHABET[random.nextInt(ALPHABET.length)];
+                int length = next.getBytes(StandardCharsets.UTF_8).length;
+                if (bytes + length > target) {
+                    next = "x";
+                    length = 1;
+                }
+                text.append(next);
+                bytes += length;
+            }
+            return text.toString();
+        }
+
+        String keyHash() {
+            byte[] bytes = new byte[32];
+            random.nextBytes(bytes);
+            return HexFormat.of().formatHex(bytes);
+        }
+
+        long amount() {
+            // Mostly realistic amounts, sometimes near the top of the range the sums below cannot overflow.
+            return random.nextInt(5) == 0 ? random.nextLong(1L << 61) : random.nextLong(1, 10_000_000);
+        }
+
+        long timestamp() {
+            return random.nextInt(10) == 0 ? random.nextLong(0, Long.MAX_VALUE) : 1_795_000_000_000L + random.nextInt(1_000_000_000);
+        }
+
+        RequestFacts facts() {
+            long start = random.nextLong(0, Long.MAX_VALUE / 2);
+            return new RequestFacts(text(JournalCodec.MAX_ID, true), text(JournalCodec.MAX_ID, true), keyHash(), text(JournalCodec.MAX_LANE, false),
+                    text(JournalCodec.MAX_ID, false), text(JournalCodec.MAX_MODEL, false), text(JournalCodec.MAX_ID, false), start,
+                    start + random.nextLong(0, Long.MAX_VALUE / 2), text(JournalCodec.MAX_UPSTREAM_ID, false));
+        }
+
+        Usage usage() {
+            return new Usage(random.nextLong(0, Long.MAX_VALUE), random.nextLong(0, 1_000_000), random.nextLong(0, 1_000_000),
+                    random.nextLong(0, Long.MAX_VALUE), random.nextLong(0, 100_000));
+        }
+
+        JournalEvent of(EventType type) {
+            long ts = timestamp();
+            return switch (type) {
+                case ACCOUNT_OPENED -> new AccountOpened(ts, text(JournalCodec.MAX_ID, true));
+                case CREDIT_ADDED -> new CreditAdded(ts, text(JournalCodec.MAX_ID, true), amount(), text(JournalCodec.MAX_IDEMPOTENCY_KEY, true));
+                case ADJUSTED -> new Adjusted(ts, text(JournalCodec.MAX_ID, true), random.nextBoolean() ? amount() : -amount(),
+                        text(JournalCodec.MAX_REASON, true), text(JournalCodec.MAX_IDEMPOTENCY_KEY, true));
+                case KEY_ISSUED -> new KeyIssued(ts, keyHash(), text(JournalCodec.MAX_DISPLAY_PREFIX, false), text(JournalCodec.MAX_LABEL, true),
+                        text(JournalCodec.MAX_ID, true));
+                case KEY_REVOKED -> new KeyRevoked(ts, keyHash());
+                case RESERVATION_MADE -> new ReservationMade(ts, random.nextLong(1, Long.MAX_VALUE), text(JournalCodec.MAX_ID, true), keyHash(),
+                        random.nextBoolean() ? 0 : amount(), text(JournalCodec.MAX_ID, true));
+                case RESERVATION_EXTENDED -> new ReservationExtended(ts, random.nextLong(1, Long.MAX_VALUE), amount());
+                case SETTLED -> {
+                    long debited = random.nextBoolean() ? 0 : amount();
+                    long writtenOff = random.nextInt(3) == 0 ? amount() : 0;
+                    yield new Settled(ts, random.nextLong(1, Long.MAX_VALUE), facts(), usage(), random.nextBoolean(), debited + writtenOff,
+                            debited, writtenOff, text(JournalCodec.MAX_REASON, true));
+                }
+                case RELEASED -> new Released(ts, random.nextLong(1, Long.MAX_VALUE), facts(), text(JournalCodec.MAX_REASON, true));
+            };
+        }
+
+        JournalEvent any() {
+            EventType[] types = EventType.values();
+            return of(types[random.nextInt(types.length)]);
+        }
+    }
+
+    /** A settlement as the proxy writes one: realistic lengths, ASCII, every field present. */
+    static Settled typicalSettlement(long reservationId, String accountId, String keyHash, long nowMs) {
+        return typicalSettlement(reservationId, accountId, keyHash, nowMs, 2_113);
+    }
+
+    static Settled typicalSettlement(long reservationId, String accountId, String keyHash, long nowMs, long costMicros) {
+        RequestFacts facts = new RequestFacts("tg_req_a55725bc8477dacf", accountId, keyHash, "interactive", "openai", "gpt-4o-mini",
+                "/v1/chat/completions", nowMs - 850, nowMs, "req_9d1f0c2b7e6a4c3f8b2d1e0f9a8b7c6d");
+        return new Settled(nowMs, reservationId, facts, new Usage(812, 1024, 0, 356, 64), true, costMicros, costMicros, 0, "completed");
+    }
+
+    static byte[] encode(JournalEvent event) {
+        ByteBuffer buffer = ByteBuffer.allocate(JournalCodec.MAX_RECORD_LENGTH);
+        int length = JournalCodec.encode(event, buffer);
+        return Arrays.copyOf(buffer.array(), length);
+    }
+
+    /** Decodes from a buffer exactly as long as the record, so no read past its end goes unnoticed. */
+    static JournalEvent decode(byte[] record) {
+        return JournalCodec.decode(ByteBuffer.wrap(record.clone()), record.length);
+    }
+
+    /** Rewrites the body length and checksum, so a test reaches the check behind them. */
+    static byte[] reseal(byte[] record) {
+        ByteBuffer buffer = ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN);
+        int bodyLength = record.length - JournalCodec.HEADER_LENGTH - JournalCodec.CHECKSUM_LENGTH;
+        buffer.putShort(2, (short) bodyLength);
+        CRC32C crc = new CRC32C();
+        crc.update(record, 0, record.length - JournalCodec.CHECKSUM_LENGTH);
+        buffer.putInt(record.length - JournalCodec.CHECKSUM_LENGTH, (int) crc.getValue());
+        return record;
+    }
+
+    @Test
+    void everyTypeRoundTripsWithRandomFieldValues() {
+        Random random = new Random(seed("JournalCodecTest.everyTypeRoundTripsWithRandomFieldValues"));
+        RandomEvents events = new RandomEvents(random);
+        Set<EventType> seen = EnumSet.noneOf(EventType.class);
+        int longest = 0;
+        for (int i = 0; i < 20_000; i++) {
+            JournalEvent event = events.any();
+            byte[] record = encode(event);
+            longest = Math.max(longest, record.length);
+            assertThat(record[0] & 0xFF).isEqualTo(event.type().code());
+            assertThat(record[1] & 0xFF).isEqualTo(JournalCodec.VERSION);
+            assertThat(decode(record)).as("round trip of %s", event).isEqualTo(event);
+            seen.add(event.type());
+        }
+        assertThat(seen).containsExactlyInAnyOrder(EventType.values());
+        System.out.println("longest record: " + longest + " bytes of at most " + JournalCodec.MAX_RECORD_LENGTH);
+    }
+
+    @Test
+    void everyFieldAtItsLimitInFourByteCharactersFitsARecord() {
+        // The largest valid record of each type: every string at its byte limit, in 4-byte characters
+        // where the limit allows (so the characters, not only the bytes, are at their densest).
+        Function<Integer, String> full = bytes -> "😀".repeat(bytes / 4) + "x".repeat(bytes % 4);
+        RequestFacts facts = new RequestFacts(full.apply(JournalCodec.MAX_ID), full.apply(JournalCodec.MAX_ID), "f".repeat(64),
+                full.apply(JournalCodec.MAX_LANE), full.apply(JournalCodec.MAX_ID), full.apply(JournalCodec.MAX_MODEL), full.apply(JournalCodec.MAX_ID),
+                0, Long.MAX_VALUE, full.apply(JournalCodec.MAX_UPSTREAM_ID));
+        Usage usage = new Usage(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE);
+        List<JournalEvent> largest = List.of(
+                new AccountOpened(Long.MAX_VALUE, full.apply(JournalCodec.MAX_ID)),
+                new CreditAdded(Long.MAX_VALUE, full.apply(JournalCodec.MAX_ID), Long.MAX_VALUE, full.apply(JournalCodec.MAX_IDEMPOTENCY_KEY)),
+                new Adjusted(Long.MAX_VALUE, full.apply(JournalCodec.MAX_ID), Long.MIN_VALUE, full.apply(JournalCodec.MAX_REASON),
+                        full.apply(JournalCodec.MAX_IDEMPOTENCY_KEY)),
+                new KeyIssued(Long.MAX_VALUE, "0".repeat(64), full.apply(JournalCodec.MAX_DISPLAY_PREFIX), full.apply(JournalCodec.MAX_LABEL),
+                        full.apply(JournalCodec.MAX_ID)),
+                new KeyRevoked(Long.MAX_VALUE, "a".repeat(64)),
+                new ReservationMade(Long.MAX_VALUE, Long.MAX_VALUE, full.apply(JournalCodec.MAX_ID), "9".repeat(64), Long.MAX_VALUE,
+                        full.apply(JournalCodec.MAX_ID)),
+                new ReservationExtended(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE),
+                new Settled(Long.MAX_VALUE, Long.MAX_VALUE, facts, usage, true, Long.MAX_VALUE, Long.MAX_VALUE - 1, 1, full.apply(JournalCodec.MAX_REASON)),
+                new Released(Long.MAX_VALUE, Long.MAX_VALUE, facts, full.apply(JournalCodec.MAX_REASON)));
+        for (JournalEvent event : largest) {
+            byte[] record = encode(event);
+            assertThat(record.length).isLessThanOrEqualTo(JournalCodec.MAX_RECORD_LENGTH);
+            assertThat(decode(record)).isEqualTo(event);
+        }
+    }
+
+    @Test
+    void theFieldLimitCountsUtf8BytesExactlyAsTheEncoderWritesThem() {
+        // Validation counts UTF-8 bytes without encoding; it must agree with String.getBytes, which
+        // the encoder uses, for every string, unpaired surrogates included.
+        Random random = new Random(seed("JournalCodecTest.theFieldLimitCountsUtf8BytesExactlyAsTheEncoderWritesThem"));
+        char[] pieces = {'a', 'é', '€', '\uD83D', '\uDE00', '\u07FF', '\u0800', '\uFFFF', '\u0000'};
+        for (int i = 0; i < 200_000; i++) {
+            StringBuilder text = new StringBuilder();
+            int length = random.nextInt(100);
+            for (int k = 0; k < length; k++) {
+                text.append(pieces[random.nextInt(pieces.length)]);
+            }
+            String value = text.toString();
+            int limit = random.nextInt(300);
+            assertThat(JournalCodec.utf8LongerThan(value, limit)).as("%s against %d", value, limit)
+                    .isEqualTo(value.getBytes(StandardCharsets.UTF_8).length > limit);
+        }
+    }
+
+    @Test
+    void invalidEventsAreRefusedBeforeAnythingIsWritten(@TempDir Path directory) {
+        long now = 1_795_000_000_000L;
+        String hash = "ab".repeat(32);
+        RequestFacts facts = new RequestFacts("r1", "acme", hash, "interactive", "openai", "gpt-4o-mini", "/v1/chat/completions", now, now, "");
+        Usage usage = new Usage(10, 0, 0, 5, 0);
+        List<JournalEvent> invalid = new ArrayList<>(List.of(
+                new CreditAdded(now, "acme", -1, "top-up-1"),
+                new CreditAdded(now, "acme", 0, "top-up-1"),
+                new CreditAdded(now, "acme", 100, ""),
+                new CreditAdded(-1, "acme", 100, "top-up-1"),
+                new Adjusted(now, "acme", 0, "nothing", "adj-1"),
+                new Adjusted(now, "acme", 5, "", "adj-1"),
+                new AccountOpened(now, ""),
+                new AccountOpened(now, null),
+                new AccountOpened(now, "a".repeat(JournalCodec.MAX_ID + 1)),
+                // 33 characters but 66 bytes: the limit is in bytes.
+                new AccountOpened(now, "é".repeat(JournalCodec.MAX_ID / 2 + 1)),
+                new KeyIssued(now, hash.toUpperCase(), "tg-abc", "ci", "acme"),
+                new KeyIssued(now, hash.substring(1), "tg-abc", "ci", "acme"),
+                new KeyIssued(now, hash.substring(2) + "zz", "tg-abc", "ci", "acme"),
+                new KeyIssued(now, "tg-the-raw-key-itself-is-never-journaled-only-its-sha256-hash!", "tg-abc", "ci", "acme"),
+                new KeyIssued(now, hash, "x".repeat(JournalCodec.MAX_DISPLAY_PREFIX + 1), "ci", "acme"),
+                new KeyIssued(now, hash, "tg-abc", "€".repeat(JournalCodec.MAX_LABEL / 3 + 1), "acme"),
+                new KeyRevoked(now, null),
+                new ReservationMade(now, 0, "acme", hash, 100, "r1"),
+                new ReservationMade(now, 1, "acme", hash, -100, "r1"),
+                new ReservationMade(now, 1, "acme", hash, 100, ""),
+                new ReservationExtended(now, 1, 0),
+                new ReservationExtended(now, 1, -5),
+                new ReservationExtended(now, -1, 5),
+                new Settled(now, 1, facts, usage, true, 100, 90, 0, "completed"),
+                new Settled(now, 1, facts, usage, true, 100, 90, 20, "completed"),
+                new Settled(now, 1, facts, usage, true, -10, -10, 0, "completed"),
+                new Settled(now, 1, facts, usage, true, 0, 10, -10, "completed"),
+                // debit + write-off overflows to exactly this negative cost: still not a valid cost.
+                new Settled(now, 1, facts, usage, true, Long.MIN_VALUE, Long.MAX_VALUE, 1, "completed"),
+                new Settled(now, 1, facts, null, true, 0, 0, 0, "completed"),
+                new Settled(now, 1, null, usage, true, 0, 0, 0, "completed"),
+                new Settled(now, 1, facts, usage, true, 0, 0, 0, "r".repeat(JournalCodec.MAX_REASON + 1)),
+                new Released(now, 1, facts, ""),
+                new Released(now, 1, new RequestFacts("r1", "acme", hash, "interactive", "openai", "m", "/e", now, now - 1, ""), "late"),
+                new Released(now, 1, new RequestFacts("r1", "acme", hash, "l".repeat(JournalCodec.MAX_LANE + 1), "openai", "m", "/e", now, now, ""), "x"),
+                new Released(now, 1, new RequestFacts("r1", "acme", hash, "interactive", "openai", "m".repeat(JournalCodec.MAX_MODEL + 1), "/e", now, now,
+                        ""), "x"),
+                new Released(now, 1, new RequestFacts("r1", "acme", hash, "interactive", "openai", "m", "/e", now, now,
+                        "u".repeat(JournalCodec.MAX_UPSTREAM_ID + 1)), "x"),
+                new Released(now, 1, new RequestFacts("r1", "acme", hash.replace('a', 'A'), "interactive", "openai", "m", "/e", now, now, ""), "x")));
+        try (Journal journal = Journal.open(directory, Durability.PAGE_CACHE, 100)) {
+            for (JournalEvent event : invalid) {
+                assertThat(catchThrowable(() -> JournalCodec.validate(event))).as("%s", event).isInstanceOf(JournalFormatException.class)
+                        .hasMessageContaining(event.type() + " record invalid");
+                assertThat(catchThrowable(() -> encode(event))).as("%s", event).isInstanceOf(JournalFormatException.class);
+                assertThat(catchThrowable(() -> journal.append(event))).as("%s", event).isInstanceOf(JournalFormatException.class);
+            }
+            assertThat(journal.lastIndex()).as("nothing was appended").isEqualTo(-1);
+            assertThat(journal.readAfter(-1, (index, event) -> { })).isZero();
+        }
+    }
+
+    @Test
+    void everyFlippedBitIsCaught() {
+        Random random = new Random(seed("JournalCodecTest.everyFlippedBitIsCaught"));
+        RandomEvents events = new RandomEvents(random);
+        long checked = 0;
+        for (EventType type : EventType.values()) {
+            for (int sample = 0; sample < 3; sample++) {
+                byte[] record = encode(events.of(type));
+                for (int bit = 0; bit < record.length * 8; bit++) {
+                    byte[] damaged = record.clone();
+                    damaged[bit / 8] ^= (byte) (1 << (bit % 8));
+                    int position = bit;
+                    assertThat(catchThrowable(() -> decode(damaged))).as("%s with bit %d flipped", type, position)
+                            .isInstanceOf(JournalFormatException.class);
+                    checked++;
+                }
+            }
+        }
+        System.out.println("flipped " + checked + " bits, each caught");
+    }
+
+    @Test
+    void aRecordOfAnUnknownVersionIsAnErrorNamingTheVersion() {
+        for (int version : new int[] {0, 2, 255}) {
+            byte[] record = encode(typicalSettlement(7, "acme", "cd".repeat(32), 1_795_000_000_000L));
+            record[1] = (byte) version;
+            reseal(record); // a record intact in every other way, so only the version can refuse it
+            assertThatThrownBy(() -> decode(record)).isInstanceOf(JournalFormatException.class)
+                    .hasMessageContaining("unknown version " + version).hasMessageContaining("SETTLED");
+        }
+    }
+
+    @Test
+    void aRecordOfAnUnknownTypeIsAnError() {
+        for (int code : new int[] {0, 10, 15, 16, 200, 255}) {
+            byte[] record = encode(new AccountOpened(1, "acme"));
+            record[0] = (byte) code;
+            reseal(record);
+            assertThatThrownBy(() -> decode(record)).isInstanceOf(JournalFormatException.class).hasMessageContaining("unknown record type " + code);
+        }
+    }
+
+    @Test
+    void aTruncatedRecordIsAnError() {
+        Random random = new Random(seed("JournalCodecTest.aTruncatedRecordIsAnError"));
+        RandomEvents events = new RandomEvents(random);
+        for (EventType type : EventType.values()) {
+            byte[] record = encode(events.of(type));
+            for (int length = 0; length < record.length; length++) {
+                // Cut short where it lies: the header's body length no longer matches.
+                byte[] cut = Arrays.copyOf(record, length);
+                assertThat(catchThrowable(() -> decode(cut))).as("%s cut to %d bytes", type, cut.length).isInstanceOf(JournalFormatException.class);
+                if (length >= JournalCodec.HEADER_LENGTH + JournalCodec.CHECKSUM_LENGTH) {
+                    // Cut short and resealed, as a writer that lost the end of the body would leave it:
+                    // the header and checksum agree, and the body parser must notice what is missing.
+                    byte[] resealed = reseal(Arrays.copyOf(record, length));
+                    assertThat(catchThrowable(() -> decode(resealed))).as("%s body cut to %d bytes and resealed", type, resealed.length)
+                            .isInstanceOf(JournalFormatException.class);
+                }
+            }
+            // Bytes after the body, resealed: also an error, never ignored.
+            byte[] longer = reseal(Arrays.copyOf(record, record.length + 3));
+            assertThatThrownBy(() -> decode(longer)).isInstanceOf(JournalFormatException.class).hasMessageContaining("unread bytes");
+        }
+    }
+
+    @Test
+    void aStringLongerThanItsFieldAllowsIsAnErrorEvenWithAValidChecksum() {
+        // An account id's length prefix raised above the limit, the checksum recomputed to match:
+        // only the field limit stands between this record and a decoder reading past the field.
+        byte[] record = encode(new AccountOpened(1, "acme"));
+        ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN).putShort(JournalCodec.HEADER_LENGTH, (short) (JournalCodec.MAX_ID + 1));
+        reseal(record);
+        assertThatThrownBy(() -> decode(record)).isInstanceOf(JournalFormatException.class).hasMessageContaining("at most " + JournalCodec.MAX_ID);
+        // Within the limit but past the end of the body.
+        byte[] past = encode(new AccountOpened(1, "acme"));
+        ByteBuffer.wrap(past).order(ByteOrder.LITTLE_ENDIAN).putShort(JournalCodec.HEADER_LENGTH, (short) 40);
+        reseal(past);
+        assertThatThrownBy(() -> decode(past)).isInstanceOf(JournalFormatException.class).hasMessageContaining("string of 40 bytes");
+    }
+
+    @Test
+    void aDecodedRecordIsValidatedAgain() {
+        // A credit of zero written by a buggy or older writer (checksum intact) is refused on the way out too.
+        byte[] record = encode(new CreditAdded(1, "acme", 5, "k"));
+        ByteBuffer buffer = ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN);
+        int amountOffset = JournalCodec.HEADER_LENGTH + 2 + "acme".length();
+        assertThat(buffer.getLong(amountOffset)).isEqualTo(5);
+        buffer.putLong(amountOffset, -5);
+        reseal(record);
+        assertThatThrownBy(() -> decode(record)).isInstanceOf(JournalFormatException.class).hasMessageContaining("a credit must be positive");
+    }
+}

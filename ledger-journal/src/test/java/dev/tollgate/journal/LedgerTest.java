@@ -1,0 +1,137 @@
+package dev.tollgate.journal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.tollgate.config.Durability;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.Usage;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The live ledger's contract with its journal when a call is refused: the counters and the journal
+ * never disagree, so a refused call leaves both as they were and a later replay rebuilds the counters.
+ */
+class LedgerTest {
+    private static final long NOW_MS = 1_795_000_000_000L;
+    private static final int MAX_ACCOUNTS = 2;
+
+    @TempDir
+    Path directory;
+
+    private final AtomicLong clock = new AtomicLong(NOW_MS);
+    private Journal journal;
+    private Ledger ledger;
+    private ApiKeys.ApiKey key;
+
+    @BeforeEach
+    void start() {
+        journal = Journal.open(directory, Durability.PAGE_CACHE, 100);
+        ledger = Ledger.recover(journal, null, MAX_ACCOUNTS, clock::incrementAndGet);
+        ledger.openAccount("acme");
+        ledger.credit("acme", 1_000, "opening");
+        ledger.issueKey(ApiKeys.sha256Hex("tg-key"), ApiKeys.displayPrefix("tg-key"), "ci", "acme");
+        key = ledger.keys().lookup("tg-key");
+    }
+
+    @AfterEach
+    void close() {
+        journal.close();
+    }
+
+    private RequestFacts facts(String requestId) {
+        return new RequestFacts(requestId, "acme", key.sha256Hex(), Ledger.DEFAULT_LANE, "openai", "gpt-4o-mini", "/v1/chat/completions", NOW_MS,
+                NOW_MS + 5, "");
+    }
+
+    /** The journal replayed from empty gives exactly the live counters. */
+    private void assertReplayEqualsLive() {
+        LedgerState state = new LedgerState();
+        journal.readAfter(-1, state::apply);
+        for (LedgerState.Account account : state.accounts()) {
+            var live = ledger.accounts().snapshot(account.id());
+            assertThat(new long[] {account.creditedMicros(), account.debitedMicros(), account.availableMicros(), account.reservedMicros(),
+                    account.writtenOffMicros()}).as("replayed %s", account.id())
+                    .containsExactly(live.creditedMicros(), live.debitedMicros(), live.availableMicros(), live.reservedMicros(), live.writtenOffMicros());
+        }
+        assertThat(state.accounts()).hasSameSizeAs(ledger.accounts().accountIds());
+    }
+
+    @Test
+    void anAccountBeyondTheLimitIsRefusedWithoutBeingJournaled() {
+        assertThat(ledger.openAccount("globex")).isTrue();
+        long last = journal.lastIndex();
+        assertThatThrownBy(() -> ledger.openAccount("initech")).isInstanceOf(IllegalStateException.class);
+        assertThat(journal.lastIndex()).as("nothing journaled").isEqualTo(last);
+        // Otherwise the journal would hold more accounts than the counters have slots, and every
+        // later start with the same limit would fail.
+        Ledger recovered = Ledger.recover(journal, null, MAX_ACCOUNTS, clock::incrementAndGet);
+        assertThat(recovered.accounts().accountIds()).containsExactly("acme", "globex");
+    }
+
+    @Test
+    void aSettlementWhoseRecordIsInvalidLeavesTheReservationOpenAndTheCountersAlone() {
+        LedgerReservation reservation = ledger.reserve(key, 100, 400, "req-1");
+        long last = journal.lastIndex();
+        var before = ledger.accounts().snapshot("acme");
+        // An empty reason, then request facts whose model name is longer than any record allows.
+        assertThatThrownBy(() -> reservation.settle(150, facts("req-1"), Usage.ZERO, false, "")).isInstanceOf(JournalFormatException.class);
+        RequestFacts tooLong = new RequestFacts("req-1", "acme", key.sha256Hex(), Ledger.DEFAULT_LANE, "openai", "m".repeat(500), "/v1/chat/completions",
+                NOW_MS, NOW_MS, "");
+        assertThatThrownBy(() -> reservation.settle(150, tooLong, Usage.ZERO, false, "completed")).isInstanceOf(JournalFormatException.class);
+        assertThatThrownBy(() -> reservation.release(tooLong, "upstream_error")).isInstanceOf(JournalFormatException.class);
+        assertThat(reservation.isClosed()).as("still open: it can still get its one outcome").isFalse();
+        assertThat(ledger.accounts().snapshot("acme")).isEqualTo(before);
+        assertThat(journal.lastIndex()).isEqualTo(last);
+        assertReplayEqualsLive();
+
+        assertThat(reservation.settle(150, facts("req-1"), Usage.ZERO, false, "completed")).isNotNull();
+        assertThat(ledger.accounts().snapshot("acme").debitedMicros()).isEqualTo(150);
+        assertReplayEqualsLive();
+    }
+
+    @Test
+    void anAdjustmentWhoseRecordIsInvalidChangesNothing() {
+        var before = ledger.accounts().snapshot("acme");
+        long last = journal.lastIndex();
+        assertThatThrownBy(() -> ledger.adjust("acme", 500, "", "adj-1")).isInstanceOf(JournalFormatException.class);
+        assertThatThrownBy(() -> ledger.adjust("acme", -500, "r".repeat(1_000), "adj-1")).isInstanceOf(JournalFormatException.class);
+        assertThat(ledger.accounts().snapshot("acme")).isEqualTo(before);
+        assertThat(journal.lastIndex()).isEqualTo(last);
+        assertThat(ledger.adjust("acme", -500, "refund", "adj-1")).as("the key was not used up").isTrue();
+        assertReplayEqualsLive();
+    }
+
+    @Test
+    void refusedCreditsAndReservationsChangeNothing() {
+        var before = ledger.accounts().snapshot("acme");
+        long last = journal.lastIndex();
+        assertThatThrownBy(() -> ledger.credit("acme", -5, "bad")).isInstanceOf(JournalFormatException.class);
+        assertThatThrownBy(() -> ledger.credit("acme", 5, "")).isInstanceOf(JournalFormatException.class);
+        assertThatThrownBy(() -> ledger.credit("nobody", 5, "k")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ledger.reserve(key, 10, 10, "")).isInstanceOf(JournalFormatException.class);
+        assertThat(ledger.reserve(key, 5_000, 5_000, "req-too-big")).isNull();
+        assertThat(ledger.accounts().snapshot("acme")).isEqualTo(before);
+        assertThat(journal.lastIndex()).isEqualTo(last);
+        assertReplayEqualsLive();
+    }
+
+    @Test
+    void anExtensionThatHoldsNothingMoreSucceedsWithoutARecord() {
+        LedgerReservation reservation = ledger.reserve(key, 1_000, 1_000, "req-all");
+        long last = journal.lastIndex();
+        assertThat(reservation.extend(0, 100)).isTrue();
+        assertThat(reservation.heldMicros()).isEqualTo(1_000);
+        assertThat(journal.lastIndex()).isEqualTo(last);
+        assertThat(reservation.extend(1, 100)).isFalse();
+        reservation.settle(1_200, facts("req-all"), Usage.ZERO, false, "completed");
+        assertThat(ledger.accounts().snapshot("acme").writtenOffMicros()).isEqualTo(200);
+        assertReplayEqualsLive();
+    }
+}
