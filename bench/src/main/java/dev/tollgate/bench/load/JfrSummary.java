@@ -73,6 +73,7 @@ final class JfrSummary {
         Map<String, Long> allocationByTollgateFrame = new HashMap<>();
         long samples = 0;
         long allocationWeight = 0;
+        Map<Long, long[]> allocatedByThread = new HashMap<>();
         long gcCount = 0;
         Duration gcPause = Duration.ZERO;
         Duration longestGcPause = Duration.ZERO;
@@ -117,6 +118,16 @@ final class JfrSummary {
                         allocationByTollgateFrame.merge(firstTollgateFrame(stack), weight, Long::sum);
                     }
                 }
+                case "jdk.ThreadAllocationStatistics" -> {
+                    // Each thread's running total of bytes allocated: exact, unlike the samples' weights.
+                    RecordedThread thread = event.getThread("thread");
+                    if (thread != null) {
+                        long allocated = event.getLong("allocated");
+                        long[] range = allocatedByThread.computeIfAbsent(thread.getJavaThreadId(), id -> new long[] {allocated, allocated});
+                        range[0] = Math.min(range[0], allocated);
+                        range[1] = Math.max(range[1], allocated);
+                    }
+                }
                 case "jdk.GarbageCollection" -> {
                     gcCount++;
                     Duration pause = event.getDuration("sumOfPauses");
@@ -141,9 +152,11 @@ final class JfrSummary {
         out.append(table(selfByMethod, samples, top, "method"));
         out.append("\nBy thread:\n\n");
         out.append(table(byThread, samples, Math.min(top, 6), "thread"));
-        out.append(String.format(Locale.ROOT, "%nAllocation: about %.0f MB/s (sampled weight, %.1f GB in %.1f s%s). By the innermost Tollgate frame:%n%n",
-                seconds > 0 ? allocationWeight / 1e6 / seconds : 0, allocationWeight / 1e9, seconds,
-                requests > 0 ? String.format(Locale.ROOT, "; about %.0f KB per request over %,d requests", allocationWeight / 1e3 / requests, requests) : ""));
+        long allocated = allocatedByThread.values().stream().mapToLong(range -> range[1] - range[0]).sum();
+        out.append(String.format(Locale.ROOT, "%nAllocation: %.0f MB/s (%.2f GB in %.1f s, from the threads' allocation counters%s). "
+                        + "Where, as shares of the allocation samples' weights (an estimate), by the innermost Tollgate frame:%n%n",
+                seconds > 0 ? allocated / 1e6 / seconds : 0, allocated / 1e9, seconds,
+                requests > 0 ? String.format(Locale.ROOT, "; %.1f KB per request over %,d requests", allocated / 1e3 / requests, requests) : ""));
         out.append(table(allocationByTollgateFrame, allocationWeight, Math.min(top, 10), "method"));
         out.append("\nBy the first frame outside the JDK:\n\n");
         out.append(table(allocationByMethod, allocationWeight, Math.min(top, 8), "method"));
