@@ -72,7 +72,7 @@ final class JfrSummary {
         Map<String, Long> allocationByMethod = new HashMap<>();
         Map<String, Long> allocationByTollgateFrame = new HashMap<>();
         long samples = 0;
-        long allocationWeight = 0;
+        long allocationSamples = 0;
         Map<Long, long[]> allocatedByThread = new HashMap<>();
         long gcCount = 0;
         Duration gcPause = Duration.ZERO;
@@ -110,12 +110,13 @@ final class JfrSummary {
             }
             switch (type) {
                 case "jdk.ObjectAllocationSample" -> {
-                    long weight = event.getLong("weight");
-                    allocationWeight += weight;
+                    // Counted, not weighted: a sample's weight is everything its thread allocated since its
+                    // previous sample, which pins a few large numbers on whatever happened to be sampled.
+                    allocationSamples++;
                     RecordedStackTrace stack = event.getStackTrace();
                     if (stack != null && !stack.getFrames().isEmpty()) {
-                        allocationByMethod.merge(firstNonJdkFrame(stack), weight, Long::sum);
-                        allocationByTollgateFrame.merge(firstTollgateFrame(stack), weight, Long::sum);
+                        allocationByMethod.merge(firstNonJdkFrame(stack), 1L, Long::sum);
+                        allocationByTollgateFrame.merge(firstTollgateFrame(stack), 1L, Long::sum);
                     }
                 }
                 case "jdk.ThreadAllocationStatistics" -> {
@@ -154,12 +155,13 @@ final class JfrSummary {
         out.append(table(byThread, samples, Math.min(top, 6), "thread"));
         long allocated = allocatedByThread.values().stream().mapToLong(range -> range[1] - range[0]).sum();
         out.append(String.format(Locale.ROOT, "%nAllocation: %.0f MB/s (%.2f GB in %.1f s, from the threads' allocation counters%s). "
-                        + "Where, as shares of the allocation samples' weights (an estimate), by the innermost Tollgate frame:%n%n",
+                        + "Where, as shares of %d allocation samples, by the innermost Tollgate frame:%n%n",
                 seconds > 0 ? allocated / 1e6 / seconds : 0, allocated / 1e9, seconds,
-                requests > 0 ? String.format(Locale.ROOT, "; %.1f KB per request over %,d requests", allocated / 1e3 / requests, requests) : ""));
-        out.append(table(allocationByTollgateFrame, allocationWeight, Math.min(top, 10), "method"));
+                requests > 0 ? String.format(Locale.ROOT, "; %.1f KB per request over %,d requests", allocated / 1e3 / requests, requests) : "",
+                allocationSamples));
+        out.append(table(allocationByTollgateFrame, allocationSamples, Math.min(top, 10), "method"));
         out.append("\nBy the first frame outside the JDK:\n\n");
-        out.append(table(allocationByMethod, allocationWeight, Math.min(top, 8), "method"));
+        out.append(table(allocationByMethod, allocationSamples, Math.min(top, 8), "method"));
         out.append(String.format(Locale.ROOT, "%nGarbage collection: %d collections, %d ms of pauses in all, the longest %.1f ms.%n",
                 gcCount, gcPause.toMillis(), longestGcPause.toNanos() / 1e6));
         return out.toString();
