@@ -116,6 +116,18 @@ public final class Journal implements AutoCloseable {
      * adjustment is forced to disk before this returns.
      */
     public long append(JournalEvent event) {
+        return append(event, durability == Durability.PER_DEBIT);
+    }
+
+    /**
+     * Appends without forcing a debit to disk even under {@link Durability#PER_DEBIT}: for the
+     * {@link JournalWriter}, which forces a whole batch at once before it acknowledges any of it.
+     */
+    long appendWithoutSync(JournalEvent event) {
+        return append(event, false);
+    }
+
+    private long append(JournalEvent event, boolean syncDebit) {
         if (readOnly) {
             throw new IllegalStateException("the journal at " + directory + " is open read-only");
         }
@@ -129,13 +141,13 @@ public final class Journal implements AutoCloseable {
             document.index(); // fixes the index while the document is open
         }
         index = appender.lastIndexAppended();
-        if (durability == Durability.PER_DEBIT && isDebitOrCredit(event)) {
+        if (syncDebit && isDebitOrCredit(event)) {
             appender.sync();
         }
         return index;
     }
 
-    private static boolean isDebitOrCredit(JournalEvent event) {
+    static boolean isDebitOrCredit(JournalEvent event) {
         return event instanceof JournalEvent.Settled || event instanceof JournalEvent.CreditAdded || event instanceof JournalEvent.Adjusted;
     }
 

@@ -31,7 +31,7 @@ import java.util.function.LongSupplier;
  * A crash between the two steps loses only what the counters held in memory, which the journal
  * rebuilds: at worst an in-flight request's reservation is released on recovery.
  */
-public final class Ledger {
+public final class Ledger implements AutoCloseable {
     /** The only recovery policy: what a crash left reserved goes back to the account, recorded as {@code recovery}. */
     public static final String RECOVERY_REASON = "recovery";
     public static final String DEFAULT_LANE = "interactive";
@@ -43,9 +43,12 @@ public final class Ledger {
     private final Set<String> appliedIdempotencyKeys;
     private final LongSupplier clockMs;
     private final RecoveryReport recoveryReport;
+    /** Appends the reservation lifecycle (made, extended, settled, released) off the callers' threads, in order. */
+    private final JournalWriter writer;
 
     private Ledger(Journal journal, AccountBook accounts, ApiKeys keys, long lastReservationId, Set<String> appliedIdempotencyKeys,
                    LongSupplier clockMs, RecoveryReport recoveryReport) {
+        this.writer = new JournalWriter(journal);
         this.journal = journal;
         this.accounts = accounts;
         this.keys = keys;
@@ -110,6 +113,17 @@ public final class Ledger {
 
     public Journal journal() {
         return journal;
+    }
+
+    /** The thread that journals reservations and their outcomes; {@link JournalWriter#awaitWritten()} waits for it. */
+    public JournalWriter writer() {
+        return writer;
+    }
+
+    /** Journals what is still queued and stops the writer thread. */
+    @Override
+    public void close() {
+        writer.close();
     }
 
     public AccountBook accounts() {
@@ -206,16 +220,38 @@ public final class Ledger {
 
     /**
      * Reserves between {@code minMicros} and {@code maxMicros} for one request and journals it, or
-     * returns null when not even the minimum is available.
+     * returns null when not even the minimum is available. Waits until the reservation is in the journal.
      */
     public LedgerReservation reserve(ApiKeys.ApiKey key, long minMicros, long maxMicros, String requestId) {
+        java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
+        LedgerReservation reservation = reserve(key, minMicros, maxMicros, requestId, journaled::complete);
+        if (reservation != null) {
+            RuntimeException failure = journaled.join();
+            if (failure != null) {
+                reservation.abandon();
+                throw failure;
+            }
+        }
+        return reservation;
+    }
+
+    /**
+     * Reserves as above without waiting for the journal: the money is held at once (one
+     * compare-and-set decides), and {@code whenJournaled} is told, on the writer's thread, when the
+     * reservation is in the journal. A request must not be forwarded before that: a reservation the
+     * journal never saw could not be released on recovery nor reported as exposure. If journaling
+     * fails, the caller {@link LedgerReservation#abandon() abandons} the reservation and refuses the request.
+     */
+    public LedgerReservation reserve(ApiKeys.ApiKey key, long minMicros, long maxMicros, String requestId, JournalWriter.Appended whenJournaled) {
         Reservation reservation = Reservation.tryReserve(accounts.balances(), key.accountSlot(), minMicros, maxMicros);
         if (reservation == null) {
             return null;
         }
         long id = lastReservationId.incrementAndGet();
+        ReservationMade record = new ReservationMade(now(), id, key.accountId(), key.sha256Hex(), reservation.heldMicros(), requestId);
         try {
-            journal.append(new ReservationMade(now(), id, key.accountId(), key.sha256Hex(), reservation.heldMicros(), requestId));
+            JournalCodec.validate(record);
+            writer.submit(record, whenJournaled);
         } catch (RuntimeException e) {
             // Unrecorded money must not stay reserved: the request is refused instead.
             reservation.release();

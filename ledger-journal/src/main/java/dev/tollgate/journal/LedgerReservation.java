@@ -8,7 +8,11 @@ import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.Reservation;
 import dev.tollgate.metering.Usage;
 
-/** A {@link Reservation} whose every change is also a journal record. Exactly one settle or release ends it. */
+/**
+ * A {@link Reservation} whose every change is also a journal record, written by the ledger's
+ * {@link JournalWriter} in the order of the calls. Exactly one settle or release ends it. Each change
+ * has a form that waits for the journal and one that only tells a callback (for event loops).
+ */
 public final class LedgerReservation {
     private final Ledger ledger;
     private final Reservation reservation;
@@ -38,8 +42,21 @@ public final class LedgerReservation {
         return key;
     }
 
-    /** Holds at least {@code minMicros} and at most {@code maxMicros} more; false when the balance cannot. */
+    /** Holds at least {@code minMicros} and at most {@code maxMicros} more and waits until that is journaled; false when the balance cannot. */
     public boolean extend(long minMicros, long maxMicros) {
+        java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
+        boolean extended = extend(minMicros, maxMicros, journaled::complete);
+        if (extended) {
+            rethrow(journaled.join());
+        }
+        return extended;
+    }
+
+    /**
+     * Holds more as above, at once; the extension is journaled in order and {@code whenJournaled} (may be
+     * null; not called when nothing more was held) is told when it is.
+     */
+    public boolean extend(long minMicros, long maxMicros, JournalWriter.Appended whenJournaled) {
         long before = reservation.heldMicros();
         if (!reservation.extend(minMicros, maxMicros)) {
             return false;
@@ -48,13 +65,30 @@ public final class LedgerReservation {
         if (moreMicros > 0) {
             // With minMicros 0 and nothing available the extension holds nothing more: it succeeded,
             // but there is no change of money to record (and a zero extension is not a valid record).
-            ledger.journal().append(new ReservationExtended(ledger.now(), reservationId, moreMicros));
+            ledger.writer().submit(new ReservationExtended(ledger.now(), reservationId, moreMicros), whenJournaled);
+        } else if (whenJournaled != null) {
+            whenJournaled.appended(null); // nothing to record
         }
         return true;
     }
 
-    /** Debits {@code costMicros} and journals the debit; null if the reservation was already closed. */
+    /** Debits {@code costMicros} and waits until the debit is journaled; null if the reservation was already closed. */
     public Reservation.Settlement settle(long costMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason) {
+        java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
+        Reservation.Settlement settlement = settle(costMicros, facts, usage, usageReportedByProvider, reason, journaled::complete);
+        if (settlement != null) {
+            rethrow(journaled.join());
+        }
+        return settlement;
+    }
+
+    /**
+     * Debits {@code costMicros} at once and journals the debit; {@code whenJournaled} (may be null) is
+     * told on the writer's thread when it is in the journal. Null if the reservation was already closed
+     * (then nothing is journaled and the callback is not called).
+     */
+    public Reservation.Settlement settle(long costMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason,
+                                         JournalWriter.Appended whenJournaled) {
         long nowMs = ledger.now();
         // The record is checked before the reservation closes: one that fails validation after the
         // counters moved would leave a debit the journal never sees (and a reservation that is closed
@@ -63,20 +97,44 @@ public final class LedgerReservation {
         JournalCodec.validate(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, costMicros, costMicros, 0, reason));
         Reservation.Settlement settlement = reservation.settle(costMicros);
         if (settlement != null) {
-            ledger.journal().append(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, costMicros,
-                    settlement.debitedMicros(), settlement.writtenOffMicros(), reason));
+            ledger.writer().submit(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, costMicros,
+                    settlement.debitedMicros(), settlement.writtenOffMicros(), reason), whenJournaled);
         }
         return settlement;
     }
 
-    /** Returns the whole reservation and journals why; false if it was already closed. */
+    /** Returns the whole reservation and waits until the release is journaled; false if it was already closed. */
     public boolean release(RequestFacts facts, String reason) {
+        java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
+        if (!release(facts, reason, journaled::complete)) {
+            return false;
+        }
+        rethrow(journaled.join());
+        return true;
+    }
+
+    /** Returns the whole reservation at once and journals why; {@code whenJournaled} may be null. False if already closed. */
+    public boolean release(RequestFacts facts, String reason, JournalWriter.Appended whenJournaled) {
         Released record = new Released(ledger.now(), reservationId, facts, reason);
         JournalCodec.validate(record); // before the reservation closes, as in settle
         if (!reservation.release()) {
             return false;
         }
-        ledger.journal().append(record);
+        ledger.writer().submit(record, whenJournaled);
         return true;
+    }
+
+    /**
+     * Returns the money of a reservation whose own record could not be journaled, recording nothing:
+     * for the journal it never existed.
+     */
+    public void abandon() {
+        reservation.release();
+    }
+
+    private static void rethrow(RuntimeException failure) {
+        if (failure != null) {
+            throw failure;
+        }
     }
 }

@@ -44,6 +44,9 @@ class LedgerSimulationTest {
     void randomHistoriesWithCrashesMatchTheModel() {
         long seed = JournalCodecTest.seed("LedgerSimulationTest.randomHistoriesWithCrashesMatchTheModel");
         int steps = Integer.getInteger("tollgate.simulation.steps", 1_500);
+        long settledAbove = 0;
+        long writtenOff = 0;
+        long refusedRetries = 0;
         for (long run = 0; run < 3; run++) {
             try (Simulation simulation = new Simulation(seed + run, directory.resolve("run-" + run), true)) {
                 simulation.run(steps);
@@ -51,11 +54,15 @@ class LedgerSimulationTest {
                 simulation.checkExactlyOneOutcomePerReservation(true);
                 System.out.println("seed " + (seed + run) + ": " + simulation.summary());
                 assertThat(simulation.crashes).as("the history includes crashes").isGreaterThan(3);
-                assertThat(simulation.settledAbove).as("some settlements exceeded their reservation").isPositive();
-                assertThat(simulation.writtenOff).as("some were written off").isPositive();
-                assertThat(simulation.refusedRetries).as("some top-ups were retried").isPositive();
+                settledAbove += simulation.settledAbove;
+                writtenOff += simulation.writtenOff;
+                refusedRetries += simulation.refusedRetries;
             }
         }
+        // What the histories covered, over the three runs (one run of another seed may happen to miss a case).
+        assertThat(settledAbove).as("some settlements exceeded their reservation").isPositive();
+        assertThat(writtenOff).as("some were written off").isPositive();
+        assertThat(refusedRetries).as("some top-ups were retried").isPositive();
     }
 
     /** Per account, in micro-units: the model's whole state is these longs and the maps below. */

@@ -99,12 +99,11 @@ final class AdmissionHandler extends ChannelInboundHandlerAdapter {
             Admission.Plan plan = gateway.admission().plan(exchange.inspected, route.row());
             LedgerReservation reservation;
             try {
-                reservation = gateway.ledger().reserve(exchange.key, plan.minimumMicros(), plan.worstCaseMicros(), exchange.requestId);
+                // The money is held now; the request goes upstream once the journal has the reservation.
+                reservation = gateway.ledger().reserve(exchange.key, plan.minimumMicros(), plan.worstCaseMicros(), exchange.requestId,
+                        failure -> exchange.client.eventLoop().execute(() -> forwardOnceJournaled(ctx, exchange, failure)));
             } catch (RuntimeException e) {
-                // A request whose reservation cannot be journaled is not served: no unrecorded money moves.
-                LOG.error("{}: cannot journal the reservation", exchange.requestId, e);
-                exchange.respond(ErrorShapes.response(exchange.client.alloc(), exchange.surface, ErrorShapes.INTERNAL,
-                        "Tollgate could not record this request; nothing was charged.", null, exchange.requestId));
+                refuseUnrecorded(exchange, e);
                 return;
             }
             if (reservation == null) {
@@ -119,7 +118,29 @@ final class AdmissionHandler extends ChannelInboundHandlerAdapter {
         exchange.upstreamBody = rewritten != null ? Unpooled.wrappedBuffer(rewritten) : content.retainedDuplicate();
         exchange.upstreamHeaders = upstreamHeaders(exchange, route.provider(), exchange.upstreamBody.readableBytes());
         exchange.releaseRequest();
-        ctx.fireChannelRead(exchange); // forwarded
+        if (free) {
+            ctx.fireChannelRead(exchange); // forwarded: nothing to journal
+        }
+    }
+
+    /** On the event loop, once the journal has the reservation (or could not take it). */
+    private void forwardOnceJournaled(ChannelHandlerContext ctx, Exchange exchange, RuntimeException failure) {
+        if (failure != null) {
+            exchange.reservation.abandon();
+            refuseUnrecorded(exchange, failure);
+        } else if (!exchange.client.isActive()) {
+            exchange.release("client_disconnected"); // left while the reservation was being journaled
+            exchange.complete(false);
+        } else {
+            ctx.fireChannelRead(exchange); // forwarded
+        }
+    }
+
+    /** A request whose reservation cannot be journaled is not served: no unrecorded money moves. */
+    private static void refuseUnrecorded(Exchange exchange, RuntimeException failure) {
+        LOG.error("{}: cannot journal the reservation", exchange.requestId, failure);
+        exchange.respond(ErrorShapes.response(exchange.client.alloc(), exchange.surface, ErrorShapes.INTERNAL,
+                "Tollgate could not record this request; nothing was charged.", null, exchange.requestId));
     }
 
     private void reject(Exchange exchange, Rejection rejection) {

@@ -6,6 +6,7 @@ import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.CostRule;
 import dev.tollgate.metering.ModelRoutes;
 import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.JournalWriter;
 import dev.tollgate.journal.Ledger;
 import dev.tollgate.journal.LedgerReservation;
 import dev.tollgate.metering.Reservation;
@@ -83,6 +84,8 @@ final class Exchange {
     private boolean completed;
     /** Once the client is gone nothing more is written to it. */
     private boolean clientGone;
+    /** The response is over and its debit is being journaled: upstream failures and timeouts no longer apply. */
+    private boolean awaitingJournal;
     private Runnable onComplete;
 
     Exchange(Gateway gateway, Channel client, Endpoint endpoint, Protocol surface, FullHttpRequest request) {
@@ -165,15 +168,39 @@ final class Exchange {
 
     // ---------------------------------------------------------------- outcomes
 
-    /** Debits the actual cost of {@code usage} and returns the rest of the reservation. Once only. */
+    /** Debits the actual cost of {@code usage} and returns the rest of the reservation. Once only; journaled without waiting. */
     void settle(Usage usage, boolean reportedByProvider, String reason) {
-        if (reservation == null) {
+        settleThen(usage, reportedByProvider, reason, null);
+    }
+
+    /**
+     * Settles as above, then runs {@code then} on this exchange's event loop once the debit is in the
+     * journal, so the response's last byte leaves only after its debit is recorded: a crash can then
+     * never lose the debit of a response that a client received whole. The upstream response is over
+     * by then, so its timers stop; a failure to journal is logged (the debit stays on the counters).
+     */
+    void settleThen(Usage usage, boolean reportedByProvider, String reason, Runnable then) {
+        Reservation.Settlement settlement = null;
+        long costMicros = 0;
+        if (reservation != null) {
+            costMicros = CostRule.costMicros(row(), usage);
+            JournalWriter.Appended whenJournaled = then == null ? null : failure -> client.eventLoop().execute(() -> {
+                if (failure != null) {
+                    LOG.error("{}: the debit could not be journaled", requestId, failure);
+                }
+                then.run();
+            });
+            settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason, whenJournaled);
+        }
+        if (settlement == null) {
+            if (then != null) {
+                then.run();
+            }
             return;
         }
-        long costMicros = CostRule.costMicros(row(), usage);
-        Reservation.Settlement settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason);
-        if (settlement == null) {
-            return;
+        if (then != null) {
+            cancelTimer();
+            awaitingJournal = true;
         }
         if (settlement.writtenOffMicros() > 0) {
             LOG.warn("{}: cost {} micros exceeded the reservation and the balance; {} micros written off", requestId, costMicros,
@@ -189,7 +216,7 @@ final class Exchange {
             return;
         }
         long held = reservation.heldMicros();
-        if (reservation.release(facts(), reason)) {
+        if (reservation.release(facts(), reason, null)) {
             publish(Outcome.RELEASED, reason, Usage.ZERO, false, held, 0, 0, 0);
         }
     }
@@ -281,7 +308,7 @@ final class Exchange {
                 if (relay == null) {
                     return; // the head was answered locally (an upstream auth failure); its body is dropped
                 }
-                relay.onContent(content.content());
+                relay.onContent(content.content(), message instanceof LastHttpContent);
                 if (message instanceof LastHttpContent && !completed) {
                     relay.onEnd();
                 }
@@ -344,7 +371,7 @@ final class Exchange {
      * output began: what was generated is billed and the client's stream ends with an error event.
      */
     void upstreamFailed(String reason, boolean timeout) {
-        if (completed) {
+        if (completed || awaitingJournal) {
             return;
         }
         ErrorShapes.ErrorKind kind = timeout ? ErrorShapes.UPSTREAM_TIMEOUT : ErrorShapes.UPSTREAM_UNAVAILABLE;
@@ -367,13 +394,23 @@ final class Exchange {
         }
     }
 
+    /** Cancels the upstream request now (closing its connection is how HTTP/1.1 cancels), before the exchange completes. */
+    void cancelUpstream() {
+        if (upstream != null) {
+            Channel channel = upstream;
+            upstream = null;
+            UpstreamHandler.detach(channel);
+            channel.close();
+        }
+    }
+
     /**
      * The upstream connection closed under this exchange. A kept-alive connection that the provider had
      * already closed fails before any response: the request never reached it, so it is sent once more
      * on a fresh connection. Any other loss is an upstream failure.
      */
     void upstreamClosed(Channel channel) {
-        if (completed || channel != upstream) {
+        if (completed || channel != upstream || awaitingJournal) {
             return;
         }
         upstream = null;
@@ -390,6 +427,9 @@ final class Exchange {
             return;
         }
         clientGone = true;
+        if (awaitingJournal) {
+            return; // the settlement's journal acknowledgement completes the exchange
+        }
         if (responseStarted && relay != null) {
             if (relay.clientGone()) {
                 return;

@@ -13,6 +13,7 @@ final class JsonRelay implements ResponseRelay {
     private final Exchange exchange;
     private final JsonUsageScanner scanner;
     private byte[] scratch = new byte[8192];
+    private ByteBuf heldBack;
 
     JsonRelay(Exchange exchange) {
         this.exchange = exchange;
@@ -20,7 +21,7 @@ final class JsonRelay implements ResponseRelay {
     }
 
     @Override
-    public void onContent(ByteBuf content) {
+    public void onContent(ByteBuf content, boolean last) {
         int length = content.readableBytes();
         if (length == 0) {
             return;
@@ -34,25 +35,40 @@ final class JsonRelay implements ResponseRelay {
             content.getBytes(content.readerIndex(), scratch, 0, length);
             scanner.feed(scratch, 0, length);
         }
+        if (last) {
+            // The body's last bytes wait for its debit to be journaled (see onEnd).
+            heldBack = content.retain();
+            return;
+        }
         exchange.writeContent(content.retain());
         exchange.flush();
     }
 
+    /**
+     * The body is whole: settle, and only once the debit is in the journal send its last bytes, so a
+     * client never holds a complete answer whose debit a crash could lose.
+     */
     @Override
     public void onEnd() {
         scanner.end();
-        settle("completed");
-        exchange.writeEnd(null);
-        exchange.complete(true);
+        settle("completed", () -> {
+            exchange.writeEnd(heldBack);
+            heldBack = null;
+            exchange.complete(true);
+        });
     }
 
     private void settle(String reason) {
+        settle(reason, null);
+    }
+
+    private void settle(String reason, Runnable then) {
         UsageFields fields = scanner.usage();
         boolean reported = fields.complete(exchange.endpoint.family());
         Usage usage = reported
                 ? fields.toUsage(exchange.endpoint.family(), 0, 0)
                 : fields.toUsage(exchange.endpoint.family(), exchange.estimatedPromptTokens(), scanner.outputTokensCounted());
-        exchange.settle(usage, reported, reason);
+        exchange.settleThen(usage, reported, reason, then);
     }
 
     @Override
@@ -78,5 +94,9 @@ final class JsonRelay implements ResponseRelay {
     @Override
     public void dispose() {
         scratch = null;
+        if (heldBack != null) {
+            heldBack.release();
+            heldBack = null;
+        }
     }
 }

@@ -16,7 +16,7 @@ final class PassThroughRelay implements ResponseRelay {
     }
 
     @Override
-    public void onContent(ByteBuf content) {
+    public void onContent(ByteBuf content, boolean last) {
         if (content.isReadable()) {
             exchange.writeContent(content.retain());
             exchange.flush();

@@ -5,8 +5,11 @@ import io.netty.buffer.ByteBuf;
 /** Carries one upstream response body to the client while metering it. Confined to the exchange's event loop. */
 interface ResponseRelay {
 
-    /** The next piece of the body. Borrowed: the relay retains what it keeps or forwards. */
-    void onContent(ByteBuf content);
+    /**
+     * The next piece of the body; {@code last} for the piece that ends it (which may be empty).
+     * Borrowed: the relay retains what it keeps or forwards.
+     */
+    void onContent(ByteBuf content, boolean last);
 
     /** The body is complete: settle and end the client's response. */
     void onEnd();

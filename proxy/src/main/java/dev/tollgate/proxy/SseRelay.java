@@ -40,6 +40,8 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     /** The forwarded events not yet written: {@code pending[runStart, runEnd)}. */
     private int runStart;
     private int runEnd;
+    /** The terminal event ({@code [DONE]}, {@code message_stop}...), sent once the debit is journaled. */
+    private ByteBuf heldBackTerminalEvent;
     private boolean cut;
 
     SseRelay(Exchange exchange) {
@@ -56,7 +58,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     }
 
     @Override
-    public void onContent(ByteBuf content) {
+    public void onContent(ByteBuf content, boolean last) {
         if (cut || !content.isReadable()) {
             return;
         }
@@ -87,9 +89,13 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         }
         writeRun();
         exchange.flush();
-        settle("completed");
-        exchange.writeEnd(null);
-        exchange.complete(true);
+        // The stream's terminal event and its end wait for the debit to be journaled, so a client
+        // never holds a complete answer whose debit a crash could lose.
+        exchange.settleThen(billedUsage(), meter.usageFinal() && meter.usage().complete(family), "completed", () -> {
+            exchange.writeEnd(heldBackTerminalEvent);
+            heldBackTerminalEvent = null;
+            exchange.complete(true);
+        });
     }
 
     /** Hands each complete event in {@code pending} to {@link #event}; at the end of the body, the remainder too. */
@@ -114,7 +120,16 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
             cutAtReservation();
             return;
         }
-        if (verdict == StreamMeter.Verdict.FORWARD) {
+        if (heldBackTerminalEvent != null) {
+            // An event after the terminal one (a provider that sends more): keep the order.
+            writeRun();
+            exchange.writeContent(heldBackTerminalEvent);
+            heldBackTerminalEvent = null;
+        }
+        if (verdict == StreamMeter.Verdict.FORWARD && meter.finished()) {
+            writeRun();
+            heldBackTerminalEvent = pending.retainedSlice(start, end - start);
+        } else if (verdict == StreamMeter.Verdict.FORWARD) {
             if (runEnd != start) {
                 writeRun();
                 runStart = start;
@@ -147,7 +162,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         }
         long stepTokens = Math.max(exchange.plan.outputCapTokens() / 4, MIN_EXTENSION_TOKENS) * exchange.plan.choices();
         long stepMicros = CostRule.costMicros(stepTokens, row.outputMicrosPerMillionTokens());
-        return exchange.reservation.extend(needMicros, needMicros + stepMicros);
+        return exchange.reservation.extend(needMicros, needMicros + stepMicros, null); // journaled in order, not awaited
     }
 
     /** The prompt's cost once the provider reported it (Anthropic does so first), its worst case until then. */
@@ -164,10 +179,12 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         writeRun();
         cut = true;
         Usage billed = billedUsage();
-        exchange.writeContent(Unpooled.wrappedBuffer(meter.cutAtCapEvents(billed)));
-        exchange.writeEnd(null);
-        exchange.settle(billed, false, "cut_at_reservation");
-        exchange.complete(false);
+        exchange.cancelUpstream(); // stop the generation now; the clean ending waits for the journal
+        byte[] ending = meter.cutAtCapEvents(billed);
+        exchange.settleThen(billed, false, "cut_at_reservation", () -> {
+            exchange.writeEnd(Unpooled.wrappedBuffer(ending));
+            exchange.complete(false);
+        });
     }
 
     /**
@@ -220,6 +237,10 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
 
     @Override
     public void dispose() {
+        if (heldBackTerminalEvent != null) {
+            heldBackTerminalEvent.release();
+            heldBackTerminalEvent = null;
+        }
         if (pending != null) {
             pending.release();
             pending = null;

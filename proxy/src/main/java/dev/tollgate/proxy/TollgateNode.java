@@ -82,6 +82,7 @@ public final class TollgateNode implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        gateway.ledger().close(); // journals what the writer still holds
         reconciler.close();
         journal.close();
     }

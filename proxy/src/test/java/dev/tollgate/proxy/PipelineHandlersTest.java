@@ -63,6 +63,12 @@ class PipelineHandlersTest {
         others.forEach(TestGateways::close);
     }
 
+    /** Writes a request and lets the journal acknowledge its reservation, after which admission forwards it. */
+    private void admit(EmbeddedChannel target, TestGateways gateways, FullHttpRequest request) {
+        target.writeInbound(request);
+        gateways.runJournalAcknowledgements(target);
+    }
+
     private static FullHttpRequest post(String uri, String body, String... headers) {
         FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, uri,
                 Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
@@ -137,7 +143,7 @@ class PipelineHandlersTest {
         channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Authenticator(test.gateway),
                 new AdmissionHandler(test.gateway), new Capture());
         String body = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":100,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-        channel.writeInbound(post("/v1/chat/completions", body, "authorization", "Bearer " + test.key, "openai-organization", "org-x"));
+        admit(channel, test, post("/v1/chat/completions", body, "authorization", "Bearer " + test.key, "openai-organization", "org-x"));
         assertThat(forwarded).hasSize(1);
         Exchange exchange = forwarded.get(0);
         assertThat(exchange.reservation.heldMicros()).isEqualTo(exchange.plan.worstCaseMicros());
@@ -192,7 +198,7 @@ class PipelineHandlersTest {
         TestGateways tight = closeLater(new TestGateways("http://127.0.0.1:9/v1", 700, Limits.defaults()));
         channel = new EmbeddedChannel(new SurfaceRouter(tight.gateway), new Authenticator(tight.gateway),
                 new AdmissionHandler(tight.gateway), new Capture());
-        channel.writeInbound(post("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        admit(channel, tight, post("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
                 "authorization", "Bearer " + tight.key));
         assertThat(forwarded).hasSize(1);
         Exchange exchange = forwarded.get(0);

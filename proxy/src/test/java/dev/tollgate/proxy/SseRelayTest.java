@@ -52,6 +52,7 @@ class SseRelayTest {
         request.headers().set(HttpHeaderNames.AUTHORIZATION, "Bearer " + test.key);
         HttpUtil.setContentLength(request, request.content().readableBytes());
         channel.writeInbound(request);
+        test.runJournalAcknowledgements(channel);
         return captured[0];
     }
 
@@ -66,7 +67,7 @@ class SseRelayTest {
         return stream.toString();
     }
 
-    private static String relay(Exchange exchange, EmbeddedChannel channel, byte[] upstream, SplittableRandom random) {
+    private String relay(Exchange exchange, EmbeddedChannel channel, byte[] upstream, SplittableRandom random) {
         HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         head.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/event-stream; charset=utf-8");
         HttpUtil.setTransferEncodingChunked(head, true);
@@ -78,6 +79,7 @@ class SseRelayTest {
             position += length;
         }
         exchange.onUpstream(new DefaultLastHttpContent());
+        test.runJournalAcknowledgements(channel); // the terminal event and the end wait for the debit's record
         ByteArrayOutputStream received = new ByteArrayOutputStream();
         HttpResponse clientHead = channel.readOutbound();
         assertThat(clientHead.status().code()).isEqualTo(200);

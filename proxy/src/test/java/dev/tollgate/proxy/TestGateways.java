@@ -83,8 +83,18 @@ final class TestGateways implements AutoCloseable {
         return reconciler;
     }
 
+    /**
+     * For EmbeddedChannel tests: waits until the journal writer has acknowledged everything, then runs
+     * the acknowledgements' continuations that it queued on the channel's event loop.
+     */
+    void runJournalAcknowledgements(io.netty.channel.embedded.EmbeddedChannel channel) {
+        gateway.ledger().writer().awaitWritten();
+        channel.runPendingTasks();
+    }
+
     /** The journal replayed from empty, as recovery would see it. */
     LedgerState replayJournal() {
+        gateway.ledger().writer().awaitWritten();
         LedgerState state = new LedgerState();
         journal.readAfter(-1, state::apply);
         return state;
@@ -92,6 +102,7 @@ final class TestGateways implements AutoCloseable {
 
     @Override
     public void close() {
+        gateway.ledger().close();
         if (reconciler != null) {
             reconciler.close();
         }
