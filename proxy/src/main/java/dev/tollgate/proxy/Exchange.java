@@ -87,8 +87,11 @@ final class Exchange {
     /** The response is over and its debit is being journaled: upstream failures and timeouts no longer apply. */
     private boolean awaitingJournal;
     private Runnable onComplete;
+    /** Serves the connection's next request once this one is over (the connection stays open). */
+    private final Runnable readNext;
 
-    Exchange(Gateway gateway, Channel client, Endpoint endpoint, Protocol surface, FullHttpRequest request) {
+    Exchange(Gateway gateway, Channel client, Endpoint endpoint, Protocol surface, FullHttpRequest request, Runnable readNext) {
+        this.readNext = readNext;
         this.gateway = gateway;
         this.client = client;
         this.endpoint = endpoint;
@@ -486,7 +489,7 @@ final class Exchange {
         }
         if (client.isActive()) {
             if (keepAlive) {
-                client.read();
+                readNext.run();
             } else {
                 client.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             }

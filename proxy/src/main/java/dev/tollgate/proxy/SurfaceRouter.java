@@ -11,23 +11,31 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayDeque;
 
 /**
  * Matches a complete request to one of Tollgate's endpoints and opens its {@link Exchange}; unknown
- * paths and wrong methods are answered here. Reading is manual (AUTO_READ off): the first request
- * is read when the connection opens, each next one when the previous exchange completes.
+ * paths and wrong methods are answered here. One exchange at a time per connection: a request
+ * pipelined behind one in flight waits here, and the connection stops reading until it is served.
+ *
+ * <p>The connection reads on its own (auto-read) rather than one {@code read()} per request: with
+ * epoll every manual read and every pause is a system call re-arming the socket's interest, two per
+ * request, and clients almost never pipeline.
  */
 final class SurfaceRouter extends ChannelInboundHandlerAdapter {
     private final Gateway gateway;
+    /** Requests that arrived while an exchange was in flight, in order; reading is paused while any wait. */
+    private final ArrayDeque<FullHttpRequest> pipelined = new ArrayDeque<>(2);
+    private boolean exchangeInFlight;
+    private ChannelHandlerContext ctx;
 
     SurfaceRouter(Gateway gateway) {
         this.gateway = gateway;
     }
 
     @Override
-    public void channelActive(ChannelHandlerContext ctx) {
-        ctx.read();
-        ctx.fireChannelActive();
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
     }
 
     @Override
@@ -36,6 +44,35 @@ final class SurfaceRouter extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg); // released: only whole requests come out of the aggregator
             return;
         }
+        if (exchangeInFlight) {
+            pipelined.add(request); // owned here until its turn
+            ctx.channel().config().setAutoRead(false);
+            return;
+        }
+        route(ctx, request);
+    }
+
+    /** Called by the exchange when it is over and the connection stays open: the next request's turn. */
+    private void exchangeCompleted() {
+        exchangeInFlight = false;
+        FullHttpRequest next = pipelined.poll();
+        if (next != null) {
+            route(ctx, next);
+        }
+        if (!exchangeInFlight && pipelined.isEmpty() && ctx.channel().isActive()) {
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        FullHttpRequest waiting;
+        while ((waiting = pipelined.poll()) != null) {
+            waiting.release(); // released: the connection closed before its turn
+        }
+    }
+
+    private void route(ChannelHandlerContext ctx, FullHttpRequest request) {
         if (request.decoderResult().isFailure()) {
             FullHttpResponse response = ErrorShapes.response(ctx.alloc(), Protocol.OPENAI,
                     Rejection.of(Rejection.Kind.MALFORMED_JSON, "The request is not valid HTTP."), Gateway.newRequestId());
@@ -45,7 +82,9 @@ final class SurfaceRouter extends ChannelInboundHandlerAdapter {
         }
         String path = new QueryStringDecoder(request.uri()).rawPath();
         Endpoint endpoint = Endpoint.atPath(path);
-        Exchange exchange = new Exchange(gateway, ctx.channel(), endpoint, surfaceFor(endpoint, request.headers()), request);
+        exchangeInFlight = true;
+        Exchange exchange = new Exchange(gateway, ctx.channel(), endpoint, surfaceFor(endpoint, request.headers()), request,
+                this::exchangeCompleted);
         if (endpoint == null) {
             exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface, Rejection.of(Rejection.Kind.UNKNOWN_PATH,
                     "Invalid URL (" + request.method() + " " + path + ")"), exchange.requestId));

@@ -31,7 +31,7 @@ class PipelineHandlersTest {
     private final List<Exchange> forwarded = new ArrayList<>();
     private EmbeddedChannel channel;
 
-    /** Collects what a handler passes on, and completes it so the request is released. */
+    /** Collects what a handler passes on; {@link #noLeaks} completes it so the request is released. */
     private final class Capture extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -101,6 +101,37 @@ class PipelineHandlersTest {
     }
 
     @Test
+    void routerHoldsAPipelinedRequestAndStopsReadingUntilTheExchangeInFlightIsOver() {
+        channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Capture());
+        assertThat(channel.config().isAutoRead()).isTrue();
+        channel.writeInbound(post("/v1/messages", "{}"));
+        channel.writeInbound(post("/v1/chat/completions", "{}"));
+        channel.writeInbound(post("/v1/embeddings", "{}"));
+        assertThat(forwarded).extracting(exchange -> exchange.endpoint).containsExactly(Endpoint.MESSAGES);
+        assertThat(channel.config().isAutoRead()).as("no more reading while requests wait").isFalse();
+
+        forwarded.getLast().complete(false);
+        assertThat(forwarded).extracting(exchange -> exchange.endpoint).containsExactly(Endpoint.MESSAGES, Endpoint.CHAT_COMPLETIONS);
+        assertThat(channel.config().isAutoRead()).isFalse();
+
+        forwarded.getLast().complete(false);
+        assertThat(forwarded).extracting(exchange -> exchange.endpoint)
+                .containsExactly(Endpoint.MESSAGES, Endpoint.CHAT_COMPLETIONS, Endpoint.EMBEDDINGS);
+        forwarded.getLast().complete(false);
+        assertThat(channel.config().isAutoRead()).as("reading resumes once nothing waits").isTrue();
+    }
+
+    @Test
+    void routerReleasesPipelinedRequestsWhenTheConnectionCloses() {
+        channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Capture());
+        channel.writeInbound(post("/v1/messages", "{}"));
+        FullHttpRequest waiting = post("/v1/chat/completions", "{}");
+        channel.writeInbound(waiting);
+        channel.close();
+        assertThat(waiting.refCnt()).isZero();
+    }
+
+    @Test
     void routerAnswersUnknownPathsAndWrongMethodsInTheSurfaceShape() throws Exception {
         channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Capture());
         channel.writeInbound(post("/v1/images/generations", "{}"));
@@ -122,7 +153,9 @@ class PipelineHandlersTest {
     void authenticatorAcceptsBearerAndXApiKeyAndRejectsOthersWithoutEchoingTheKey() throws Exception {
         channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Authenticator(test.gateway), new Capture());
         channel.writeInbound(post("/v1/chat/completions", "{}", "authorization", "Bearer " + test.key));
+        forwarded.getLast().complete(false); // the connection's next request is served once this one is over
         channel.writeInbound(post("/v1/messages", "{}", "x-api-key", test.key));
+        forwarded.getLast().complete(false);
         assertThat(forwarded).hasSize(2);
         assertThat(forwarded).allSatisfy(exchange -> assertThat(exchange.key.accountId()).isEqualTo(TestGateways.ACCOUNT));
 

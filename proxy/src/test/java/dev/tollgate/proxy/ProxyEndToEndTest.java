@@ -315,4 +315,32 @@ class ProxyEndToEndTest {
         }
         assertThat(stack.awaitOutcomes(20)).hasSize(20).allSatisfy(outcome -> assertThat(outcome.reason()).isEqualTo("completed"));
     }
+
+    @Test
+    void pipelinedRequestsAreServedOneAfterAnotherInOrder() throws Exception {
+        ProxyStack stack = stack(10_000_000);
+        String[] bodies = {chat("one [sim:events=3]", false, ""), chat("two [sim:events=4]", true, ""), chat("three [sim:events=5]", false, "")};
+        StringBuilder requests = new StringBuilder();
+        for (int i = 0; i < bodies.length; i++) {
+            byte[] body = bodies[i].getBytes(StandardCharsets.UTF_8);
+            requests.append("POST /v1/chat/completions HTTP/1.1\r\nHost: tollgate\r\nAuthorization: Bearer ").append(stack.test.key)
+                    .append("\r\nContent-Type: application/json\r\nContent-Length: ").append(body.length)
+                    .append(i == bodies.length - 1 ? "\r\nConnection: close" : "").append("\r\n\r\n").append(bodies[i]);
+        }
+        String wire;
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", stack.server.port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(requests.toString().getBytes(StandardCharsets.UTF_8)); // all three in one write
+            wire = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+        assertThat(wire.split("HTTP/1.1 200 OK", -1)).as("three answers").hasSize(4);
+        int first = wire.indexOf("\"completion_tokens\":3");
+        int second = wire.indexOf("data: [DONE]");
+        int third = wire.indexOf("\"completion_tokens\":5");
+        assertThat(first).as("the first answer").isPositive();
+        assertThat(second).as("the streamed second answer, after the first").isGreaterThan(first);
+        assertThat(third).as("the third answer, after the stream").isGreaterThan(second);
+        assertThat(stack.awaitOutcomes(3)).hasSize(3).allSatisfy(outcome -> assertThat(outcome.reason()).isEqualTo("completed"));
+        assertThat(stack.sim.requestsReceived()).isEqualTo(3);
+    }
 }
