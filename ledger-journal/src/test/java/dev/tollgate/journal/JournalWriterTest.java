@@ -12,19 +12,54 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class JournalWriterTest {
     @TempDir
     Path directory;
 
     @Test
-    void keepsEachProducersOrderAndAcknowledgesEveryRecordOnceWritten() throws Exception {
+    void onlyPerDebitDurabilityGetsAWriterThreadOfItsOwn() throws Exception {
+        for (Durability durability : Durability.values()) {
+            try (Journal journal = Journal.open(directory.resolve(durability.name()), durability, 100)) {
+                JournalWriter writer = new JournalWriter(journal);
+                assertThat(writer.ownThread()).as(durability.name()).isEqualTo(durability == Durability.PER_DEBIT);
+                writer.close();
+            }
+        }
+    }
+
+    @Test
+    void onTheCallersThreadARecordIsInTheJournalAndAcknowledgedBeforeSubmitReturns() throws Exception {
+        try (Journal journal = Journal.open(directory, Durability.PERIODIC, 100)) {
+            JournalWriter writer = new JournalWriter(journal);
+            Thread caller = Thread.currentThread();
+            List<Thread> acknowledgedOn = new ArrayList<>();
+            writer.submit(new AccountOpened(1, "acme"), failure -> {
+                assertThat(failure).isNull();
+                acknowledgedOn.add(Thread.currentThread());
+            });
+            assertThat(acknowledgedOn).containsExactly(caller);
+            assertThat(journal.lastIndex()).isNotNegative();
+            assertThat(writer.queued()).isZero();
+            writer.close();
+        }
+    }
+
+    @ParameterizedTest(name = "own thread: {0}")
+    @ValueSource(booleans = {true, false})
+    void keepsEachProducersOrderAndAcknowledgesEveryRecordOnceWritten(boolean ownThread) throws Exception {
         int producers = 4;
         int perProducer = 5_000;
         try (Journal journal = Journal.open(directory, Durability.PAGE_CACHE, 100)) {
-            JournalWriter writer = new JournalWriter(journal);
+            JournalWriter writer = new JournalWriter(journal, ownThread);
             ConcurrentLinkedQueue<RuntimeException> failures = new ConcurrentLinkedQueue<>();
             CountDownLatch acknowledged = new CountDownLatch(producers * perProducer);
             List<Thread> threads = new ArrayList<>();
@@ -66,10 +101,11 @@ class JournalWriterTest {
         }
     }
 
-    @Test
-    void aRecordThatCannotBeWrittenIsReportedToItsProducer() throws Exception {
+    @ParameterizedTest(name = "own thread: {0}")
+    @ValueSource(booleans = {true, false})
+    void aRecordThatCannotBeWrittenIsReportedToItsProducer(boolean ownThread) throws Exception {
         try (Journal journal = Journal.open(directory, Durability.PER_DEBIT, 100)) {
-            JournalWriter writer = new JournalWriter(journal);
+            JournalWriter writer = new JournalWriter(journal, ownThread);
             ConcurrentLinkedQueue<RuntimeException> failures = new ConcurrentLinkedQueue<>();
             CountDownLatch done = new CountDownLatch(2);
             writer.submit(new CreditAdded(1, "acme", -5, "bad"), failure -> {
@@ -84,7 +120,7 @@ class JournalWriterTest {
             });
             done.await();
             assertThat(failures).singleElement().isInstanceOf(JournalFormatException.class);
-            writer.append(new CreditAdded(2, "acme", 10, "good")); // waits, and per-debit forces it to disk first
+            writer.append(new CreditAdded(2, "acme", 10, "good")); // waits (on its own thread, per-debit forces it to disk first)
             List<JournalEvent> read = new ArrayList<>();
             journal.readAfter(-1, (index, event) -> read.add(event));
             assertThat(read).extracting(JournalEvent::type).containsExactly(EventType.ACCOUNT_OPENED, EventType.CREDIT_ADDED);
@@ -93,9 +129,46 @@ class JournalWriterTest {
     }
 
     @Test
+    void aLoopThatWakesTheWriterOncePerTurnLosesNoRecord() throws Exception {
+        int turns = 200;
+        int perTurn = 50;
+        ExecutorService loop = Executors.newSingleThreadExecutor();
+        try (Journal journal = Journal.open(directory, Durability.PER_DEBIT, 100)) {
+            JournalWriter writer = new JournalWriter(journal, true);
+            loop.execute(() -> writer.wakeOncePerTurnOf(loop));
+            AtomicInteger acknowledged = new AtomicInteger();
+            CountDownLatch all = new CountDownLatch(turns * perTurn);
+            for (int turn = 0; turn < turns; turn++) {
+                int first = turn * perTurn;
+                loop.execute(() -> {
+                    for (int i = first; i < first + perTurn; i++) {
+                        writer.submit(new AccountOpened(1, "a" + i), failure -> {
+                            if (failure == null) {
+                                acknowledged.incrementAndGet();
+                            }
+                            all.countDown();
+                        });
+                    }
+                });
+                if (turn % 20 == 0) {
+                    Thread.sleep(2); // lets the writer park between some turns, so that wake-ups are needed
+                }
+            }
+            assertThat(all.await(30, TimeUnit.SECONDS)).as("every record acknowledged").isTrue();
+            assertThat(acknowledged.get()).isEqualTo(turns * perTurn);
+            long[] count = {0};
+            journal.readAfter(-1, (index, event) -> count[0]++);
+            assertThat(count[0]).isEqualTo(turns * perTurn);
+            writer.close();
+        } finally {
+            loop.shutdownNow();
+        }
+    }
+
+    @Test
     void closingWritesWhatIsStillQueued() throws Exception {
         try (Journal journal = Journal.open(directory, Durability.PAGE_CACHE, 100)) {
-            JournalWriter writer = new JournalWriter(journal);
+            JournalWriter writer = new JournalWriter(journal, true);
             for (int i = 0; i < 10_000; i++) {
                 writer.submit(new AccountOpened(1, "a" + i), null);
             }

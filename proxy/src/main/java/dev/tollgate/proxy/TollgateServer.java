@@ -38,13 +38,13 @@ public final class TollgateServer implements AutoCloseable {
         Map<String, SslContext> tls = upstreamTls(gateway);
         for (EventExecutor executor : group) {
             pools.put(executor, new UpstreamPool((EventLoop) executor, transport, gateway.limits(), tls));
+            executor.execute(() -> gateway.ledger().writer().wakeOncePerTurnOf(executor));
         }
         Limits limits = gateway.limits();
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
-                .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
