@@ -31,8 +31,11 @@ public final class UsageFields {
             this.path = path;
         }
 
+        /** {@code values()} copies its array on every call; this lookup runs for every usage field read. */
+        private static final Field[] ALL = values();
+
         static Field of(String path) {
-            for (Field field : values()) {
+            for (Field field : ALL) {
                 if (field.path.equals(path)) {
                     return field;
                 }
@@ -41,7 +44,7 @@ public final class UsageFields {
         }
     }
 
-    private final long[] values = new long[Field.values().length];
+    private final long[] values = new long[Field.ALL.length];
     private boolean any;
 
     public UsageFields() {
