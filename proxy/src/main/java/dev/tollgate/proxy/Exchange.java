@@ -87,6 +87,8 @@ final class Exchange {
     /** The response is over and its debit is being journaled: upstream failures and timeouts no longer apply. */
     private boolean awaitingJournal;
     private Runnable onComplete;
+    /** Written to the client and to be flushed when the current upstream read is over. */
+    private boolean flushAtReadEnd;
     /** Serves the connection's next request once this one is over (the connection stays open). */
     private final Runnable readNext;
 
@@ -152,8 +154,25 @@ final class Exchange {
     }
 
     void flush() {
+        flushAtReadEnd = false;
         if (!clientGone) {
             client.flush();
+        }
+    }
+
+    /**
+     * Flushes what was written once the current read from the upstream is over: the events of
+     * several upstream chunks received in one read (a provider sends each event as its own chunk)
+     * then leave in one system call instead of one each.
+     */
+    void flushAtReadEnd() {
+        flushAtReadEnd = true;
+    }
+
+    /** The upstream connection's current read is over (Netty's {@code channelReadComplete}). */
+    void upstreamReadComplete() {
+        if (flushAtReadEnd) {
+            flush();
         }
     }
 
@@ -460,6 +479,9 @@ final class Exchange {
             return;
         }
         completed = true;
+        if (flushAtReadEnd) {
+            flush(); // the upstream connection may be handed on before its read completes
+        }
         cancelTimer();
         releaseRequest();
         if (upstreamBody != null) {

@@ -51,7 +51,7 @@ final class JsonRelay implements ResponseRelay {
             return;
         }
         exchange.writeContent(content.retain());
-        exchange.flush();
+        exchange.flushAtReadEnd();
     }
 
     /**

@@ -19,7 +19,7 @@ final class PassThroughRelay implements ResponseRelay {
     public void onContent(ByteBuf content, boolean last) {
         if (content.isReadable()) {
             exchange.writeContent(content.retain());
-            exchange.flush();
+            exchange.flushAtReadEnd();
         }
     }
 

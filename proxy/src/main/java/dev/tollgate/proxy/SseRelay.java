@@ -71,7 +71,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
             return;
         }
         writeRun();
-        exchange.flush();
+        exchange.flushAtReadEnd();
         if (pending.readableBytes() > maxEventBytes) {
             exchange.upstreamFailed("upstream_event_too_large", false);
             return;
@@ -88,7 +88,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
             return;
         }
         writeRun();
-        exchange.flush();
+        exchange.flushAtReadEnd();
         // The stream's terminal event and its end wait for the debit to be journaled, so a client
         // never holds a complete answer whose debit a crash could lose.
         exchange.settleThen(billedUsage(), meter.usageFinal() && meter.usage().complete(family), "completed", () -> {
@@ -142,8 +142,8 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
 
     /**
      * Writes the forwarded events not written yet as one piece of the response: the events of one
-     * upstream read go to the client together, as soon as that read is metered, in one chunk instead
-     * of one chunk each.
+     * upstream chunk go to the client together, in one chunk instead of one chunk each, and the
+     * chunks of one upstream read in one flush (see {@link Exchange#flushAtReadEnd}).
      */
     private void writeRun() {
         if (runEnd > runStart) {
