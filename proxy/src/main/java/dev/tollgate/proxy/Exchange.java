@@ -134,7 +134,7 @@ final class Exchange {
     void respond(FullHttpResponse response) {
         response.headers().set(Headers.TOLLGATE_REQUEST_ID, requestId);
         HttpUtil.setKeepAlive(response, keepAlive);
-        client.writeAndFlush(response);
+        client.writeAndFlush(response, client.voidPromise());
         complete(false);
     }
 
@@ -142,7 +142,7 @@ final class Exchange {
         responseStarted = true;
         head.headers().set(Headers.TOLLGATE_REQUEST_ID, requestId);
         HttpUtil.setKeepAlive(head, keepAlive);
-        client.write(head);
+        client.write(head, client.voidPromise());
     }
 
     void writeContent(ByteBuf content) {
@@ -150,7 +150,7 @@ final class Exchange {
             content.release();
             return;
         }
-        client.write(new DefaultHttpContent(content));
+        client.write(new DefaultHttpContent(content), client.voidPromise());
     }
 
     void flush() {
@@ -185,7 +185,7 @@ final class Exchange {
             return;
         }
         LastHttpContent last = lastBytes == null ? LastHttpContent.EMPTY_LAST_CONTENT : new DefaultLastHttpContent(lastBytes);
-        client.writeAndFlush(last);
+        client.writeAndFlush(last, client.voidPromise());
     }
 
     // ---------------------------------------------------------------- outcomes
@@ -465,7 +465,7 @@ final class Exchange {
     private void respondAfterUpstream(FullHttpResponse response) {
         response.headers().set(Headers.TOLLGATE_REQUEST_ID, requestId);
         HttpUtil.setKeepAlive(response, keepAlive);
-        client.writeAndFlush(response);
+        client.writeAndFlush(response, client.voidPromise());
         complete(false);
     }
 
