@@ -343,4 +343,24 @@ class ProxyEndToEndTest {
         assertThat(stack.awaitOutcomes(3)).hasSize(3).allSatisfy(outcome -> assertThat(outcome.reason()).isEqualTo("completed"));
         assertThat(stack.sim.requestsReceived()).isEqualTo(3);
     }
+
+    @Test
+    void withPerDebitDurabilityRequestsGoThroughTheWriterThreadAndAllSettle() throws Exception {
+        ProxyStack stack = new ProxyStack(100_000_000, Limits.defaults(), SimulatedProvider.Settings.defaults(), dev.tollgate.config.Durability.PER_DEBIT);
+        stacks.add(stack);
+        assertThat(stack.test.gateway.ledger().writer().ownThread()).as("per_debit appends on the writer thread").isTrue();
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            responses.add(stack.http.sendAsync(HttpRequest.newBuilder(URI.create(stack.baseUrl() + "/v1/chat/completions"))
+                    .header("authorization", "Bearer " + stack.test.key).header("content-type", "application/json")
+                    .timeout(Duration.ofSeconds(30))
+                    .POST(HttpRequest.BodyPublishers.ofString(chat("many [sim:events=5]", i % 2 == 0, ""))).build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        for (var response : responses) {
+            HttpResponse<String> answer = response.get(30, TimeUnit.SECONDS);
+            assertThat(answer.statusCode()).isEqualTo(200);
+            assertThat(answer.body()).satisfiesAnyOf(body -> assertThat(body).contains("\"completion_tokens\":5"), body -> assertThat(body).contains("data: [DONE]"));
+        }
+        assertThat(stack.awaitOutcomes(40)).hasSize(40).allSatisfy(outcome -> assertThat(outcome.reason()).isEqualTo("completed"));
+    }
 }

@@ -24,8 +24,13 @@ final class ProxyStack implements AutoCloseable {
     }
 
     ProxyStack(long balanceMicros, Limits limits, SimulatedProvider.Settings simSettings) throws InterruptedException {
+        this(balanceMicros, limits, simSettings, dev.tollgate.config.Durability.PAGE_CACHE);
+    }
+
+    ProxyStack(long balanceMicros, Limits limits, SimulatedProvider.Settings simSettings, dev.tollgate.config.Durability durability)
+            throws InterruptedException {
         sim = SimulatedProvider.start(simSettings);
-        test = new TestGateways(sim.baseUrl(), balanceMicros, limits);
+        test = new TestGateways(sim.baseUrl(), balanceMicros, limits, durability);
         server = TollgateServer.start(test.gateway, new ListenerConfig("127.0.0.1", 0), 2, Transport.best());
     }
 

@@ -42,14 +42,23 @@ final class TestGateways implements AutoCloseable {
     private Reconciler reconciler;
 
     TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits) {
+        this(upstreamBaseUrl, balanceMicros, limits, Durability.PAGE_CACHE);
+    }
+
+    TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits, Durability durability) {
         this(List.of(
                 new ProviderConfig("openai", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
                 new ProviderConfig("anthropic", Protocol.ANTHROPIC, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
                 new ProviderConfig("google", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
-                new ProviderConfig("deepseek", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null)), balanceMicros, limits);
+                new ProviderConfig("deepseek", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null)), balanceMicros, limits,
+                durability);
     }
 
     TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits) {
+        this(providers, balanceMicros, limits, Durability.PAGE_CACHE);
+    }
+
+    TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability) {
         AccountConfig account = new AccountConfig(ACCOUNT, balanceMicros,
                 List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "test-key")));
         try {
@@ -58,9 +67,9 @@ final class TestGateways implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0), providers, CatalogLoader.loadBuiltin(), limits,
-                new JournalConfig(journalDirectory, Durability.PAGE_CACHE, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
+                new JournalConfig(journalDirectory, durability, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
         this.config = config;
-        journal = Journal.open(journalDirectory, Durability.PAGE_CACHE, 0);
+        journal = Journal.open(journalDirectory, durability, 0);
         Ledger ledger = Ledger.recover(journal, config.journal().snapshotDirectory(), limits.maxAccounts(), System::currentTimeMillis);
         gateway = new Gateway(config, ledger, outcomes::add);
     }
