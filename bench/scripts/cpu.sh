@@ -8,7 +8,8 @@
 #
 #   --jar FILE            the Tollgate jar to measure (default: proxy/target/tollgate.jar, built first);
 #                         run twice with two jars, alternating, to compare two builds
-#   --jfr                 also record JFR CPU-time samples of the measured run and summarize them
+#   --jfr                 also record JFR CPU-time samples of the measured run, summarize them and keep
+#                         the recording in bench/target/cpu-<time>.jfr
 #   --strace              also count Tollgate's system calls for 5 s of the measured run (strace -c -f)
 #   --journal-parent DIR  put the journal there (e.g. /dev/shm, to take the disk out of the picture)
 #   TOLLGATE_JAVA_OPTS    extra JVM options for Tollgate (e.g. "-Xlog:gc:file=gc.log")
@@ -28,11 +29,11 @@ while [ $# -gt 0 ]; do
     --jfr) jfr=true; shift ;;
     --strace) strace_run=true; shift ;;
     --journal-parent) journal_parent="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done
-[ $# -ge 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
 rate="$1" seconds="$2" mode="${3:-json}"
 stream_args=()
 [ "$mode" = stream ] && stream_args=(--stream)
@@ -131,8 +132,12 @@ join "$work/threads-before" "$work/threads-after" | awk -v n="$requests" -v hz="
   '$3 > $2 {printf "  %-24s %8.1f us per request\n", $1, ($3 - $2) * 1000000 / hz / n}' | sort -k2 -nr
 if [ "$jfr" = true ]; then
   "$JAVA_HOME/bin/jcmd" "$tollgate_pid" JFR.stop name=cpu >/dev/null
+  mkdir -p "$root/bench/target"
+  recording="$root/bench/target/cpu-$(date -u +%Y%m%dT%H%M%SZ).jfr"
+  cp "$work/tollgate.jfr" "$recording"
   echo
-  "$java" -cp "$classpath" dev.tollgate.bench.load.LoadCli jfr-summary "$work/tollgate.jfr"
+  "$java" -cp "$classpath" dev.tollgate.bench.load.LoadCli jfr-summary "$recording"
+  echo "(the recording is kept: $recording)"
 fi
 if [ "$strace_run" = true ]; then
   echo

@@ -18,6 +18,12 @@ import java.util.Set;
 public final class JsonUsageScanner {
     /** Fields whose string values are generated text in a non-streamed response. */
     private static final Set<String> GENERATED_TEXT = Set.of("content", "text", "arguments", "refusal", "reasoning_content", "thinking");
+    /**
+     * Generated text kept uncounted, in chars, at most: the count is needed only when the provider
+     * reported no usage, which it says at the end of the body, so the tokenizer runs only then. Past
+     * this much text the rest is counted as it comes, so a long answer is not held whole.
+     */
+    static final int UNCOUNTED_TEXT_LIMIT_CHARS = 64 * 1024;
 
     private final TokenCounter counter;
     private final UsageFields usage = new UsageFields();
@@ -27,6 +33,9 @@ public final class JsonUsageScanner {
     private int depth;
     private int usageDepth = -1;
     private long outputTokensCounted;
+    /** Generated text not counted yet (see {@link #UNCOUNTED_TEXT_LIMIT_CHARS}). */
+    private final java.util.ArrayList<String> uncountedText = new java.util.ArrayList<>(2);
+    private int uncountedChars;
     private boolean broken;
 
     public JsonUsageScanner(TokenCounter counter) {
@@ -70,6 +79,11 @@ public final class JsonUsageScanner {
 
     /** Generated text found in the body, counted with the model's encoding: the fallback when no usage is reported. */
     public long outputTokensCounted() {
+        for (String text : uncountedText) {
+            outputTokensCounted += counter.count(text);
+        }
+        uncountedText.clear();
+        uncountedChars = 0;
         return outputTokensCounted;
     }
 
@@ -105,7 +119,13 @@ public final class JsonUsageScanner {
                 }
                 case VALUE_STRING -> {
                     if (depth >= 2 && depth < fieldAtDepth.length && GENERATED_TEXT.contains(fieldAtDepth[depth])) {
-                        outputTokensCounted += counter.count(parser.getText());
+                        String text = parser.getText();
+                        if (uncountedChars + text.length() <= UNCOUNTED_TEXT_LIMIT_CHARS) {
+                            uncountedText.add(text);
+                            uncountedChars += text.length();
+                        } else {
+                            outputTokensCounted += counter.count(text);
+                        }
                     }
                 }
                 default -> {

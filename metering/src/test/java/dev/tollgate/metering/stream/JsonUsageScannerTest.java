@@ -114,6 +114,25 @@ class JsonUsageScannerTest {
         assertThat(scanner.outputTokensCounted()).isEqualTo(tokens);
     }
 
+    @Test
+    void generatedTextBeyondWhatIsKeptUncountedIsCountedOnTheWayAndNothingTwice() {
+        StringBuilder words = new StringBuilder();
+        for (int i = 0; words.length() < 40_000; i++) {
+            words.append("word").append(i % 97).append(i % 3 == 0 ? ", " : " ");
+        }
+        String text = words.toString();
+        StringBuilder json = new StringBuilder("{\"choices\":[");
+        for (int choice = 0; choice < 3; choice++) { // 120,000 chars in all: past the uncounted limit
+            json.append(choice == 0 ? "" : ",").append("{\"message\":{\"content\":\"").append(text).append(choice).append("\"}}");
+        }
+        json.append("]}");
+        assertThat(3 * text.length()).isGreaterThan(JsonUsageScanner.UNCOUNTED_TEXT_LIMIT_CHARS);
+        JsonUsageScanner scanner = scan(json.toString().getBytes(StandardCharsets.UTF_8), new int[] {1_000, 50_000, 90_000});
+        long expected = O200K.countTokens(text + "0") + O200K.countTokens(text + "1") + O200K.countTokens(text + "2");
+        assertThat(scanner.outputTokensCounted()).isEqualTo(expected);
+        assertThat(scanner.outputTokensCounted()).as("asked again").isEqualTo(expected);
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("bodies")
     void everySplitPointGivesTheSameUsage(String name, EndpointFamily family, String json, Usage expected, String[] generated) {
