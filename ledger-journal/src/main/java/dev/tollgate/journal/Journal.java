@@ -48,6 +48,9 @@ public final class Journal implements AutoCloseable {
     private final List<ExcerptTailer> tailers = new CopyOnWriteArrayList<>();
     private final Thread syncThread;
     private volatile boolean closed;
+    /** The two newest cycle files, listed when the newest cycle was this one: listed again only once a new cycle's file exists. */
+    private List<Path> newestCycleFiles = List.of();
+    private int newestCycleFilesListedIn = Integer.MIN_VALUE;
 
     private Journal(Path directory, Durability durability, int syncIntervalMs, boolean readOnly, LongSupplier cycleClockMs) {
         this.directory = directory;
@@ -370,13 +373,24 @@ public final class Journal implements AutoCloseable {
      * Forces the two newest cycle files to disk (writes only ever go to the current cycle, and to the
      * previous one around a roll). On Linux fsync writes back pages dirtied through the mapping too.
      */
-    void forceNewestCycles() {
-        List<Path> files = new ArrayList<>(cycleFiles());
-        for (int i = Math.max(0, files.size() - 2); i < files.size(); i++) {
-            try (FileChannel channel = FileChannel.open(files.get(i), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    /** The files the last {@link #forceNewestCycles} forced. */
+    synchronized List<Path> forcedCycleFiles() {
+        return newestCycleFiles;
+    }
+
+    synchronized void forceNewestCycles() {
+        int cycle = ((SingleChronicleQueue) queue).lastCycle(); // from Chronicle's directory metadata, no listing
+        if (cycle != newestCycleFilesListedIn || newestCycleFiles.isEmpty()) {
+            List<Path> files = cycleFiles();
+            newestCycleFiles = files.subList(Math.max(0, files.size() - 2), files.size());
+            newestCycleFilesListedIn = cycle;
+        }
+        for (Path file : newestCycleFiles) {
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 channel.force(false);
             } catch (IOException e) {
-                throw new IllegalStateException("cannot sync " + files.get(i) + ": " + e.getMessage(), e);
+                newestCycleFilesListedIn = Integer.MIN_VALUE; // listed again next time
+                throw new IllegalStateException("cannot sync " + file + ": " + e.getMessage(), e);
             }
         }
     }

@@ -128,6 +128,30 @@ class JournalOnDiskTest {
     }
 
     @Test
+    void thePeriodicSyncForcesTheNewCyclesFileOnceItExistsWithoutListingTheDirectoryEachTime() {
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(NOW_MS);
+        try (Journal journal = Journal.open(directory, Durability.PERIODIC, 3_600_000, clock::get)) {
+            journal.append(new AccountOpened(NOW_MS, "acme"));
+            journal.forceNewestCycles();
+            assertThat(journal.forcedCycleFiles()).containsExactlyElementsOf(journal.cycleFiles());
+            List<Path> dayOne = journal.forcedCycleFiles();
+
+            clock.addAndGet(java.util.concurrent.TimeUnit.DAYS.toMillis(1)); // midnight passes; no record yet
+            journal.forceNewestCycles();
+            journal.append(new CreditAdded(clock.get(), "acme", 5, "next-day"));
+            journal.forceNewestCycles();
+            assertThat(journal.cycleFiles()).hasSize(2);
+            assertThat(journal.forcedCycleFiles()).as("the new day's file, once written").containsExactlyElementsOf(journal.cycleFiles());
+
+            List<Path> listed = journal.forcedCycleFiles();
+            journal.append(new CreditAdded(clock.get(), "acme", 6, "same-day"));
+            journal.forceNewestCycles();
+            assertThat(journal.forcedCycleFiles()).as("no new listing while no new cycle starts").isSameAs(listed);
+            assertThat(dayOne).hasSize(1);
+        }
+    }
+
+    @Test
     void aNamedCursorKeepsItsPositionAcrossClosingAndReopeningTheJournal() {
         List<Long> indexes = new ArrayList<>();
         try (Journal journal = Journal.open(directory, Durability.PERIODIC, 50)) {
