@@ -32,8 +32,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The Chronicle Queue that records every change of money. Any thread may append (each gets its own
- * appender, so event loops never contend on a lock); an append lands in the memory-mapped file
- * before it returns and never waits on a reader. Records are {@link JournalCodec} layouts, one per
+ * appender; Chronicle's write lock is held for the copy of one record, so two event loops appending at
+ * once wait on each other only that long, unless the holder stalls on a page of the mapping); an
+ * append lands in the memory-mapped file before it returns and never waits on a reader. Records are {@link JournalCodec} layouts, one per
  * Chronicle document, validated on the way in and on the way out.
  */
 public final class Journal implements AutoCloseable {

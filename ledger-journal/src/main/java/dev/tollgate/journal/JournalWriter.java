@@ -35,6 +35,7 @@ public final class JournalWriter implements AutoCloseable {
     private static final int BATCH_LIMIT = 256;
     /** A safety net only: a producer always wakes a parked writer. */
     private static final long PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    private final long parkNanos;
 
     /** Told once a record is in the journal ({@code failure} null), or why it could not be written. */
     @FunctionalInterface
@@ -68,7 +69,13 @@ public final class JournalWriter implements AutoCloseable {
 
     /** {@code ownThread}: append on a writer thread of its own rather than on the caller's thread. */
     JournalWriter(Journal journal, boolean ownThread) {
+        this(journal, ownThread, PARK_NANOS);
+    }
+
+    /** {@code parkNanos}: how long a parked writer waits unwoken; tests make it long, so that a lost wake-up shows. */
+    JournalWriter(Journal journal, boolean ownThread, long parkNanos) {
         this.journal = journal;
+        this.parkNanos = parkNanos;
         this.thread = ownThread ? Thread.ofPlatform().daemon().name("tollgate-journal-writer").start(this::run) : null;
     }
 
@@ -120,7 +127,12 @@ public final class JournalWriter implements AutoCloseable {
             failure = e;
         }
         if (whenAppended != null) {
-            whenAppended.appended(failure);
+            try {
+                whenAppended.appended(failure);
+            } catch (RuntimeException e) {
+                // The record is in the journal either way; a failing acknowledgement must not undo that.
+                LOG.error("a journal acknowledgement failed", e);
+            }
         }
     }
 
@@ -147,8 +159,13 @@ public final class JournalWriter implements AutoCloseable {
 
         void request() {
             if (!requested) {
+                try {
+                    loop.execute(this);
+                } catch (RuntimeException e) {
+                    LockSupport.unpark(thread); // the loop is shutting down: wake the writer now
+                    return;
+                }
                 requested = true;
-                loop.execute(this);
             }
         }
 
@@ -161,7 +178,17 @@ public final class JournalWriter implements AutoCloseable {
         }
     }
 
-    /** Appends a record and waits until it is in the journal; for callers off the event loops. */
+    /**
+     * Wakes a parked writer now, rather than at the end of this loop's turn: for a caller about to
+     * block until its record is written (a turn that waits for the writer would never end).
+     */
+    public void wakeNow() {
+        if (thread != null && parked) {
+            LockSupport.unpark(thread);
+        }
+    }
+
+    /** Appends a record and waits until it is in the journal. */
     public void append(JournalEvent event) {
         java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
         submit(event, failure -> {
@@ -171,6 +198,7 @@ public final class JournalWriter implements AutoCloseable {
                 done.completeExceptionally(failure);
             }
         });
+        wakeNow();
         try {
             done.join();
         } catch (java.util.concurrent.CompletionException e) {
@@ -207,7 +235,7 @@ public final class JournalWriter implements AutoCloseable {
                 // reading the flag, so a record offered meanwhile is either seen here or wakes the thread.
                 parked = true;
                 if (queue.isEmpty() && running) {
-                    LockSupport.parkNanos(this, PARK_NANOS);
+                    LockSupport.parkNanos(this, parkNanos);
                 }
                 parked = false;
                 continue;

@@ -43,7 +43,7 @@ public final class Ledger implements AutoCloseable {
     private final Set<String> appliedIdempotencyKeys;
     private final LongSupplier clockMs;
     private final RecoveryReport recoveryReport;
-    /** Appends the reservation lifecycle (made, extended, settled, released) off the callers' threads, in order. */
+    /** Appends the reservation lifecycle (made, extended, settled, released) in order; see {@link JournalWriter} for on which thread. */
     private final JournalWriter writer;
 
     private Ledger(Journal journal, AccountBook accounts, ApiKeys keys, long lastReservationId, Set<String> appliedIdempotencyKeys,
@@ -226,6 +226,7 @@ public final class Ledger implements AutoCloseable {
         java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
         LedgerReservation reservation = reserve(key, minMicros, maxMicros, requestId, journaled::complete);
         if (reservation != null) {
+            writer.wakeNow();
             RuntimeException failure = journaled.join();
             if (failure != null) {
                 reservation.abandon();
@@ -237,8 +238,8 @@ public final class Ledger implements AutoCloseable {
 
     /**
      * Reserves as above without waiting for the journal: the money is held at once (one
-     * compare-and-set decides), and {@code whenJournaled} is told, on the writer's thread, when the
-     * reservation is in the journal. A request must not be forwarded before that: a reservation the
+     * compare-and-set decides), and {@code whenJournaled} is told when the reservation is in the
+     * journal: on the writer's thread, or on this thread before this returns (see {@link JournalWriter}). A request must not be forwarded before that: a reservation the
      * journal never saw could not be released on recovery nor reported as exposure. If journaling
      * fails, the caller {@link LedgerReservation#abandon() abandons} the reservation and refuses the request.
      */

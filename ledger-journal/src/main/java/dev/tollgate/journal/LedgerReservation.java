@@ -47,6 +47,7 @@ public final class LedgerReservation {
         java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
         boolean extended = extend(minMicros, maxMicros, journaled::complete);
         if (extended) {
+            ledger.writer().wakeNow();
             rethrow(journaled.join());
         }
         return extended;
@@ -77,6 +78,7 @@ public final class LedgerReservation {
         java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
         Reservation.Settlement settlement = settle(costMicros, facts, usage, usageReportedByProvider, reason, journaled::complete);
         if (settlement != null) {
+            ledger.writer().wakeNow();
             rethrow(journaled.join());
         }
         return settlement;
@@ -84,7 +86,7 @@ public final class LedgerReservation {
 
     /**
      * Debits {@code costMicros} at once and journals the debit; {@code whenJournaled} (may be null) is
-     * told on the writer's thread when it is in the journal. Null if the reservation was already closed
+     * told when it is in the journal (on the writer's thread, or on this one before this returns). Null if the reservation was already closed
      * (then nothing is journaled and the callback is not called).
      */
     public Reservation.Settlement settle(long costMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason,
@@ -109,6 +111,7 @@ public final class LedgerReservation {
         if (!release(facts, reason, journaled::complete)) {
             return false;
         }
+        ledger.writer().wakeNow();
         rethrow(journaled.join());
         return true;
     }

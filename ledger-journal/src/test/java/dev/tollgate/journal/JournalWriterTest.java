@@ -134,7 +134,8 @@ class JournalWriterTest {
         int perTurn = 50;
         ExecutorService loop = Executors.newSingleThreadExecutor();
         try (Journal journal = Journal.open(directory, Durability.PER_DEBIT, 100)) {
-            JournalWriter writer = new JournalWriter(journal, true);
+            // Parked unwoken for a minute: a lost wake-up would outlast the wait below.
+            JournalWriter writer = new JournalWriter(journal, true, TimeUnit.MINUTES.toNanos(1));
             loop.execute(() -> writer.wakeOncePerTurnOf(loop));
             AtomicInteger acknowledged = new AtomicInteger();
             CountDownLatch all = new CountDownLatch(turns * perTurn);
@@ -154,7 +155,7 @@ class JournalWriterTest {
                     Thread.sleep(2); // lets the writer park between some turns, so that wake-ups are needed
                 }
             }
-            assertThat(all.await(30, TimeUnit.SECONDS)).as("every record acknowledged").isTrue();
+            assertThat(all.await(20, TimeUnit.SECONDS)).as("every record acknowledged, each wake-up delivered").isTrue();
             assertThat(acknowledged.get()).isEqualTo(turns * perTurn);
             long[] count = {0};
             journal.readAfter(-1, (index, event) -> count[0]++);
@@ -162,6 +163,38 @@ class JournalWriterTest {
             writer.close();
         } finally {
             loop.shutdownNow();
+        }
+    }
+
+    @Test
+    void aCallerThatBlocksOnItsLoopWakesTheWriterAtOnce() throws Exception {
+        ExecutorService loop = Executors.newSingleThreadExecutor();
+        try (Journal journal = Journal.open(directory, Durability.PER_DEBIT, 100)) {
+            JournalWriter writer = new JournalWriter(journal, true, TimeUnit.MINUTES.toNanos(1));
+            loop.submit(() -> writer.wakeOncePerTurnOf(loop)).get();
+            Thread.sleep(20); // the writer parks
+            // Blocking inside the loop's turn: the wake-up deferred to the turn's end would never come.
+            loop.submit(() -> writer.append(new AccountOpened(1, "acme"))).get(20, TimeUnit.SECONDS);
+            long[] count = {0};
+            journal.readAfter(-1, (index, event) -> count[0]++);
+            assertThat(count[0]).isEqualTo(1);
+            writer.close();
+        } finally {
+            loop.shutdownNow();
+        }
+    }
+
+    @Test
+    void anAcknowledgementThatThrowsOnTheCallersThreadLeavesTheRecordWritten() throws Exception {
+        try (Journal journal = Journal.open(directory, Durability.PAGE_CACHE, 100)) {
+            JournalWriter writer = new JournalWriter(journal, false);
+            writer.submit(new AccountOpened(1, "acme"), failure -> {
+                throw new java.util.concurrent.RejectedExecutionException("event loop shut down");
+            });
+            long[] count = {0};
+            journal.readAfter(-1, (index, event) -> count[0]++);
+            assertThat(count[0]).isEqualTo(1);
+            writer.close();
         }
     }
 

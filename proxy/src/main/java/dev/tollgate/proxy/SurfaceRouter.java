@@ -16,7 +16,8 @@ import java.util.ArrayDeque;
 /**
  * Matches a complete request to one of Tollgate's endpoints and opens its {@link Exchange}; unknown
  * paths and wrong methods are answered here. One exchange at a time per connection: a request
- * pipelined behind one in flight waits here, and the connection stops reading until it is served.
+ * pipelined behind one in flight waits here, and the connection stops reading (see {@link ReadGate})
+ * until every waiting request is served.
  *
  * <p>The connection reads on its own (auto-read) rather than one {@code read()} per request: with
  * epoll every manual read and every pause is a system call re-arming the socket's interest, two per
@@ -46,22 +47,37 @@ final class SurfaceRouter extends ChannelInboundHandlerAdapter {
         }
         if (exchangeInFlight) {
             pipelined.add(request); // owned here until its turn
-            ctx.channel().config().setAutoRead(false);
+            ReadGate.pause(ctx.channel());
             return;
         }
         route(ctx, request);
     }
 
-    /** Called by the exchange when it is over and the connection stays open: the next request's turn. */
+    /**
+     * Called by the exchange when it is over and the connection stays open: the next request's turn.
+     * A waiting request is served in a task of its own, not inside the ending of the one before it
+     * (which may be running in its upstream connection's read).
+     */
     private void exchangeCompleted() {
-        exchangeInFlight = false;
         FullHttpRequest next = pipelined.poll();
-        if (next != null) {
-            route(ctx, next);
+        if (next == null) {
+            exchangeInFlight = false;
+            if (ctx.channel().isActive()) {
+                ReadGate.resume(ctx.channel());
+            }
+            return;
         }
-        if (!exchangeInFlight && pipelined.isEmpty() && ctx.channel().isActive()) {
-            ctx.channel().config().setAutoRead(true);
-        }
+        ctx.executor().execute(() -> {
+            if (!ctx.channel().isActive()) {
+                next.release(); // released: the connection closed before its turn
+                return;
+            }
+            try {
+                route(ctx, next);
+            } catch (RuntimeException e) {
+                ctx.fireExceptionCaught(e);
+            }
+        });
     }
 
     @Override

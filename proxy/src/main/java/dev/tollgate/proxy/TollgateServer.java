@@ -50,6 +50,7 @@ public final class TollgateServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         ChannelPipeline pipeline = channel.pipeline();
+                        pipeline.addLast(ReadGate.NAME, new ReadGate());
                         addHttpCodec(pipeline);
                         addBodyLimit(pipeline, limits);
                         addRouting(pipeline);

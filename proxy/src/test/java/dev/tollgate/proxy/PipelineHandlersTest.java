@@ -100,25 +100,46 @@ class PipelineHandlersTest {
         assertThat(forwarded.get(0).upstreamQuery).isEqualTo("?beta=true");
     }
 
+    /** Counts the reads that get past the gate to the socket. */
+    private static final class ReadsReachingTheSocket extends io.netty.channel.ChannelOutboundHandlerAdapter {
+        int reads;
+
+        @Override
+        public void read(ChannelHandlerContext ctx) {
+            reads++;
+            ctx.read();
+        }
+    }
+
     @Test
     void routerHoldsAPipelinedRequestAndStopsReadingUntilTheExchangeInFlightIsOver() {
-        channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Capture());
+        ReadsReachingTheSocket socket = new ReadsReachingTheSocket();
+        channel = new EmbeddedChannel(socket, new ReadGate(), new SurfaceRouter(test.gateway), new Capture());
         assertThat(channel.config().isAutoRead()).isTrue();
         channel.writeInbound(post("/v1/messages", "{}"));
         channel.writeInbound(post("/v1/chat/completions", "{}"));
         channel.writeInbound(post("/v1/embeddings", "{}"));
         assertThat(forwarded).extracting(exchange -> exchange.endpoint).containsExactly(Endpoint.MESSAGES);
         assertThat(channel.config().isAutoRead()).as("no more reading while requests wait").isFalse();
+        int readsBefore = socket.reads;
+        channel.read(); // as the HTTP decoder and the aggregator do when a read ends inside a message
+        channel.read();
+        assertThat(socket.reads).as("reads asked for while paused stop at the gate").isEqualTo(readsBefore);
 
         forwarded.getLast().complete(false);
+        assertThat(forwarded).as("the next request waits for a task of its own").hasSize(1);
+        channel.runPendingTasks();
         assertThat(forwarded).extracting(exchange -> exchange.endpoint).containsExactly(Endpoint.MESSAGES, Endpoint.CHAT_COMPLETIONS);
         assertThat(channel.config().isAutoRead()).isFalse();
 
         forwarded.getLast().complete(false);
+        channel.runPendingTasks();
         assertThat(forwarded).extracting(exchange -> exchange.endpoint)
                 .containsExactly(Endpoint.MESSAGES, Endpoint.CHAT_COMPLETIONS, Endpoint.EMBEDDINGS);
+        assertThat(socket.reads).isEqualTo(readsBefore);
         forwarded.getLast().complete(false);
         assertThat(channel.config().isAutoRead()).as("reading resumes once nothing waits").isTrue();
+        assertThat(socket.reads).as("and reads reach the socket again").isGreaterThan(readsBefore);
     }
 
     @Test
