@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tollgate.config.Durability;
 import dev.tollgate.journal.Journal;
 import dev.tollgate.journal.JournalEvent;
 import dev.tollgate.journal.Ledger;
@@ -37,7 +38,9 @@ import org.junit.jupiter.api.io.TempDir;
  * then restarted on the same journal, again and again. After every recovery: conservation is exact,
  * every reservation has exactly one outcome, every response a client received whole has its debit in
  * the journal (none lost), no debit is recorded twice, and the restarted node's live balance equals
- * the journal replayed from empty.
+ * the journal replayed from empty. Nodes alternate between {@code page_cache} durability (records
+ * appended on the event loops) and {@code per_debit} (records appended by the writer thread, in
+ * group commits), on the same journal.
  *
  * <p>{@code -Dtollgate.crashCycles=N} sets the number of kills (default 5; the full run uses 20), and
  * {@code -Dtollgate.seed=N} replays a run.
@@ -116,6 +119,11 @@ class CrashRecoveryTest {
         }).exceptionally(e -> null); // cut by the kill: whatever it was charged, the journal checks below account for it
     }
 
+    /** Even cycles append on the event loops, odd ones through the writer thread. */
+    static Durability durabilityOf(int cycle) {
+        return cycle % 2 == 0 ? Durability.PAGE_CACHE : Durability.PER_DEBIT;
+    }
+
     private Process startNode(Path journal, String upstream, String key, int cycle) throws Exception {
         Path portFile = directory.resolve("port-" + cycle);
         List<String> command = new ArrayList<>();
@@ -126,7 +134,7 @@ class CrashRecoveryTest {
             }
         }
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), CrashTestNode.class.getName(), journal.toString(),
-                portFile.toString(), upstream, ACCOUNT, Long.toString(OPENING_CREDIT_MICROS), ApiKeys.sha256Hex(key)));
+                portFile.toString(), upstream, ACCOUNT, Long.toString(OPENING_CREDIT_MICROS), ApiKeys.sha256Hex(key), durabilityOf(cycle).name()));
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(directory.resolve("node-" + cycle + ".log").toFile()).start();
     }
 
