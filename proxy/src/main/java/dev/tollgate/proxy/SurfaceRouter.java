@@ -28,6 +28,7 @@ final class SurfaceRouter extends ChannelInboundHandlerAdapter {
     /** Requests that arrived while an exchange was in flight, in order; reading is paused while any wait. */
     private final ArrayDeque<FullHttpRequest> pipelined = new ArrayDeque<>(2);
     private boolean exchangeInFlight;
+    private boolean readingPaused;
     private ChannelHandlerContext ctx;
 
     SurfaceRouter(Gateway gateway) {
@@ -47,7 +48,10 @@ final class SurfaceRouter extends ChannelInboundHandlerAdapter {
         }
         if (exchangeInFlight) {
             pipelined.add(request); // owned here until its turn
-            ReadGate.pause(ctx.channel());
+            if (!readingPaused) {
+                readingPaused = true;
+                ReadGate.pause(ctx.channel());
+            }
             return;
         }
         route(ctx, request);
@@ -62,7 +66,8 @@ final class SurfaceRouter extends ChannelInboundHandlerAdapter {
         FullHttpRequest next = pipelined.poll();
         if (next == null) {
             exchangeInFlight = false;
-            if (ctx.channel().isActive()) {
+            if (readingPaused && ctx.channel().isActive()) {
+                readingPaused = false;
                 ReadGate.resume(ctx.channel());
             }
             return;
