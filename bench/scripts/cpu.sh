@@ -21,6 +21,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=bin/jdk25.sh
 source "$root/bin/jdk25.sh"
 tollgate_find_jdk25
+# shellcheck source=bench/scripts/common.sh
+source "$root/bench/scripts/common.sh"
 
 jar="" jfr=false strace_run=false journal_parent=""
 while [ $# -gt 0 ]; do
@@ -39,7 +41,7 @@ stream_args=()
 [ "$mode" = stream ] && stream_args=(--stream)
 
 if [ -z "$jar" ]; then
-  (cd "$root" && mvn -B -ntp -q -Dmaven.test.skip=true -pl bench -am package) >/dev/null
+  tollgate_build_bench cpu.sh
   jar="$root/proxy/target/tollgate.jar"
 fi
 java="$JAVA_HOME/bin/java"

@@ -11,24 +11,19 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=bin/jdk25.sh
 source "$root/bin/jdk25.sh"
 tollgate_find_jdk25
+# shellcheck source=bench/scripts/common.sh
+source "$root/bench/scripts/common.sh"
 
 what="${1:-}"
 [ -n "$what" ] || { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 shift
 
 jar="$root/bench/target/tollgate-bench.jar"
-build_log="$(mktemp)"
 echo "building $jar ..." >&2
-# shellcheck disable=SC2086 # TOLLGATE_MVN_ARGS is a list of Maven options
-if ! (cd "$root" && mvn -B -q -ntp ${TOLLGATE_MVN_ARGS:-} -pl bench -am package -Dmaven.test.skip=true) >"$build_log" 2>&1; then
-  cat "$build_log" >&2
-  echo "journal.sh: the build failed (log above)" >&2
-  exit 1
-fi
-rm -f "$build_log"
+tollgate_build_bench journal.sh
 
 java_run=("$JAVA_HOME/bin/java" "${TOLLGATE_JVM_FLAGS[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Xmx4g -cp "$jar")
-echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $("$JAVA_HOME/bin/java" -version 2>&1 | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+tollgate_machine_line
 echo "\$ bench/scripts/journal.sh $what $*"
 
 case "$what" in

@@ -18,6 +18,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=bin/jdk25.sh
 source "$root/bin/jdk25.sh"
 tollgate_find_jdk25
+# shellcheck source=bench/scripts/common.sh
+source "$root/bench/scripts/common.sh"
 
 keep=false
 args=()
@@ -38,14 +40,7 @@ if [ -z "$nginx_bin" ]; then
 fi
 
 echo "load: building the proxy and the harness ..." >&2
-build_log="$(mktemp)"
-if ! (cd "$root" && mvn -B -ntp -q -Dmaven.test.skip=true -pl bench -am package) >"$build_log" 2>&1; then
-  cat "$build_log" >&2
-  rm -f "$build_log"
-  echo "load: the build failed (log above)" >&2
-  exit 1
-fi
-rm -f "$build_log"
+tollgate_build_bench load
 
 # 10,000 streams through a proxy are 20,000 sockets in the proxy and 10,000 in each of the client
 # and the mock: far above the usual soft limit of 1024 (or 20,000). Root may raise the hard limit.
