@@ -37,6 +37,9 @@ public final class ErrorShapes {
             HttpResponseStatus.GATEWAY_TIMEOUT, "timeout_error");
     public static final ErrorKind INTERNAL = new ErrorKind(HttpResponseStatus.INTERNAL_SERVER_ERROR, "server_error", null,
             HttpResponseStatus.INTERNAL_SERVER_ERROR, "api_error");
+    /** The journal cannot record money now (disk full, read-only): nothing is charged, and the SDKs retry a 503 later. */
+    public static final ErrorKind NOT_RECORDED = new ErrorKind(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "service_unavailable",
+            HttpResponseStatus.SERVICE_UNAVAILABLE, "api_error");
 
     public static ErrorKind kindOf(Rejection.Kind kind) {
         return switch (kind) {
@@ -110,7 +113,32 @@ public final class ErrorShapes {
     /** The same error as one SSE event, for a stream that already started: the SDKs raise it as an error. */
     public static byte[] streamEvent(Protocol surface, ErrorKind kind, String message, String requestId) {
         byte[] body = body(surface, kind, message, null, requestId);
-        String prefix = surface == Protocol.ANTHROPIC ? "event: error\ndata: " : "data: ";
+        return event(surface == Protocol.ANTHROPIC ? "event: error\ndata: " : "data: ", body);
+    }
+
+    /**
+     * The error event of a stream on {@code endpoint}: a Responses stream has its own {@code error} event
+     * ({@code {"type":"error","code","message","param","sequence_number"}}), which its SDKs raise; the
+     * chat-shaped {@code data: {"error":...}} line would be an unknown event to them.
+     */
+    public static byte[] streamEvent(Endpoint endpoint, Protocol surface, ErrorKind kind, String message, String requestId, long sequenceNumber) {
+        if (endpoint != Endpoint.RESPONSES) {
+            return streamEvent(surface, kind, message, requestId);
+        }
+        ObjectNode root = JSON.createObjectNode();
+        root.put("type", "error");
+        root.put("code", kind.openAiCode() != null ? kind.openAiCode() : kind.openAiType());
+        root.put("message", message);
+        root.putNull("param");
+        root.put("sequence_number", sequenceNumber);
+        try {
+            return event("event: error\ndata: ", JSON.writeValueAsBytes(root));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static byte[] event(String prefix, byte[] body) {
         byte[] out = new byte[prefix.length() + body.length + 2];
         System.arraycopy(prefix.getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, out, 0, prefix.length());
         System.arraycopy(body, 0, out, prefix.length(), body.length);

@@ -87,12 +87,12 @@ public final class Gateway {
         return admission;
     }
 
-    void publish(Outcome outcome) {
+    public void publish(Outcome outcome) {
         outcomes.accept(outcome);
     }
 
     /** A request id unique enough to find one request in logs: {@code tg_req_} and 16 random hex digits. */
-    static String newRequestId() {
+    public static String newRequestId() {
         return "tg_req_" + Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
     }
 }

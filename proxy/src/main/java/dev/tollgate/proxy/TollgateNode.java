@@ -1,5 +1,7 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.proxy.listener.TollgateServer;
+
 import dev.tollgate.config.JournalConfig;
 import dev.tollgate.config.TollgateConfig;
 import dev.tollgate.journal.Journal;

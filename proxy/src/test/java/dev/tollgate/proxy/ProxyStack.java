@@ -1,5 +1,7 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.proxy.listener.TollgateServer;
+
 import dev.tollgate.config.Limits;
 import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.proxy.sim.SimulatedProvider;

@@ -28,24 +28,24 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /** A gateway for tests: OpenAI-protocol providers openai/google/deepseek and Anthropic, all at one base URL, and one funded account. */
-final class TestGateways implements AutoCloseable {
-    static final String ACCOUNT = "acme";
+public final class TestGateways implements AutoCloseable {
+    public static final String ACCOUNT = "acme";
     /** The key Tollgate injects upstream; tests check that it, and never the client's key, reaches the provider. */
-    static final Secret PROVIDER_KEY = new Secret("sk-provider-test-key");
+    public static final Secret PROVIDER_KEY = new Secret("sk-provider-test-key");
 
-    final String key = ApiKeys.newRawKey(new SecureRandom());
-    final Queue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
-    final Gateway gateway;
-    final Path journalDirectory;
-    final Journal journal;
+    public final String key = ApiKeys.newRawKey(new SecureRandom());
+    public final Queue<Outcome> outcomes = new ConcurrentLinkedQueue<>();
+    public final Gateway gateway;
+    public final Path journalDirectory;
+    public final Journal journal;
     private final TollgateConfig config;
     private Reconciler reconciler;
 
-    TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits) {
+    public TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits) {
         this(upstreamBaseUrl, balanceMicros, limits, Durability.PAGE_CACHE);
     }
 
-    TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits, Durability durability) {
+    public TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits, Durability durability) {
         this(List.of(
                 new ProviderConfig("openai", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
                 new ProviderConfig("anthropic", Protocol.ANTHROPIC, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
@@ -54,11 +54,11 @@ final class TestGateways implements AutoCloseable {
                 durability);
     }
 
-    TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits) {
+    public TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits) {
         this(providers, balanceMicros, limits, Durability.PAGE_CACHE);
     }
 
-    TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability) {
+    public TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability) {
         AccountConfig account = new AccountConfig(ACCOUNT, balanceMicros,
                 List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "test-key")));
         try {
@@ -74,20 +74,20 @@ final class TestGateways implements AutoCloseable {
         gateway = new Gateway(config, ledger, outcomes::add);
     }
 
-    int slot() {
+    public int slot() {
         return gateway.accounts().slotOf(ACCOUNT);
     }
 
-    long available() {
+    public long available() {
         return gateway.accounts().balances().availableMicros(slot());
     }
 
-    long reserved() {
+    public long reserved() {
         return gateway.accounts().balances().reservedMicros(slot());
     }
 
     /** Starts a reconciler on this gateway's journal and live counters, as {@link TollgateNode} does; closed with the gateway. */
-    Reconciler startReconciler(ReconcilerSettings settings) {
+    public Reconciler startReconciler(ReconcilerSettings settings) {
         reconciler = Reconciler.start(journal, config.journal().snapshotDirectory(), gateway.accounts(), settings, System::currentTimeMillis);
         return reconciler;
     }
@@ -96,13 +96,13 @@ final class TestGateways implements AutoCloseable {
      * For EmbeddedChannel tests: waits until the journal writer has acknowledged everything, then runs
      * the acknowledgements' continuations that it queued on the channel's event loop.
      */
-    void runJournalAcknowledgements(io.netty.channel.embedded.EmbeddedChannel channel) {
+    public void runJournalAcknowledgements(io.netty.channel.embedded.EmbeddedChannel channel) {
         gateway.ledger().writer().awaitWritten();
         channel.runPendingTasks();
     }
 
     /** The journal replayed from empty, as recovery would see it. */
-    LedgerState replayJournal() {
+    public LedgerState replayJournal() {
         gateway.ledger().writer().awaitWritten();
         LedgerState state = new LedgerState();
         journal.readAfter(-1, state::apply);
@@ -123,7 +123,7 @@ final class TestGateways implements AutoCloseable {
         }
     }
 
-    long conservationError() {
+    public long conservationError() {
         return gateway.accounts().balances().conservationErrorMicros(slot());
     }
 }

@@ -1,5 +1,7 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.proxy.listener.TollgateServer;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.tollgate.config.Limits;

@@ -1,4 +1,9 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.listener;
+
+import dev.tollgate.proxy.Gateway;
+import dev.tollgate.proxy.Transport;
+import dev.tollgate.proxy.upstream.UpstreamForwarder;
+import dev.tollgate.proxy.upstream.UpstreamPool;
 
 import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.config.Limits;
@@ -23,7 +28,7 @@ import javax.net.ssl.SSLException;
 
 /**
  * The proxy listener. Each client connection's pipeline reads like the route of its request:
- * HTTP codec, body limit, routing to a surface, authentication, admission (reserve), forwarding
+ * HTTP codec, body limit, routing to a surface, authentication, Tollgate's own endpoints, admission (reserve), forwarding
  * upstream. The upstream connections live on the client connection's own event loop.
  */
 public final class TollgateServer implements AutoCloseable {
@@ -55,6 +60,7 @@ public final class TollgateServer implements AutoCloseable {
                         addBodyLimit(pipeline, limits);
                         addRouting(pipeline);
                         addAuthentication(pipeline);
+                        addLocalEndpoints(pipeline);
                         addAdmission(pipeline);
                         addForwarding(pipeline);
                     }
@@ -84,6 +90,10 @@ public final class TollgateServer implements AutoCloseable {
 
     private void addAuthentication(ChannelPipeline pipeline) {
         pipeline.addLast("auth", new Authenticator(gateway));
+    }
+
+    private void addLocalEndpoints(ChannelPipeline pipeline) {
+        pipeline.addLast("local-endpoints", new LocalEndpoints(gateway));
     }
 
     private void addAdmission(ChannelPipeline pipeline) {

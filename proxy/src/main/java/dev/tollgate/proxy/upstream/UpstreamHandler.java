@@ -1,4 +1,6 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.upstream;
+
+import dev.tollgate.proxy.exchange.Exchange;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -9,7 +11,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /** The last handler of an upstream connection: hands the response to the exchange that owns the connection now. */
-final class UpstreamHandler extends ChannelInboundHandlerAdapter {
+public final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     static final String NAME = "upstream-response";
     private static final Logger LOG = LoggerFactory.getLogger(UpstreamHandler.class);
 
@@ -30,14 +32,7 @@ final class UpstreamHandler extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (exchange != null && msg instanceof HttpObject http) {
             Exchange owner = exchange;
-            try {
-                owner.onUpstream(http); // forwarded: the exchange releases it
-            } catch (RuntimeException e) {
-                // A bug, not traffic: end this exchange on its failure path so its reservation still gets one outcome.
-                LOG.error("{}: failed while relaying the upstream response", owner.requestId, e);
-                owner.upstreamFailed("internal_error", false);
-                ctx.close();
-            }
+            owner.onUpstream(http); // forwarded: the exchange releases it, and ends itself cleanly on any failure
         } else {
             // Bytes on an idle pooled connection belong to no request: drop them and the connection.
             ReferenceCountUtil.release(msg);

@@ -1,4 +1,6 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.upstream;
+
+import dev.tollgate.proxy.Transport;
 
 import dev.tollgate.config.Limits;
 import dev.tollgate.config.ProviderConfig;
@@ -25,7 +27,7 @@ import javax.net.ssl.SSLParameters;
  * event loop as the client connection that uses them, so a request never changes threads and the
  * pool needs no locks.
  */
-final class UpstreamPool {
+public final class UpstreamPool {
     /** Largest response head and chunk the upstream codec accepts. */
     private static final int MAX_HEADER_BYTES = 64 * 1024;
 
@@ -35,7 +37,7 @@ final class UpstreamPool {
     private final Map<String, SslContext> tlsByProvider;
     private final Map<String, ArrayDeque<Channel>> idleByProvider = new HashMap<>();
 
-    UpstreamPool(EventLoop loop, Transport transport, Limits limits, Map<String, SslContext> tlsByProvider) {
+    public UpstreamPool(EventLoop loop, Transport transport, Limits limits, Map<String, SslContext> tlsByProvider) {
         this.loop = loop;
         this.transport = transport;
         this.limits = limits;

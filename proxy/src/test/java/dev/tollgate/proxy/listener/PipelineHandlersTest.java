@@ -1,4 +1,9 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.listener;
+
+import dev.tollgate.proxy.TestGateways;
+import dev.tollgate.proxy.Endpoint;
+import dev.tollgate.proxy.Headers;
+import dev.tollgate.proxy.exchange.Exchange;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -50,10 +55,7 @@ class PipelineHandlersTest {
     @AfterEach
     void noLeaks() {
         for (Exchange exchange : forwarded) {
-            if (exchange.reservation != null && !exchange.reservation.isClosed()) {
-                exchange.release("test");
-            }
-            exchange.complete(false);
+            exchange.clientGone(); // releases what it holds and completes, writing nothing
         }
         if (channel != null) {
             assertThat(channel.finishAndReleaseAll()).as("nothing left unread or unreleased").isFalse();
@@ -96,8 +98,7 @@ class PipelineHandlersTest {
         channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Capture());
         channel.writeInbound(post("/v1/messages?beta=true", "{}"));
         assertThat(forwarded).hasSize(1);
-        assertThat(forwarded.get(0).endpoint).isEqualTo(Endpoint.MESSAGES);
-        assertThat(forwarded.get(0).upstreamQuery).isEqualTo("?beta=true");
+        assertThat(forwarded.get(0).endpoint()).isEqualTo(Endpoint.MESSAGES);
     }
 
     /** Counts the reads that get past the gate to the socket. */
@@ -119,25 +120,25 @@ class PipelineHandlersTest {
         channel.writeInbound(post("/v1/messages", "{}"));
         channel.writeInbound(post("/v1/chat/completions", "{}"));
         channel.writeInbound(post("/v1/embeddings", "{}"));
-        assertThat(forwarded).extracting(exchange -> exchange.endpoint).containsExactly(Endpoint.MESSAGES);
+        assertThat(forwarded).extracting(Exchange::endpoint).containsExactly(Endpoint.MESSAGES);
         assertThat(channel.config().isAutoRead()).as("no more reading while requests wait").isFalse();
         int readsBefore = socket.reads;
         channel.read(); // as the HTTP decoder and the aggregator do when a read ends inside a message
         channel.read();
         assertThat(socket.reads).as("reads asked for while paused stop at the gate").isEqualTo(readsBefore);
 
-        forwarded.getLast().complete(false);
+        forwarded.getLast().clientGone();
         assertThat(forwarded).as("the next request waits for a task of its own").hasSize(1);
         channel.runPendingTasks();
-        assertThat(forwarded).extracting(exchange -> exchange.endpoint).containsExactly(Endpoint.MESSAGES, Endpoint.CHAT_COMPLETIONS);
+        assertThat(forwarded).extracting(Exchange::endpoint).containsExactly(Endpoint.MESSAGES, Endpoint.CHAT_COMPLETIONS);
         assertThat(channel.config().isAutoRead()).isFalse();
 
-        forwarded.getLast().complete(false);
+        forwarded.getLast().clientGone();
         channel.runPendingTasks();
-        assertThat(forwarded).extracting(exchange -> exchange.endpoint)
+        assertThat(forwarded).extracting(Exchange::endpoint)
                 .containsExactly(Endpoint.MESSAGES, Endpoint.CHAT_COMPLETIONS, Endpoint.EMBEDDINGS);
         assertThat(socket.reads).isEqualTo(readsBefore);
-        forwarded.getLast().complete(false);
+        forwarded.getLast().clientGone();
         assertThat(channel.config().isAutoRead()).as("reading resumes once nothing waits").isTrue();
         assertThat(socket.reads).as("and reads reach the socket again").isGreaterThan(readsBefore);
     }
@@ -174,11 +175,11 @@ class PipelineHandlersTest {
     void authenticatorAcceptsBearerAndXApiKeyAndRejectsOthersWithoutEchoingTheKey() throws Exception {
         channel = new EmbeddedChannel(new SurfaceRouter(test.gateway), new Authenticator(test.gateway), new Capture());
         channel.writeInbound(post("/v1/chat/completions", "{}", "authorization", "Bearer " + test.key));
-        forwarded.getLast().complete(false); // the connection's next request is served once this one is over
+        forwarded.getLast().clientGone(); // the connection's next request is served once this one is over
         channel.writeInbound(post("/v1/messages", "{}", "x-api-key", test.key));
-        forwarded.getLast().complete(false);
+        forwarded.getLast().clientGone();
         assertThat(forwarded).hasSize(2);
-        assertThat(forwarded).allSatisfy(exchange -> assertThat(exchange.key.accountId()).isEqualTo(TestGateways.ACCOUNT));
+        assertThat(forwarded).allSatisfy(exchange -> assertThat(exchange.key().accountId()).isEqualTo(TestGateways.ACCOUNT));
 
         String wrongKey = "tg-not-a-real-key-but-long-enough-to-be-secret";
         channel.writeInbound(post("/v1/chat/completions", "{}", "authorization", "Bearer " + wrongKey));
@@ -200,11 +201,11 @@ class PipelineHandlersTest {
         admit(channel, test, post("/v1/chat/completions", body, "authorization", "Bearer " + test.key, "openai-organization", "org-x"));
         assertThat(forwarded).hasSize(1);
         Exchange exchange = forwarded.get(0);
-        assertThat(exchange.reservation.heldMicros()).isEqualTo(exchange.plan.worstCaseMicros());
-        assertThat(test.reserved()).isEqualTo(exchange.plan.worstCaseMicros());
-        assertThat(exchange.upstreamHeaders.get(HttpHeaderNames.AUTHORIZATION)).isEqualTo("Bearer sk-provider-test-key"); // never the client's
-        assertThat(exchange.upstreamHeaders.get("openai-organization")).isNull();
-        assertThat(exchange.upstreamBody.toString(StandardCharsets.UTF_8)).contains("\"include_usage\":true").contains("\"max_tokens\":100");
+        assertThat(exchange.reservation().heldMicros()).isEqualTo(exchange.plan().worstCaseMicros());
+        assertThat(test.reserved()).isEqualTo(exchange.plan().worstCaseMicros());
+        assertThat(exchange.upstream().headers().get(HttpHeaderNames.AUTHORIZATION)).isEqualTo("Bearer sk-provider-test-key"); // never the client's
+        assertThat(exchange.upstream().headers().get("openai-organization")).isNull();
+        assertThat(exchange.upstream().body().toString(StandardCharsets.UTF_8)).contains("\"include_usage\":true").contains("\"max_tokens\":100");
         assertThat(exchange.request()).as("the client's request is released once the upstream body exists").isNull();
     }
 
@@ -256,10 +257,10 @@ class PipelineHandlersTest {
                 "authorization", "Bearer " + tight.key));
         assertThat(forwarded).hasSize(1);
         Exchange exchange = forwarded.get(0);
-        assertThat(exchange.reservation.heldMicros()).isEqualTo(700);
-        long promptWorst = exchange.plan.promptWorstMicros();
+        assertThat(exchange.reservation().heldMicros()).isEqualTo(700);
+        long promptWorst = exchange.plan().promptWorstMicros();
         long expectedCap = (700 - promptWorst) * 1_000_000 / 600_000;
-        assertThat(exchange.upstreamBody.toString(StandardCharsets.UTF_8)).contains("\"max_completion_tokens\":" + expectedCap);
+        assertThat(exchange.upstream().body().toString(StandardCharsets.UTF_8)).contains("\"max_completion_tokens\":" + expectedCap);
         assertThat(tight.available()).isZero();
     }
 

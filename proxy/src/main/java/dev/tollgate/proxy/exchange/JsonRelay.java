@@ -1,4 +1,4 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.exchange;
 
 import dev.tollgate.metering.Usage;
 import dev.tollgate.metering.stream.JsonUsageScanner;
@@ -6,8 +6,10 @@ import dev.tollgate.metering.stream.UsageFields;
 import io.netty.buffer.ByteBuf;
 
 /**
- * A non-streamed JSON response: each piece goes to the client as it arrives, and a non-blocking
- * parser picks the usage out of the same bytes on the way, so the body is never held whole.
+ * A non-streamed JSON response: a non-blocking parser picks the usage out of the bytes as they arrive,
+ * so the body is never parsed whole. The client gets it once its debit is journaled (see
+ * {@link ClientSide}: a body up to its hold limit waits whole, so a debit that cannot be recorded is
+ * answered with a 503 instead of the answer).
  */
 final class JsonRelay implements ResponseRelay {
     /**
@@ -23,7 +25,7 @@ final class JsonRelay implements ResponseRelay {
 
     JsonRelay(Exchange exchange) {
         this.exchange = exchange;
-        this.scanner = new JsonUsageScanner(exchange.counter);
+        this.scanner = new JsonUsageScanner(exchange.counter());
     }
 
     @Override
@@ -46,39 +48,25 @@ final class JsonRelay implements ResponseRelay {
             scanner.feed(scratch, 0, length);
         }
         if (last) {
-            // The body's last bytes wait for its debit to be journaled (see onEnd).
-            heldBack = content.retain();
+            heldBack = content.retain(); // the body's last bytes wait for its debit (see onEnd)
             return;
         }
-        exchange.writeContent(content.retain());
-        exchange.flushAtReadEnd();
+        exchange.client().writeContent(content.retain());
+        exchange.client().flushAtReadEnd();
     }
 
-    /**
-     * The body is whole: settle, and only once the debit is in the journal send its last bytes, so a
-     * client never holds a complete answer whose debit a crash could lose.
-     */
+    /** The body is whole: settle, and only once the debit is in the journal send it. */
     @Override
     public void onEnd() {
         scanner.end();
-        settle("completed", () -> {
-            exchange.writeEnd(heldBack);
-            heldBack = null;
-            exchange.complete(true);
-        });
-    }
-
-    private void settle(String reason) {
-        settle(reason, null);
-    }
-
-    private void settle(String reason, Runnable then) {
         UsageFields fields = scanner.usage();
-        boolean reported = fields.complete(exchange.endpoint.family());
+        boolean reported = fields.complete(exchange.endpoint().family());
         Usage usage = reported
-                ? fields.toUsage(exchange.endpoint.family(), 0, 0)
-                : fields.toUsage(exchange.endpoint.family(), exchange.estimatedPromptTokens(), scanner.outputTokensCounted());
-        exchange.settleThen(usage, reported, reason, then);
+                ? fields.toUsage(exchange.endpoint().family(), 0, 0)
+                : fields.toUsage(exchange.endpoint().family(), exchange.billing().estimatedPromptTokens(), scanner.outputTokensCounted());
+        ByteBuf last = heldBack;
+        heldBack = null;
+        exchange.finish(usage, reported, "completed", last, true);
     }
 
     @Override
@@ -87,9 +75,19 @@ final class JsonRelay implements ResponseRelay {
     }
 
     @Override
-    public void upstreamFailed(String reason) {
-        // The client cannot use half a JSON body: a failed request costs nothing.
-        exchange.release(reason);
+    public boolean holdsResponseForDebit() {
+        return true;
+    }
+
+    /** The client cannot use half a JSON body: a failed request costs nothing. */
+    @Override
+    public Usage usageOnFailure() {
+        return null;
+    }
+
+    @Override
+    public Usage usageOnClientGone() {
+        return null;
     }
 
     /**
@@ -97,7 +95,7 @@ final class JsonRelay implements ResponseRelay {
      * would lose the usage at its end: keep reading to the end and settle exactly, sending nothing more.
      */
     @Override
-    public boolean clientGone() {
+    public boolean readsOnWhenClientGone() {
         return true;
     }
 

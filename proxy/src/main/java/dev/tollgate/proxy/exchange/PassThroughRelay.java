@@ -1,5 +1,6 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.exchange;
 
+import dev.tollgate.metering.Usage;
 import io.netty.buffer.ByteBuf;
 
 /**
@@ -8,41 +9,37 @@ import io.netty.buffer.ByteBuf;
  */
 final class PassThroughRelay implements ResponseRelay {
     private final Exchange exchange;
-    private final boolean streaming;
 
-    PassThroughRelay(Exchange exchange, boolean streaming) {
+    PassThroughRelay(Exchange exchange) {
         this.exchange = exchange;
-        this.streaming = streaming;
     }
 
     @Override
     public void onContent(ByteBuf content, boolean last) {
         if (content.isReadable()) {
-            exchange.writeContent(content.retain());
-            exchange.flushAtReadEnd();
+            exchange.client().writeContent(content.retain());
+            exchange.client().flushAtReadEnd();
         }
     }
 
     @Override
     public void onEnd() {
-        exchange.writeEnd(null);
-        exchange.complete(true);
+        exchange.finishUnbilled();
     }
 
     @Override
     public boolean streaming() {
-        return streaming;
-    }
-
-    @Override
-    public void upstreamFailed(String reason) {
-        exchange.release(reason);
-    }
-
-    @Override
-    public boolean clientGone() {
-        exchange.release("client_disconnected");
         return false;
+    }
+
+    @Override
+    public Usage usageOnFailure() {
+        return null;
+    }
+
+    @Override
+    public Usage usageOnClientGone() {
+        return null;
     }
 
     @Override

@@ -1,4 +1,8 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.listener;
+
+import dev.tollgate.proxy.Endpoint;
+import dev.tollgate.proxy.ErrorShapes;
+import dev.tollgate.proxy.Gateway;
 
 import dev.tollgate.config.Protocol;
 import dev.tollgate.metering.request.Rejection;
@@ -14,9 +18,9 @@ import io.netty.handler.codec.http.QueryStringDecoder;
  * 413 in the surface's error shape before anything is reserved, and the connection is closed so the
  * rest of the oversized body is never read.
  */
-final class BodyLimitAggregator extends HttpObjectAggregator {
+public final class BodyLimitAggregator extends HttpObjectAggregator {
 
-    BodyLimitAggregator(int maxRequestBodyBytes) {
+    public BodyLimitAggregator(int maxRequestBodyBytes) {
         super(maxRequestBodyBytes);
     }
 

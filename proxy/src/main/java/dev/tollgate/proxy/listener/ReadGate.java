@@ -1,4 +1,4 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.listener;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -11,7 +11,7 @@ import io.netty.channel.ChannelOutboundHandlerAdapter;
  * flight would keep being read. First in the pipeline (nearest the socket), so it sees every
  * {@code read()}.
  */
-final class ReadGate extends ChannelOutboundHandlerAdapter {
+public final class ReadGate extends ChannelOutboundHandlerAdapter {
     static final String NAME = "read-gate";
 
     private boolean paused;

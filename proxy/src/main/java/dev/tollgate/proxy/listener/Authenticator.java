@@ -1,4 +1,8 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.listener;
+
+import dev.tollgate.proxy.ErrorShapes;
+import dev.tollgate.proxy.Gateway;
+import dev.tollgate.proxy.exchange.Exchange;
 
 import dev.tollgate.config.Protocol;
 import dev.tollgate.metering.ApiKeys;
@@ -13,10 +17,10 @@ import io.netty.handler.codec.http.HttpHeaders;
  * {@code x-api-key: KEY} (Anthropic SDKs). The key is only ever hashed and looked up; error messages
  * show at most its first characters, as the providers do.
  */
-final class Authenticator extends ChannelInboundHandlerAdapter {
+public final class Authenticator extends ChannelInboundHandlerAdapter {
     private final Gateway gateway;
 
-    Authenticator(Gateway gateway) {
+    public Authenticator(Gateway gateway) {
         this.gateway = gateway;
     }
 
@@ -26,11 +30,11 @@ final class Authenticator extends ChannelInboundHandlerAdapter {
         String presented = presentedKey(exchange.request().headers());
         ApiKeys.ApiKey key = gateway.keys().lookup(presented);
         if (key == null) {
-            exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface,
-                    Rejection.of(Rejection.Kind.INVALID_KEY, message(exchange.surface, presented)), exchange.requestId));
+            exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface(),
+                    Rejection.of(Rejection.Kind.INVALID_KEY, message(exchange.surface(), presented)), exchange.requestId()));
             return;
         }
-        exchange.key = key;
+        exchange.authenticated(key);
         ctx.fireChannelRead(exchange); // forwarded
     }
 

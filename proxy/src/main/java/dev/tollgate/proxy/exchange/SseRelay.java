@@ -1,4 +1,4 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.exchange;
 
 import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.config.ModelRow;
@@ -43,13 +43,14 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     /** The terminal event ({@code [DONE]}, {@code message_stop}...), sent once the debit is journaled. */
     private ByteBuf heldBackTerminalEvent;
     private boolean cut;
+    private long eventsForwarded;
 
     SseRelay(Exchange exchange) {
         this.exchange = exchange;
-        this.family = exchange.endpoint.family();
-        this.row = exchange.row();
-        this.meter = StreamMeter.forFamily(family, exchange.counter, exchange.inspected.clientAskedForUsage());
-        this.maxEventBytes = exchange.gateway.limits().maxSseEventBytes();
+        this.family = exchange.endpoint().family();
+        this.row = exchange.billing().row();
+        this.meter = StreamMeter.forFamily(family, exchange.counter(), exchange.inspected().clientAskedForUsage());
+        this.maxEventBytes = exchange.gateway().limits().maxSseEventBytes();
     }
 
     @Override
@@ -63,15 +64,15 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
             return;
         }
         if (pending == null) {
-            pending = exchange.client.alloc().heapBuffer(Math.max(content.readableBytes(), 1024));
+            pending = exchange.channel().alloc().heapBuffer(Math.max(content.readableBytes(), 1024));
         }
         pending.writeBytes(content);
         frameEvents(false);
-        if (cut || exchange.completed()) {
+        if (cut || exchange.state() != ExchangeState.RELAYING) {
             return;
         }
         writeRun();
-        exchange.flushAtReadEnd();
+        exchange.client().flushAtReadEnd();
         if (pending.readableBytes() > maxEventBytes) {
             exchange.upstreamFailed("upstream_event_too_large", false);
             return;
@@ -84,18 +85,16 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         if (!cut && pending != null) {
             frameEvents(true);
         }
-        if (cut || exchange.completed()) {
+        if (cut || exchange.state() != ExchangeState.RELAYING) {
             return;
         }
         writeRun();
-        exchange.flushAtReadEnd();
+        exchange.client().flushAtReadEnd();
         // The stream's terminal event and its end wait for the debit to be journaled, so a client
         // never holds a complete answer whose debit a crash could lose.
-        exchange.settleThen(billedUsage(), meter.usageFinal() && meter.usage().complete(family), "completed", () -> {
-            exchange.writeEnd(heldBackTerminalEvent);
-            heldBackTerminalEvent = null;
-            exchange.complete(true);
-        });
+        ByteBuf terminal = heldBackTerminalEvent;
+        heldBackTerminalEvent = null;
+        exchange.finish(billedUsage(), meter.usageFinal() && meter.usage().complete(family), "completed", terminal, true);
     }
 
     /** Hands each complete event in {@code pending} to {@link #event}; at the end of the body, the remainder too. */
@@ -123,13 +122,15 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         if (heldBackTerminalEvent != null) {
             // An event after the terminal one (a provider that sends more): keep the order.
             writeRun();
-            exchange.writeContent(heldBackTerminalEvent);
+            exchange.client().writeContent(heldBackTerminalEvent);
             heldBackTerminalEvent = null;
+            eventsForwarded++;
         }
         if (verdict == StreamMeter.Verdict.FORWARD && meter.finished()) {
             writeRun();
             heldBackTerminalEvent = pending.retainedSlice(start, end - start);
         } else if (verdict == StreamMeter.Verdict.FORWARD) {
+            eventsForwarded++;
             if (runEnd != start) {
                 writeRun();
                 runStart = start;
@@ -147,7 +148,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
      */
     private void writeRun() {
         if (runEnd > runStart) {
-            exchange.writeContent(pending.retainedSlice(runStart, runEnd - runStart));
+            exchange.client().writeContent(pending.retainedSlice(runStart, runEnd - runStart));
         }
         runStart = 0;
         runEnd = 0;
@@ -156,13 +157,13 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     /** True while the reservation covers the prompt and the output so far, extending it from the balance if needed. */
     private boolean withinReservation() {
         long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), row.outputMicrosPerMillionTokens());
-        long needMicros = promptMicros() + outputMicros - exchange.reservation.heldMicros();
+        long needMicros = promptMicros() + outputMicros - exchange.reservation().heldMicros();
         if (needMicros <= 0) {
             return true;
         }
-        long stepTokens = Math.max(exchange.plan.outputCapTokens() / 4, MIN_EXTENSION_TOKENS) * exchange.plan.choices();
+        long stepTokens = Math.max(exchange.plan().outputCapTokens() / 4, MIN_EXTENSION_TOKENS) * exchange.plan().choices();
         long stepMicros = CostRule.costMicros(stepTokens, row.outputMicrosPerMillionTokens());
-        return exchange.reservation.extend(needMicros, needMicros + stepMicros, null); // journaled in order, not awaited
+        return exchange.billing().extend(needMicros, needMicros + stepMicros);
     }
 
     /** The prompt's cost once the provider reported it (Anthropic does so first), its worst case until then. */
@@ -172,7 +173,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
             Usage prompt = usage.toUsage(family, 0, 0);
             return CostRule.costMicros(row, new Usage(prompt.inputTokens(), prompt.cacheReadTokens(), prompt.cacheWriteTokens(), 0, 0));
         }
-        return exchange.plan.promptWorstMicros();
+        return exchange.plan().promptWorstMicros();
     }
 
     private void cutAtReservation() {
@@ -180,11 +181,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         cut = true;
         Usage billed = billedUsage();
         exchange.cancelUpstream(); // stop the generation now; the clean ending waits for the journal
-        byte[] ending = meter.cutAtCapEvents(billed);
-        exchange.settleThen(billed, false, "cut_at_reservation", () -> {
-            exchange.writeEnd(Unpooled.wrappedBuffer(ending));
-            exchange.complete(false);
-        });
+        exchange.finish(billed, false, "cut_at_reservation", Unpooled.wrappedBuffer(meter.cutAtCapEvents(billed)), false);
     }
 
     /**
@@ -196,29 +193,28 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         if (meter.usageFinal() && usage.complete(family)) {
             return usage.toUsage(family, 0, 0);
         }
-        long promptEstimate = usage.promptKnown(family) ? 0 : exchange.estimatedPromptTokens();
+        long promptEstimate = usage.promptKnown(family) ? 0 : exchange.billing().estimatedPromptTokens();
         return usage.toUsage(family, promptEstimate, meter.outputTokensCounted());
     }
 
-    private void settle(String reason) {
-        exchange.settle(billedUsage(), meter.usageFinal() && meter.usage().complete(family), reason);
+    /** What was generated is billed; a stream that failed before any output costs nothing. */
+    @Override
+    public Usage usageOnFailure() {
+        return meter.outputTokensCounted() > 0 || meter.usage().outputTokens(family) > 0 ? billedUsage() : null;
+    }
+
+    /**
+     * The stream started, so the provider has read the prompt: the client pays for it and for the
+     * output generated so far, and the upstream request is cancelled.
+     */
+    @Override
+    public Usage usageOnClientGone() {
+        return billedUsage();
     }
 
     @Override
-    public void upstreamFailed(String reason) {
-        if (meter.outputTokensCounted() > 0 || meter.usage().outputTokens(family) > 0) {
-            settle(reason);
-        } else {
-            exchange.release(reason);
-        }
-    }
-
-    @Override
-    public boolean clientGone() {
-        // The stream started, so the provider has read the prompt: the client pays for it and for the
-        // output generated so far, and the upstream request is cancelled.
-        settle("client_disconnected");
-        return false;
+    public long eventsForwarded() {
+        return eventsForwarded;
     }
 
     /** Drops consumed bytes; a fresh buffer is started so slices already written to the client stay intact. */
@@ -228,7 +224,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         }
         ByteBuf rest = null;
         if (pending.isReadable()) {
-            rest = exchange.client.alloc().heapBuffer(Math.max(pending.readableBytes() * 2, 1024));
+            rest = exchange.channel().alloc().heapBuffer(Math.max(pending.readableBytes() * 2, 1024));
             rest.writeBytes(pending);
         }
         pending.release();

@@ -1,4 +1,9 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.listener;
+
+import dev.tollgate.proxy.Endpoint;
+import dev.tollgate.proxy.ErrorShapes;
+import dev.tollgate.proxy.Gateway;
+import dev.tollgate.proxy.exchange.Exchange;
 
 import dev.tollgate.config.Protocol;
 import dev.tollgate.metering.request.Rejection;
@@ -23,7 +28,7 @@ import java.util.ArrayDeque;
  * epoll every manual read and every pause is a system call re-arming the socket's interest, two per
  * request, and clients almost never pipeline.
  */
-final class SurfaceRouter extends ChannelInboundHandlerAdapter {
+public final class SurfaceRouter extends ChannelInboundHandlerAdapter {
     private final Gateway gateway;
     /** Requests that arrived while an exchange was in flight, in order; reading is paused while any wait. */
     private final ArrayDeque<FullHttpRequest> pipelined = new ArrayDeque<>(2);
@@ -31,7 +36,7 @@ final class SurfaceRouter extends ChannelInboundHandlerAdapter {
     private boolean readingPaused;
     private ChannelHandlerContext ctx;
 
-    SurfaceRouter(Gateway gateway) {
+    public SurfaceRouter(Gateway gateway) {
         this.gateway = gateway;
     }
 
@@ -107,13 +112,13 @@ final class SurfaceRouter extends ChannelInboundHandlerAdapter {
         Exchange exchange = new Exchange(gateway, ctx.channel(), endpoint, surfaceFor(endpoint, request.headers()), request,
                 this::exchangeCompleted);
         if (endpoint == null) {
-            exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface, Rejection.of(Rejection.Kind.UNKNOWN_PATH,
-                    "Invalid URL (" + request.method() + " " + path + ")"), exchange.requestId));
+            exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface(), Rejection.of(Rejection.Kind.UNKNOWN_PATH,
+                    "Invalid URL (" + request.method() + " " + path + ")"), exchange.requestId()));
             return;
         }
         if (!endpoint.method().equals(request.method())) {
-            FullHttpResponse response = ErrorShapes.response(ctx.alloc(), exchange.surface, Rejection.of(Rejection.Kind.METHOD_NOT_ALLOWED,
-                    "Method " + request.method() + " is not allowed on " + path + "; use " + endpoint.method() + "."), exchange.requestId);
+            FullHttpResponse response = ErrorShapes.response(ctx.alloc(), exchange.surface(), Rejection.of(Rejection.Kind.METHOD_NOT_ALLOWED,
+                    "Method " + request.method() + " is not allowed on " + path + "; use " + endpoint.method() + "."), exchange.requestId());
             response.headers().set(HttpHeaderNames.ALLOW, endpoint.method().name());
             exchange.respond(response);
             return;

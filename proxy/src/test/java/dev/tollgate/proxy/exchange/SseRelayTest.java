@@ -1,4 +1,9 @@
-package dev.tollgate.proxy;
+package dev.tollgate.proxy.exchange;
+
+import dev.tollgate.proxy.TestGateways;
+import dev.tollgate.proxy.listener.SurfaceRouter;
+import dev.tollgate.proxy.listener.Authenticator;
+import dev.tollgate.proxy.listener.AdmissionHandler;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -45,6 +50,7 @@ class SseRelayTest {
                     @Override
                     public void channelRead(ChannelHandlerContext ctx, Object msg) {
                         captured[0] = (Exchange) msg;
+                        captured[0].forward(ExchangeHarness.NO_UPSTREAM);
                     }
                 });
         FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/v1/chat/completions",

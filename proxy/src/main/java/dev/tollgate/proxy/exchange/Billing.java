@@ -1,0 +1,205 @@
+package dev.tollgate.proxy.exchange;
+
+import dev.tollgate.config.ModelRow;
+import dev.tollgate.journal.JournalEvent.RequestFacts;
+import dev.tollgate.journal.JournalWriter;
+import dev.tollgate.journal.Ledger;
+import dev.tollgate.journal.LedgerReservation;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.CostRule;
+import dev.tollgate.metering.ModelRoutes;
+import dev.tollgate.metering.Reservation;
+import dev.tollgate.metering.TokenCounter;
+import dev.tollgate.metering.Usage;
+import dev.tollgate.metering.request.Admission;
+import dev.tollgate.metering.request.InspectedRequest;
+import dev.tollgate.metering.request.PromptEstimator;
+import dev.tollgate.proxy.Endpoint;
+import dev.tollgate.proxy.Gateway;
+import dev.tollgate.proxy.Outcome;
+import java.nio.charset.StandardCharsets;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The money of one exchange: who pays (key), at which price (route), what is held (reservation), and
+ * the one place where that reservation gets its single outcome, {@link #settle} or {@link #release}.
+ * Neither ever throws: whatever goes wrong while recording an outcome comes back as
+ * {@link Recording#FAILED}, so the exchange can still end cleanly.
+ */
+final class Billing {
+    private static final Logger LOG = LoggerFactory.getLogger(Billing.class);
+    /** The journal keeps a provider's request id to this many UTF-8 bytes. */
+    static final int MAX_UPSTREAM_ID_BYTES = 200;
+
+    /** What became of an outcome. */
+    enum Recording {
+        /** Nothing was held (a free endpoint, or already closed): nothing to wait for. */
+        NOTHING_HELD,
+        /** Applied to the counters; the journal's acknowledgement follows on the event loop. */
+        PENDING,
+        /** It could not be recorded; the reservation is closed in memory and the client must not see a success. */
+        FAILED
+    }
+
+    private final Gateway gateway;
+    private final String requestId;
+    private final Endpoint endpoint;
+    private final long startEpochMs;
+    ApiKeys.ApiKey key;
+    ModelRoutes.Route route;
+    InspectedRequest inspected;
+    TokenCounter counter;
+    Admission.Plan plan;
+    LedgerReservation reservation;
+    /** The output cap per choice sent upstream: what the provider may bill at most. */
+    long outputTokensSent;
+    String upstreamRequestId;
+
+    Billing(Gateway gateway, String requestId, Endpoint endpoint, long startEpochMs) {
+        this.gateway = gateway;
+        this.requestId = requestId;
+        this.endpoint = endpoint;
+        this.startEpochMs = startEpochMs;
+    }
+
+    ModelRow row() {
+        return route.row();
+    }
+
+    boolean holdsMoney() {
+        return reservation != null && !reservation.isClosed();
+    }
+
+    /** The usage to bill when the provider's own report is missing: the prompt estimated from the request. */
+    long estimatedPromptTokens() {
+        return PromptEstimator.estimateTokens(inspected.body(), counter);
+    }
+
+    /**
+     * Debits the cost of {@code usage} and returns the rest of the reservation. {@code whenJournaled} (on the
+     * writer's thread or this one) is told when the debit is in the journal, only when this returns PENDING.
+     */
+    Recording settle(Usage usage, boolean reportedByProvider, String reason, JournalWriter.Appended whenJournaled) {
+        if (!holdsMoney()) {
+            return Recording.NOTHING_HELD;
+        }
+        long costMicros;
+        Reservation.Settlement settlement;
+        try {
+            costMicros = CostRule.costMicros(row(), usage);
+            settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason, whenJournaled);
+        } catch (RuntimeException e) {
+            LOG.error("{}: the settlement could not be recorded", requestId, e);
+            closeAfterFailure("internal_error");
+            return Recording.FAILED;
+        }
+        if (settlement == null) {
+            return Recording.NOTHING_HELD;
+        }
+        if (settlement.writtenOffMicros() > 0) {
+            LOG.warn("{}: cost {} micros exceeded the reservation and the balance; {} micros written off", requestId, costMicros,
+                    settlement.writtenOffMicros());
+        }
+        publish(Outcome.SETTLED, reason, usage, reportedByProvider, settlement.heldMicros(), costMicros, settlement.debitedMicros(),
+                settlement.writtenOffMicros());
+        return Recording.PENDING;
+    }
+
+    /** Returns the whole reservation: this request costs nothing. Journaled without waiting. */
+    Recording release(String reason) {
+        if (!holdsMoney()) {
+            return Recording.NOTHING_HELD;
+        }
+        long held = reservation.heldMicros();
+        try {
+            if (!reservation.release(facts(), reason, null)) {
+                return Recording.NOTHING_HELD;
+            }
+        } catch (RuntimeException e) {
+            LOG.error("{}: the release could not be recorded", requestId, e);
+            closeAfterFailure("internal_error");
+            return Recording.FAILED;
+        }
+        publish(Outcome.RELEASED, reason, Usage.ZERO, false, held, 0, 0, 0);
+        return Recording.PENDING;
+    }
+
+    /**
+     * The last resort when a record could not be built or submitted: the money goes back so nothing is
+     * held for ever, recorded if the journal takes it, and otherwise closed for recovery to find open and
+     * release by its own policy.
+     */
+    private void closeAfterFailure(String reason) {
+        if (reservation == null || reservation.isClosed()) {
+            return;
+        }
+        try {
+            reservation.release(minimalFacts(), reason, null);
+        } catch (RuntimeException again) {
+            LOG.error("{}: the release after a failed record could not be journaled either", requestId, again);
+            reservation.abandon();
+        }
+    }
+
+    /** Extends the reservation from the balance; false when the balance cannot cover {@code minMicros}. */
+    boolean extend(long minMicros, long maxMicros) {
+        try {
+            return reservation.extend(minMicros, maxMicros, null); // journaled in order, not awaited
+        } catch (RuntimeException e) {
+            LOG.error("{}: the extension could not be recorded", requestId, e);
+            return false;
+        }
+    }
+
+    /** What the journal records of this request: no key, no prompt, only what a statement shows. */
+    private RequestFacts facts() {
+        return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()),
+                upstreamRequestId == null ? "" : fitUtf8(upstreamRequestId, MAX_UPSTREAM_ID_BYTES));
+    }
+
+    /** The facts without anything the provider said, for the release that follows a record that would not encode. */
+    private RequestFacts minimalFacts() {
+        return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()), "");
+    }
+
+    /**
+     * The longest prefix of {@code text} that encodes to at most {@code maxBytes} of UTF-8, cut between code
+     * points: the journal bounds strings by bytes, and a provider's id is whatever bytes it chose to send.
+     */
+    static String fitUtf8(String text, int maxBytes) {
+        if (text.length() * 3 <= maxBytes) {
+            return text;
+        }
+        int bytes = 0;
+        int index = 0;
+        while (index < text.length()) {
+            int codePoint = text.codePointAt(index);
+            int width = codePoint <= 0xFFFF && Character.isSurrogate((char) codePoint) ? 3 : codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
+            if (bytes + width > maxBytes) {
+                break;
+            }
+            bytes += width;
+            index += Character.charCount(codePoint);
+        }
+        String fitted = text.substring(0, index);
+        // A lone surrogate encodes as '?' (one byte), so the count above is an upper bound; check it for real.
+        while (fitted.getBytes(StandardCharsets.UTF_8).length > maxBytes) {
+            fitted = fitted.substring(0, fitted.length() - 1);
+        }
+        return fitted;
+    }
+
+    private void publish(String status, String reason, Usage usage, boolean reported, long held, long cost, long debited, long writtenOff) {
+        try {
+            gateway.publish(new Outcome(requestId, key.accountId(), key.label(), route.provider().name(), route.row().model(),
+                    endpoint.path(), status, reason, usage, reported, held, cost, debited, writtenOff,
+                    gateway.accounts().balances().availableMicros(key.accountSlot()), startEpochMs, System.currentTimeMillis(),
+                    upstreamRequestId));
+        } catch (RuntimeException e) {
+            LOG.error("{}: an outcome listener failed", requestId, e); // the money is recorded; a listener cannot undo it
+        }
+    }
+}

@@ -1,0 +1,589 @@
+package dev.tollgate.proxy.exchange;
+
+import dev.tollgate.config.Protocol;
+import dev.tollgate.journal.LedgerReservation;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.ModelRoutes;
+import dev.tollgate.metering.TokenCounter;
+import dev.tollgate.metering.Usage;
+import dev.tollgate.metering.request.Admission;
+import dev.tollgate.metering.request.InspectedRequest;
+import dev.tollgate.proxy.Endpoint;
+import dev.tollgate.proxy.ErrorShapes;
+import dev.tollgate.proxy.Gateway;
+import dev.tollgate.proxy.Headers;
+import dev.tollgate.proxy.upstream.UpstreamCall;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One client request from arrival to its single outcome, as the state machine of {@link ExchangeState}:
+ * each public method is one transition and checks that it is legal. The work is split three ways:
+ * {@link ClientSide} writes to the client, {@link UpstreamCall} is the request to the provider, and
+ * {@link Billing} holds the money and gives the reservation its one outcome. Whatever ends the
+ * exchange (response complete, client gone, upstream failure, timeout, cut at the reservation, a bug)
+ * passes through {@link #complete}, which refuses to leave money held.
+ *
+ * <p>Lives on the client channel's event loop, where its upstream connection lives too: no locks.
+ */
+public final class Exchange {
+    private static final Logger LOG = LoggerFactory.getLogger(Exchange.class);
+
+    /** How the upstream side is driven: sending (again) and handing a finished connection back. */
+    public interface UpstreamLink {
+        void send(Exchange exchange);
+
+        /** The exchange is done with {@code channel}: pool it if {@code reusable}, close it otherwise. */
+        void done(Exchange exchange, Channel channel, boolean reusable);
+    }
+
+    private final Gateway gateway;
+    private final String requestId = Gateway.newRequestId();
+    private final Endpoint endpoint;
+    private final Protocol surface;
+    private final ClientSide client;
+    private final Billing billing;
+    /** Serves the connection's next request once this one is over. */
+    private final Runnable readNext;
+    private ExchangeState state = ExchangeState.ADMITTING;
+    private FullHttpRequest request;
+    private UpstreamCall upstream;
+    private UpstreamLink link;
+    private ResponseRelay relay;
+    private ScheduledFuture<?> timer;
+    private long lastUpstreamActivityNanos;
+    private Runnable onComplete;
+
+    public Exchange(Gateway gateway, Channel client, Endpoint endpoint, Protocol surface, FullHttpRequest request, Runnable readNext) {
+        this.gateway = gateway;
+        this.endpoint = endpoint;
+        this.surface = surface;
+        this.request = request;
+        this.readNext = readNext;
+        this.client = new ClientSide(client, requestId, HttpUtil.isKeepAlive(request));
+        this.billing = new Billing(gateway, requestId, endpoint, System.currentTimeMillis());
+    }
+
+    // ---------------------------------------------------------------- what it is
+
+    public String requestId() {
+        return requestId;
+    }
+
+    public Endpoint endpoint() {
+        return endpoint;
+    }
+
+    public Protocol surface() {
+        return surface;
+    }
+
+    public ExchangeState state() {
+        return state;
+    }
+
+    public boolean completed() {
+        return state == ExchangeState.DONE;
+    }
+
+    public Channel channel() {
+        return client.channel();
+    }
+
+    /** The client's request, until the upstream request is built from it. */
+    public FullHttpRequest request() {
+        return request;
+    }
+
+    public ApiKeys.ApiKey key() {
+        return billing.key;
+    }
+
+    public ModelRoutes.Route route() {
+        return billing.route;
+    }
+
+    public LedgerReservation reservation() {
+        return billing.reservation;
+    }
+
+    public UpstreamCall upstream() {
+        return upstream;
+    }
+
+    public void onComplete(Runnable action) {
+        this.onComplete = action;
+    }
+
+    Gateway gateway() {
+        return gateway;
+    }
+
+    ClientSide client() {
+        return client;
+    }
+
+    Billing billing() {
+        return billing;
+    }
+
+    InspectedRequest inspected() {
+        return billing.inspected;
+    }
+
+    TokenCounter counter() {
+        return billing.counter;
+    }
+
+    public Admission.Plan plan() {
+        return billing.plan;
+    }
+
+    // ---------------------------------------------------------------- admission (ADMITTING -> RESERVED)
+
+    public void authenticated(ApiKeys.ApiKey key) {
+        requireState(ExchangeState.ADMITTING);
+        billing.key = key;
+    }
+
+    /** Admitted without money: a free endpoint (count_tokens). */
+    public void admittedFree(ModelRoutes.Route route, InspectedRequest inspected, TokenCounter counter) {
+        requireState(ExchangeState.ADMITTING);
+        billing.route = route;
+        billing.inspected = inspected;
+        billing.counter = counter;
+    }
+
+    /** The worst case is held: {@code outputTokensSent} per choice is the output cap the provider will be given. */
+    public void reserved(ModelRoutes.Route route, InspectedRequest inspected, TokenCounter counter, Admission.Plan plan,
+                         LedgerReservation reservation, long outputTokensSent) {
+        admittedFree(route, inspected, counter);
+        billing.plan = plan;
+        billing.reservation = reservation;
+        billing.outputTokensSent = outputTokensSent;
+        moveTo(ExchangeState.RESERVED);
+    }
+
+    /** The upstream request is built: the client's request is let go, nothing more is read from it. */
+    public void upstreamPrepared(UpstreamCall call) {
+        this.upstream = call;
+        releaseRequest();
+    }
+
+    /**
+     * The journal has the reservation, or could not take it. True when the exchange goes upstream now;
+     * otherwise it was answered here: a reservation that is not journaled is not spent (503), and a client
+     * that left meanwhile gets its money back.
+     */
+    public boolean reservationJournaled(RuntimeException failure) {
+        if (state != ExchangeState.RESERVED) {
+            return false;
+        }
+        if (failure != null) {
+            LOG.error("{}: cannot journal the reservation", requestId, failure);
+            billing.reservation.abandon(); // never recorded, so for the journal it never existed
+            refuse(ErrorShapes.NOT_RECORDED, "Tollgate could not record this request; nothing was charged. Try again shortly.");
+            return false;
+        }
+        if (!client.channel().isActive()) {
+            billing.release("client_disconnected");
+            complete(false);
+            return false;
+        }
+        return true;
+    }
+
+    /** Answers locally (a refusal or Tollgate's own endpoint) and completes; nothing is held or forwarded. */
+    public void respond(FullHttpResponse response) {
+        if (state == ExchangeState.DONE) {
+            response.release();
+            return;
+        }
+        billing.release("internal_error"); // no path answers locally with money held; the guard costs one check
+        client.respond(response);
+        complete(false);
+    }
+
+    public void refuse(ErrorShapes.ErrorKind kind, String message) {
+        respond(ErrorShapes.response(client.channel().alloc(), surface, kind, message, null, requestId));
+    }
+
+    /** Lets go of the client's request once nothing more is read from it. */
+    public void releaseRequest() {
+        if (request != null) {
+            ReferenceCountUtil.release(request);
+            request = null;
+        }
+    }
+
+    // ---------------------------------------------------------------- upstream (-> AWAITING_HEAD -> RELAYING)
+
+    /** Goes upstream through {@code link}. */
+    public void forward(UpstreamLink link) {
+        this.link = link;
+        moveTo(ExchangeState.AWAITING_HEAD);
+        link.send(this);
+    }
+
+    public void armResponseTimeout() {
+        cancelTimer();
+        timer = client.channel().eventLoop().schedule(() -> {
+            if (state == ExchangeState.AWAITING_HEAD) {
+                upstreamFailed("upstream_timeout", true);
+            }
+        }, gateway.limits().upstreamResponseTimeoutMs(), TimeUnit.MILLISECONDS);
+    }
+
+    /** After the response head: the upstream may stay silent at most upstreamIdleTimeoutMs between two pieces. */
+    private void armIdleTimeout() {
+        cancelTimer();
+        lastUpstreamActivityNanos = System.nanoTime();
+        scheduleIdleCheck(gateway.limits().upstreamIdleTimeoutMs());
+    }
+
+    private void scheduleIdleCheck(long delayMs) {
+        timer = client.channel().eventLoop().schedule(() -> {
+            if (state != ExchangeState.RELAYING) {
+                return;
+            }
+            long idleMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastUpstreamActivityNanos);
+            long limitMs = gateway.limits().upstreamIdleTimeoutMs();
+            if (idleMs >= limitMs) {
+                upstreamFailed("upstream_timeout", true);
+            } else {
+                scheduleIdleCheck(limitMs - idleMs);
+            }
+        }, delayMs, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelTimer() {
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
+    /** One piece of the upstream response; the exchange owns it from here and releases it. */
+    public void onUpstream(HttpObject message) {
+        try {
+            if (state != ExchangeState.AWAITING_HEAD && state != ExchangeState.RELAYING) {
+                return; // the outcome is decided; what the provider still sends changes nothing
+            }
+            lastUpstreamActivityNanos = System.nanoTime();
+            if (message.decoderResult().isFailure()) {
+                upstreamFailed("upstream_invalid_response", false);
+                return;
+            }
+            if (message instanceof HttpResponse head) {
+                onUpstreamHead(head);
+            }
+            if (message instanceof HttpContent content && state == ExchangeState.RELAYING) {
+                relay.onContent(content.content(), message instanceof LastHttpContent);
+                if (message instanceof LastHttpContent && state == ExchangeState.RELAYING) {
+                    relay.onEnd();
+                }
+            }
+        } catch (RuntimeException e) {
+            abort(e);
+        } finally {
+            ReferenceCountUtil.release(message);
+        }
+    }
+
+    private void onUpstreamHead(HttpResponse head) {
+        if (head.status().code() == 100) {
+            return;
+        }
+        requireState(ExchangeState.AWAITING_HEAD);
+        upstream.responseHead(head);
+        billing.upstreamRequestId = head.headers().get(surface == Protocol.ANTHROPIC ? "request-id" : "x-request-id");
+        int status = head.status().code();
+        if (endpoint.family() != null && (status == 401 || status == 403)) {
+            // The provider refused Tollgate's own key. Passing its message on could leak part of that key
+            // and would make the client's SDK blame the client's key: answer as a gateway error instead.
+            LOG.error("{}: provider {} refused Tollgate's credentials (HTTP {})", requestId, billing.route.provider().name(), status);
+            billing.release("upstream_status_" + status);
+            refuse(ErrorShapes.UPSTREAM_UNAVAILABLE, "The upstream provider refused Tollgate's credentials; the operator has been told.");
+            return;
+        }
+        if (endpoint.family() == null) {
+            relay = new PassThroughRelay(this);
+        } else if (status >= 300) {
+            // The provider's own error, in its own shape: passed on as is; a failed request costs nothing.
+            billing.release("upstream_status_" + status);
+            relay = new PassThroughRelay(this);
+        } else if (isEventStream(head)) {
+            relay = new SseRelay(this);
+        } else {
+            relay = new JsonRelay(this);
+        }
+        moveTo(ExchangeState.RELAYING);
+        armIdleTimeout();
+        DefaultHttpResponse clientHead = new DefaultHttpResponse(HttpVersion.HTTP_1_1, head.status());
+        Headers.copyResponseHeaders(head.headers(), clientHead.headers());
+        if (relay.streaming() || !HttpUtil.isContentLengthSet(head) || head.headers().contains(HttpHeaderNames.CONTENT_ENCODING)) {
+            HttpUtil.setTransferEncodingChunked(clientHead, true);
+        } else {
+            clientHead.headers().set(HttpHeaderNames.CONTENT_LENGTH, head.headers().get(HttpHeaderNames.CONTENT_LENGTH));
+        }
+        if (billing.holdsMoney()) {
+            clientHead.headers().set(Headers.TOLLGATE_RESERVED, billing.reservation.heldMicros());
+        }
+        if (relay.holdsResponseForDebit()) {
+            client.holdHead(clientHead);
+        } else {
+            client.writeHead(clientHead);
+        }
+    }
+
+    private static boolean isEventStream(HttpResponse head) {
+        String type = head.headers().get(HttpHeaderNames.CONTENT_TYPE);
+        return type != null && type.regionMatches(true, 0, "text/event-stream", 0, "text/event-stream".length());
+    }
+
+    /** The upstream connection's current read is over. */
+    public void upstreamReadComplete() {
+        client.upstreamReadComplete();
+    }
+
+    // ---------------------------------------------------------------- endings
+
+    /**
+     * The response is whole (or cut at the reservation): bill {@code usage} and, once the debit is in the
+     * journal, send {@code lastBytes} (may be null) and complete, so a client never holds a complete answer
+     * whose debit a crash could lose. A debit that cannot be recorded ends the response with an error instead.
+     */
+    void finish(Usage usage, boolean reportedByProvider, String reason, ByteBuf lastBytes, boolean upstreamReusable) {
+        moveTo(ExchangeState.FINISHING);
+        cancelTimer();
+        Billing.Recording recording = billing.settle(usage, reportedByProvider, reason,
+                failure -> client.channel().eventLoop().execute(() -> debitJournaled(failure, lastBytes, upstreamReusable)));
+        switch (recording) {
+            case NOTHING_HELD -> debitJournaled(null, lastBytes, upstreamReusable);
+            case FAILED -> debitJournaled(new IllegalStateException("the settlement was not recorded"), lastBytes, upstreamReusable);
+            case PENDING -> {
+                // the journal's acknowledgement goes on
+            }
+        }
+    }
+
+    /** Ends a response whose body needs no metering (a provider's error, a free endpoint). */
+    void finishUnbilled() {
+        moveTo(ExchangeState.FINISHING);
+        client.writeEnd(null);
+        complete(true);
+    }
+
+    private void debitJournaled(RuntimeException failure, ByteBuf lastBytes, boolean upstreamReusable) {
+        if (state != ExchangeState.FINISHING) {
+            if (lastBytes != null) {
+                lastBytes.release();
+            }
+            return;
+        }
+        try {
+            if (failure == null) {
+                client.writeEnd(lastBytes);
+                complete(upstreamReusable);
+                return;
+            }
+            LOG.error("{}: the debit could not be journaled; the client gets an error, not the answer", requestId, failure);
+            if (lastBytes != null) {
+                lastBytes.release();
+            }
+            endWithError(ErrorShapes.NOT_RECORDED, "Tollgate could not record the cost of this response. Try again shortly.");
+            complete(false);
+        } catch (RuntimeException e) {
+            abort(e);
+        }
+    }
+
+    /**
+     * The upstream failed (connection lost, timeout, garbage) before the response completed. Before any
+     * output: the reservation is released and the client gets a 502/504 in its surface's shape. After
+     * output began: what was generated is billed and the client's stream ends with an error event.
+     */
+    public void upstreamFailed(String reason, boolean timeout) {
+        if (state.outcomeDecided()) {
+            return;
+        }
+        ErrorShapes.ErrorKind kind = timeout ? ErrorShapes.UPSTREAM_TIMEOUT : ErrorShapes.UPSTREAM_UNAVAILABLE;
+        String message = timeout ? "The upstream provider did not answer in time." : "The upstream provider closed the connection or sent an invalid response.";
+        if (state != ExchangeState.RELAYING) {
+            billing.release(reason);
+            refuse(kind, message);
+            return;
+        }
+        moveTo(ExchangeState.FINISHING);
+        cancelUpstream();
+        endOutcome(relay.usageOnFailure(), reason);
+        endWithError(kind, message);
+        complete(false);
+    }
+
+    /**
+     * A bug, not traffic: the exchange ends on its failure path so the reservation still gets one
+     * outcome (what was generated is billed, as on an upstream failure) and the client a clean end.
+     */
+    public void abort(Throwable cause) {
+        LOG.error("{}: failed in state {}; ending the exchange", requestId, state, cause);
+        if (state == ExchangeState.DONE) {
+            return;
+        }
+        try {
+            cancelUpstream();
+            Usage generated = null;
+            if (relay != null && billing.holdsMoney()) {
+                try {
+                    generated = relay.usageOnFailure();
+                } catch (RuntimeException again) {
+                    LOG.error("{}: the usage so far is unknown; releasing", requestId, again);
+                }
+            }
+            if (state != ExchangeState.FINISHING) {
+                state = ExchangeState.FINISHING; // from any live state: the outcome is decided here
+            }
+            endOutcome(generated, "internal_error");
+            endWithError(ErrorShapes.INTERNAL, "Tollgate failed while relaying this response.");
+        } catch (RuntimeException again) {
+            LOG.error("{}: failed again while ending", requestId, again);
+            client.abandonResponse();
+        } finally {
+            complete(false);
+        }
+    }
+
+    /** Cancels the upstream request now (closing its connection is how HTTP/1.1 cancels). */
+    void cancelUpstream() {
+        if (upstream != null) {
+            Channel channel = upstream.detach();
+            if (channel != null) {
+                channel.close();
+            }
+        }
+    }
+
+    /**
+     * The upstream connection closed under this exchange. A kept-alive connection found closed before any
+     * byte of the request was written is retried once on a fresh connection (the provider never saw the
+     * request); any other loss is an upstream failure, never a resend.
+     */
+    public void upstreamClosed(Channel channel) {
+        if (state != ExchangeState.AWAITING_HEAD && state != ExchangeState.RELAYING || upstream == null || channel != upstream.channel()) {
+            return;
+        }
+        boolean resend = state == ExchangeState.AWAITING_HEAD && upstream.mayResendAfterLosing(channel);
+        upstream.detach();
+        if (resend) {
+            moveTo(ExchangeState.AWAITING_HEAD);
+            link.send(this);
+            return;
+        }
+        upstreamFailed("upstream_connection_lost", false);
+    }
+
+    /** The client went away before the response completed: cancel upstream, bill what was generated. */
+    public void clientGone() {
+        if (state == ExchangeState.DONE) {
+            return;
+        }
+        client.markGone();
+        if (state == ExchangeState.FINISHING) {
+            return; // the settlement's journal acknowledgement completes the exchange
+        }
+        if (state == ExchangeState.RELAYING) {
+            if (relay.readsOnWhenClientGone()) {
+                return; // reads the response to its end and settles it exactly, sending nothing more
+            }
+            moveTo(ExchangeState.FINISHING);
+            cancelUpstream();
+            endOutcome(relay.usageOnClientGone(), "client_disconnected");
+        } else {
+            billing.release("client_disconnected");
+        }
+        complete(false);
+    }
+
+    /** Settles {@code generated}, or releases when nothing was generated (null); journaled without waiting. */
+    private void endOutcome(Usage generated, String reason) {
+        if (generated == null) {
+            billing.release(reason);
+        } else {
+            billing.settle(generated, false, reason, null);
+        }
+    }
+
+    /** The client must not see a success: a whole error response if nothing was sent, an error event on a stream, else a cut. */
+    private void endWithError(ErrorShapes.ErrorKind kind, String message) {
+        if (!client.headWritten()) {
+            client.respond(ErrorShapes.response(client.channel().alloc(), surface, kind, message, null, requestId));
+        } else if (relay != null && relay.streaming()) {
+            client.writeEndEvent(ErrorShapes.streamEvent(endpoint, surface, kind, message, requestId, relay.eventsForwarded()));
+        } else {
+            client.abandonResponse();
+        }
+    }
+
+    /**
+     * Ends the exchange: the upstream connection goes back to the pool when it finished its response
+     * cleanly, otherwise it is closed; the client connection reads its next request or closes.
+     */
+    void complete(boolean upstreamReusable) {
+        if (state == ExchangeState.DONE) {
+            return;
+        }
+        moveTo(ExchangeState.DONE);
+        cancelTimer();
+        releaseRequest();
+        if (relay != null) {
+            relay.dispose();
+        }
+        if (billing.holdsMoney()) {
+            // Every path above closes the reservation; this guard keeps a missed one from leaking money.
+            LOG.error("{}: exchange completed with its reservation open; releasing it", requestId);
+            billing.release("internal_error");
+        }
+        if (upstream != null) {
+            boolean reusable = upstreamReusable && upstream.reusable();
+            Channel channel = upstream.detach();
+            upstream.dispose();
+            if (channel != null) {
+                link.done(this, channel, reusable);
+            }
+        }
+        if (onComplete != null) {
+            onComplete.run();
+        }
+        client.finish(readNext);
+    }
+
+    // ---------------------------------------------------------------- the state word
+
+    private void moveTo(ExchangeState target) {
+        if (!state.canMoveTo(target)) {
+            throw new IllegalStateException(requestId + ": illegal transition " + state + " -> " + target);
+        }
+        state = target;
+    }
+
+    private void requireState(ExchangeState expected) {
+        if (state != expected) {
+            throw new IllegalStateException(requestId + ": expected state " + expected + " but is " + state);
+        }
+    }
+}

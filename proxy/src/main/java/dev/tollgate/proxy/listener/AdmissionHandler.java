@@ -1,0 +1,125 @@
+package dev.tollgate.proxy.listener;
+
+import dev.tollgate.config.EndpointFamily;
+import dev.tollgate.config.Protocol;
+import dev.tollgate.journal.LedgerReservation;
+import dev.tollgate.metering.ModelRoutes;
+import dev.tollgate.metering.TokenCounter;
+import dev.tollgate.metering.request.Admission;
+import dev.tollgate.metering.request.InspectedRequest;
+import dev.tollgate.metering.request.Rejection;
+import dev.tollgate.metering.request.RequestInspector;
+import dev.tollgate.proxy.ErrorShapes;
+import dev.tollgate.proxy.Gateway;
+import dev.tollgate.proxy.Money;
+import dev.tollgate.proxy.exchange.Exchange;
+import dev.tollgate.proxy.upstream.UpstreamRequests;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+
+/**
+ * Admits a request against its account's balance before anything goes upstream: reads the body,
+ * finds the model's route, reserves the worst case it can afford (see {@link Admission}) and builds
+ * the upstream request, lowering its output cap when the balance affords less than the worst case.
+ */
+public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AdmissionHandler.class);
+
+    private final Gateway gateway;
+
+    public AdmissionHandler(Gateway gateway) {
+        this.gateway = gateway;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        admit(ctx, (Exchange) msg);
+    }
+
+    private void admit(ChannelHandlerContext ctx, Exchange exchange) {
+        ByteBuf content = exchange.request().content();
+        byte[] body;
+        int offset;
+        if (content.hasArray()) {
+            body = content.array();
+            offset = content.arrayOffset() + content.readerIndex();
+        } else {
+            body = ByteBufUtil.getBytes(content);
+            offset = 0;
+        }
+        int length = content.readableBytes();
+        boolean free = exchange.endpoint().family() == null;
+        EndpointFamily family = free ? EndpointFamily.MESSAGES : exchange.endpoint().family();
+        RequestInspector.Result inspected = free
+                ? RequestInspector.inspectModelOnly(family, body, offset, length)
+                : RequestInspector.inspect(family, body, offset, length);
+        if (inspected.rejection() != null) {
+            reject(exchange, inspected.rejection());
+            return;
+        }
+        String model = inspected.request().model();
+        ModelRoutes.Route route = gateway.routes().find(exchange.endpoint().surface(), model);
+        if (route == null) {
+            reject(exchange, new Rejection(Rejection.Kind.UNKNOWN_MODEL, exchange.surface() == Protocol.ANTHROPIC
+                    ? "model: " + model
+                    : "The model `" + model + "` does not exist or you do not have access to it.", "model"));
+            return;
+        }
+        if (!route.row().serves(family)) {
+            reject(exchange, new Rejection(Rejection.Kind.WRONG_ENDPOINT, "The model `" + model + "` is not served on "
+                    + exchange.endpoint().path() + "; it serves " + route.row().endpoints().stream().map(EndpointFamily::path).sorted().toList() + ".", "model"));
+            return;
+        }
+        TokenCounter counter = TokenCounter.forEncoding(route.row().encoding());
+        InspectedRequest request = inspected.request();
+        byte[] rewritten = null;
+        if (free) {
+            exchange.admittedFree(route, request, counter);
+        } else {
+            Admission.Plan plan = gateway.admission().plan(request, route.row());
+            LedgerReservation reservation;
+            try {
+                // The money is held now; the request goes upstream once the journal has the reservation.
+                reservation = gateway.ledger().reserve(exchange.key(), plan.minimumMicros(), plan.worstCaseMicros(), exchange.requestId(),
+                        failure -> exchange.channel().eventLoop().execute(() -> {
+                            if (exchange.reservationJournaled(failure)) {
+                                ctx.fireChannelRead(exchange); // forwarded
+                            }
+                        }));
+            } catch (RuntimeException e) {
+                LOG.error("{}: cannot journal the reservation", exchange.requestId(), e);
+                exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate could not record this request; nothing was charged. Try again shortly.");
+                return;
+            }
+            if (reservation == null) {
+                reject(exchange, Rejection.of(Rejection.Kind.INSUFFICIENT_BALANCE, insufficientMessage(exchange, plan)));
+                return;
+            }
+            long affordable = Admission.affordableOutputTokens(plan, route.row(), reservation.heldMicros());
+            exchange.reserved(route, request, counter, plan, reservation, affordable > 0 ? affordable : plan.outputCapTokens());
+            rewritten = Admission.rewrite(request, plan, affordable);
+        }
+        ByteBuf upstreamBody = rewritten != null ? Unpooled.wrappedBuffer(rewritten) : content.retainedDuplicate();
+        exchange.upstreamPrepared(UpstreamRequests.call(route.provider(), exchange.endpoint(), exchange.request().uri(),
+                exchange.request().headers(), upstreamBody));
+        if (free) {
+            ctx.fireChannelRead(exchange); // forwarded: nothing to journal
+        }
+    }
+
+    private void reject(Exchange exchange, Rejection rejection) {
+        exchange.respond(ErrorShapes.response(exchange.channel().alloc(), exchange.surface(), rejection, exchange.requestId()));
+    }
+
+    private String insufficientMessage(Exchange exchange, Admission.Plan plan) {
+        long available = gateway.accounts().balances().availableMicros(exchange.key().accountSlot());
+        String currency = gateway.config().catalog().currency();
+        return "Your Tollgate balance is too low for this request: admitting it needs "
+                + Money.format(plan.minimumMicros(), currency) + " (a prompt of up to " + plan.promptBoundTokens()
+                + " tokens and at least " + Math.min(plan.outputCapTokens(), gateway.limits().minOutputTokens())
+                + " output tokens), and " + Money.format(available, currency) + " is available. Top up the account to continue.";
+    }
+}
