@@ -1,0 +1,211 @@
+package dev.tollgate.proxy.exchange;
+
+import static dev.tollgate.proxy.exchange.ExchangeHarness.content;
+import static dev.tollgate.proxy.exchange.ExchangeHarness.head;
+import static dev.tollgate.proxy.exchange.ExchangeHarness.last;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tollgate.config.Limits;
+import dev.tollgate.journal.JournalEvent;
+import dev.tollgate.proxy.Outcome;
+import dev.tollgate.proxy.TestGateways;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The exchange's state machine on an EmbeddedChannel: each ending gives the reservation one outcome and
+ * the client a well-formed end, including the endings the provider or the journal force on it.
+ */
+class ExchangeTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String CHAT = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    private static final String CHAT_STREAM = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    private static final String CHAT_BODY = "{\"id\":\"c1\",\"object\":\"chat.completion\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,"
+            + "\"message\":{\"role\":\"assistant\",\"content\":\"hello there\"},\"finish_reason\":\"stop\"}],"
+            + "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}";
+    private static final String CHUNK = "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\","
+            + "\"choices\":[{\"index\":0,\"delta\":{\"content\":\" word\"},\"finish_reason\":null}]}\n\n";
+
+    private final TestGateways test = new TestGateways("http://127.0.0.1:9/v1", 1_000_000, Limits.defaults());
+    private final EmbeddedChannel channel = new EmbeddedChannel();
+
+    @AfterEach
+    void closeJournal() {
+        channel.finishAndReleaseAll();
+        test.close();
+    }
+
+    @Test
+    void theTransitionTableAllowsOnlyForwardMoves() {
+        for (ExchangeState from : ExchangeState.values()) {
+            for (ExchangeState to : ExchangeState.values()) {
+                boolean legal = from.canMoveTo(to);
+                if (to.ordinal() < from.ordinal()) {
+                    assertThat(legal).as(from + " -> " + to).isFalse();
+                }
+                if (from == ExchangeState.DONE) {
+                    assertThat(legal).as("nothing leaves DONE").isFalse();
+                }
+            }
+            if (from != ExchangeState.DONE) {
+                assertThat(from.canMoveTo(ExchangeState.DONE)).as(from + " can always end").isTrue();
+            }
+        }
+        assertThat(ExchangeState.AWAITING_HEAD.canMoveTo(ExchangeState.AWAITING_HEAD)).as("a resend").isTrue();
+        assertThat(ExchangeState.RELAYING.canMoveTo(ExchangeState.RELAYING)).isFalse();
+    }
+
+    @Test
+    void anIllegalTransitionThrows() {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT);
+        assertThat(exchange.state()).isEqualTo(ExchangeState.AWAITING_HEAD);
+        assertThatThrownBy(() -> exchange.authenticated(exchange.key())).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("expected state ADMITTING");
+        exchange.clientGone();
+        assertThat(exchange.state()).isEqualTo(ExchangeState.DONE);
+        assertThatThrownBy(() -> exchange.forward(ExchangeHarness.NO_UPSTREAM)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("illegal transition DONE -> AWAITING_HEAD");
+    }
+
+    @Test
+    void aSecondResponseHeadEndsTheExchangeCleanlyWithOneOutcome() {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT_STREAM);
+        exchange.onUpstream(head("text/event-stream"));
+        exchange.onUpstream(content(CHUNK));
+        exchange.onUpstream(head("text/event-stream")); // a provider (or a bug) that starts over
+        assertThat(exchange.state()).isEqualTo(ExchangeState.DONE);
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.ended()).isTrue();
+        assertThat(received.body()).contains(" word").contains("\"error\"");
+        assertOneOutcomeAndNothingHeld();
+    }
+
+    @Test
+    void aHostileProviderRequestIdIsKeptWithinTheJournalsByteLimit() {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT);
+        String hostile = "é".repeat(129) + "😀".repeat(40);
+        exchange.onUpstream(head("application/json", "x-request-id", hostile));
+        exchange.onUpstream(content(CHAT_BODY));
+        exchange.onUpstream(last());
+        test.runJournalAcknowledgements(channel);
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.head().status().code()).isEqualTo(200);
+        assertThat(received.body()).isEqualTo(CHAT_BODY);
+        assertThat(received.ended()).isTrue();
+        Outcome outcome = assertOneOutcomeAndNothingHeld();
+        assertThat(outcome.status()).isEqualTo(Outcome.SETTLED);
+        List<JournalEvent.Settled> settled = new ArrayList<>();
+        test.journal.readAfter(-1, (index, event) -> {
+            if (event instanceof JournalEvent.Settled record) {
+                settled.add(record);
+            }
+        });
+        assertThat(settled).hasSize(1);
+        String kept = settled.get(0).request().upstreamRequestId();
+        assertThat(kept.getBytes(StandardCharsets.UTF_8).length).isLessThanOrEqualTo(Billing.MAX_UPSTREAM_ID_BYTES);
+        assertThat(hostile).startsWith(kept);
+        assertThat(test.replayJournal().account(TestGateways.ACCOUNT).availableMicros()).isEqualTo(test.available());
+    }
+
+    @Test
+    void aJsonAnswerWhoseDebitCannotBeJournaledBecomesA503() throws Exception {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT);
+        test.journal.close(); // the disk is gone: every append fails from here
+        exchange.onUpstream(head("application/json"));
+        exchange.onUpstream(content(CHAT_BODY));
+        exchange.onUpstream(last());
+        channel.runPendingTasks();
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.head().status().code()).isEqualTo(503);
+        JsonNode error = JSON.readTree(received.body());
+        assertThat(error.at("/error/code").asText()).isEqualTo("service_unavailable");
+        assertThat(received.body()).doesNotContain("hello there");
+        assertThat(exchange.state()).isEqualTo(ExchangeState.DONE);
+        assertThat(test.reserved()).isZero();
+        assertThat(test.conservationError()).isZero();
+    }
+
+    @Test
+    void aStreamWhoseDebitCannotBeJournaledEndsWithAnErrorEventNotDone() {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT_STREAM);
+        exchange.onUpstream(head("text/event-stream"));
+        exchange.onUpstream(content(CHUNK));
+        test.journal.close();
+        exchange.onUpstream(content("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[],"
+                + "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1,\"total_tokens\":10}}\n\ndata: [DONE]\n\n"));
+        exchange.onUpstream(last());
+        channel.runPendingTasks();
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.head().status().code()).isEqualTo(200);
+        assertThat(received.ended()).isTrue();
+        assertThat(received.body()).contains(" word").doesNotContain("[DONE]").contains("\"code\":\"service_unavailable\"");
+        assertThat(exchange.state()).isEqualTo(ExchangeState.DONE);
+        assertThat(test.reserved()).isZero();
+        assertThat(test.conservationError()).isZero();
+    }
+
+    @Test
+    void aResponsesStreamCutByTheProviderEndsWithAResponsesErrorEvent() throws Exception {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/responses",
+                "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"input\":\"hi\"}");
+        exchange.onUpstream(head("text/event-stream"));
+        exchange.onUpstream(content("event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,"
+                + "\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\"}}\n\n"
+                + "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,"
+                + "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\" word\"}\n\n"));
+        exchange.upstreamFailed("upstream_connection_lost", false);
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.ended()).isTrue();
+        String last = received.body().substring(received.body().lastIndexOf("event: "));
+        assertThat(last).startsWith("event: error\ndata: ");
+        JsonNode error = JSON.readTree(last.substring(last.indexOf("data: ") + 6).strip());
+        assertThat(error.get("type").asText()).isEqualTo("error");
+        assertThat(error.get("sequence_number").asLong()).isEqualTo(2);
+        assertThat(error.get("message").asText()).isNotBlank();
+        assertThat(received.body()).doesNotContain("data: {\"error\"");
+        Outcome outcome = assertOneOutcomeAndNothingHeld();
+        assertThat(outcome.reason()).isEqualTo("upstream_connection_lost");
+    }
+
+    @Test
+    void aClientThatLeavesBeforeTheHeadPaysNothing() {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT);
+        exchange.clientGone();
+        exchange.onUpstream(head("application/json")); // too late: ignored, released by the exchange
+        exchange.upstreamFailed("upstream_timeout", true); // a late timer: ignored
+        Outcome outcome = assertOneOutcomeAndNothingHeld();
+        assertThat(outcome.status()).isEqualTo(Outcome.RELEASED);
+        assertThat(outcome.reason()).isEqualTo("client_disconnected");
+        assertThat(channel.outboundMessages()).isEmpty();
+    }
+
+    @Test
+    void aJsonAnswerIsHeldUntilItsDebitIsJournaled() {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT);
+        exchange.onUpstream(head("application/json"));
+        exchange.onUpstream(content(CHAT_BODY.substring(0, 40)));
+        assertThat(channel.outboundMessages()).as("nothing reaches the client before the debit").isEmpty();
+        exchange.onUpstream(content(CHAT_BODY.substring(40)));
+        exchange.onUpstream(last());
+        test.runJournalAcknowledgements(channel);
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.head().headers().get(HttpHeaderNames.TRANSFER_ENCODING)).isEqualTo("chunked");
+        assertThat(received.body()).isEqualTo(CHAT_BODY);
+        assertOneOutcomeAndNothingHeld();
+    }
+
+    private Outcome assertOneOutcomeAndNothingHeld() {
+        assertThat(test.outcomes).hasSize(1);
+        assertThat(test.reserved()).isZero();
+        assertThat(test.conservationError()).isZero();
+        return test.outcomes.peek();
+    }
+}
