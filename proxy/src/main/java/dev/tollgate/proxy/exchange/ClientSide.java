@@ -82,7 +82,6 @@ final class ClientSide {
     void holdHead(HttpResponse head) {
         stamp(head);
         heldHead = head;
-        heldBody = channel.alloc().compositeBuffer(Integer.MAX_VALUE);
     }
 
     void writeContent(ByteBuf content) {
@@ -91,6 +90,9 @@ final class ClientSide {
             return;
         }
         if (heldHead != null) {
+            if (heldBody == null) {
+                heldBody = channel.alloc().compositeBuffer(Integer.MAX_VALUE); // only bodies that arrive in pieces need one
+            }
             heldBody.addComponent(true, content);
             if (heldBody.readableBytes() <= MAX_HELD_BYTES) {
                 return;
@@ -174,9 +176,9 @@ final class ClientSide {
         heldBody = null;
         headWritten = true;
         channel.write(head, channel.voidPromise());
-        if (body.isReadable()) {
+        if (body != null && body.isReadable()) {
             channel.write(new DefaultHttpContent(body), channel.voidPromise());
-        } else {
+        } else if (body != null) {
             body.release();
         }
     }
