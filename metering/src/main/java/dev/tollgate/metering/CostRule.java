@@ -9,7 +9,9 @@ import java.math.BigInteger;
  * micro-units (prices are per million tokens), and it is rounded <b>up</b> to a whole micro-unit,
  * once per request. Rounding once, after summing, means no kind of token is rounded on its own;
  * rounding up means the rounding never favours the account over the provider's bill by more than
- * one micro-unit per request. Integer arithmetic throughout, overflow-checked.
+ * one micro-unit per request. Integer arithmetic throughout: a cost beyond {@code Long.MAX_VALUE}
+ * micro-units saturates there instead of throwing, so an absurd count can never stop a request from
+ * getting its outcome (the settlement then debits what the balance holds and writes off the rest).
  */
 public final class CostRule {
     public static final long TOKENS_PER_PRICE_UNIT = 1_000_000L;
@@ -18,6 +20,18 @@ public final class CostRule {
     }
 
     public static long costMicros(ModelRow row, Usage usage) {
+        try {
+            return exactCostMicros(row, usage);
+        } catch (ArithmeticException overflow) {
+            BigInteger numerator = BigInteger.valueOf(usage.inputTokens()).multiply(BigInteger.valueOf(row.inputMicrosPerMillionTokens()))
+                    .add(BigInteger.valueOf(usage.cacheReadTokens()).multiply(BigInteger.valueOf(row.cacheReadMicrosPerMillionTokens())))
+                    .add(BigInteger.valueOf(usage.cacheWriteTokens()).multiply(BigInteger.valueOf(row.cacheWriteMicrosPerMillionTokens())))
+                    .add(BigInteger.valueOf(usage.outputTokens()).multiply(BigInteger.valueOf(row.outputMicrosPerMillionTokens())));
+            return saturatedCeilDiv(numerator);
+        }
+    }
+
+    private static long exactCostMicros(ModelRow row, Usage usage) {
         long numerator = Math.addExact(
                 Math.addExact(Math.multiplyExact(usage.inputTokens(), row.inputMicrosPerMillionTokens()),
                         Math.multiplyExact(usage.cacheReadTokens(), row.cacheReadMicrosPerMillionTokens())),
@@ -28,7 +42,11 @@ public final class CostRule {
 
     /** The cost of {@code tokens} at {@code microsPerMillionTokens}, rounded up like a request. */
     public static long costMicros(long tokens, long microsPerMillionTokens) {
-        return ceilDiv(Math.multiplyExact(tokens, microsPerMillionTokens));
+        try {
+            return ceilDiv(Math.multiplyExact(tokens, microsPerMillionTokens));
+        } catch (ArithmeticException overflow) {
+            return saturatedCeilDiv(BigInteger.valueOf(tokens).multiply(BigInteger.valueOf(microsPerMillionTokens)));
+        }
     }
 
     /** How many tokens {@code micros} buys at {@code microsPerMillionTokens}, rounded down (at most Long.MAX_VALUE); "unbounded" at price 0. */
@@ -52,6 +70,12 @@ public final class CostRule {
             return Long.MAX_VALUE;
         }
         return whole * TOKENS_PER_PRICE_UNIT + fraction;
+    }
+
+    private static long saturatedCeilDiv(BigInteger numerator) {
+        BigInteger[] quotientAndRest = numerator.divideAndRemainder(BigInteger.valueOf(TOKENS_PER_PRICE_UNIT));
+        BigInteger micros = quotientAndRest[1].signum() > 0 ? quotientAndRest[0].add(BigInteger.ONE) : quotientAndRest[0];
+        return micros.bitLength() < Long.SIZE ? micros.longValue() : Long.MAX_VALUE;
     }
 
     private static long ceilDiv(long numerator) {

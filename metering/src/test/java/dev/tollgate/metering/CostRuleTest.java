@@ -1,7 +1,6 @@
 package dev.tollgate.metering;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.tollgate.config.ModelRow;
 import java.math.BigInteger;
@@ -87,15 +86,24 @@ class CostRuleTest {
     }
 
     @Test
-    void overflowThrowsInsteadOfWrapping() {
+    void overflowSaturatesInsteadOfWrappingOrThrowing() {
+        // A provider can report any count; the cost of an absurd one must still be a number, so the
+        // request gets its outcome (usage bounds keep such counts from reaching here in the proxy).
         ModelRow dear = TestRows.row("p", "m", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "cl100k_base",
                 1_000, 100, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS, 1, 1, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS);
-        assertThatThrownBy(() -> CostRule.costMicros(dear, new Usage(Long.MAX_VALUE / 2, 0, 0, 0, 0))).isInstanceOf(ArithmeticException.class);
-        assertThatThrownBy(() -> CostRule.costMicros(dear, new Usage(0, 0, 0, 1_000_000_000_000L, 0))).isInstanceOf(ArithmeticException.class);
+        assertThat(CostRule.costMicros(dear, new Usage(Long.MAX_VALUE / 2, 0, 0, 0, 0))).isEqualTo(Long.MAX_VALUE);
+        assertThat(CostRule.costMicros(dear, new Usage(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, 0))).isEqualTo(Long.MAX_VALUE);
         // Each product fits but their sum does not.
         long half = Long.MAX_VALUE / ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS;
-        assertThatThrownBy(() -> CostRule.costMicros(dear, new Usage(half, 0, 0, half, 0))).isInstanceOf(ArithmeticException.class);
-        assertThatThrownBy(() -> CostRule.costMicros(Long.MAX_VALUE, 2)).isInstanceOf(ArithmeticException.class);
+        assertThat(CostRule.costMicros(dear, new Usage(half, 0, 0, half, 0))).isEqualTo(
+                ceilDivMillion(BigInteger.valueOf(half).multiply(BigInteger.valueOf(2 * ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS))).longValueExact());
+        assertThat(CostRule.costMicros(Long.MAX_VALUE, 2)).isEqualTo(ceilDivMillion(BigInteger.valueOf(Long.MAX_VALUE).shiftLeft(1)).longValueExact());
+        // 1e14 output tokens: the numerator overflows a long, the cost in micros does not; it is exact.
+        long tokens = 100_000_000_000_000L;
+        assertThat(CostRule.costMicros(dear, new Usage(0, 0, 0, tokens, 0)))
+                .isEqualTo(BigInteger.valueOf(tokens).multiply(BigInteger.valueOf(ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS)).divide(MILLION).longValueExact());
+        // Beyond even that, the cost saturates at the largest amount.
+        assertThat(CostRule.costMicros(Long.MAX_VALUE, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS)).isEqualTo(Long.MAX_VALUE);
         // The largest catalog-legal request fits: a full context window at the highest legal price, both ways.
         long window = ModelRow.MAX_CONTEXT_WINDOW_TOKENS;
         assertThat(CostRule.costMicros(dear, new Usage(window, 0, 0, window, 0))).isEqualTo(2 * window * 10_000L);

@@ -5,9 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.config.Limits;
 import dev.tollgate.config.ModelRow;
-import dev.tollgate.metering.Balances;
 import dev.tollgate.metering.CostRule;
-import dev.tollgate.metering.Reservation;
 
 /**
  * Decides what a request may cost before it is forwarded, reserves it, and rewrites the request so
@@ -58,11 +56,6 @@ public final class Admission {
         long minimumOutput = Math.min(outputCap, limits.minOutputTokens());
         long minimum = promptWorst + CostRule.costMicros(minimumOutput * choices, row.outputMicrosPerMillionTokens());
         return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum);
-    }
-
-    /** Reserves what the plan needs, or as much as is available above its minimum; null if not even that. */
-    public Reservation reserve(Balances balances, int accountSlot, Plan plan) {
-        return Reservation.tryReserve(balances, accountSlot, plan.minimumMicros(), plan.worstCaseMicros());
     }
 
     /** Output tokens per choice that {@code heldMicros} pays for once the prompt bound is paid, capped by the plan. */

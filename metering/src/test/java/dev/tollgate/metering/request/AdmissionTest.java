@@ -126,7 +126,7 @@ class AdmissionTest {
         InspectedRequest request = inspect(EndpointFamily.CHAT_COMPLETIONS, "{\"model\":\"m\",\"max_tokens\":1000,\"messages\":[]}");
         Admission.Plan plan = ADMISSION.plan(request, ROW);
         Balances balances = funded(plan.worstCaseMicros() * 3);
-        Reservation reservation = ADMISSION.reserve(balances, 0, plan);
+        Reservation reservation = reserve(balances, plan);
         assertThat(reservation.heldMicros()).isEqualTo(plan.worstCaseMicros());
         assertThat(balances.availableMicros(0)).isEqualTo(plan.worstCaseMicros() * 2);
         assertThat(Admission.affordableOutputTokens(plan, ROW, reservation.heldMicros())).isEqualTo(1_000);
@@ -140,7 +140,7 @@ class AdmissionTest {
         Admission.Plan plan = ADMISSION.plan(request, ROW);
         long balance = plan.promptWorstMicros() + 300; // 300 micros of output: 500 tokens at 0.60
         Balances balances = funded(balance);
-        Reservation reservation = ADMISSION.reserve(balances, 0, plan);
+        Reservation reservation = reserve(balances, plan);
         assertThat(reservation.heldMicros()).isEqualTo(balance);
         assertThat(balances.availableMicros(0)).isZero();
         long affordable = Admission.affordableOutputTokens(plan, ROW, reservation.heldMicros());
@@ -158,11 +158,11 @@ class AdmissionTest {
         InspectedRequest request = inspect(EndpointFamily.CHAT_COMPLETIONS, "{\"model\":\"m\",\"max_tokens\":1000}");
         Admission.Plan plan = ADMISSION.plan(request, ROW);
         Balances balances = funded(plan.minimumMicros() - 1);
-        assertThat(ADMISSION.reserve(balances, 0, plan)).isNull();
+        assertThat(reserve(balances, plan)).isNull();
         assertThat(balances.availableMicros(0)).isEqualTo(plan.minimumMicros() - 1);
         assertThat(balances.reservedMicros(0)).isZero();
         Balances exactly = funded(plan.minimumMicros());
-        Reservation reservation = ADMISSION.reserve(exactly, 0, plan);
+        Reservation reservation = reserve(exactly, plan);
         assertThat(reservation.heldMicros()).isEqualTo(plan.minimumMicros());
         assertThat(Admission.affordableOutputTokens(plan, ROW, reservation.heldMicros())).isGreaterThanOrEqualTo(16);
     }
@@ -183,7 +183,7 @@ class AdmissionTest {
             Admission.Plan plan = ADMISSION.plan(request, row);
             long balance = random.nextLong(0, plan.worstCaseMicros() + 1_000);
             Balances balances = funded(balance);
-            Reservation reservation = ADMISSION.reserve(balances, 0, plan);
+            Reservation reservation = reserve(balances, plan);
             String at = "seed " + seed + " case " + i + ": " + plan + " balance " + balance;
             if (balance < plan.minimumMicros()) {
                 assertThat(reservation).as(at).isNull();
@@ -299,5 +299,10 @@ class AdmissionTest {
         ModelRow row = family == EndpointFamily.MESSAGES ? TestRows.claudeHaiku()
                 : family == EndpointFamily.EMBEDDINGS ? TestRows.embeddingSmall() : ROW;
         return ADMISSION.plan(inspect(family, body), row);
+    }
+
+    /** What the proxy's ledger does with a plan: hold the worst case, or as much as there is above the minimum. */
+    private static Reservation reserve(Balances balances, Admission.Plan plan) {
+        return Reservation.tryReserve(balances, 0, plan.minimumMicros(), plan.worstCaseMicros());
     }
 }

@@ -11,6 +11,7 @@ import dev.tollgate.metering.ModelRoutes;
 import dev.tollgate.metering.Reservation;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.Usage;
+import dev.tollgate.metering.UsageBounds;
 import dev.tollgate.metering.request.Admission;
 import dev.tollgate.metering.request.InspectedRequest;
 import dev.tollgate.metering.request.PromptEstimator;
@@ -87,6 +88,7 @@ final class Billing {
         long costMicros;
         Reservation.Settlement settlement;
         try {
+            usage = withinBounds(usage, reportedByProvider);
             costMicros = CostRule.costMicros(row(), usage);
             settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason, whenJournaled);
         } catch (RuntimeException e) {
@@ -104,6 +106,21 @@ final class Billing {
         publish(Outcome.SETTLED, reason, usage, reportedByProvider, settlement.heldMicros(), costMicros, settlement.debitedMicros(),
                 settlement.writtenOffMicros());
         return Recording.PENDING;
+    }
+
+    /**
+     * What can be billed of {@code usage}: a count beyond what the request could have used (its prompt bound,
+     * the output cap sent times its choices) is untrusted input, billed at the bound and logged as drift.
+     */
+    private Usage withinBounds(Usage usage, boolean reportedByProvider) {
+        UsageBounds bounds = UsageBounds.of(plan.promptBoundTokens(), outputTokensSent, plan.choices());
+        UsageBounds.Bounded bounded = bounds.apply(usage);
+        if (bounded.drifted()) {
+            // Counts only: a provider's numbers are not secret, and no prompt or answer text is logged.
+            LOG.warn("{}: {} usage {} is beyond what the request could use ({}); billed {}", requestId,
+                    reportedByProvider ? "the provider's" : "the estimated", usage, bounds, bounded.billed());
+        }
+        return bounded.billed();
     }
 
     /** Returns the whole reservation: this request costs nothing. Journaled without waiting. */

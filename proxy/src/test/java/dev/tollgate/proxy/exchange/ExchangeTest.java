@@ -202,6 +202,48 @@ class ExchangeTest {
         assertOneOutcomeAndNothingHeld();
     }
 
+    @Test
+    void aStreamWithAnOverflowingUsageStillEndsAndIsBilledWithinItsBound() {
+        long before = test.available();
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions",
+                "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        exchange.onUpstream(head("text/event-stream"));
+        exchange.onUpstream(content(CHUNK));
+        // 1e14 output tokens: the cost of that overflowed the cost rule and the stream never ended.
+        exchange.onUpstream(content("data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[],"
+                + "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":100000000000000,\"total_tokens\":100000000000009}}\n\ndata: [DONE]\n\n"));
+        exchange.onUpstream(last());
+        test.runJournalAcknowledgements(channel);
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.ended()).isTrue();
+        assertThat(received.body()).endsWith("data: [DONE]\n\n");
+        Outcome outcome = assertOneOutcomeAndNothingHeld();
+        assertThat(outcome.status()).isEqualTo(Outcome.SETTLED);
+        assertThat(outcome.usage().outputTokens()).isEqualTo(256);
+        assertThat(outcome.debitedMicros()).isEqualTo(before - test.available()).isLessThanOrEqualTo(exchange.reservation().heldMicros());
+        assertThat(outcome.writtenOffMicros()).isZero();
+    }
+
+    @Test
+    void anAbsurdAnthropicOutputCountIsBilledAtTheCapSent() {
+        long before = test.available();
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/messages",
+                "{\"model\":\"claude-sonnet-5-5\",\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        exchange.onUpstream(head("application/json"));
+        exchange.onUpstream(content("{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-5-5\","
+                + "\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+                + "\"usage\":{\"input_tokens\":9,\"output_tokens\":1000000000000}}"));
+        exchange.onUpstream(last());
+        test.runJournalAcknowledgements(channel);
+        assertThat(ExchangeHarness.received(channel).head().status().code()).isEqualTo(200);
+        Outcome outcome = assertOneOutcomeAndNothingHeld();
+        assertThat(outcome.usage().outputTokens()).isEqualTo(256);
+        assertThat(outcome.usage().inputTokens()).isEqualTo(9);
+        assertThat(before - test.available()).isEqualTo(outcome.debitedMicros())
+                .isEqualTo(dev.tollgate.metering.CostRule.costMicros(exchange.route().row(), outcome.usage()));
+        assertThat(test.replayJournal().account(TestGateways.ACCOUNT).availableMicros()).isEqualTo(test.available());
+    }
+
     private Outcome assertOneOutcomeAndNothingHeld() {
         assertThat(test.outcomes).hasSize(1);
         assertThat(test.reserved()).isZero();

@@ -1,0 +1,65 @@
+package dev.tollgate.metering;
+
+/**
+ * The most a request can have used, known before it was sent: a prompt of at most {@code promptTokens}
+ * (the admission's bound from the body's bytes and the context window) and at most {@code outputTokens}
+ * generated (the output cap sent to the provider, times the choices asked for).
+ *
+ * <p>A provider's usage report is untrusted input: a report beyond these bounds describes work that
+ * could not have happened, so the request is billed at the bound and the difference is reported as
+ * drift instead of debiting the account for it.
+ */
+public record UsageBounds(long promptTokens, long outputTokens) {
+    public UsageBounds {
+        if (promptTokens < 0 || outputTokens < 0) {
+            throw new IllegalArgumentException("negative bound");
+        }
+    }
+
+    /** The bounds of a request whose prompt is bounded by {@code promptBoundTokens} and whose {@code choices} each stop at {@code outputCapPerChoice}. */
+    public static UsageBounds of(long promptBoundTokens, long outputCapPerChoice, int choices) {
+        long output = Math.max(0, outputCapPerChoice);
+        long total;
+        try {
+            total = Math.multiplyExact(output, Math.max(1, choices));
+        } catch (ArithmeticException e) {
+            total = Long.MAX_VALUE;
+        }
+        return new UsageBounds(Math.max(0, promptBoundTokens), total);
+    }
+
+    /**
+     * The usage to bill for {@code reported}: itself when it is within bounds, otherwise cut to them. The prompt
+     * is cut kind by kind, cheapest reading first (cache reads, then cache writes, then plain input), so an
+     * out-of-bounds report never costs the account more than the bound at the dearest input price it was
+     * reserved for; reasoning tokens, a part of the output, are cut with it.
+     */
+    public Bounded apply(Usage reported) {
+        boolean promptWithin = saturatingAdd(saturatingAdd(reported.inputTokens(), reported.cacheReadTokens()), reported.cacheWriteTokens()) <= promptTokens;
+        boolean outputWithin = reported.outputTokens() <= outputTokens;
+        if (promptWithin && outputWithin) {
+            return new Bounded(reported, false);
+        }
+        long left = promptTokens;
+        long cacheRead = Math.min(reported.cacheReadTokens(), left);
+        left -= cacheRead;
+        long cacheWrite = Math.min(reported.cacheWriteTokens(), left);
+        left -= cacheWrite;
+        long input = Math.min(reported.inputTokens(), left);
+        long output = Math.min(reported.outputTokens(), outputTokens);
+        long reasoning = Math.min(reported.reasoningTokens(), output);
+        return new Bounded(new Usage(input, cacheRead, cacheWrite, output, reasoning), true);
+    }
+
+    /**
+     * @param billed   the usage to bill, within the bounds
+     * @param drifted  true when the report was beyond the bounds and {@code billed} is less than it
+     */
+    public record Bounded(Usage billed, boolean drifted) {
+    }
+
+    private static long saturatingAdd(long a, long b) {
+        long sum = a + b;
+        return sum < 0 ? Long.MAX_VALUE : sum; // both are non-negative, so only overflow makes it negative
+    }
+}
