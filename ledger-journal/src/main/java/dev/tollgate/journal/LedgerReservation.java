@@ -58,11 +58,11 @@ public final class LedgerReservation {
      * null; not called when nothing more was held) is told when it is.
      */
     public boolean extend(long minMicros, long maxMicros, JournalWriter.Appended whenJournaled) {
-        long before = reservation.heldMicros();
-        if (!reservation.extend(minMicros, maxMicros)) {
+        // False also when the reservation closed meanwhile: the money went back, nothing to record.
+        long moreMicros = reservation.extendMicros(minMicros, maxMicros);
+        if (moreMicros < 0) {
             return false;
         }
-        long moreMicros = reservation.heldMicros() - before;
         if (moreMicros > 0) {
             // With minMicros 0 and nothing available the extension holds nothing more: it succeeded,
             // but there is no change of money to record (and a zero extension is not a valid record).

@@ -30,12 +30,13 @@ public record Usage(long inputTokens, long cacheReadTokens, long cacheWriteToken
      * OpenAI-compatible endpoint does): the output billed is never less than {@code total - prompt}.
      */
     public static Usage fromOpenAi(long promptTokens, long cachedTokens, long completionTokens, long totalTokens, long reasoningTokens) {
-        long cached = Math.min(Math.max(0, cachedTokens), Math.max(0, promptTokens));
+        long prompt = Math.max(0, promptTokens);
+        long cached = Math.min(Math.max(0, cachedTokens), prompt);
         long output = Math.max(0, completionTokens);
-        if (totalTokens > promptTokens + output) {
-            output = totalTokens - promptTokens;
+        if (totalTokens > saturatedSum(prompt, output)) {
+            output = totalTokens - prompt; // no overflow: total > prompt >= 0
         }
-        return new Usage(Math.max(0, promptTokens) - cached, cached, 0, output, Math.max(0, reasoningTokens));
+        return new Usage(prompt - cached, cached, 0, output, Math.max(0, reasoningTokens));
     }
 
     /** From Anthropic fields, where {@code input_tokens} already excludes cache reads and writes. */
@@ -43,7 +44,19 @@ public record Usage(long inputTokens, long cacheReadTokens, long cacheWriteToken
         return new Usage(Math.max(0, inputTokens), Math.max(0, cacheReadInputTokens), Math.max(0, cacheCreationInputTokens), Math.max(0, outputTokens), 0);
     }
 
+    /** All prompt tokens, cached or not; saturates at {@code Long.MAX_VALUE} rather than overflow (the counts come from a provider). */
     public long promptTokens() {
-        return inputTokens + cacheReadTokens + cacheWriteTokens;
+        return saturatedSum(saturatedSum(inputTokens, cacheReadTokens), cacheWriteTokens);
+    }
+
+    /** Prompt and output tokens, as a provider's {@code total_tokens}; saturating like {@link #promptTokens}. */
+    public long totalTokens() {
+        return saturatedSum(promptTokens(), outputTokens);
+    }
+
+    /** {@code a + b} for non-negative counts, {@code Long.MAX_VALUE} where the sum would overflow. */
+    public static long saturatedSum(long a, long b) {
+        long sum = a + b;
+        return sum < 0 ? Long.MAX_VALUE : sum;
     }
 }

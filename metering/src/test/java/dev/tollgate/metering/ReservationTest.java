@@ -104,8 +104,32 @@ class ReservationTest {
         assertThat(settlement).isEqualTo(new Reservation.Settlement(1_000, 700, 0));
         assertThat(balances.availableMicros(0)).isEqualTo(300);
         assertThat(balances.reservedMicros(0)).isZero();
-        assertThatThrownBy(() -> reservation.extend(0, 1)).isInstanceOf(IllegalStateException.class);
+        assertThat(reservation.extend(0, 1)).as("a closed reservation holds nothing more").isFalse();
+        assertThat(reservation.extendMicros(1, 100)).isEqualTo(-1);
+        assertThat(reservation.heldMicros()).isEqualTo(1_000);
         assertThat(balances.availableMicros(0)).isEqualTo(300);
+        assertThat(balances.reservedMicros(0)).isZero();
+    }
+
+    @Test
+    void extendMicrosSaysHowMuchMoreIsHeld() {
+        Balances balances = funded(1_000);
+        Reservation reservation = Reservation.tryReserve(balances, 0, 0, 300);
+        assertThat(reservation.extendMicros(100, 200)).isEqualTo(200);
+        assertThat(reservation.extendMicros(0, 10_000)).isEqualTo(500);
+        assertThat(reservation.extendMicros(0, 10)).as("nothing available, nothing required").isZero();
+        assertThat(reservation.extendMicros(1, 10)).isEqualTo(-1);
+        assertThat(reservation.heldMicros()).isEqualTo(1_000);
+    }
+
+    @Test
+    void aNegativeCostIsRefusedBeforeTheReservationCloses() {
+        Balances balances = funded(1_000);
+        Reservation reservation = Reservation.tryReserve(balances, 0, 0, 300);
+        assertThatThrownBy(() -> reservation.settle(-1)).isInstanceOf(IllegalArgumentException.class);
+        assertThat(reservation.isClosed()).isFalse();
+        assertThat(reservation.release()).isTrue();
+        assertThat(balances.availableMicros(0)).isEqualTo(1_000);
     }
 
     @Test

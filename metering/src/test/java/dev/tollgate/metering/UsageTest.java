@@ -58,4 +58,18 @@ class UsageTest {
         assertThatThrownBy(() -> new Usage(0, 0, 0, -1, 0)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> new Usage(0, 0, 0, 0, -1)).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void sumsOfHugeCountsSaturateInsteadOfOverflowing() {
+        long max = Long.MAX_VALUE;
+        assertThat(new Usage(max, max, max, 0, 0).promptTokens()).isEqualTo(max);
+        assertThat(new Usage(max, 0, 0, max, 0).totalTokens()).isEqualTo(max);
+        assertThat(new Usage(1, 2, 3, 4, 0).totalTokens()).isEqualTo(10);
+        // prompt + completion would overflow; a total that cannot exceed it leaves the completion count.
+        assertThat(Usage.fromOpenAi(max, 0, 5, max, 0)).isEqualTo(new Usage(max, 0, 0, 5, 0));
+        assertThat(Usage.fromOpenAi(max - 1, 0, max, max, 0)).isEqualTo(new Usage(max - 1, 0, 0, max, 0));
+        assertThat(Usage.fromOpenAi(5, 0, 1, max, 0).outputTokens()).isEqualTo(max - 5);
+        assertThat(Usage.saturatedSum(max, 1)).isEqualTo(max);
+        assertThat(Usage.saturatedSum(2, 3)).isEqualTo(5);
+    }
 }

@@ -55,10 +55,14 @@ final class AnthropicStreamMeter extends StreamMeter {
                     type = json.stringValue(); // only for a stream without event: lines
                 }
             } else if (json.nameEquals(USAGE)) {
-                json.next();
+                boolean delta = "message_delta".equals(type);
+                if (delta && !usageFinal) {
+                    // message_start's output_tokens is a placeholder: only message_delta's own count may bill the output.
+                    usage.forget("output_tokens");
+                }
+                boolean object = json.next() == JsonScanner.START_OBJECT;
                 readUsage();
-                // Only message_delta's usage is the final count; message_start's output_tokens is a placeholder.
-                usageFinal |= "message_delta".equals(type);
+                usageFinal |= delta && object;
             } else if (json.nameEquals(MESSAGE)) {
                 json.next();
                 readUsageInside();

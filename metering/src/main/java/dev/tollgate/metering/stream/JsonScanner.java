@@ -201,15 +201,22 @@ final class JsonScanner {
         return true;
     }
 
-    /** The current NUMBER as a long; -1 if it is not a non-negative integer. */
+    /**
+     * The current NUMBER as a long; -1 if it is not a non-negative integer that fits a long
+     * (a sign, a fraction, an exponent or more than {@code Long.MAX_VALUE}: none is a count).
+     */
     long longValue() {
         long value = 0;
         for (int i = valueStart; i < valueEnd; i++) {
             byte b = bytes[i];
-            if (b < '0' || b > '9' || value > (Long.MAX_VALUE - 9) / 10) {
+            if (b < '0' || b > '9') {
                 return -1;
             }
-            value = value * 10 + (b - '0');
+            int digit = b - '0';
+            if (value > (Long.MAX_VALUE - digit) / 10) {
+                return -1;
+            }
+            value = value * 10 + digit;
         }
         return value;
     }

@@ -77,6 +77,14 @@ public final class JsonUsageScanner {
         return usage;
     }
 
+    /**
+     * True when the body's usage had a malformed count (see {@link UsageFields#reject}): that count
+     * was treated as not reported. For the proxy to log or count.
+     */
+    public boolean usageMalformed() {
+        return usage.malformed();
+    }
+
     /** Generated text found in the body, counted with the model's encoding: the fallback when no usage is reported. */
     public long outputTokensCounted() {
         for (String text : uncountedText) {
@@ -92,12 +100,19 @@ public final class JsonUsageScanner {
         while ((token = parser.nextToken()) != null && token != JsonToken.NOT_AVAILABLE) {
             switch (token) {
                 case START_OBJECT, START_ARRAY -> {
+                    String owner = usagePath(depth); // the field this container is the value of, inside usage
                     depth++;
                     if (depth < fieldAtDepth.length) {
                         fieldAtDepth[depth] = null;
                     }
-                    if (depth == 2 && usageDepth < 0 && "usage".equals(fieldAtDepth[1]) && token == JsonToken.START_OBJECT) {
-                        usageDepth = depth;
+                    if (depth == 2 && usageDepth < 0 && "usage".equals(fieldAtDepth[1])) {
+                        if (token == JsonToken.START_OBJECT) {
+                            usageDepth = depth;
+                        } else {
+                            usage.rejectReport(); // "usage": [...] is no report
+                        }
+                    } else if (owner != null) {
+                        usage.reject(owner); // a count given as a container
                     }
                 }
                 case END_OBJECT, END_ARRAY -> {
@@ -112,13 +127,29 @@ public final class JsonUsageScanner {
                     }
                 }
                 case VALUE_NUMBER_INT -> {
-                    if (usageDepth > 0 && usageDepth != Integer.MAX_VALUE && depth >= usageDepth && depth <= usageDepth + 1) {
-                        String name = depth == usageDepth ? fieldAtDepth[depth] : fieldAtDepth[usageDepth] + "." + fieldAtDepth[depth];
-                        usage.set(name, parser.getLongValue());
+                    String path = usagePath(depth);
+                    if (path != null) {
+                        // A count beyond a long is not a count (getLongValue would throw on it).
+                        usage.set(path, parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER ? -1 : parser.getLongValue());
+                    } else if (isTopLevelUsage()) {
+                        usage.rejectReport();
+                    }
+                }
+                case VALUE_NUMBER_FLOAT, VALUE_TRUE, VALUE_FALSE -> {
+                    String path = usagePath(depth);
+                    if (path != null) {
+                        usage.reject(path); // 24.5, 9.3e18, true: not a count
+                    } else if (isTopLevelUsage()) {
+                        usage.rejectReport();
                     }
                 }
                 case VALUE_STRING -> {
-                    if (depth >= 2 && depth < fieldAtDepth.length && GENERATED_TEXT.contains(fieldAtDepth[depth])) {
+                    String path = usagePath(depth);
+                    if (path != null) {
+                        usage.reject(path); // "24": a string is not a count
+                    } else if (isTopLevelUsage()) {
+                        usage.rejectReport();
+                    } else if (depth >= 2 && depth < fieldAtDepth.length && GENERATED_TEXT.contains(fieldAtDepth[depth])) {
                         String text = parser.getText();
                         if (uncountedChars + text.length() <= UNCOUNTED_TEXT_LIMIT_CHARS) {
                             uncountedText.add(text);
@@ -132,5 +163,22 @@ public final class JsonUsageScanner {
                 }
             }
         }
+    }
+
+    /** True when a scalar just read is the value of the body's first top-level {@code usage} field: no object, so no report. */
+    private boolean isTopLevelUsage() {
+        return depth == 1 && usageDepth < 0 && "usage".equals(fieldAtDepth[1]);
+    }
+
+    /**
+     * The flattened usage path of the field last named at {@code atDepth} when that field is inside
+     * the usage object (directly, or one details object deep); null elsewhere.
+     */
+    private String usagePath(int atDepth) {
+        if (usageDepth <= 0 || usageDepth == Integer.MAX_VALUE || atDepth < usageDepth || atDepth > usageDepth + 1
+                || atDepth >= fieldAtDepth.length || fieldAtDepth[atDepth] == null) {
+            return null;
+        }
+        return atDepth == usageDepth ? fieldAtDepth[atDepth] : fieldAtDepth[usageDepth] + "." + fieldAtDepth[atDepth];
     }
 }

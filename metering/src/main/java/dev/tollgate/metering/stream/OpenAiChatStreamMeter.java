@@ -132,7 +132,7 @@ final class OpenAiChatStreamMeter extends StreamMeter {
                     g.writeObjectFieldStart("usage");
                     g.writeNumberField("prompt_tokens", billed.promptTokens());
                     g.writeNumberField("completion_tokens", billed.outputTokens());
-                    g.writeNumberField("total_tokens", billed.promptTokens() + billed.outputTokens());
+                    g.writeNumberField("total_tokens", billed.totalTokens());
                     g.writeObjectFieldStart("prompt_tokens_details");
                     g.writeNumberField("cached_tokens", billed.cacheReadTokens());
                     g.writeEndObject();

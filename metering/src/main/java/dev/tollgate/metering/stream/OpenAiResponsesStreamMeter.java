@@ -135,7 +135,7 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
         inputDetails.put("cache_write_tokens", billed.cacheWriteTokens());
         usageNode.put("output_tokens", billed.outputTokens());
         usageNode.putObject("output_tokens_details").put("reasoning_tokens", billed.reasoningTokens());
-        usageNode.put("total_tokens", billed.promptTokens() + billed.outputTokens());
+        usageNode.put("total_tokens", billed.totalTokens());
         ObjectNode event = MAPPER.createObjectNode();
         event.put("type", "response.incomplete");
         event.put("sequence_number", sequenceNumberBeforeLastEvent + 1);

@@ -106,6 +106,15 @@ public abstract class StreamMeter {
     }
 
     /**
+     * True when the provider reported a malformed count (negative, fractional, a string, beyond a
+     * long...): that count was treated as not reported, so the stream is billed on Tollgate's own
+     * count for it. For the proxy to log or count; {@link UsageFields#malformedCount()} says how many.
+     */
+    public boolean usageMalformed() {
+        return usage.malformed();
+    }
+
+    /**
      * True once the provider sent the usage that ends a stream: OpenAI's usage chunk, the usage of
      * Responses' final event, Anthropic's {@code message_delta}. Before that, the usage fields hold at
      * most the prompt side (Anthropic's {@code message_start} also carries a placeholder output count),
@@ -162,7 +171,8 @@ public abstract class StreamMeter {
 
     /**
      * Reads a usage object (the scanner stands on its START_OBJECT) into {@link #usage}, one level of
-     * details deep. Returns false if a count in it is not a whole number that fits a long (a malformed event).
+     * details deep. Returns false if a known count in it is not a non-negative whole number that fits
+     * a long (a malformed report: that field counts as not reported, see {@link UsageFields#reject}).
      */
     protected final boolean readUsage() {
         return readUsage(json, usage);
@@ -170,38 +180,38 @@ public abstract class StreamMeter {
 
     static boolean readUsage(JsonScanner scanner, UsageFields into) {
         if (scanner.token() != JsonScanner.START_OBJECT) {
+            if (!scanner.isNull()) {
+                into.rejectReport();
+            }
             scanner.skipValue();
             return false;
         }
-        boolean wellFormed = true;
+        int malformedBefore = into.malformedCount();
         while (scanner.next() == JsonScanner.FIELD_NAME) {
             // Field names are Strings here: a usage object comes once or twice per stream, not per event.
             String name = scanner.stringValue();
             int value = scanner.next();
-            if (value == JsonScanner.NUMBER) {
-                wellFormed &= set(into, name, scanner.longValue());
-            } else if (value == JsonScanner.START_OBJECT) {
+            if (value == JsonScanner.START_OBJECT) {
+                into.reject(name); // a count given as an object (a details object is not a known count)
                 while (scanner.next() == JsonScanner.FIELD_NAME) {
                     String inner = scanner.stringValue();
-                    if (scanner.next() == JsonScanner.NUMBER) {
-                        wellFormed &= set(into, name + "." + inner, scanner.longValue());
-                    } else {
-                        scanner.skipValue();
-                    }
+                    readCount(scanner, scanner.next(), into, name + "." + inner);
                 }
             } else {
-                scanner.skipValue();
+                readCount(scanner, value, into, name);
             }
         }
-        return wellFormed;
+        return into.malformedCount() == malformedBefore;
     }
 
-    private static boolean set(UsageFields into, String path, long value) {
-        if (value < 0) {
-            return false;
+    /** One usage field's value, of token type {@code value}: a count, null (not reported), or anything else (malformed). */
+    private static void readCount(JsonScanner scanner, int value, UsageFields into, String path) {
+        if (value == JsonScanner.NUMBER) {
+            into.set(path, scanner.longValue()); // -1 for a number that is not a count: rejected
+        } else if (!scanner.isNull()) {
+            into.reject(path);
+            scanner.skipValue();
         }
-        into.set(path, value);
-        return true;
     }
 
     /**
@@ -217,9 +227,9 @@ public abstract class StreamMeter {
         while (json.next() == JsonScanner.FIELD_NAME) {
             boolean isUsage = json.nameEquals(USAGE);
             int value = json.next();
-            if (isUsage && value == JsonScanner.START_OBJECT) {
+            if (isUsage) {
                 readUsage();
-                found = true;
+                found |= value == JsonScanner.START_OBJECT;
             } else {
                 json.skipValue();
             }

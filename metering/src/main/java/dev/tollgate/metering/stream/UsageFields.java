@@ -46,22 +46,73 @@ public final class UsageFields {
 
     private final long[] values = new long[Field.ALL.length];
     private boolean any;
+    private int malformedCount;
 
     public UsageFields() {
         Arrays.fill(values, -1);
     }
 
-    /** Records one field by its flattened path (for example {@code prompt_tokens_details.cached_tokens}); unknown paths are ignored. */
+    /**
+     * Records one field by its flattened path (for example {@code prompt_tokens_details.cached_tokens});
+     * unknown paths are ignored. A negative value is a malformed report: see {@link #reject}.
+     */
     public void set(String path, long value) {
+        if (value < 0) {
+            reject(path);
+            return;
+        }
         Field field = Field.of(path);
-        if (field != null && value >= 0) {
+        if (field != null) {
             values[field.ordinal()] = value;
             any = true;
         }
     }
 
+    /**
+     * Records that a known field came with something other than a non-negative whole number that
+     * fits a long (a negative, a fraction, an exponent, a string, a number beyond a long, a
+     * container). The provider's counts are untrusted, so the field counts as not reported, even if
+     * an earlier event reported it (Anthropic's {@code message_start} placeholder must not stand in
+     * for a malformed {@code message_delta} count): the caller falls back to its own count. Unknown
+     * paths are ignored, as in {@link #set}.
+     */
+    public void reject(String path) {
+        Field field = Field.of(path);
+        if (field != null) {
+            values[field.ordinal()] = -1;
+            malformedCount++;
+        }
+    }
+
+    /** Records a usage report that is not an object at all ({@code "usage": "24"}): malformed, no field reported by it. */
+    public void rejectReport() {
+        malformedCount++;
+    }
+
+    /** Forgets a field without counting it malformed: for a value known to be a placeholder. */
+    void forget(String path) {
+        Field field = Field.of(path);
+        if (field != null) {
+            values[field.ordinal()] = -1;
+        }
+    }
+
+    /** True when some field was reported with a well-formed count. */
     public boolean any() {
         return any;
+    }
+
+    /**
+     * How many malformed counts the provider reported: known fields (see {@link #reject}), each then
+     * counted as not reported, and usage reports that were not objects (see {@link #rejectReport}).
+     */
+    public int malformedCount() {
+        return malformedCount;
+    }
+
+    /** True when the provider's usage report had at least one malformed count. */
+    public boolean malformed() {
+        return malformedCount > 0;
     }
 
     long get(Field field) {

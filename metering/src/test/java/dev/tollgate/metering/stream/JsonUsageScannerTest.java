@@ -106,6 +106,7 @@ class JsonUsageScannerTest {
     void wholeBody(String name, EndpointFamily family, String json, Usage expected, String[] generated) {
         JsonUsageScanner scanner = scan(json.getBytes(StandardCharsets.UTF_8), new int[0]);
         assertThat(scanner.usage().complete(family)).isTrue();
+        assertThat(scanner.usageMalformed()).isFalse();
         assertThat(scanner.usage().toUsage(family, 0, 0)).isEqualTo(expected);
         long tokens = 0;
         for (String text : generated) {
@@ -228,5 +229,77 @@ class JsonUsageScannerTest {
                 + "\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":100}}";
         JsonUsageScanner scanner = scan(json.getBytes(StandardCharsets.UTF_8), new int[0]);
         assertThat(scanner.usage().toUsage(EndpointFamily.CHAT_COMPLETIONS, 0, 0)).isEqualTo(new Usage(3, 0, 0, 4, 0));
+    }
+
+    /** Values a provider might send for a count, none of them a non-negative whole number that fits a long. */
+    static final String[] MALFORMED_COUNTS = {"-5", "24.5", "\"24\"", "99999999999999999999", "9.3e18", "1e2", "true", "{\"n\":24}", "[24]"};
+
+    static Stream<Arguments> malformedOutputCounts() {
+        Stream.Builder<Arguments> cases = Stream.builder();
+        for (String value : MALFORMED_COUNTS) {
+            cases.add(Arguments.of(EndpointFamily.CHAT_COMPLETIONS, CHAT, "\"completion_tokens\":13", "\"completion_tokens\":" + value));
+            cases.add(Arguments.of(EndpointFamily.RESPONSES, RESPONSES, "\"output_tokens\":52", "\"output_tokens\":" + value));
+            cases.add(Arguments.of(EndpointFamily.MESSAGES, MESSAGES, "\"output_tokens\":40", "\"output_tokens\":" + value));
+        }
+        return cases.build();
+    }
+
+    @ParameterizedTest(name = "{0} {3}")
+    @MethodSource("malformedOutputCounts")
+    void aMalformedOutputCountIsNotReportedAndTheRestIsStillRead(EndpointFamily family, String body, String field, String replacement) {
+        String json = body.replace(field, replacement);
+        assertThat(json).isNotEqualTo(body);
+        JsonUsageScanner wellFormed = scan(body.getBytes(StandardCharsets.UTF_8), new int[0]);
+        JsonUsageScanner scanner = scan(json.getBytes(StandardCharsets.UTF_8), new int[] {json.indexOf(replacement) + 3});
+        assertThat(scanner.usageMalformed()).isTrue();
+        assertThat(scanner.usage().malformedCount()).isEqualTo(1);
+        assertThat(scanner.usage().outputTokens(family)).as("not reported").isEqualTo(-1);
+        assertThat(scanner.usage().complete(family)).as("so the exchange falls back to its own count").isFalse();
+        assertThat(scanner.usage().promptKnown(family)).as("the well-formed fields stand").isTrue();
+        assertThat(scanner.outputTokensCounted()).as("scanning went on past it").isEqualTo(wellFormed.outputTokensCounted()).isPositive();
+        Usage billed = scanner.usage().toUsage(family, 0, scanner.outputTokensCounted());
+        // Tollgate's own count, or more where a well-formed total_tokens says so (the guard for thinking left out of the output count).
+        assertThat(billed.outputTokens()).isGreaterThanOrEqualTo(scanner.outputTokensCounted());
+        if (family == EndpointFamily.MESSAGES) { // no total: the own count exactly, not the 40 reported in the well-formed body
+            assertThat(billed.outputTokens()).isEqualTo(scanner.outputTokensCounted()).isNotEqualTo(40);
+        }
+        assertThat(billed.promptTokens()).isEqualTo(wellFormed.usage().toUsage(family, 0, 0).promptTokens());
+    }
+
+    @Test
+    void aMalformedPromptCountIsNotReported() {
+        for (String value : MALFORMED_COUNTS) {
+            String json = CHAT.replace("\"prompt_tokens\":1117", "\"prompt_tokens\":" + value);
+            JsonUsageScanner scanner = scan(json.getBytes(StandardCharsets.UTF_8), new int[0]);
+            assertThat(scanner.usageMalformed()).as(value).isTrue();
+            assertThat(scanner.usage().promptKnown(EndpointFamily.CHAT_COMPLETIONS)).as(value).isFalse();
+            assertThat(scanner.usage().toUsage(EndpointFamily.CHAT_COMPLETIONS, 500, 0).promptTokens()).as(value).isEqualTo(500);
+        }
+        JsonUsageScanner notAnObject = scan("{\"usage\":\"lots\"}".getBytes(StandardCharsets.UTF_8), new int[0]);
+        assertThat(notAnObject.usageMalformed()).isTrue();
+        JsonUsageScanner absent = scan("{\"usage\":null,\"x\":\"24\"}".getBytes(StandardCharsets.UTF_8), new int[0]);
+        assertThat(absent.usageMalformed()).as("null is no report, not a malformed one").isFalse();
+    }
+
+    @Test
+    void theLargestCountsDoNotOverflow() {
+        String max = Long.toString(Long.MAX_VALUE);
+        String chat = "{\"usage\":{\"prompt_tokens\":" + max + ",\"completion_tokens\":" + max + ",\"total_tokens\":" + max
+                + ",\"prompt_tokens_details\":{\"cached_tokens\":" + max + "}}}";
+        JsonUsageScanner scanner = scan(chat.getBytes(StandardCharsets.UTF_8), new int[0]);
+        assertThat(scanner.usageMalformed()).isFalse();
+        Usage usage = scanner.usage().toUsage(EndpointFamily.CHAT_COMPLETIONS, 0, 0);
+        assertThat(usage).isEqualTo(new Usage(0, Long.MAX_VALUE, 0, Long.MAX_VALUE, 0));
+        assertThat(usage.totalTokens()).isEqualTo(Long.MAX_VALUE);
+        String messages = "{\"usage\":{\"input_tokens\":" + max + ",\"cache_read_input_tokens\":" + max
+                + ",\"cache_creation_input_tokens\":" + max + ",\"output_tokens\":" + max + "}}";
+        Usage anthropic = scan(messages.getBytes(StandardCharsets.UTF_8), new int[0]).usage().toUsage(EndpointFamily.MESSAGES, 0, 0);
+        assertThat(anthropic.promptTokens()).as("saturates").isEqualTo(Long.MAX_VALUE);
+        assertThat(anthropic.totalTokens()).isEqualTo(Long.MAX_VALUE);
+        String oneBeyond = "{\"usage\":{\"prompt_tokens\":9223372036854775808,\"completion_tokens\":1}}";
+        JsonUsageScanner beyond = scan(oneBeyond.getBytes(StandardCharsets.UTF_8), new int[0]);
+        assertThat(beyond.usageMalformed()).isTrue();
+        assertThat(beyond.usage().promptKnown(EndpointFamily.CHAT_COMPLETIONS)).isFalse();
+        assertThat(beyond.usage().outputTokens(EndpointFamily.CHAT_COMPLETIONS)).as("read on after it").isEqualTo(1);
     }
 }

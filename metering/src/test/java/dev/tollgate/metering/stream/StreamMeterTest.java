@@ -596,4 +596,74 @@ class StreamMeterTest {
         }
         assertThat(new SseEvent().parse(DONE, 0, 0).hasData()).isFalse();
     }
+
+    // ------------------------------------------------------------------ untrusted usage numbers
+
+    @Test
+    void anthropicMalformedMessageDeltaCountFallsBackToTheInlineCountNotThePlaceholder() {
+        for (String value : JsonUsageScannerTest.MALFORMED_COUNTS) {
+            byte[] stream = ("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,"
+                    + "\"cache_read_input_tokens\":100,\"output_tokens\":1}}}\n\n"
+                    + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                    + "\"delta\":{\"type\":\"text_delta\",\"text\":\"Twenty four tokens, or so they say\"}}\n\n"
+                    + "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+                    + "\"usage\":{\"output_tokens\":" + value + "}}\n\n"
+                    + "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n").getBytes(StandardCharsets.UTF_8);
+            StreamMeter meter = StreamMeter.forFamily(EndpointFamily.MESSAGES, TokenCounter.forEncoding("cl100k_base"), false);
+            assertThat(feed(meter, blocks(stream))).as(value).containsOnly(StreamMeter.Verdict.FORWARD);
+            assertThat(meter.finished()).as(value).isTrue();
+            assertThat(meter.usageMalformed()).as(value).isTrue();
+            assertThat(meter.usage().complete(EndpointFamily.MESSAGES)).as(value + ": the placeholder 1 is not the bill").isFalse();
+            assertThat(meter.usage().promptKnown(EndpointFamily.MESSAGES)).as(value).isTrue();
+            long counted = CL100K.countTokens("Twenty four tokens, or so they say");
+            assertThat(meter.outputTokensCounted()).isEqualTo(counted);
+            assertThat(meter.usage().toUsage(EndpointFamily.MESSAGES, 0, meter.outputTokensCounted()))
+                    .as(value).isEqualTo(new Usage(25, 100, 0, counted, 0));
+        }
+    }
+
+    @Test
+    void anthropicMessageDeltaWithoutAnOutputCountDoesNotBillThePlaceholder() {
+        for (String usage : new String[] {"{}", "\"24\"", "{\"input_tokens\":25}"}) {
+            byte[] stream = ("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n"
+                    + "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":" + usage + "}\n\n").getBytes(StandardCharsets.UTF_8);
+            StreamMeter meter = StreamMeter.forFamily(EndpointFamily.MESSAGES, TokenCounter.forEncoding("cl100k_base"), false);
+            feed(meter, blocks(stream));
+            assertThat(meter.usage().outputTokens(EndpointFamily.MESSAGES)).as(usage).isEqualTo(-1);
+            assertThat(meter.usage().complete(EndpointFamily.MESSAGES)).as(usage).isFalse();
+        }
+    }
+
+    @Test
+    void openAiAndResponsesMalformedCountsAreNotReported() {
+        for (String value : JsonUsageScannerTest.MALFORMED_COUNTS) {
+            StreamMeter chat = StreamMeter.forFamily(EndpointFamily.CHAT_COMPLETIONS, TokenCounter.forEncoding("o200k_base"), false);
+            feed(chat, blocks(("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":" + value
+                    + ",\"total_tokens\":12}}\n\ndata: [DONE]\n\n").getBytes(StandardCharsets.UTF_8)));
+            assertThat(chat.usageMalformed()).as(value).isTrue();
+            assertThat(chat.usage().complete(EndpointFamily.CHAT_COMPLETIONS)).as(value).isFalse();
+            assertThat(chat.usage().promptKnown(EndpointFamily.CHAT_COMPLETIONS)).as(value).isTrue();
+
+            StreamMeter responses = StreamMeter.forFamily(EndpointFamily.RESPONSES, TokenCounter.forEncoding("o200k_base"), false);
+            feed(responses, blocks(("event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":"
+                    + "{\"input_tokens\":" + value + ",\"output_tokens\":3}}}\n\n").getBytes(StandardCharsets.UTF_8)));
+            assertThat(responses.usageMalformed()).as(value).isTrue();
+            assertThat(responses.usage().promptKnown(EndpointFamily.RESPONSES)).as(value).isFalse();
+            assertThat(responses.usage().toUsage(EndpointFamily.RESPONSES, 70, 0)).as(value).isEqualTo(new Usage(70, 0, 0, 3, 0));
+        }
+        StreamMeter wellFormed = StreamMeter.forFamily(EndpointFamily.CHAT_COMPLETIONS, TokenCounter.forEncoding("o200k_base"), false);
+        feed(wellFormed, blocks(resource("openai-chat.sse")));
+        assertThat(wellFormed.usageMalformed()).isFalse();
+    }
+
+    @Test
+    void theLargestCountsAreWrittenBackWithoutOverflow() {
+        StreamMeter chat = StreamMeter.forFamily(EndpointFamily.CHAT_COMPLETIONS, TokenCounter.forEncoding("o200k_base"), true);
+        long max = Long.MAX_VALUE;
+        List<Written> cut = written(chat.cutAtCapEvents(new Usage(max, max, 0, max, 0)));
+        assertThat(cut.get(1).json().at("/usage/total_tokens").asLong()).isEqualTo(max);
+        StreamMeter responses = StreamMeter.forFamily(EndpointFamily.RESPONSES, TokenCounter.forEncoding("o200k_base"), false);
+        assertThat(written(responses.cutAtCapEvents(new Usage(max, 0, 0, max, 0))).getFirst().json().at("/response/usage/total_tokens").asLong())
+                .isEqualTo(max);
+    }
 }

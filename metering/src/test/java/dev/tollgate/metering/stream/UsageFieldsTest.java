@@ -98,5 +98,24 @@ class UsageFieldsTest {
         UsageFields f = fields("prompt_tokens", -5, "whatever", 7, "prompt_tokens_details.whatever", 9);
         assertThat(f.any()).isFalse();
         assertThat(f.promptKnown(EndpointFamily.CHAT_COMPLETIONS)).isFalse();
+        assertThat(f.malformedCount()).as("the negative count is malformed, unknown fields are not").isEqualTo(1);
+        f.reject("whatever");
+        assertThat(f.malformedCount()).isEqualTo(1);
+    }
+
+    @Test
+    void aMalformedLaterValueUnreportsAnEarlierOne() {
+        // Anthropic's message_start reports output_tokens 1 as a placeholder; a malformed message_delta
+        // count must not leave it standing as the bill.
+        UsageFields f = fields("input_tokens", 25, "output_tokens", 1);
+        assertThat(f.malformed()).isFalse();
+        f.reject("output_tokens");
+        assertThat(f.malformed()).isTrue();
+        assertThat(f.complete(EndpointFamily.MESSAGES)).isFalse();
+        assertThat(f.toUsage(EndpointFamily.MESSAGES, 0, 40)).isEqualTo(new Usage(25, 0, 0, 40, 0));
+        f.set("output_tokens", -3);
+        assertThat(f.malformedCount()).isEqualTo(2);
+        f.rejectReport();
+        assertThat(f.malformedCount()).isEqualTo(3);
     }
 }
