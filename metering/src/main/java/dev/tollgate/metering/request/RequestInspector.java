@@ -1,7 +1,9 @@
 package dev.tollgate.metering.request;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -11,14 +13,34 @@ import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.Deque;
 
-/** Reads the fields admission needs from a request body and checks their types, as the provider would. */
+/**
+ * Reads the fields admission needs from a request body and checks their types, as the provider would.
+ *
+ * <p>Every body, however hostile, gets a {@link Result}: never an exception. Refused with a
+ * {@link Rejection} (400 {@code invalid_request_error} on both surfaces) are: bytes that are not valid
+ * UTF-8; anything but exactly one JSON object; a field name twice in one object, at any depth (Tollgate
+ * would bill one value while a provider may read the other); nesting deeper than
+ * {@value #MAX_NESTING_DEPTH}; a number longer than {@value #MAX_NUMBER_CHARS} characters; a {@code model}
+ * that is not a non-empty string; an output cap ({@code max_tokens}...) that is not a positive whole
+ * number within a long; {@code n}/{@code best_of} outside 1..128.
+ */
 public final class RequestInspector {
     /** Deeper JSON is refused: no real request nests this far, and a hostile one must not exhaust the stack. */
     static final int MAX_NESTING_DEPTH = 200;
+    /** Jackson's own default; a longer number is no count any field here takes. */
+    static final int MAX_NUMBER_CHARS = 1_000;
     static final ObjectMapper JSON = new ObjectMapper();
 
     static {
-        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build());
+        // No string limit of Jackson's own (its default is 20 MB): a string is never longer than the body,
+        // and the body is already bounded by limits.maxRequestBodyBytes, which is the one limit a client meets.
+        JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxNestingDepth(MAX_NESTING_DEPTH)
+                .maxNumberLength(MAX_NUMBER_CHARS)
+                .maxStringLength(Integer.MAX_VALUE)
+                .maxNameLength(Integer.MAX_VALUE)
+                .build());
+        JSON.getFactory().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
         // A second value after the object would be ignored here but may be what a lenient upstream runs,
         // and a rewrite would drop it: the body must be exactly one object, as the providers require.
         JSON.enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -41,13 +63,27 @@ public final class RequestInspector {
 
     /** The body as a JSON object with a non-empty string {@code model}; the other fields are not looked at yet. */
     private static Result parseWithModel(EndpointFamily family, byte[] body, int offset, int length) {
+        int invalidAt = Utf8.firstInvalidByte(body, offset, length);
+        if (invalidAt >= 0) {
+            return Result.reject(Rejection.Kind.MALFORMED_JSON, "The body of your request is not valid UTF-8 (at byte " + (invalidAt - offset)
+                    + "). JSON bodies must be UTF-8.", null);
+        }
         JsonNode tree;
         try {
             tree = JSON.readTree(body, offset, length);
+        } catch (StreamConstraintsException e) {
+            return Result.reject(Rejection.Kind.MALFORMED_JSON, "The JSON body of your request is beyond what Tollgate reads: it may nest at most "
+                    + MAX_NESTING_DEPTH + " levels deep, and numbers may have at most " + MAX_NUMBER_CHARS + " characters.", null);
         } catch (JsonProcessingException e) {
+            String reason = e.getOriginalMessage();
+            if (reason != null && reason.startsWith("Duplicate field")) {
+                // Refused, not resolved: Tollgate would bill one value while a provider may act on the other.
+                return Result.reject(Rejection.Kind.MALFORMED_JSON, "The JSON body of your request is ambiguous: " + reason
+                        + ". Each field may appear only once in an object.", null);
+            }
             return Result.reject(Rejection.Kind.MALFORMED_JSON, "We could not parse the JSON body of your request: "
-                    + e.getOriginalMessage() + ". The body must be a JSON object.", null);
-        } catch (IOException e) {
+                    + reason + ". The body must be a JSON object.", null);
+        } catch (IOException | RuntimeException e) {
             return Result.reject(Rejection.Kind.MALFORMED_JSON, "We could not read the body of your request.", null);
         }
         if (tree == null || !tree.isObject()) {
@@ -140,7 +176,8 @@ public final class RequestInspector {
         if (node == null || node.isNull()) {
             return 1;
         }
-        if (!node.isIntegralNumber() || node.longValue() < 1 || node.longValue() > 128) {
+        // canConvertToLong first: a BigInteger's longValue() is its low bits, so 2^64 + 5 would pass as 5.
+        if (!node.isIntegralNumber() || !node.canConvertToLong() || node.longValue() < 1 || node.longValue() > 128) {
             return -1;
         }
         return node.longValue();

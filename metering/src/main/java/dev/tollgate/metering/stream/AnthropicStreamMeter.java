@@ -71,7 +71,10 @@ final class AnthropicStreamMeter extends StreamMeter {
                 countBlockStart();
             } else if (json.nameEquals(ERROR)) {
                 json.next();
-                upstreamErrorMessage = errorMessage();
+                ProviderError error = readProviderError("error");
+                if (providerError == null) {
+                    providerError = error;
+                }
             } else {
                 json.next();
                 json.skipValue();
@@ -83,6 +86,8 @@ final class AnthropicStreamMeter extends StreamMeter {
             openBlockIndex = -1;
         } else if ("message_stop".equals(type)) {
             finished = true;
+        } else if ("error".equals(type) && providerError == null) {
+            providerError = new ProviderError("error", null); // an error event without its error object is still one
         }
         return Verdict.FORWARD;
     }

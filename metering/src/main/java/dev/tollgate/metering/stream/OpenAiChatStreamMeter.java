@@ -70,13 +70,21 @@ final class OpenAiChatStreamMeter extends StreamMeter {
                 created = json.next() == JsonScanner.NUMBER ? json.longValue() : 0;
             } else if (json.nameEquals(ERROR)) {
                 json.next();
-                upstreamErrorMessage = errorMessage();
+                ProviderError error = readProviderError("error");
+                if (providerError == null) {
+                    providerError = error; // the first error is the one that ended the stream
+                }
             } else {
                 json.next();
                 json.skipValue();
             }
         }
         return sawUsage && !sawChoice && !clientAskedForUsage ? Verdict.DROP : Verdict.FORWARD;
+    }
+
+    @Override
+    protected boolean isSentinel(SseEvent event) {
+        return event.dataEquals(DONE);
     }
 
     private void readChoice() {

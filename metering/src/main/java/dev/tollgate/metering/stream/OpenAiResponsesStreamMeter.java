@@ -23,6 +23,7 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
     private static final byte[] TYPE = name("type");
     private static final byte[] RESPONSE = name("response");
     private static final byte[] ERROR = name("error");
+    private static final byte[] CODE = name("code");
 
     private ObjectNode createdResponse;
     private long lastSequenceNumber = -1;
@@ -43,6 +44,10 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
             return Verdict.FORWARD;
         }
         String type = event.name();
+        // An error event carries its code and message at the top level (some relays nest an error object).
+        String errorCode = null;
+        String errorMessage = null;
+        ProviderError nestedError = null;
         sequenceNumberBeforeLastEvent = lastSequenceNumber;
         outputTextLengthBeforeLastEvent = outputText.length();
         while (json.next() == JsonScanner.FIELD_NAME) {
@@ -77,9 +82,13 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
             } else if (json.nameEquals(RESPONSE)) {
                 json.next();
                 readResponse(event, type);
-            } else if ("error".equals(type) && (json.nameEquals(ERROR) || json.nameEquals(MESSAGE))) {
+            } else if (json.nameEquals(ERROR)) {
                 json.next();
-                upstreamErrorMessage = errorMessage();
+                nestedError = readProviderError("error");
+            } else if (json.nameEquals(CODE)) {
+                errorCode = json.next() == JsonScanner.STRING ? json.stringValue() : errorCode;
+            } else if (json.nameEquals(MESSAGE)) {
+                errorMessage = json.next() == JsonScanner.STRING ? json.stringValue() : errorMessage;
             } else {
                 json.next();
                 json.skipValue();
@@ -87,6 +96,11 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
         }
         if (type != null && TERMINAL_TYPES.contains(type)) {
             finished = true;
+        }
+        if (providerError == null && "error".equals(type)) {
+            providerError = nestedError != null ? nestedError : new ProviderError(errorCode, errorMessage);
+        } else if (providerError == null && "response.failed".equals(type)) {
+            providerError = new ProviderError("response_failed", null); // failed without saying why
         }
         return Verdict.FORWARD;
     }
@@ -105,7 +119,28 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
             }
             return;
         }
-        usageFinal |= readUsageInside() && type != null && TERMINAL_TYPES.contains(type);
+        boolean terminal = type != null && TERMINAL_TYPES.contains(type);
+        if (json.token() != JsonScanner.START_OBJECT) {
+            json.skipValue();
+            return;
+        }
+        boolean sawUsage = false;
+        while (json.next() == JsonScanner.FIELD_NAME) {
+            if (json.nameEquals(USAGE)) {
+                sawUsage |= json.next() == JsonScanner.START_OBJECT;
+                readUsage();
+            } else if (json.nameEquals(ERROR) && "response.failed".equals(type)) {
+                json.next();
+                ProviderError error = readProviderError("response_failed");
+                if (providerError == null) {
+                    providerError = error; // null when the response says "error": null
+                }
+            } else {
+                json.next();
+                json.skipValue();
+            }
+        }
+        usageFinal |= sawUsage && terminal;
     }
 
     private static final java.util.Set<String> TERMINAL_TYPES = java.util.Set.of("response.completed", "response.incomplete", "response.failed");

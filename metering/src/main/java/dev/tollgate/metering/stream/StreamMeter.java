@@ -7,6 +7,8 @@ import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.Usage;
 import java.nio.charset.StandardCharsets;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Meters one streamed response event by event, inline, as the proxy relays it: counts the output
@@ -18,6 +20,7 @@ import java.nio.charset.StandardCharsets;
  * response, used on that response's event loop only.
  */
 public abstract class StreamMeter {
+    private static final Logger LOG = LoggerFactory.getLogger(StreamMeter.class);
     /** What the proxy does with an event. */
     public enum Verdict {
         FORWARD,
@@ -34,6 +37,8 @@ public abstract class StreamMeter {
             "finish_reason", "stop_reason", "item_id", "logprobs");
     static final byte[] USAGE = name("usage");
     static final byte[] MESSAGE = name("message");
+    static final byte[] ERROR_TYPE = name("type");
+    static final byte[] ERROR_CODE = name("code");
 
     protected final EndpointFamily family;
     protected final TokenCounter counter;
@@ -44,7 +49,9 @@ public abstract class StreamMeter {
     protected boolean finished;
     /** The provider sent the usage it reports at the end of a stream (not just Anthropic's opening placeholder). */
     protected boolean usageFinal;
-    protected String upstreamErrorMessage;
+    protected ProviderError providerError;
+    private long eventsMetered;
+    private long malformedEvents;
 
     protected StreamMeter(EndpointFamily family, TokenCounter counter, boolean clientAskedForUsage) {
         this.family = family;
@@ -73,16 +80,40 @@ public abstract class StreamMeter {
         return bytes;
     }
 
-    /** Meters one event; a malformed event is forwarded unmetered rather than breaking the stream. */
+    /**
+     * Meters one event. An event whose data is not one well-formed JSON object is still forwarded
+     * (it is the provider's to send, and the client's to judge), metered as far as it could be read,
+     * and counted in {@link #malformedEvents()}; the first one of a stream is logged, without its content.
+     */
     public final Verdict onEvent(SseEvent event) {
         if (!event.hasData()) {
             return Verdict.FORWARD;
         }
+        eventsMetered++;
+        json.reset(event.data(), event.dataOffset(), event.dataLength());
         try {
-            json.reset(event.data(), event.dataOffset(), event.dataLength());
-            return meter(event);
+            Verdict verdict = meter(event);
+            if (!isSentinel(event) && !json.wholeObject()) {
+                malformed("not one well-formed JSON object");
+            }
+            return verdict;
         } catch (RuntimeException e) {
+            // A fault of the meter's own, met on provider bytes: the stream goes on unmetered by this event.
+            // The exception's message may quote those bytes, so only its type is logged.
+            malformed("metering failed: " + e.getClass().getName());
             return Verdict.FORWARD;
+        }
+    }
+
+    /** True for data that is a protocol sentinel, not JSON ({@code [DONE]}). */
+    protected boolean isSentinel(SseEvent event) {
+        return false;
+    }
+
+    private void malformed(String reason) {
+        if (malformedEvents++ == 0) {
+            LOG.warn("malformed event #{} in a {} stream ({}); it was forwarded, metered as far as it could be read;"
+                    + " later ones in this stream are counted, not logged", eventsMetered, family, reason);
         }
     }
 
@@ -129,9 +160,22 @@ public abstract class StreamMeter {
         return finished;
     }
 
-    /** The message of an error event the provider sent mid-stream, or null. */
-    public String upstreamErrorMessage() {
-        return upstreamErrorMessage;
+    /**
+     * The error the provider reported mid-stream (an error event, or a Responses {@code response.failed}),
+     * or null. A stream with one did not complete, even if it {@link #finished() finished}.
+     */
+    public ProviderError providerError() {
+        return providerError;
+    }
+
+    /** True when the stream ended with its terminal event and the provider reported no error in it. */
+    public boolean completed() {
+        return finished && providerError == null;
+    }
+
+    /** Events whose data was not one well-formed JSON object (or that the meter could not read), forwarded as they came. */
+    public long malformedEvents() {
+        return malformedEvents;
     }
 
     /** True when the field name {@code scanner} stands on is structure inside generated content, not generated text. */
@@ -237,22 +281,41 @@ public abstract class StreamMeter {
         return found;
     }
 
-    /** The text of a provider error object ({@code {"message": ...}}) the scanner stands on, or a default. */
-    protected final String errorMessage() {
-        String message = "upstream error";
-        if (json.token() == JsonScanner.START_OBJECT) {
-            while (json.next() == JsonScanner.FIELD_NAME) {
-                boolean isMessage = json.nameEquals(MESSAGE);
-                int value = json.next();
-                if (isMessage && value == JsonScanner.STRING) {
-                    message = json.stringValue();
-                } else {
-                    json.skipValue();
-                }
-            }
-        } else if (json.token() == JsonScanner.STRING) {
-            message = json.stringValue();
+    /**
+     * Reads a provider error the scanner stands on: an object with {@code type} or {@code code} and
+     * {@code message} (the shape of every provider's error object), or a bare string message. Null for
+     * {@code null} (no error), and {@code fallbackType} where the provider named no type.
+     */
+    protected final ProviderError readProviderError(String fallbackType) {
+        int token = json.token();
+        if (token == JsonScanner.STRING) {
+            return new ProviderError(fallbackType, json.stringValue());
         }
-        return message;
+        if (token != JsonScanner.START_OBJECT) {
+            boolean none = json.isNull();
+            json.skipValue();
+            return none ? null : new ProviderError(fallbackType, null);
+        }
+        String type = null;
+        String code = null;
+        String message = null;
+        while (json.next() == JsonScanner.FIELD_NAME) {
+            boolean isType = json.nameEquals(ERROR_TYPE);
+            boolean isCode = json.nameEquals(ERROR_CODE);
+            boolean isMessage = json.nameEquals(MESSAGE);
+            if (json.next() == JsonScanner.STRING && (isType || isCode || isMessage)) {
+                String value = json.stringValue();
+                if (isType) {
+                    type = value;
+                } else if (isCode) {
+                    code = value;
+                } else {
+                    message = value;
+                }
+            } else {
+                json.skipValue();
+            }
+        }
+        return new ProviderError(type != null ? type : code != null ? code : fallbackType, message);
     }
 }

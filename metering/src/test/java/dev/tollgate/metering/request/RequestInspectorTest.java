@@ -183,7 +183,8 @@ class RequestInspectorTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"0", "-1", "1.5", "\"100\"", "true", "[]", "100000000000000000000000"})
+    @ValueSource(strings = {"0", "-1", "-5", "1.5", "24.5", "256.0", "1e30", "1e2", "\"100\"", "\"256\"", "true", "[]", "{}",
+        "100000000000000000000000", "99999999999999999999", "9223372036854775808"})
     void outputCapMustBeAPositiveInteger(String value) {
         Rejection chat = rejected(EndpointFamily.CHAT_COMPLETIONS, "{\"model\":\"m\",\"max_tokens\":" + value + "}");
         assertThat(chat.kind()).isEqualTo(Rejection.Kind.INVALID_PARAMETER);
@@ -220,7 +221,8 @@ class RequestInspectorTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"\"n\":0", "\"n\":-2", "\"n\":129", "\"n\":1.5", "\"n\":\"2\"", "\"best_of\":0", "\"best_of\":200", "\"best_of\":true"})
+    @ValueSource(strings = {"\"n\":0", "\"n\":-2", "\"n\":129", "\"n\":1.5", "\"n\":\"2\"", "\"best_of\":0", "\"best_of\":200", "\"best_of\":true",
+        "\"n\":18446744073709551621", "\"best_of\":18446744073709551620"})
     void choicesOutOfRangeAreRefused(String field) {
         Rejection rejection = rejected(EndpointFamily.COMPLETIONS, "{\"model\":\"m\"," + field + "}");
         assertThat(rejection.kind()).isEqualTo(Rejection.Kind.INVALID_PARAMETER);
@@ -282,5 +284,126 @@ class RequestInspectorTest {
         assertThat(RequestInspector.inspectModelOnly(EndpointFamily.MESSAGES, noModel, 0, noModel.length).rejection().param()).isEqualTo("model");
         byte[] broken = "{".getBytes(StandardCharsets.UTF_8);
         assertThat(RequestInspector.inspectModelOnly(EndpointFamily.MESSAGES, broken, 0, 1).rejection().kind()).isEqualTo(Rejection.Kind.MALFORMED_JSON);
+    }
+
+    // ------------------------------------------------------------------ hostile bodies
+
+    @Test
+    void aFieldTwiceInOneObjectIsRefusedAtAnyDepth() {
+        String[] bodies = {
+            "{\"model\":\"gpt-4o-mini\",\"model\":\"gpt-4o\",\"max_tokens\":5}",
+            "{\"model\":\"gpt-4o-mini\",\"max_tokens\":5,\"max_tokens\":100000}",
+            "{\"model\":\"gpt-4o-mini\",\"mod\\u0065l\":\"gpt-4o\",\"max_tokens\":5}", // the same name, escaped
+            "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"role\":\"system\",\"content\":\"hi\"}]}",
+            "{\"model\":\"m\",\"max_tokens\":5,\"stream_options\":{\"include_usage\":false,\"include_usage\":true}}",
+            "{\"model\":\"m\",\"max_tokens\":5,\"a\":[[{\"b\":{\"c\":1,\"c\":2}}]]}",
+        };
+        for (String body : bodies) {
+            for (EndpointFamily family : EndpointFamily.values()) {
+                Rejection rejection = rejected(family, body);
+                assertThat(rejection.kind()).as(family + " " + body).isEqualTo(Rejection.Kind.MALFORMED_JSON);
+                assertThat(rejection.message()).as(body).contains("Duplicate field").contains("only once");
+            }
+            byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+            assertThat(RequestInspector.inspectModelOnly(EndpointFamily.MESSAGES, bytes, 0, bytes.length).rejection()).as(body).isNotNull();
+        }
+        assertThat(rejected(EndpointFamily.CHAT_COMPLETIONS, bodies[0]).message()).contains("'model'");
+        // The same name in two different objects is no duplicate.
+        ok(EndpointFamily.CHAT_COMPLETIONS, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"}]}");
+    }
+
+    @Test
+    void aStringLongerThanJacksonsDefaultLimitIsReadWholeTheBodyLimitIsTheOnlyLimit() {
+        int chars = 21 * 1024 * 1024; // Jackson refuses strings over 20,000,000 chars by default
+        String body = "{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"" + "a".repeat(chars) + "\"}]}";
+        InspectedRequest request = ok(EndpointFamily.CHAT_COMPLETIONS, body);
+        assertThat(request.body().at("/messages/0/content").textValue()).hasSize(chars);
+        String longName = "{\"model\":\"m\",\"" + "k".repeat(60_000) + "\":1}"; // Jackson's default name limit is 50,000
+        assertThat(ok(EndpointFamily.CHAT_COMPLETIONS, longName).model()).isEqualTo("m");
+    }
+
+    @Test
+    void nestingAHundredThousandDeepIsAClearRefusal() {
+        for (String deep : new String[] {
+            "{\"model\":\"m\",\"x\":" + "[".repeat(100_000) + "]".repeat(100_000) + "}",
+            "{\"model\":\"m\",\"x\":" + "{\"a\":".repeat(100_000) + "1" + "}".repeat(100_000) + "}",
+            "[".repeat(100_000)}) {
+            for (EndpointFamily family : EndpointFamily.values()) {
+                Rejection rejection = rejected(family, deep);
+                assertThat(rejection.kind()).isEqualTo(Rejection.Kind.MALFORMED_JSON);
+                assertThat(rejection.message()).contains("nest at most " + RequestInspector.MAX_NESTING_DEPTH).doesNotContain("StreamReadConstraints");
+            }
+        }
+        String longNumber = "{\"model\":\"m\",\"max_tokens\":" + "9".repeat(5_000) + "}";
+        assertThat(rejected(EndpointFamily.MESSAGES, longNumber).message()).contains("at most " + RequestInspector.MAX_NUMBER_CHARS + " characters");
+    }
+
+    @Test
+    void invalidUtf8IsRefusedAnywhereInTheBody() {
+        String[] invalid = {"ff", "80", "c0af", "c180", "e08080", "eda080", "edbfbf", "e282", "f5808080", "f4908080", "f0808080", "f09f98"};
+        for (String hex : invalid) {
+            for (String where : new String[] {"content", "name"}) {
+                byte[] bad = java.util.HexFormat.of().parseHex(hex);
+                byte[] prefix = ("{\"model\":\"m\",\"max_tokens\":5,\"" + (where.equals("name") ? "" : "content\":\"")).getBytes(StandardCharsets.UTF_8);
+                byte[] suffix = (where.equals("name") ? "\":1}" : "\"}").getBytes(StandardCharsets.UTF_8);
+                byte[] body = new byte[prefix.length + bad.length + suffix.length];
+                System.arraycopy(prefix, 0, body, 0, prefix.length);
+                System.arraycopy(bad, 0, body, prefix.length, bad.length);
+                System.arraycopy(suffix, 0, body, prefix.length + bad.length, suffix.length);
+                for (EndpointFamily family : EndpointFamily.values()) {
+                    RequestInspector.Result result = RequestInspector.inspect(family, body, 0, body.length);
+                    assertThat(result.rejection()).as(hex + " in " + where).isNotNull();
+                    assertThat(result.rejection().kind()).isEqualTo(Rejection.Kind.MALFORMED_JSON);
+                    assertThat(result.rejection().message()).as(hex).contains("not valid UTF-8").contains("at byte " + prefix.length);
+                }
+            }
+        }
+        for (String valid : new String[] {"é", "日本語", "🙂", "\uFFFF", "\uD7FF", "\uE000", new String(Character.toChars(0x10FFFF))}) {
+            assertThat(ok(EndpointFamily.CHAT_COMPLETIONS, "{\"model\":\"m\",\"content\":\"" + valid + "\"}").model()).as(valid).isEqualTo("m");
+        }
+    }
+
+    @Test
+    void theUtf8CheckAgreesWithTheJdksStrictDecoder() {
+        long seed = dev.tollgate.metering.Seeds.seed("RequestInspectorTest.theUtf8CheckAgreesWithTheJdksStrictDecoder");
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        byte[] interesting = {(byte) 0x80, (byte) 0xBF, (byte) 0xC0, (byte) 0xC2, (byte) 0xDF, (byte) 0xE0, (byte) 0xED, (byte) 0xEF,
+            (byte) 0xF0, (byte) 0xF4, (byte) 0xF5, (byte) 0x90, (byte) 0x9F, (byte) 0xA0, (byte) 0x8F, 'a'};
+        for (int i = 0; i < 50_000; i++) {
+            byte[] bytes = new byte[random.nextInt(0, 8)];
+            for (int b = 0; b < bytes.length; b++) {
+                bytes[b] = random.nextBoolean() ? interesting[random.nextInt(interesting.length)] : (byte) random.nextInt(256);
+            }
+            boolean jdkValid;
+            try {
+                StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes));
+                jdkValid = true;
+            } catch (java.nio.charset.CharacterCodingException e) {
+                jdkValid = false;
+            }
+            assertThat(Utf8.firstInvalidByte(bytes, 0, bytes.length) < 0).as("seed " + seed + ": " + java.util.HexFormat.of().formatHex(bytes))
+                    .isEqualTo(jdkValid);
+        }
+    }
+
+    @Test
+    void mutatedBodiesNeverThrow() {
+        long seed = dev.tollgate.metering.Seeds.seed("RequestInspectorTest.mutatedBodiesNeverThrow");
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        byte[] base = ("{\"model\":\"gpt-4o-mini\",\"max_tokens\":256,\"n\":2,\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+                + "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}}]}]}")
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] alphabet = "{}[]\",:\\-0123456789.eE tnrufalsemodelmax_tokens\u00ff".getBytes(StandardCharsets.ISO_8859_1);
+        for (int i = 0; i < 20_000; i++) {
+            byte[] body = base.clone();
+            for (int m = random.nextInt(1, 4); m > 0; m--) {
+                body[random.nextInt(body.length)] = random.nextInt(4) == 0 ? (byte) random.nextInt(256) : alphabet[random.nextInt(alphabet.length)];
+            }
+            int length = random.nextInt(4) == 0 ? random.nextInt(body.length + 1) : body.length;
+            for (EndpointFamily family : EndpointFamily.values()) {
+                RequestInspector.Result result = RequestInspector.inspect(family, body, 0, length);
+                assertThat(result.request() == null ^ result.rejection() == null).as("seed " + seed).isTrue();
+            }
+        }
     }
 }

@@ -188,7 +188,9 @@ class StreamMeterTest {
         assertThat(meter.outputTokensCounted()).isEqualTo(expected);
         assertThat(meter.usage().complete(EndpointFamily.CHAT_COMPLETIONS)).isTrue();
         assertThat(meter.usage().toUsage(EndpointFamily.CHAT_COMPLETIONS, 0, 0)).isEqualTo(new Usage(93, 1_024, 0, 13, 0));
-        assertThat(meter.upstreamErrorMessage()).isNull();
+        assertThat(meter.providerError()).isNull();
+        assertThat(meter.completed()).isTrue();
+        assertThat(meter.malformedEvents()).isZero();
     }
 
     @Test
@@ -301,7 +303,8 @@ class StreamMeterTest {
                 + "data: {\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\"}}\n\n")
                 .getBytes(StandardCharsets.UTF_8);
         assertThat(feed(meter, blocks(stream))).containsOnly(StreamMeter.Verdict.FORWARD);
-        assertThat(meter.upstreamErrorMessage()).isEqualTo("The server had an error while processing your request.");
+        assertThat(meter.providerError()).isEqualTo(new ProviderError("server_error", "The server had an error while processing your request."));
+        assertThat(meter.completed()).isFalse();
         assertThat(meter.finished()).isFalse();
         assertThat(meter.outputTokensCounted()).isEqualTo(O200K.countTokens("Hel"));
     }
@@ -317,6 +320,7 @@ class StreamMeterTest {
             assertThat(feed(meter, blocks(stream))).as(family.name()).containsOnly(StreamMeter.Verdict.FORWARD);
             assertThat(meter.outputTokensCounted()).as(family.name()).isZero();
             assertThat(meter.finished()).isFalse();
+            assertThat(meter.malformedEvents()).as(family.name() + ": {not json, [1, 2, a string, 42").isEqualTo(4);
         }
     }
 
@@ -399,7 +403,7 @@ class StreamMeterTest {
         byte[] stream = ("event: error\ndata: {\"type\":\"error\",\"code\":\"ERR_SOMETHING\",\"message\":\"Something went wrong\",\"param\":null,"
                 + "\"sequence_number\":1}\n\n").getBytes(StandardCharsets.UTF_8);
         feed(meter, blocks(stream));
-        assertThat(meter.upstreamErrorMessage()).isEqualTo("Something went wrong");
+        assertThat(meter.providerError()).isEqualTo(new ProviderError("ERR_SOMETHING", "Something went wrong"));
         assertThat(meter.finished()).isFalse();
     }
 
@@ -560,7 +564,9 @@ class StreamMeterTest {
         List<byte[]> blocks = blocks(resource("anthropic-error.sse"));
         StreamMeter meter = StreamMeter.forFamily(EndpointFamily.MESSAGES, TokenCounter.forEncoding("cl100k_base"), false);
         feed(meter, blocks);
-        assertThat(meter.upstreamErrorMessage()).isEqualTo("Overloaded");
+        assertThat(meter.providerError()).isEqualTo(new ProviderError("overloaded_error", "Overloaded"));
+        assertThat(meter.completed()).isFalse();
+        assertThat(meter.malformedEvents()).isZero();
         assertThat(meter.finished()).isFalse();
         assertThat(meter.outputTokensCounted()).isEqualTo(CL100K.countTokens("Let me think"));
         assertThat(meter.usage().outputTokens(EndpointFamily.MESSAGES)).isEqualTo(2);
