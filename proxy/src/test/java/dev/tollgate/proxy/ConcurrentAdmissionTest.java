@@ -47,6 +47,9 @@ class ConcurrentAdmissionTest {
         }
         System.out.println("ConcurrentAdmissionTest misbehaving-upstream seed=" + baseSeed);
         runRound(baseSeed, true);
+        ReliabilityLog.row("admission", "concurrent admission", REQUESTS + " concurrent requests per round (one round with an upstream that ignores max_tokens) against a balance for "
+                        + AFFORDABLE_WORST_CASES + " worst cases", "no overspend (available >= 0); conservation; one outcome per reservation",
+                4L * REQUESTS, 0, ReliabilityLog.proxyTest("ConcurrentAdmissionTest"));
     }
 
     /** Every body has the same length, so every request has the same worst case. */

@@ -64,6 +64,7 @@ class CrashRecoveryTest {
         Path journal = directory.resolve("journal");
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
         Set<String> completedRequestIds = ConcurrentHashMap.newKeySet();
+        int sent = 0;
 
         try (SimulatedProvider sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults().withIoThreads(2))) {
             for (int cycle = 0; cycle <= cycles; cycle++) {
@@ -83,6 +84,7 @@ class CrashRecoveryTest {
                 long giveUpNanos = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
                 while (System.nanoTime() < killAtNanos && System.nanoTime() < giveUpNanos) {
                     inFlight.add(send(http, port, key, random, completedRequestIds));
+                    sent++;
                     Thread.sleep(random.nextInt(4));
                     if (killAtNanos == Long.MAX_VALUE && completedRequestIds.size() - completedBefore >= MIN_WHOLE_RESPONSES_PER_CYCLE) {
                         killAtNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(extraMs);
@@ -96,6 +98,9 @@ class CrashRecoveryTest {
             }
         }
         assertThat(completedRequestIds).as("the load really ran").hasSizeGreaterThanOrEqualTo(cycles * MIN_WHOLE_RESPONSES_PER_CYCLE);
+        ReliabilityLog.row("crash", "crash loop (" + cycles + " kills)", "SIGKILL of the node at random moments under streaming load, restart on the same journal",
+                "conservation; one outcome per reservation; every whole response's debit journaled once; live balance == journal replay",
+                sent, 0, ReliabilityLog.proxyTest("CrashRecoveryTest") + " -Dtollgate.crashCycles=" + cycles);
     }
 
     private static CompletableFuture<Void> send(HttpClient http, int port, String key, SplittableRandom random, Set<String> completed) {

@@ -37,6 +37,7 @@ public final class JsonUsageScanner {
     private final java.util.ArrayList<String> uncountedText = new java.util.ArrayList<>(2);
     private int uncountedChars;
     private boolean broken;
+    private boolean errorBody;
 
     public JsonUsageScanner(TokenCounter counter) {
         this.counter = counter;
@@ -85,6 +86,15 @@ public final class JsonUsageScanner {
         return usage.malformed();
     }
 
+    /**
+     * True when the body is a provider's error object ({@code "error": {...}} at its top level: OpenAI's
+     * and Anthropic's error shape, and a failed Responses object), whatever the status it came with.
+     * A successful Responses object carries {@code "error": null}, which is not one.
+     */
+    public boolean errorBody() {
+        return errorBody;
+    }
+
     /** Generated text found in the body, counted with the model's encoding: the fallback when no usage is reported. */
     public long outputTokensCounted() {
         for (String text : uncountedText) {
@@ -104,6 +114,9 @@ public final class JsonUsageScanner {
                     depth++;
                     if (depth < fieldAtDepth.length) {
                         fieldAtDepth[depth] = null;
+                    }
+                    if (depth == 2 && token == JsonToken.START_OBJECT && "error".equals(fieldAtDepth[1])) {
+                        errorBody = true;
                     }
                     if (depth == 2 && usageDepth < 0 && "usage".equals(fieldAtDepth[1])) {
                         if (token == JsonToken.START_OBJECT) {

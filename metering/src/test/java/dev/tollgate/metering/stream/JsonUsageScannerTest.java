@@ -302,4 +302,22 @@ class JsonUsageScannerTest {
         assertThat(beyond.usage().promptKnown(EndpointFamily.CHAT_COMPLETIONS)).isFalse();
         assertThat(beyond.usage().outputTokens(EndpointFamily.CHAT_COMPLETIONS)).as("read on after it").isEqualTo(1);
     }
+
+    @Test
+    void aProviderErrorObjectIsAnErrorBodyAndASuccessIsNot() {
+        for (String body : new String[] {CHAT, DEEPSEEK, EMBEDDINGS, RESPONSES, MESSAGES}) {
+            assertThat(scan(body.getBytes(java.nio.charset.StandardCharsets.UTF_8), new int[0]).errorBody()).as(body).isFalse();
+        }
+        String[] errors = {
+            "{\"error\":{\"message\":\"The server had an error\",\"type\":\"server_error\",\"param\":null,\"code\":null}}",
+            "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+            "{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"x\"},\"output\":[]}"};
+        for (String body : errors) {
+            byte[] bytes = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(scan(bytes, new int[] {bytes.length / 3}).errorBody()).as(body).isTrue();
+        }
+        // An "error" object nested below the top level (a tool's output, say) is content, not the provider's error.
+        assertThat(scan("{\"choices\":[{\"message\":{\"content\":\"x\",\"error\":{\"a\":1}}}]}".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                new int[0]).errorBody()).isFalse();
+    }
 }

@@ -78,17 +78,19 @@ final class Billing {
     }
 
     /**
-     * Debits the cost of {@code usage} and returns the rest of the reservation. {@code whenJournaled} (on the
-     * writer's thread or this one) is told when the debit is in the journal, only when this returns PENDING.
+     * Debits the cost of {@code usage}, within what the request could have used, and returns the rest of the
+     * reservation. {@code outputTokensCounted} is what the body really carried by the tokenizer's count.
+     * {@code whenJournaled} (on the writer's thread or this one) is told when the debit is in the journal,
+     * only when this returns PENDING.
      */
-    Recording settle(Usage usage, boolean reportedByProvider, String reason, JournalWriter.Appended whenJournaled) {
+    Recording settle(Usage usage, boolean reportedByProvider, long outputTokensCounted, String reason, JournalWriter.Appended whenJournaled) {
         if (!holdsMoney()) {
             return Recording.NOTHING_HELD;
         }
         long costMicros;
         Reservation.Settlement settlement;
         try {
-            usage = withinBounds(usage, reportedByProvider);
+            usage = withinBounds(usage, reportedByProvider, outputTokensCounted);
             costMicros = CostRule.costMicros(row(), usage);
             settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason, whenJournaled);
         } catch (RuntimeException e) {
@@ -109,11 +111,13 @@ final class Billing {
     }
 
     /**
-     * What can be billed of {@code usage}: a count beyond what the request could have used (its prompt bound,
-     * the output cap sent times its choices) is untrusted input, billed at the bound and logged as drift.
+     * What can be billed of {@code usage}: a count beyond what the request could have used (its prompt bound;
+     * the output cap sent times its choices, or the output really counted in the body if a provider that
+     * ignored the cap sent more) is untrusted input, billed at the bound and logged as drift.
      */
-    private Usage withinBounds(Usage usage, boolean reportedByProvider) {
-        UsageBounds bounds = UsageBounds.of(plan.promptBoundTokens(), outputTokensSent, plan.choices());
+    private Usage withinBounds(Usage usage, boolean reportedByProvider, long outputTokensCounted) {
+        UsageBounds capped = UsageBounds.of(plan.promptBoundTokens(), outputTokensSent, plan.choices());
+        UsageBounds bounds = new UsageBounds(capped.promptTokens(), Math.max(capped.outputTokens(), outputTokensCounted));
         UsageBounds.Bounded bounded = bounds.apply(usage);
         if (bounded.drifted()) {
             // Counts only: a provider's numbers are not secret, and no prompt or answer text is logged.

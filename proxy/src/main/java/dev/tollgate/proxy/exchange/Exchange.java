@@ -364,14 +364,19 @@ public final class Exchange {
     // ---------------------------------------------------------------- endings
 
     /**
-     * The response is whole (or cut at the reservation): bill {@code usage} and, once the debit is in the
+     * The response is whole (or cut at the reservation): bill {@code usage} (null: release, it cost nothing) and, once the debit is in the
      * journal, send {@code lastBytes} (may be null) and complete, so a client never holds a complete answer
      * whose debit a crash could lose. A debit that cannot be recorded ends the response with an error instead.
      */
     void finish(Usage usage, boolean reportedByProvider, String reason, ByteBuf lastBytes, boolean upstreamReusable) {
         moveTo(ExchangeState.FINISHING);
         cancelTimer();
-        Billing.Recording recording = billing.settle(usage, reportedByProvider, reason,
+        if (usage == null) {
+            billing.release(reason); // nothing is debited, so nothing waits for the journal
+            debitJournaled(null, lastBytes, upstreamReusable);
+            return;
+        }
+        Billing.Recording recording = billing.settle(usage, reportedByProvider, relay.outputTokensCounted(), reason,
                 failure -> client.channel().eventLoop().execute(() -> debitJournaled(failure, lastBytes, upstreamReusable)));
         switch (recording) {
             case NOTHING_HELD -> debitJournaled(null, lastBytes, upstreamReusable);
@@ -431,8 +436,14 @@ public final class Exchange {
         }
         moveTo(ExchangeState.FINISHING);
         cancelUpstream();
-        endOutcome(relay.usageOnFailure(), reason);
-        endWithError(kind, message);
+        if (relay.providerErrorSeen()) {
+            // The provider's own error event reached the client and the connection ended after it: that is the failure.
+            endOutcome(relay.usageOnFailure(), "upstream_error_event");
+            client.writeEnd(null);
+        } else {
+            endOutcome(relay.usageOnFailure(), reason);
+            endWithError(kind, message);
+        }
         complete(false);
     }
 
@@ -524,7 +535,7 @@ public final class Exchange {
         if (generated == null) {
             billing.release(reason);
         } else {
-            billing.settle(generated, false, reason, null);
+            billing.settle(generated, false, relay == null ? 0 : relay.outputTokensCounted(), reason, null);
         }
     }
 

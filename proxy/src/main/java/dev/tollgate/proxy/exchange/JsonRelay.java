@@ -61,12 +61,22 @@ final class JsonRelay implements ResponseRelay {
         scanner.end();
         UsageFields fields = scanner.usage();
         boolean reported = fields.complete(exchange.endpoint().family());
+        ByteBuf last = heldBack;
+        heldBack = null;
+        if (!reported && scanner.errorBody()) {
+            // A provider's error object (even under a 200) with no usage: no answer was produced, so nothing is billed.
+            exchange.finish(null, false, "upstream_error_body", last, true);
+            return;
+        }
         Usage usage = reported
                 ? fields.toUsage(exchange.endpoint().family(), 0, 0)
                 : fields.toUsage(exchange.endpoint().family(), exchange.billing().estimatedPromptTokens(), scanner.outputTokensCounted());
-        ByteBuf last = heldBack;
-        heldBack = null;
         exchange.finish(usage, reported, "completed", last, true);
+    }
+
+    @Override
+    public long outputTokensCounted() {
+        return scanner.outputTokensCounted();
     }
 
     @Override

@@ -39,6 +39,19 @@ interface ResponseRelay {
         return false;
     }
 
+    /**
+     * Output tokens counted in the body so far with the model's tokenizer: evidence of output really
+     * produced, which a provider's report cannot talk below or (past the cap sent) above.
+     */
+    default long outputTokensCounted() {
+        return 0;
+    }
+
+    /** True once the provider sent its own error event in the body (the client has it already). */
+    default boolean providerErrorSeen() {
+        return false;
+    }
+
     /** How many events went to the client (a Responses error event carries the next sequence number). */
     default long eventsForwarded() {
         return 0;

@@ -94,6 +94,12 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         // never holds a complete answer whose debit a crash could lose.
         ByteBuf terminal = heldBackTerminalEvent;
         heldBackTerminalEvent = null;
+        if (providerErrorSeen()) {
+            // The provider ended the stream with its own error event (the client has it): what was generated
+            // before it is billed, and the outcome says the provider failed, not that the answer completed.
+            exchange.finish(usageOnFailure(), meter.usageFinal() && meter.usage().complete(family), "upstream_error_event", terminal, false);
+            return;
+        }
         exchange.finish(billedUsage(), meter.usageFinal() && meter.usage().complete(family), "completed", terminal, true);
     }
 
@@ -195,6 +201,16 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         }
         long promptEstimate = usage.promptKnown(family) ? 0 : exchange.billing().estimatedPromptTokens();
         return usage.toUsage(family, promptEstimate, meter.outputTokensCounted());
+    }
+
+    @Override
+    public boolean providerErrorSeen() {
+        return meter.providerError() != null;
+    }
+
+    @Override
+    public long outputTokensCounted() {
+        return meter.outputTokensCounted();
     }
 
     /** What was generated is billed; a stream that failed before any output costs nothing. */

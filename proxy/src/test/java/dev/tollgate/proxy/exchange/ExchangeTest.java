@@ -244,6 +244,45 @@ class ExchangeTest {
         assertThat(test.replayJournal().account(TestGateways.ACCOUNT).availableMicros()).isEqualTo(test.available());
     }
 
+    @Test
+    void aProviderErrorEventMidStreamIsNotACompletion() {
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/messages",
+                "{\"model\":\"claude-sonnet-5-5\",\"stream\":true,\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        exchange.onUpstream(head("text/event-stream"));
+        exchange.onUpstream(content("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\","
+                + "\"role\":\"assistant\",\"model\":\"claude-sonnet-5-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
+                + "\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n"
+                + "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+                + "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello there, friend\"}}\n\n"
+                + "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n"));
+        exchange.onUpstream(last());
+        test.runJournalAcknowledgements(channel);
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.ended()).isTrue();
+        assertThat(received.body()).contains("overloaded_error");
+        Outcome outcome = assertOneOutcomeAndNothingHeld();
+        assertThat(outcome.reason()).isEqualTo("upstream_error_event");
+        assertThat(outcome.status()).isEqualTo(Outcome.SETTLED);
+        assertThat(outcome.usage().outputTokens()).as("what was generated before the error").isPositive();
+    }
+
+    @Test
+    void aTwoHundredCarryingAnErrorObjectCostsNothing() {
+        long before = test.available();
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT);
+        exchange.onUpstream(head("application/json"));
+        exchange.onUpstream(content("{\"error\":{\"message\":\"The server had an error while processing your request.\",\"type\":\"server_error\",\"param\":null,\"code\":null}}"));
+        exchange.onUpstream(last());
+        test.runJournalAcknowledgements(channel);
+        ExchangeHarness.Received received = ExchangeHarness.received(channel);
+        assertThat(received.ended()).isTrue();
+        assertThat(received.body()).contains("server_error");
+        Outcome outcome = assertOneOutcomeAndNothingHeld();
+        assertThat(outcome.status()).isEqualTo(Outcome.RELEASED);
+        assertThat(outcome.reason()).isEqualTo("upstream_error_body");
+        assertThat(test.available()).isEqualTo(before);
+    }
+
     private Outcome assertOneOutcomeAndNothingHeld() {
         assertThat(test.outcomes).hasSize(1);
         assertThat(test.reserved()).isZero();
