@@ -175,7 +175,11 @@ public final class ConfigLoader {
                 limits.optionalBoundedInt("upstreamResponseTimeoutMs", 1, 3_600_000, d.upstreamResponseTimeoutMs()),
                 limits.optionalBoundedInt("upstreamIdleTimeoutMs", 1, 3_600_000, d.upstreamIdleTimeoutMs()),
                 limits.optionalBoundedInt("maxAccounts", 1, 16_777_216, d.maxAccounts()),
-                limits.optionalBoundedInt("maxIdleUpstreamConnections", 0, 65_536, d.maxIdleUpstreamConnections()));
+                limits.optionalBoundedInt("maxIdleUpstreamConnections", 0, 65_536, d.maxIdleUpstreamConnections()),
+                limits.optionalBoundedInt("headReadTimeoutMs", 1, 3_600_000, d.headReadTimeoutMs()),
+                limits.optionalBoundedInt("clientIdleTimeoutMs", 1, 86_400_000, d.clientIdleTimeoutMs()),
+                limits.optionalBoundedInt("maxClientConnections", 1, 1 << 24, d.maxClientConnections()),
+                limits.optionalBoundedInt("maxClientConnectionsPerAddress", 1, 1 << 24, d.maxClientConnectionsPerAddress()));
         limits.rejectUnknown();
         return result;
     }

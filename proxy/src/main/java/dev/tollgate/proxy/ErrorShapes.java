@@ -41,6 +41,13 @@ public final class ErrorShapes {
     public static final ErrorKind NOT_RECORDED = new ErrorKind(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "service_unavailable",
             HttpResponseStatus.SERVICE_UNAVAILABLE, "api_error");
 
+    /** A connection over the listener's or its address's cap. */
+    public static final ErrorKind TOO_MANY_CONNECTIONS = new ErrorKind(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "too_many_connections",
+            HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded_error");
+    /** A request that did not arrive whole within the head-read timeout. */
+    public static final ErrorKind REQUEST_TIMEOUT = new ErrorKind(HttpResponseStatus.REQUEST_TIMEOUT, "invalid_request_error", "request_timeout",
+            HttpResponseStatus.REQUEST_TIMEOUT, "invalid_request_error");
+
     public static ErrorKind kindOf(Rejection.Kind kind) {
         return switch (kind) {
             case MALFORMED_JSON, INVALID_PARAMETER -> new ErrorKind(HttpResponseStatus.BAD_REQUEST, "invalid_request_error", null,

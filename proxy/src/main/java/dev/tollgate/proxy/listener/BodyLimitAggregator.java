@@ -6,8 +6,16 @@ import dev.tollgate.proxy.Gateway;
 
 import dev.tollgate.config.Protocol;
 import dev.tollgate.metering.request.Rejection;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpRequest;
@@ -26,11 +34,37 @@ public final class BodyLimitAggregator extends HttpObjectAggregator {
 
     @Override
     protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+        ctx.writeAndFlush(tooLarge(ctx.alloc(), oversized)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /**
+     * A client that declares an oversized body and waits for {@code 100 Continue} gets the same JSON 413 as one
+     * that sends it, instead of Netty's empty one; its body is then not read.
+     */
+    @Override
+    protected Object newContinueResponse(HttpMessage start, int maxContentLength, ChannelPipeline pipeline) {
+        Object response = super.newContinueResponse(start, maxContentLength, pipeline);
+        if (response instanceof HttpResponse refusal && refusal.status().code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()) {
+            ReferenceCountUtil.release(refusal);
+            FullHttpResponse json = tooLarge(pipeline.channel().alloc(), start);
+            json.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            return json;
+        }
+        return response;
+    }
+
+    /** Closing after the JSON 413 (not only ignoring the body) keeps an oversized upload from holding the connection. */
+    @Override
+    protected boolean closeAfterContinueResponse(Object response) {
+        return response instanceof HttpResponse refusal && refusal.status().code() == HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE.code()
+                || super.closeAfterContinueResponse(response);
+    }
+
+    private FullHttpResponse tooLarge(ByteBufAllocator alloc, HttpMessage oversized) {
         String path = oversized instanceof HttpRequest request ? new QueryStringDecoder(request.uri()).rawPath() : "";
         Protocol surface = SurfaceRouter.surfaceFor(Endpoint.atPath(path), oversized.headers());
         Rejection rejection = Rejection.of(Rejection.Kind.BODY_TOO_LARGE,
                 "Request body too large: the limit is " + maxContentLength() + " bytes.");
-        ctx.writeAndFlush(ErrorShapes.response(ctx.alloc(), surface, rejection, Gateway.newRequestId()))
-                .addListener(ChannelFutureListener.CLOSE);
+        return ErrorShapes.response(alloc, surface, rejection, Gateway.newRequestId());
     }
 }

@@ -8,14 +8,13 @@ import io.netty.channel.ChannelOutboundHandlerAdapter;
  * Stops a client connection from reading while it is paused, whoever asks for a read. Turning
  * auto-read off is not enough on its own: the HTTP decoder and the body aggregator ask for one more
  * read whenever a read ends inside a message, so a client pipelining large requests behind one in
- * flight would keep being read. First in the pipeline (nearest the socket), so it sees every
+ * flight would keep being read. The first outbound handler (nearest the socket), so it sees every
  * {@code read()}.
  */
 public final class ReadGate extends ChannelOutboundHandlerAdapter {
     static final String NAME = "read-gate";
 
     private boolean paused;
-    private boolean readWanted;
 
     /** Pauses reading on {@code channel} (its gate, if it has one, and auto-read). */
     static void pause(Channel channel) {
@@ -26,22 +25,19 @@ public final class ReadGate extends ChannelOutboundHandlerAdapter {
         channel.config().setAutoRead(false);
     }
 
-    /** Resumes reading, with the read asked for while paused, if any. */
+    /** Resumes reading: auto-read asks for the next read itself. */
     static void resume(Channel channel) {
         ReadGate gate = channel.pipeline().get(ReadGate.class);
         if (gate != null) {
             gate.paused = false;
-            gate.readWanted = false;
         }
         channel.config().setAutoRead(true); // reads again
     }
 
     @Override
     public void read(ChannelHandlerContext ctx) {
-        if (paused) {
-            readWanted = true;
-            return;
+        if (!paused) {
+            ctx.read();
         }
-        ctx.read();
     }
 }

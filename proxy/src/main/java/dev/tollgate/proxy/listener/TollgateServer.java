@@ -28,7 +28,7 @@ import javax.net.ssl.SSLException;
 
 /**
  * The proxy listener. Each client connection's pipeline reads like the route of its request:
- * HTTP codec, body limit, routing to a surface, authentication, Tollgate's own endpoints, admission (reserve), forwarding
+ * connection guard (caps and timeouts), HTTP codec, body limit, routing to a surface, authentication, Tollgate's own endpoints, admission (reserve), forwarding
  * upstream. The upstream connections live on the client connection's own event loop.
  */
 public final class TollgateServer implements AutoCloseable {
@@ -36,6 +36,7 @@ public final class TollgateServer implements AutoCloseable {
     private final MultiThreadIoEventLoopGroup group;
     private final Channel serverChannel;
     private final Map<EventExecutor, UpstreamPool> pools = new HashMap<>();
+    private final ConnectionGuard.Connections connections = new ConnectionGuard.Connections();
 
     private TollgateServer(Gateway gateway, ListenerConfig listener, int threads, Transport transport) throws InterruptedException {
         this.gateway = gateway;
@@ -55,9 +56,12 @@ public final class TollgateServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel channel) {
                         ChannelPipeline pipeline = channel.pipeline();
+                        ConnectionGuard guard = new ConnectionGuard(connections, limits);
+                        pipeline.addLast(ConnectionGuard.NAME, guard);
                         pipeline.addLast(ReadGate.NAME, new ReadGate());
                         addHttpCodec(pipeline);
                         addBodyLimit(pipeline, limits);
+                        pipeline.addLast("request-ends", guard.requestSide());
                         addRouting(pipeline);
                         addAuthentication(pipeline);
                         addLocalEndpoints(pipeline);
@@ -125,6 +129,11 @@ public final class TollgateServer implements AutoCloseable {
 
     public Gateway gateway() {
         return gateway;
+    }
+
+    /** This listener's client connections: open, refused at a cap, closed by a timeout. */
+    public ConnectionGuard.Connections connections() {
+        return connections;
     }
 
     public int port() {
