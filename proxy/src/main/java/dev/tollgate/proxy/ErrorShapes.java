@@ -44,6 +44,15 @@ public final class ErrorShapes {
     /** A connection over the listener's or its address's cap. */
     public static final ErrorKind TOO_MANY_CONNECTIONS = new ErrorKind(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "too_many_connections",
             HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded_error");
+    /** Request headers beyond the decoder's limit. */
+    public static final ErrorKind HEADERS_TOO_LARGE = new ErrorKind(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request_error",
+            "request_headers_too_large", HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "invalid_request_error");
+    /** A request line beyond the decoder's limit. */
+    public static final ErrorKind URI_TOO_LONG = new ErrorKind(HttpResponseStatus.REQUEST_URI_TOO_LONG, "invalid_request_error", "request_uri_too_long",
+            HttpResponseStatus.REQUEST_URI_TOO_LONG, "invalid_request_error");
+    /** A request whose framing is ambiguous or obsolete (an obs-fold header line): refused, since proxies may read it differently. */
+    public static final ErrorKind BAD_FRAMING = new ErrorKind(HttpResponseStatus.BAD_REQUEST, "invalid_request_error", "invalid_http",
+            HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
     /** A request that did not arrive whole within the head-read timeout. */
     public static final ErrorKind REQUEST_TIMEOUT = new ErrorKind(HttpResponseStatus.REQUEST_TIMEOUT, "invalid_request_error", "request_timeout",
             HttpResponseStatus.REQUEST_TIMEOUT, "invalid_request_error");

@@ -10,6 +10,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
+import io.netty.util.ByteProcessor;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -107,6 +108,12 @@ public final class ConnectionGuard extends ChannelInboundHandlerAdapter {
     private long deadlineNanos;
     private boolean timerArmed;
     private ChannelHandlerContext context;
+    /** True while the bytes of a request head are passing: they are checked for obs-fold lines. */
+    private boolean inHead;
+    private boolean atLineStart;
+    /** Looks at head bytes until the head ends; stops (returns false) at an obs-fold line or the head's end. */
+    private final ByteProcessor headScanner = this::scanHeadByte;
+    private boolean foldFound;
 
     public ConnectionGuard(Connections connections, Limits limits) {
         this.connections = connections;
@@ -149,10 +156,42 @@ public final class ConnectionGuard extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-        if (phase == Phase.WAITING && msg instanceof ByteBuf bytes && bytes.isReadable()) {
-            deadline(Phase.READING, headReadTimeoutNanos);
+        if (msg instanceof ByteBuf bytes && bytes.isReadable()) {
+            if (phase == Phase.WAITING) {
+                deadline(Phase.READING, headReadTimeoutNanos);
+                inHead = true;
+                atLineStart = false;
+            }
+            if (inHead) {
+                bytes.forEachByte(headScanner);
+                if (foldFound) {
+                    // A header continued on the next line (obs-fold) is read one way by Netty and another by some
+                    // proxies and providers: a request smuggling vector, refused as RFC 9112 allows.
+                    bytes.release();
+                    refuse(ctx, ErrorShapes.BAD_FRAMING, "Header lines continued with leading whitespace (obs-fold) are not accepted.");
+                    return;
+                }
+            }
         }
         super.channelRead(ctx, msg);
+    }
+
+    private boolean scanHeadByte(byte value) {
+        if (atLineStart) {
+            atLineStart = false;
+            if (value == ' ' || value == '\t') {
+                foldFound = true;
+                return false;
+            }
+            if (value == '\r' || value == '\n') {
+                inHead = false; // the empty line: the head is over, the body is not scanned
+                return false;
+            }
+        }
+        if (value == '\n') {
+            atLineStart = true;
+        }
+        return true;
     }
 
     private void deadline(Phase next, long timeoutNanos) {

@@ -100,8 +100,15 @@ public final class SurfaceRouter extends ChannelInboundHandlerAdapter {
 
     private void route(ChannelHandlerContext ctx, FullHttpRequest request) {
         if (request.decoderResult().isFailure()) {
-            FullHttpResponse response = ErrorShapes.response(ctx.alloc(), Protocol.OPENAI,
-                    Rejection.of(Rejection.Kind.MALFORMED_JSON, "The request is not valid HTTP."), Gateway.newRequestId());
+            Throwable cause = request.decoderResult().cause();
+            FullHttpResponse response = cause instanceof io.netty.handler.codec.http.TooLongHttpHeaderException
+                    ? ErrorShapes.response(ctx.alloc(), Protocol.OPENAI, ErrorShapes.HEADERS_TOO_LARGE,
+                            "The request's headers are too large.", null, Gateway.newRequestId())
+                    : cause instanceof io.netty.handler.codec.http.TooLongHttpLineException
+                    ? ErrorShapes.response(ctx.alloc(), Protocol.OPENAI, ErrorShapes.URI_TOO_LONG, "The request line is too long.", null,
+                            Gateway.newRequestId())
+                    : ErrorShapes.response(ctx.alloc(), Protocol.OPENAI,
+                            Rejection.of(Rejection.Kind.MALFORMED_JSON, "The request is not valid HTTP."), Gateway.newRequestId());
             request.release(); // released: answered here
             ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
             return;
