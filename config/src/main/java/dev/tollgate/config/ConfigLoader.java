@@ -193,8 +193,9 @@ public final class ConfigLoader {
                 ? journal.enumValue("durability", Durability.class, Durability::parse)
                 : Durability.PERIODIC;
         int syncIntervalMs = journal.optionalBoundedInt("syncIntervalMs", 1, 60_000, JournalConfig.DEFAULT_SYNC_INTERVAL_MS);
+        long minFreeBytes = journal.optionalNonNegativeLong("minFreeBytes", JournalConfig.DEFAULT_MIN_FREE_BYTES);
         journal.rejectUnknown();
-        return journalDirectory == null ? null : new JournalConfig(directory.resolve(journalDirectory), durability, syncIntervalMs);
+        return journalDirectory == null ? null : new JournalConfig(directory.resolve(journalDirectory), durability, syncIntervalMs, minFreeBytes);
     }
 
     private static List<AccountConfig> accounts(YamlObject root, Problems problems) {

@@ -308,7 +308,7 @@ class ConfigLoaderTest {
         assertThat(loadFails(wrong, NO_ENV).problems()).containsExactly(
                 wrong + ": journal.durability: expected one of [page_cache, periodic, per_debit], found \"eventually\"",
                 wrong + ": journal.syncIntervalMs: must be between 1 and 60000, found 0",
-                wrong + ": journal.rotate: unknown field (known fields: directory, durability, syncIntervalMs)");
+                wrong + ": journal.rotate: unknown field (known fields: directory, durability, syncIntervalMs, minFreeBytes)");
     }
 
     @Test

@@ -51,6 +51,7 @@ public final class JournalWriter implements AutoCloseable {
     }
 
     private final Journal journal;
+    private final JournalHealth health;
     private final ManyToOneConcurrentArrayQueue<Entry> queue = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
     private final AtomicLong submitted = new AtomicLong();
     private final AtomicLong written = new AtomicLong();
@@ -75,11 +76,17 @@ public final class JournalWriter implements AutoCloseable {
     /** {@code parkNanos}: how long a parked writer waits unwoken; tests make it long, so that a lost wake-up shows. */
     JournalWriter(Journal journal, boolean ownThread, long parkNanos) {
         this.journal = journal;
+        this.health = new JournalHealth(journal.directory());
         this.parkNanos = parkNanos;
         this.thread = ownThread ? Thread.ofPlatform().daemon().name("tollgate-journal-writer").start(this::run) : null;
     }
 
     /** Whether records are appended on a writer thread of its own. */
+    /** Whether the journal can take records now: asked before money is reserved. */
+    public JournalHealth health() {
+        return health;
+    }
+
     public boolean ownThread() {
         return thread != null;
     }
@@ -122,8 +129,10 @@ public final class JournalWriter implements AutoCloseable {
         RuntimeException failure = null;
         try {
             journal.appendWithoutSync(event);
+            health.appendSucceeded();
         } catch (RuntimeException e) {
             LOG.error("cannot journal a {} record", event.type(), e);
+            health.appendFailed();
             failure = e;
         }
         if (whenAppended != null) {
@@ -251,9 +260,11 @@ public final class JournalWriter implements AutoCloseable {
             JournalEvent event = batch.get(i).event();
             try {
                 journal.appendWithoutSync(event);
+                health.appendSucceeded();
                 debits |= Journal.isDebitOrCredit(event);
             } catch (RuntimeException e) {
                 LOG.error("cannot journal a {} record", event.type(), e);
+                health.appendFailed();
                 failures[i] = e;
             }
         }

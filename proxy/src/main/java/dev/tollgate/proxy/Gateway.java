@@ -41,6 +41,9 @@ public final class Gateway {
         this.routes = new ModelRoutes(config.catalog(), config.providers());
         this.admission = new Admission(config.limits());
         this.outcomes = Objects.requireNonNull(outcomes);
+        if (config.journal() != null) {
+            ledger.writer().health().requireFreeBytes(config.journal().minFreeBytes());
+        }
         Set<String> configuredKeys = new HashSet<>();
         for (AccountConfig account : config.accounts()) {
             ledger.openAccount(account.id());

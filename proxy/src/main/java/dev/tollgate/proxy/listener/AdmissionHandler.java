@@ -26,6 +26,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
  * the upstream request, lowering its output cap when the balance affords less than the worst case.
  */
 public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
+    private static final java.util.concurrent.atomic.AtomicLong LAST_UNAVAILABLE_LOG_NANOS = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - 5_000_000_000L);
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AdmissionHandler.class);
 
     private final Gateway gateway;
@@ -79,6 +80,17 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
         if (free) {
             exchange.admittedFree(route, request, counter);
         } else {
+            String journalUnavailable = gateway.ledger().writer().health().whyNot();
+            if (journalUnavailable != null) {
+                // Money held now could not be given an outcome the journal keeps: refuse before reserving.
+                long now = System.nanoTime();
+                long last = LAST_UNAVAILABLE_LOG_NANOS.get();
+                if (now - last >= 5_000_000_000L && LAST_UNAVAILABLE_LOG_NANOS.compareAndSet(last, now)) {
+                    LOG.warn("refusing requests with 503 (logged every 5 s at most): {}", journalUnavailable); // a full disk must not fill with logs
+                }
+                exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate cannot record requests right now; nothing was charged. Try again shortly.");
+                return;
+            }
             Admission.Plan plan = gateway.admission().plan(request, route.row());
             LedgerReservation reservation;
             try {
