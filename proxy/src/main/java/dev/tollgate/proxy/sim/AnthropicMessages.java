@@ -133,7 +133,11 @@ final class AnthropicMessages {
         g.writeNumberField("ephemeral_5m_input_tokens", turn.cacheWriteTokens());
         g.writeNumberField("ephemeral_1h_input_tokens", 0);
         g.writeEndObject();
-        g.writeNumberField("output_tokens", outputTokens);
+        if (outputTokens == turn.outputTokens()) {
+            turn.writeOutputTokens(g, "output_tokens");
+        } else {
+            g.writeNumberField("output_tokens", outputTokens); // message_start's placeholder
+        }
         g.writeStringField("service_tier", "standard");
         g.writeEndObject();
     }
@@ -215,7 +219,7 @@ final class AnthropicMessages {
                         g.writeNumberField("input_tokens", turn.anthropicInputTokens());
                         g.writeNumberField("cache_creation_input_tokens", turn.cacheWriteTokens());
                         g.writeNumberField("cache_read_input_tokens", turn.cachedTokens());
-                        g.writeNumberField("output_tokens", turn.outputTokens());
+                        turn.writeOutputTokens(g, "output_tokens");
                         g.writeEndObject();
                     }
                 });

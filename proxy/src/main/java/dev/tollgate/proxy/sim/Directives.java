@@ -18,18 +18,42 @@ import java.util.regex.Pattern;
  * [sim:error=STATUS]      answer at once with that HTTP status in the provider's error shape
  * [sim:fail-after=N]      streams only: close the connection after N content deltas
  * [sim:ignore-max-tokens] keep generating past the request's output cap
+ * [sim:usage=FAULT]       report the output tokens wrongly, as a misbehaving provider might, where the usage says them:
+ *                         negative (-5), huge (1000000000000), overflow (100000000000000: its cost overflows a long),
+ *                         beyond-long (99999999999999999999), string ("24"), fraction (24.5)
  * </pre>
  *
  * A later directive of the same name wins. Unknown names are ignored, so a typo is visible only
  * in the result, never as an error. An absent number is {@link #ABSENT}.
  */
 record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int cachedTokens, int cacheWriteTokens,
-                  int reasoningTokens, boolean noUsage, int errorStatus, int failAfterDeltas, boolean ignoreMaxTokens) {
+                  int reasoningTokens, boolean noUsage, int errorStatus, int failAfterDeltas, boolean ignoreMaxTokens, UsageFault usageFault) {
+
+    /** How {@code [sim:usage=...]} misreports the output tokens: the raw JSON value written instead of the count. */
+    enum UsageFault {
+        NONE(null), NEGATIVE("-5"), HUGE("1000000000000"), OVERFLOW("100000000000000"), BEYOND_LONG("99999999999999999999"),
+        STRING("\"24\""), FRACTION("24.5");
+
+        final String json;
+
+        UsageFault(String json) {
+            this.json = json;
+        }
+
+        static UsageFault named(String name) {
+            for (UsageFault fault : values()) {
+                if (fault != NONE && fault.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-').equals(name)) {
+                    return fault;
+                }
+            }
+            return NONE;
+        }
+    }
 
     static final int ABSENT = -1;
-    static final Directives NONE = new Directives(ABSENT, ABSENT, ABSENT, 0, 0, 0, false, ABSENT, ABSENT, false);
+    static final Directives NONE = new Directives(ABSENT, ABSENT, ABSENT, 0, 0, 0, false, ABSENT, ABSENT, false, UsageFault.NONE);
 
-    private static final Pattern DIRECTIVE = Pattern.compile("\\[sim:([a-z-]+)(?:=(\\d{1,9}))?]");
+    private static final Pattern DIRECTIVE = Pattern.compile("\\[sim:([a-z-]+)(?:=(\\d{1,9}|[a-z][a-z-]{0,19}))?]");
 
     static Directives parse(Iterable<String> texts) {
         Builder builder = new Builder();
@@ -60,9 +84,10 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
         private int errorStatus = ABSENT;
         private int failAfterDeltas = ABSENT;
         private boolean ignoreMaxTokens;
+        private UsageFault usageFault = UsageFault.NONE;
 
         void apply(String name, String value) {
-            int number = value == null ? ABSENT : Integer.parseInt(value);
+            int number = value == null || !Character.isDigit(value.charAt(0)) ? ABSENT : Integer.parseInt(value);
             switch (name) {
                 case "events" -> events = number;
                 case "delay-ms" -> interEventDelayMs = number;
@@ -74,13 +99,14 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
                 case "error" -> errorStatus = number >= 100 && number <= 599 ? number : ABSENT;
                 case "fail-after" -> failAfterDeltas = number;
                 case "ignore-max-tokens" -> ignoreMaxTokens = true;
+                case "usage" -> usageFault = value == null ? UsageFault.NONE : UsageFault.named(value);
                 default -> { }
             }
         }
 
         Directives build() {
             return new Directives(events, interEventDelayMs, firstByteDelayMs, cachedTokens, cacheWriteTokens,
-                    reasoningTokens, noUsage, errorStatus, failAfterDeltas, ignoreMaxTokens);
+                    reasoningTokens, noUsage, errorStatus, failAfterDeltas, ignoreMaxTokens, usageFault);
         }
     }
 }

@@ -97,7 +97,7 @@ final class OpenAiChat {
         int promptTokens = turn.openAiPromptTokens();
         g.writeObjectFieldStart("usage");
         g.writeNumberField("prompt_tokens", promptTokens);
-        g.writeNumberField("completion_tokens", turn.outputTokens());
+        turn.writeOutputTokens(g, "completion_tokens");
         g.writeNumberField("total_tokens", (long) promptTokens + turn.outputTokens());
         g.writeObjectFieldStart("prompt_tokens_details");
         g.writeNumberField("cached_tokens", turn.cachedTokens());

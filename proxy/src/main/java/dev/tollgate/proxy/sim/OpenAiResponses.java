@@ -160,7 +160,7 @@ final class OpenAiResponses {
             g.writeNumberField("cached_tokens", turn.cachedTokens());
             g.writeNumberField("cache_write_tokens", 0);
             g.writeEndObject();
-            g.writeNumberField("output_tokens", turn.outputTokens());
+            turn.writeOutputTokens(g, "output_tokens");
             g.writeObjectFieldStart("output_tokens_details");
             g.writeNumberField("reasoning_tokens", turn.reasoningTokens());
             g.writeEndObject();

@@ -40,6 +40,16 @@ record Turn(String model, Directives directives, int promptTokens, int contentTo
         return contentTokens + reasoningTokens;
     }
 
+    /** Writes {@code field} with the output tokens, or with the wrong value {@code [sim:usage=...]} asks for. */
+    void writeOutputTokens(com.fasterxml.jackson.core.JsonGenerator g, String field) throws java.io.IOException {
+        g.writeFieldName(field);
+        if (directives.usageFault() == Directives.UsageFault.NONE) {
+            g.writeNumber(outputTokens());
+        } else {
+            g.writeRawValue(directives.usageFault().json);
+        }
+    }
+
     String text() {
         return SimTokens.text(contentTokens);
     }

@@ -94,7 +94,13 @@ class FaultScenarioTest {
                 new Fault("provider 500", "[sim:error=500]", Expect.ERROR_PASSED_THROUGH),
                 new Fault("provider 429", "[sim:error=429]", Expect.ERROR_PASSED_THROUGH),
                 new Fault("usage missing", "[sim:events=12] [sim:no-usage]", Expect.ANSWERED),
-                new Fault("max_tokens ignored", "[sim:events=200] [sim:ignore-max-tokens]", Expect.PAST_THE_CAP));
+                new Fault("max_tokens ignored", "[sim:events=200] [sim:ignore-max-tokens]", Expect.PAST_THE_CAP),
+                new Fault("usage negative", "[sim:events=12] [sim:usage=negative]", Expect.ANSWERED),
+                new Fault("usage huge (1e12 output tokens)", "[sim:events=12] [sim:usage=huge]", Expect.ANSWERED),
+                new Fault("usage whose cost overflows (1e14)", "[sim:events=12] [sim:usage=overflow]", Expect.ANSWERED),
+                new Fault("usage beyond a long", "[sim:events=12] [sim:usage=beyond-long]", Expect.ANSWERED),
+                new Fault("usage as a string", "[sim:events=12] [sim:usage=string]", Expect.ANSWERED),
+                new Fault("usage as a fraction", "[sim:events=12] [sim:usage=fraction]", Expect.ANSWERED));
     }
 
     static Stream<Arguments> scenarios() {
@@ -126,7 +132,7 @@ class FaultScenarioTest {
         try {
             InvariantChecker.Report report = InvariantChecker.check(test);
             ReliabilityLog.row("faults", "provider faults", "latency, hang before the head, reset mid-stream, provider 500/429, usage missing, "
-                            + "max_tokens ignored; on chat, Responses and Messages, streamed and not; " + ROUNDS + " round(s)",
+                            + "max_tokens ignored, usage negative / 1e12 / 1e14 / beyond a long / a string / a fraction; on chat, Responses and Messages, streamed and not; " + ROUNDS + " round(s)",
                     "a well-formed answer or clean end; one outcome per reservation; nothing charged without output; conservation; journal == counters",
                     requests, report.violations().size(), ReliabilityLog.proxyTest("FaultScenarioTest"));
             report.assertHolds();
@@ -190,7 +196,9 @@ class FaultScenarioTest {
         } // closed early: the client is gone
         requests++;
         Outcome outcome = awaitOutcome(outcomesBefore);
-        assertThat(outcome.reason()).isIn("client_disconnected", "completed");
+        // The JDK client may keep a closed stream's connection open without reading: then backpressure stops the
+        // upstream reads and the upstream idle timeout ends the exchange. Either way, one outcome within the cap.
+        assertThat(outcome.reason()).isIn("client_disconnected", "completed", "upstream_timeout");
         assertThat(outcome.usage().outputTokens()).as("never beyond the cap sent").isLessThanOrEqualTo(64);
         awaitNothingHeld();
     }
