@@ -42,7 +42,18 @@ public final class JournalVerifier {
         }
     }
 
+    /**
+     * A reservation open longer than this is not a request in flight: the longest a request may take is the
+     * upstream response timeout (10 minutes by default) plus its stream, so 15 minutes is past any of them.
+     */
+    public static final long DEFAULT_STALE_AFTER_MS = 15 * 60_000L;
+
     public static Report verify(Path journalDirectory, Path snapshotDirectory) {
+        return verify(journalDirectory, snapshotDirectory, DEFAULT_STALE_AFTER_MS, System.currentTimeMillis());
+    }
+
+    /** Also flags as a problem every reservation opened more than {@code staleAfterMs} before {@code nowMs} and still open. */
+    public static Report verify(Path journalDirectory, Path snapshotDirectory, long staleAfterMs, long nowMs) {
         List<String> lines = new ArrayList<>();
         List<String> problems = new ArrayList<>();
         Snapshots.Loaded snapshot = Snapshots.latest(snapshotDirectory);
@@ -105,6 +116,12 @@ public final class JournalVerifier {
         for (LedgerState.OpenReservation open : state.openReservations()) {
             lines.add("  reservation " + open.reservationId() + " account " + open.accountId() + " request " + open.requestId() + " held "
                     + open.heldMicros() + " micros");
+            long openForMs = nowMs - open.startMs();
+            if (openForMs > staleAfterMs) {
+                problems.add("reservation " + open.reservationId() + " (request " + open.requestId() + ", account " + open.accountId() + ") has been open for "
+                        + openForMs / 1000 + " s, longer than any request may take: its outcome was lost, or a node stopped without one"
+                        + " (the next recovery of that journal releases it)");
+            }
         }
         for (LedgerState.Account account : state.accounts()) {
             List<String> wrong = new ArrayList<>();

@@ -81,7 +81,7 @@ class ArchiveTest {
             try (Journal readOnly = Journal.openReadOnly(journalDirectory)) {
                 assertThat(statements(Reconciliation.load(readOnly, snapshots), history.accounts)).isEqualTo(live);
             }
-            JournalVerifier.Report verified = JournalVerifier.verify(journalDirectory, snapshots);
+            JournalVerifier.Report verified = JournalVerifier.verify(journalDirectory, snapshots, JournalVerifier.DEFAULT_STALE_AFTER_MS, history.clock.get());
             assertThat(verified.problems()).isEmpty();
             assertThat(verified.lines().get(0)).startsWith("replaying from the snapshot");
             assertThat(verified.stateHash()).isEqualTo(liveHash);

@@ -24,7 +24,7 @@ class JournalVerifierTest {
             history.run(700);
             Reconciliation.load(history.journal, snapshots).writeSnapshot(snapshots);
             history.run(300); // in flight at the end: open reservations are reported, not problems
-            JournalVerifier.Report report = JournalVerifier.verify(journalDirectory, snapshots);
+            JournalVerifier.Report report = JournalVerifier.verify(journalDirectory, snapshots, JournalVerifier.DEFAULT_STALE_AFTER_MS, history.clock.get());
             assertThat(report.problems()).isEmpty();
             assertThat(report.ok()).isTrue();
             assertThat(report.lines()).anySatisfy(line -> assertThat(line).matches("snapshot ledger-\\p{XDigit}{16}\\.snapshot: matches the replay at its index; its rollups match"));
@@ -69,10 +69,31 @@ class JournalVerifierTest {
             JournalEvent.RequestFacts facts = new JournalEvent.RequestFacts("r", "acct-0", "cd".repeat(32), "interactive", "openai", "gpt-4o-mini",
                     "/v1/chat/completions", 0, 0, "");
             long index = history.journal.append(new JournalEvent.Settled(history.clock.get(), 987_654, facts, Usage.ZERO, true, 5, 5, 0, "completed"));
-            JournalVerifier.Report report = JournalVerifier.verify(journalDirectory, journalDirectory.resolve("snapshots"));
+            JournalVerifier.Report report = JournalVerifier.verify(journalDirectory, journalDirectory.resolve("snapshots"), Long.MAX_VALUE, 0);
             assertThat(report.ok()).isFalse();
             assertThat(report.problems()).containsExactly("journal record at index " + Long.toHexString(index)
                     + " closes or extends reservation 987654, which is not open");
+        }
+    }
+
+    @Test
+    void aReservationOpenLongerThanAnyRequestMayTakeIsAProblem() throws Exception {
+        long seed = TestSeeds.seed("JournalVerifierTest.stale");
+        Path journalDirectory = dir.resolve("journal");
+        Path snapshots = journalDirectory.resolve("snapshots");
+        try (SimulatedHistory history = new SimulatedHistory(journalDirectory, seed, Instant.parse("2026-11-02T00:00:00Z"), 60_000)) {
+            history.run(300);
+            while (history.openCount() == 0) {
+                history.run(1);
+            }
+            long lastOpenedMs = history.clock.get();
+            long openFor = lastOpenedMs - Instant.parse("2026-11-02T00:00:00Z").toEpochMilli();
+            JournalVerifier.Report fresh = JournalVerifier.verify(journalDirectory, snapshots, openFor + 60_000, lastOpenedMs);
+            JournalVerifier.Report later = JournalVerifier.verify(journalDirectory, snapshots, openFor + 60_000, lastOpenedMs + openFor + 10 * 60_000);
+            assertThat(later.ok()).isFalse();
+            assertThat(later.problems()).anySatisfy(problem -> assertThat(problem).contains("has been open for").contains("longer than any request may take"));
+            assertThat(later.problems()).hasSize(history.openCount());
+            assertThat(fresh.problems()).as("none is older than any request may take yet").isEmpty();
         }
     }
 }

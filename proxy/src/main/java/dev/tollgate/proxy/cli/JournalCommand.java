@@ -113,9 +113,13 @@ final class JournalCommand implements Runnable {
     @Command(name = "verify", mixinStandardHelpOptions = true, description = "Replay the whole journal with every check; print records, accounts, open reservations, "
             + "the state hash and each account's conservation check. Exits 1 on any problem.")
     static final class Verify extends Subcommand {
+        @Option(names = "--stale-after-ms", paramLabel = "MS", description = "A reservation open longer than this is a problem, not a request in flight "
+                + "(default: ${DEFAULT-VALUE}, past the longest request timeout).")
+        long staleAfterMs = JournalVerifier.DEFAULT_STALE_AFTER_MS;
+
         @Override
         int run() {
-            JournalVerifier.Report report = JournalVerifier.verify(location.directory, location.snapshotDirectory());
+            JournalVerifier.Report report = JournalVerifier.verify(location.directory, location.snapshotDirectory(), staleAfterMs, System.currentTimeMillis());
             report.lines().forEach(out()::println);
             if (report.ok()) {
                 out().println("verify: ok");
