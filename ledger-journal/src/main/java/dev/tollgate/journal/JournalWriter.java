@@ -199,19 +199,30 @@ public final class JournalWriter implements AutoCloseable {
 
     /** Appends a record and waits until it is in the journal. */
     public void append(JournalEvent event) {
-        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
-        submit(event, failure -> {
-            if (failure == null) {
-                done.complete(null);
-            } else {
-                done.completeExceptionally(failure);
+        Acknowledgement journaled = new Acknowledgement();
+        submit(event, journaled);
+        journaled.await(this);
+    }
+
+    /**
+     * The one way to wait for the journal: pass it as the callback of a submit, then {@link #await}. For callers
+     * that may block (the command line, tests, start-up); an event loop passes its own callback instead.
+     */
+    public static final class Acknowledgement implements Appended {
+        private final java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
+
+        @Override
+        public void appended(RuntimeException failure) {
+            journaled.complete(failure);
+        }
+
+        /** Wakes {@code writer} so it does not wait for its next turn, waits for the record, and throws why it could not be written. */
+        public void await(JournalWriter writer) {
+            writer.wakeNow();
+            RuntimeException failure = journaled.join();
+            if (failure != null) {
+                throw failure;
             }
-        });
-        wakeNow();
-        try {
-            done.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            throw e.getCause() instanceof RuntimeException runtime ? runtime : e;
         }
     }
 

@@ -223,12 +223,12 @@ public final class Ledger implements AutoCloseable {
      * returns null when not even the minimum is available. Waits until the reservation is in the journal.
      */
     public LedgerReservation reserve(ApiKeys.ApiKey key, long minMicros, long maxMicros, String requestId) {
-        java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
-        LedgerReservation reservation = reserve(key, minMicros, maxMicros, requestId, journaled::complete);
+        JournalWriter.Acknowledgement journaled = new JournalWriter.Acknowledgement();
+        LedgerReservation reservation = reserve(key, minMicros, maxMicros, requestId, journaled);
         if (reservation != null) {
-            writer.wakeNow();
-            RuntimeException failure = journaled.join();
-            if (failure != null) {
+            try {
+                journaled.await(writer);
+            } catch (RuntimeException failure) {
                 reservation.abandon();
                 throw failure;
             }

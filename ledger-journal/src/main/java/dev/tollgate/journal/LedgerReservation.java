@@ -44,11 +44,10 @@ public final class LedgerReservation {
 
     /** Holds at least {@code minMicros} and at most {@code maxMicros} more and waits until that is journaled; false when the balance cannot. */
     public boolean extend(long minMicros, long maxMicros) {
-        java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
-        boolean extended = extend(minMicros, maxMicros, journaled::complete);
+        JournalWriter.Acknowledgement journaled = new JournalWriter.Acknowledgement();
+        boolean extended = extend(minMicros, maxMicros, journaled);
         if (extended) {
-            ledger.writer().wakeNow();
-            rethrow(journaled.join());
+            journaled.await(ledger.writer());
         }
         return extended;
     }
@@ -75,11 +74,10 @@ public final class LedgerReservation {
 
     /** Debits {@code costMicros} and waits until the debit is journaled; null if the reservation was already closed. */
     public Reservation.Settlement settle(long costMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason) {
-        java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
-        Reservation.Settlement settlement = settle(costMicros, facts, usage, usageReportedByProvider, reason, journaled::complete);
+        JournalWriter.Acknowledgement journaled = new JournalWriter.Acknowledgement();
+        Reservation.Settlement settlement = settle(costMicros, facts, usage, usageReportedByProvider, reason, journaled);
         if (settlement != null) {
-            ledger.writer().wakeNow();
-            rethrow(journaled.join());
+            journaled.await(ledger.writer());
         }
         return settlement;
     }
@@ -107,12 +105,11 @@ public final class LedgerReservation {
 
     /** Returns the whole reservation and waits until the release is journaled; false if it was already closed. */
     public boolean release(RequestFacts facts, String reason) {
-        java.util.concurrent.CompletableFuture<RuntimeException> journaled = new java.util.concurrent.CompletableFuture<>();
-        if (!release(facts, reason, journaled::complete)) {
+        JournalWriter.Acknowledgement journaled = new JournalWriter.Acknowledgement();
+        if (!release(facts, reason, journaled)) {
             return false;
         }
-        ledger.writer().wakeNow();
-        rethrow(journaled.join());
+        journaled.await(ledger.writer());
         return true;
     }
 
@@ -133,11 +130,5 @@ public final class LedgerReservation {
      */
     public void abandon() {
         reservation.release();
-    }
-
-    private static void rethrow(RuntimeException failure) {
-        if (failure != null) {
-            throw failure;
-        }
     }
 }
