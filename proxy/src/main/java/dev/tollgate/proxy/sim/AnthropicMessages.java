@@ -228,6 +228,16 @@ final class AnthropicMessages {
             }
         }
 
+        @Override
+        void writeProviderError(ByteBuf out) {
+            event(out, "error", g -> {
+                g.writeObjectFieldStart("error");
+                g.writeStringField("type", "overloaded_error");
+                g.writeStringField("message", "Overloaded");
+                g.writeEndObject();
+            });
+        }
+
         /** {@code event: type}, then {@code {"type": type, <fields>}}. */
         private static void event(ByteBuf out, String type, Json.Body fields) {
             Json.sse(out, type, g -> {

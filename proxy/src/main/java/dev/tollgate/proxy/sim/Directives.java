@@ -18,6 +18,7 @@ import java.util.regex.Pattern;
  * [sim:error=STATUS]      answer at once with that HTTP status in the provider's error shape
  * [sim:fail-after=N]      streams only: close the connection after N content deltas
  * [sim:ignore-max-tokens] keep generating past the request's output cap
+ * [sim:error-event=N]     streams only: after N content deltas, the provider's own error event, then the end of the stream
  * [sim:usage=FAULT]       report the output tokens wrongly, as a misbehaving provider might, where the usage says them:
  *                         negative (-5), huge (1000000000000), overflow (100000000000000: its cost overflows a long),
  *                         beyond-long (99999999999999999999), string ("24"), fraction (24.5)
@@ -27,7 +28,8 @@ import java.util.regex.Pattern;
  * in the result, never as an error. An absent number is {@link #ABSENT}.
  */
 record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int cachedTokens, int cacheWriteTokens,
-                  int reasoningTokens, boolean noUsage, int errorStatus, int failAfterDeltas, boolean ignoreMaxTokens, UsageFault usageFault) {
+                  int reasoningTokens, boolean noUsage, int errorStatus, int failAfterDeltas, boolean ignoreMaxTokens, UsageFault usageFault,
+                  int errorEventAfterDeltas) {
 
     /** How {@code [sim:usage=...]} misreports the output tokens: the raw JSON value written instead of the count. */
     enum UsageFault {
@@ -51,7 +53,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
     }
 
     static final int ABSENT = -1;
-    static final Directives NONE = new Directives(ABSENT, ABSENT, ABSENT, 0, 0, 0, false, ABSENT, ABSENT, false, UsageFault.NONE);
+    static final Directives NONE = new Directives(ABSENT, ABSENT, ABSENT, 0, 0, 0, false, ABSENT, ABSENT, false, UsageFault.NONE, ABSENT);
 
     private static final Pattern DIRECTIVE = Pattern.compile("\\[sim:([a-z-]+)(?:=(\\d{1,9}|[a-z][a-z-]{0,19}))?]");
 
@@ -85,6 +87,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
         private int failAfterDeltas = ABSENT;
         private boolean ignoreMaxTokens;
         private UsageFault usageFault = UsageFault.NONE;
+        private int errorEventAfterDeltas = ABSENT;
 
         void apply(String name, String value) {
             int number = value == null || !Character.isDigit(value.charAt(0)) ? ABSENT : Integer.parseInt(value);
@@ -99,6 +102,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
                 case "error" -> errorStatus = number >= 100 && number <= 599 ? number : ABSENT;
                 case "fail-after" -> failAfterDeltas = number;
                 case "ignore-max-tokens" -> ignoreMaxTokens = true;
+                case "error-event" -> errorEventAfterDeltas = number;
                 case "usage" -> usageFault = value == null ? UsageFault.NONE : UsageFault.named(value);
                 default -> { }
             }
@@ -106,7 +110,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
 
         Directives build() {
             return new Directives(events, interEventDelayMs, firstByteDelayMs, cachedTokens, cacheWriteTokens,
-                    reasoningTokens, noUsage, errorStatus, failAfterDeltas, ignoreMaxTokens, usageFault);
+                    reasoningTokens, noUsage, errorStatus, failAfterDeltas, ignoreMaxTokens, usageFault, errorEventAfterDeltas);
         }
     }
 }

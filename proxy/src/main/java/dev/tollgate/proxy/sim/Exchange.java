@@ -145,7 +145,7 @@ final class Exchange {
         headers.set(dialect.requestIdHeader(), requestId);
         HttpUtil.setTransferEncodingChunked(head, true);
         HttpUtil.setKeepAlive(head, keepAlive);
-        SseStream stream = new SseStream(this, script, interEventDelayMs(directives), directives.failAfterDeltas());
+        SseStream stream = new SseStream(this, script, interEventDelayMs(directives), directives.failAfterDeltas(), directives.errorEventAfterDeltas());
         handler.streaming(stream);
         stream.start(head, firstByteDelayMs(directives));
     }

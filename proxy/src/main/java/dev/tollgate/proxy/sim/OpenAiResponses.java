@@ -295,6 +295,15 @@ final class OpenAiResponses {
             }
         }
 
+        @Override
+        void writeProviderError(ByteBuf out) {
+            event(out, "error", g -> {
+                g.writeStringField("code", "server_error");
+                g.writeStringField("message", "The server had an error while processing your request.");
+                g.writeNullField("param");
+            });
+        }
+
         /** {@code event: type}, then {@code {"type":..., "sequence_number":..., <fields>}}. */
         private void event(ByteBuf out, String type, Json.Body fields) {
             int sequence = sequenceNumber++;

@@ -29,6 +29,7 @@ final class SseStream {
     private final StreamScript script;
     private final int interEventDelayMs;
     private final int failAfterDeltas;
+    private final int errorEventAfterDeltas;
     private final int totalEvents;
 
     private State state = State.WAITING_FIRST_BYTE;
@@ -37,12 +38,13 @@ final class SseStream {
     private Future<?> scheduled;
     private ChannelFuture lastWrite;
 
-    SseStream(Exchange exchange, StreamScript script, int interEventDelayMs, int failAfterDeltas) {
+    SseStream(Exchange exchange, StreamScript script, int interEventDelayMs, int failAfterDeltas, int errorEventAfterDeltas) {
         this.exchange = exchange;
         this.ctx = exchange.ctx();
         this.script = script;
         this.interEventDelayMs = interEventDelayMs;
         this.failAfterDeltas = failAfterDeltas;
+        this.errorEventAfterDeltas = errorEventAfterDeltas;
         this.totalEvents = script.totalEvents();
     }
 
@@ -95,6 +97,15 @@ final class SseStream {
             }
             if (failsHere()) {
                 abort();
+                return;
+            }
+            if (errorEventAfterDeltas != Directives.ABSENT && errorEventAfterDeltas <= script.deltaEvents()
+                    && nextPosition == script.preludeEvents() + errorEventAfterDeltas) {
+                ByteBuf error = ctx.alloc().buffer(256);
+                script.writeProviderError(error);
+                exchange.provider().sseEventWritten();
+                ctx.write(new DefaultHttpContent(error));
+                finish(); // the provider ends the stream after its error event
                 return;
             }
             if (nextPosition == totalEvents) {

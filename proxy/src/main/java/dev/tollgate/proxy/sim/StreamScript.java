@@ -27,6 +27,23 @@ abstract class StreamScript {
 
     abstract void writeTrailer(int index, ByteBuf out);
 
+    /**
+     * The provider's own error event in the middle of a stream ({@code [sim:error-event=N]}), after which the
+     * stream ends: OpenAI's chat and completions streams send a {@code data: {"error": ...}} chunk.
+     */
+    void writeProviderError(ByteBuf out) {
+        Json.sse(out, null, g -> {
+            g.writeStartObject();
+            g.writeObjectFieldStart("error");
+            g.writeStringField("message", "The server had an error while processing your request. Sorry about that!");
+            g.writeStringField("type", "server_error");
+            g.writeNullField("param");
+            g.writeNullField("code");
+            g.writeEndObject();
+            g.writeEndObject();
+        });
+    }
+
     final int totalEvents() {
         return preludeEvents() + deltaEvents() + trailerEvents();
     }

@@ -79,6 +79,8 @@ class FaultScenarioTest {
         /** The provider generated 200 tokens past a cap of 64: billed for what it delivered, never more. */
         PAST_THE_CAP,
         REFUSED_UPSTREAM,
+        /** The provider's own error event after 5 deltas: billed for those, recorded as upstream_error_event. */
+        PROVIDER_ERROR_EVENT,
         ERROR_PASSED_THROUGH,
         CUT_MID_STREAM
     }
@@ -95,6 +97,7 @@ class FaultScenarioTest {
                 new Fault("provider 429", "[sim:error=429]", Expect.ERROR_PASSED_THROUGH),
                 new Fault("usage missing", "[sim:events=12] [sim:no-usage]", Expect.ANSWERED),
                 new Fault("max_tokens ignored", "[sim:events=200] [sim:ignore-max-tokens]", Expect.PAST_THE_CAP),
+                new Fault("provider error event mid-stream", "[sim:events=30] [sim:error-event=5]", Expect.PROVIDER_ERROR_EVENT),
                 new Fault("usage negative", "[sim:events=12] [sim:usage=negative]", Expect.ANSWERED),
                 new Fault("usage huge (1e12 output tokens)", "[sim:events=12] [sim:usage=huge]", Expect.ANSWERED),
                 new Fault("usage whose cost overflows (1e14)", "[sim:events=12] [sim:usage=overflow]", Expect.ANSWERED),
@@ -107,7 +110,7 @@ class FaultScenarioTest {
         List<Arguments> all = new ArrayList<>();
         for (Fault fault : faults()) {
             for (Surface surface : Surface.values()) {
-                if (fault.expect() == Expect.CUT_MID_STREAM && !surface.stream) {
+                if ((fault.expect() == Expect.CUT_MID_STREAM || fault.expect() == Expect.PROVIDER_ERROR_EVENT) && !surface.stream) {
                     continue; // the simulator cuts streams only
                 }
                 all.add(Arguments.of(fault.name() + " on " + surface, fault, surface));
@@ -132,7 +135,7 @@ class FaultScenarioTest {
         try {
             InvariantChecker.Report report = InvariantChecker.check(test);
             ReliabilityLog.row("faults", "provider faults", "latency, hang before the head, reset mid-stream, provider 500/429, usage missing, "
-                            + "max_tokens ignored, usage negative / 1e12 / 1e14 / beyond a long / a string / a fraction; on chat, Responses and Messages, streamed and not; " + ROUNDS + " round(s)",
+                            + "a provider error event mid-stream, max_tokens ignored, usage negative / 1e12 / 1e14 / beyond a long / a string / a fraction; on chat, Responses and Messages, streamed and not; " + ROUNDS + " round(s)",
                     "a well-formed answer or clean end; one outcome per reservation; nothing charged without output; conservation; journal == counters",
                     requests, report.violations().size(), ReliabilityLog.proxyTest("FaultScenarioTest"));
             report.assertHolds();
@@ -165,6 +168,12 @@ class FaultScenarioTest {
                 case PAST_THE_CAP -> {
                     assertThat(response.statusCode()).as(name).isEqualTo(200);
                     assertThat(outcome.usage().outputTokens()).as(name + ": no more than was generated").isLessThanOrEqualTo(200);
+                }
+                case PROVIDER_ERROR_EVENT -> {
+                    assertThat(response.statusCode()).as(name).isEqualTo(200);
+                    assertThat(response.body()).as(name + ": the provider's event reached the client").contains("error");
+                    assertThat(outcome.reason()).as(name).isEqualTo("upstream_error_event");
+                    assertThat(outcome.usage().outputTokens()).as(name + ": only the output before the error").isBetween(1L, 5L);
                 }
                 case REFUSED_UPSTREAM -> {
                     assertThat(response.statusCode()).as(name).isIn(502, 504);

@@ -56,7 +56,7 @@ class TokenAccountingTest {
         Directives d = Directives.parse(List.of("before [sim:events=7] middle [sim:delay-ms=15]",
                 "[sim:first-byte-ms=20][sim:cached=4][sim:cache-write=5][sim:reasoning=6]",
                 "[sim:no-usage] [sim:error=503] [sim:fail-after=2] [sim:ignore-max-tokens] [sim:bogus=1]"));
-        assertThat(d).isEqualTo(new Directives(7, 15, 20, 4, 5, 6, true, 503, 2, true, Directives.UsageFault.NONE));
+        assertThat(d).isEqualTo(new Directives(7, 15, 20, 4, 5, 6, true, 503, 2, true, Directives.UsageFault.NONE, -1));
         assertThat(Directives.parse(List.of("plain text [sim:events=]"))).isEqualTo(Directives.NONE);
         assertThat(Directives.parse(List.of("[sim:events=1] then [sim:events=2]")).events()).isEqualTo(2);
         assertThat(Directives.parse(List.of("[sim:error=42]")).hasError()).isFalse();
@@ -78,7 +78,7 @@ class TokenAccountingTest {
             "10, 3, 4, true, 10, 3, false"})
     void planningCapsReasoningFirstThenContent(int events, int reasoning, int cap, boolean ignoreCap,
                                                int content, int reasoningOut, boolean truncated) {
-        Directives directives = new Directives(events, -1, -1, 0, 0, reasoning, false, -1, -1, ignoreCap, Directives.UsageFault.NONE);
+        Directives directives = new Directives(events, -1, -1, 0, 0, reasoning, false, -1, -1, ignoreCap, Directives.UsageFault.NONE, -1);
         Turn turn = Turn.plan("gpt-4o", directives, 10, 24, cap);
         assertThat(turn.contentTokens()).isEqualTo(content);
         assertThat(turn.reasoningTokens()).isEqualTo(reasoningOut);
@@ -91,7 +91,7 @@ class TokenAccountingTest {
 
     @Test
     void cacheDirectivesShapeEachProvidersInputCount() {
-        Directives directives = new Directives(1, -1, -1, 30, 20, 0, false, -1, -1, false, Directives.UsageFault.NONE);
+        Directives directives = new Directives(1, -1, -1, 30, 20, 0, false, -1, -1, false, Directives.UsageFault.NONE, -1);
         Turn turn = Turn.plan("claude-haiku-4-5", directives, 100, 24, Turn.NO_CAP);
         assertThat(turn.openAiPromptTokens()).isEqualTo(100);
         assertThat(turn.anthropicInputTokens()).isEqualTo(50);
