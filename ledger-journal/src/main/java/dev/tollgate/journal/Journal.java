@@ -49,6 +49,9 @@ public final class Journal implements AutoCloseable {
     private final List<ExcerptTailer> tailers = new CopyOnWriteArrayList<>();
     private final Thread syncThread;
     private volatile boolean closed;
+    /** The newest cycle whose file's directory entry was forced to disk; see {@link #forceDirectoryForCycle}. */
+    private volatile int directoryForcedForCycle = Integer.MIN_VALUE;
+    private final AtomicLong directoryForces = new AtomicLong();
     /** The two newest cycle files, listed when the newest cycle was this one: listed again only once a new cycle's file exists. */
     private List<Path> newestCycleFiles = List.of();
     private int newestCycleFilesListedIn = Integer.MIN_VALUE;
@@ -147,6 +150,7 @@ public final class Journal implements AutoCloseable {
         index = appender.lastIndexAppended();
         if (syncDebit && isDebitOrCredit(event)) {
             appender.sync();
+            forceDirectoryForCycle(appender.cycle());
         }
         return index;
     }
@@ -160,7 +164,36 @@ public final class Journal implements AutoCloseable {
         ExcerptAppender appender = appenders.get(Thread.currentThread());
         if (appender != null) {
             appender.sync();
+            forceDirectoryForCycle(appender.cycle());
         }
+    }
+
+    /**
+     * Forces the journal directory to disk once per new cycle: a roll creates a new file, and until its
+     * directory entry is on disk a power cut can lose the whole file, records forced into it included
+     * (fsync of a file does not persist the name that points to it).
+     */
+    private void forceDirectoryForCycle(int cycle) {
+        if (cycle <= directoryForcedForCycle) {
+            return;
+        }
+        synchronized (directoryForces) {
+            if (cycle <= directoryForcedForCycle) {
+                return;
+            }
+            try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
+                channel.force(true);
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot force the journal directory " + directory + " to disk: " + e.getMessage(), e);
+            }
+            directoryForces.incrementAndGet();
+            directoryForcedForCycle = cycle;
+        }
+    }
+
+    /** How many times the journal directory was forced to disk (once per new cycle, when the durability forces anything). */
+    long directoryForces() {
+        return directoryForces.get();
     }
 
     /** Index of the first record, or -1 when the journal is empty. */
@@ -183,7 +216,8 @@ public final class Journal implements AutoCloseable {
 
     /**
      * Reads the records after {@code afterIndex} (-1: from the first) to the current end, and returns
-     * how many it read. A record that fails validation stops the read with a {@link JournalFormatException}.
+     * how many it read. A record that fails validation stops the read with a {@link JournalFormatException};
+     * an {@code afterIndex} that is not in the journal, though later records are, with a {@link JournalGapException}.
      */
     public long readAfter(long afterIndex, Visitor visitor) {
         ExcerptTailer tailer = queue.createTailer();
@@ -209,10 +243,15 @@ public final class Journal implements AutoCloseable {
             this.tailer = tailer;
         }
 
-        /** Moves so that the next record read is the first after {@code index} (-1: the very first). */
+        /**
+         * Moves so that the next record read is the first after {@code index} (-1: the very first).
+         *
+         * @throws JournalGapException when no record has that index although the journal goes on past it
+         */
         public void seekAfter(long index) {
             if (index < 0 || !tailer.moveToIndex(index)) {
-                tailer.toStart();
+                requireNoGapAt(index);
+                toFirstRecord(tailer);
             }
             if (index >= 0 && tailer.index() == index) {
                 try (DocumentContext skipped = tailer.readingDocument()) {
@@ -223,7 +262,7 @@ public final class Journal implements AutoCloseable {
 
         /** Reads at most {@code limit} records and returns how many it read (0 when caught up). */
         public long read(long limit, Visitor visitor) {
-            return Journal.read(tailer, Long.MIN_VALUE, limit, visitor);
+            return Journal.this.read(tailer, Long.MIN_VALUE, limit, visitor);
         }
 
         @Override
@@ -273,7 +312,51 @@ public final class Journal implements AutoCloseable {
         }
     }
 
-    private static long read(ExcerptTailer tailer, long afterIndex, long limit, Visitor visitor) {
+    /**
+     * A record index that is not in the journal, though the journal goes on past it: its cycle file was
+     * archived or deleted, and the records after it in that cycle (and in any other missing one) with
+     * it. Starting over from the first record there is, as this did, would deliver the records after
+     * the gap as if they followed {@code index}, and a replay would silently lack the ones in it.
+     * An index past the last record is no gap: nothing follows it yet.
+     */
+    private void requireNoGapAt(long index) {
+        if (index < 0) {
+            return;
+        }
+        long last = lastIndex();
+        if (index <= last) {
+            throw new JournalGapException("no record at index " + Long.toHexString(index) + " in " + directory + ", which goes on to index "
+                    + Long.toHexString(last) + " (first " + Long.toHexString(firstIndex()) + "): the cycle file holding it (UTC day "
+                    + java.time.LocalDate.ofEpochDay(cycleOf(index)) + ") was archived or deleted, so the records after it are not all here");
+        }
+    }
+
+    /**
+     * Moves to the first record there is. A read-only queue cannot refresh its cached directory listing,
+     * so once the oldest cycle file is archived or deleted {@code toStart} lands on that missing cycle and
+     * reads nothing at all; the oldest file present is where the records start.
+     */
+    private void toFirstRecord(ExcerptTailer tailer) {
+        tailer.toStart();
+        if (!readOnly) {
+            return;
+        }
+        List<Path> files = cycleFiles();
+        if (files.isEmpty()) {
+            return;
+        }
+        String name = files.get(0).getFileName().toString();
+        try {
+            int oldestCycle = Math.toIntExact(java.time.LocalDate.parse(name.substring(0, 8), java.time.format.DateTimeFormatter.BASIC_ISO_DATE).toEpochDay());
+            if (tailer.index() == 0 || cycleOf(tailer.index()) < oldestCycle) {
+                tailer.moveToIndex(queue.rollCycle().toIndex(oldestCycle, 0));
+            }
+        } catch (RuntimeException e) {
+            // not a daily cycle file's name: leave the tailer where the queue put it
+        }
+    }
+
+    private long read(ExcerptTailer tailer, long afterIndex, long limit, Visitor visitor) {
         long skipThrough = Long.MIN_VALUE;
         if (afterIndex != Long.MIN_VALUE) {
             if (afterIndex >= 0 && tailer.moveToIndex(afterIndex)) {
@@ -281,11 +364,11 @@ public final class Journal implements AutoCloseable {
                     // positioned on afterIndex itself: read past it
                 }
             } else {
-                // No record has that index: it is before the first record, past the last, or in a
-                // cycle without a file. Read from the start but deliver only what comes after it
-                // (moveToIndex fails for an index past the end too, and reading from the start
+                requireNoGapAt(afterIndex);
+                // Past the last record (or -1): read from the start but deliver only what comes after
+                // it (moveToIndex fails for an index past the end too, and reading from the start
                 // then returned the whole journal).
-                tailer.toStart();
+                toFirstRecord(tailer);
                 skipThrough = afterIndex;
             }
         }
@@ -393,6 +476,9 @@ public final class Journal implements AutoCloseable {
                 newestCycleFilesListedIn = Integer.MIN_VALUE; // listed again next time
                 throw new IllegalStateException("cannot sync " + file + ": " + e.getMessage(), e);
             }
+        }
+        if (!newestCycleFiles.isEmpty()) {
+            forceDirectoryForCycle(cycle);
         }
     }
 

@@ -62,6 +62,9 @@ public final class Ledger implements AutoCloseable {
      * Rebuilds the ledger from {@code snapshotDirectory}'s newest valid snapshot (if any) and the
      * journal after it, releases every reservation left open (reason {@value #RECOVERY_REASON}), and
      * loads the counters and keys.
+     *
+     * @throws JournalGapException when records the replay needs are not in the journal: cycles were
+     *         archived that no usable snapshot covers, or the snapshot's own record is gone
      */
     public static Ledger recover(Journal journal, Path snapshotDirectory, int maxAccounts, LongSupplier clockMs) {
         long started = System.nanoTime();
@@ -78,6 +81,15 @@ public final class Ledger implements AutoCloseable {
         }
         LedgerState state = snapshot == null ? new LedgerState() : snapshot.state();
         long snapshotIndex = state.lastIndex();
+        // Archived cycles are only covered by a snapshot at or after the index that covered them; an
+        // older one (the newer lost or corrupt) would replay the live cycles as if they followed it.
+        long archivedThrough = ArchiveLog.archivedThrough(snapshotDirectory);
+        if (archivedThrough > snapshotIndex) {
+            throw new JournalGapException("cycles of " + journal.directory() + " up to index " + Long.toHexString(archivedThrough)
+                    + " were archived (" + snapshotDirectory.resolve(ArchiveLog.FILE_NAME) + "), but the newest usable snapshot in "
+                    + snapshotDirectory + (snapshot == null ? " is none" : " ends at index " + Long.toHexString(snapshotIndex))
+                    + ": the records between are in neither. Restore the snapshot that covered the archive, or the archived cycle files.");
+        }
         long replayed = journal.readAfter(snapshotIndex, state::apply);
         long replayNanos = System.nanoTime() - started;
 

@@ -4,6 +4,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -74,7 +75,11 @@ public final class Snapshots {
         }
     }
 
-    /** The newest snapshot that passes its checksum, or null. */
+    /**
+     * The newest snapshot that passes its checksum, or null (none, or no such directory).
+     *
+     * @throws UncheckedIOException when the directory exists but cannot be listed
+     */
     public static Loaded latest(Path directory) {
         if (!Files.isDirectory(directory)) {
             return null;
@@ -188,11 +193,18 @@ public final class Snapshots {
         return bytes.toByteArray();
     }
 
+    /**
+     * The snapshot files, oldest first. A directory that cannot be listed is an error, not an empty
+     * one: "no snapshot" would send recovery to replay from the first record, which is wrong once
+     * cycles were archived and slow otherwise, and would let {@link #write} keep every old snapshot.
+     */
     private static List<Path> list(Path directory) {
         try (Stream<Path> files = Files.list(directory)) {
             return new ArrayList<>(files.filter(path -> path.getFileName().toString().endsWith(SUFFIX)).sorted().toList());
         } catch (IOException e) {
-            return new ArrayList<>();
+            throw new UncheckedIOException("cannot list the snapshots in " + directory + ": " + e, e);
+        } catch (UncheckedIOException e) {
+            throw new UncheckedIOException("cannot list the snapshots in " + directory + ": " + e.getCause(), e.getCause());
         }
     }
 

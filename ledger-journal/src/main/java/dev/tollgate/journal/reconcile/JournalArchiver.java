@@ -1,14 +1,12 @@
 package dev.tollgate.journal.reconcile;
 
+import dev.tollgate.journal.ArchiveLog;
 import dev.tollgate.journal.Journal;
 import dev.tollgate.journal.Snapshots;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.time.Instant;
 import java.time.LocalDate;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
@@ -31,9 +29,8 @@ import java.util.regex.Pattern;
  * {@link JournalVerifier} reads to know the journal no longer starts at its first record.
  */
 public final class JournalArchiver {
-    public static final String ARCHIVE_LOG = "archived.log";
+    public static final String ARCHIVE_LOG = ArchiveLog.FILE_NAME;
     private static final Pattern CYCLE_FILE = Pattern.compile("(\\d{8})F\\.cq4");
-    private static final Pattern LOG_LINE = Pattern.compile("^archived \\S+ covered-by ([0-9a-f]+) .*$");
     private static final DateTimeFormatter DAY = DateTimeFormatter.BASIC_ISO_DATE;
 
     private JournalArchiver() {
@@ -97,10 +94,7 @@ public final class JournalArchiver {
                 throw new IllegalStateException(target + " already exists: not overwriting an archived cycle");
             }
             Files.move(file, target);
-            String line = "archived " + file.getFileName() + " covered-by " + Long.toHexString(coveredIndex) + " to " + target.getParent()
-                    + " at " + Instant.now() + "\n";
-            Files.writeString(snapshotDirectory.resolve(ARCHIVE_LOG), line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND, StandardOpenOption.SYNC);
+            ArchiveLog.append(snapshotDirectory, file, coveredIndex, target.getParent());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot archive " + file + " to " + target + ": " + e.getMessage(), e);
         }
@@ -124,21 +118,6 @@ public final class JournalArchiver {
      * replay must then start from a snapshot at or after it, since the records before are gone.
      */
     public static long archivedThrough(Path snapshotDirectory) {
-        Path log = snapshotDirectory.resolve(ARCHIVE_LOG);
-        if (!Files.exists(log)) {
-            return -1;
-        }
-        long through = -1;
-        try {
-            for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
-                Matcher matcher = LOG_LINE.matcher(line);
-                if (matcher.matches()) {
-                    through = Math.max(through, Long.parseUnsignedLong(matcher.group(1), 16));
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + log + ": " + e.getMessage(), e);
-        }
-        return through;
+        return ArchiveLog.archivedThrough(snapshotDirectory);
     }
 }

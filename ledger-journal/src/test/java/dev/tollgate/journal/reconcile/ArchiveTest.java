@@ -123,6 +123,47 @@ class ArchiveTest {
         }
     }
 
+    /**
+     * The snapshot that covered the archived cycles is lost (deleted, or failing its checksum): the
+     * next older one ends inside the archive, so the records between it and the first live one are in
+     * neither. Recovery used to replay from the live cycles as if they followed it, losing the credits
+     * in between without a word; now it refuses to start and says what is missing.
+     */
+    @Test
+    void recoveryRefusesToStartWhenNoSnapshotCoversTheArchivedCycles() throws Exception {
+        Path journalDirectory = dir.resolve("journal");
+        Path snapshots = journalDirectory.resolve("snapshots");
+        java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong(Instant.parse("2026-10-28T10:00:00Z").toEpochMilli());
+        Path covering;
+        try (Journal journal = Journal.open(journalDirectory, Durability.PAGE_CACHE, 0, clock::get)) {
+            Ledger ledger = Ledger.recover(journal, snapshots, 8, clock::get);
+            ledger.openAccount("acme");
+            ledger.credit("acme", 100, "day-1");
+            Reconciliation.load(journal, snapshots).writeSnapshot(snapshots); // ends on day 1
+            clock.addAndGet(86_400_000L);
+            ledger.credit("acme", 50, "day-2");
+            clock.addAndGet(86_400_000L);
+            ledger.credit("acme", 25, "day-3");
+            covering = Reconciliation.load(journal, snapshots).writeSnapshot(snapshots); // ends on day 3
+            clock.addAndGet(86_400_000L);
+            ledger.credit("acme", 10, "day-4");
+            ledger.close();
+        }
+        JournalArchiver.Result result = JournalArchiver.archive(journalDirectory, snapshots, dir.resolve("archive"), LocalDate.of(2026, 10, 31), false);
+        assertThat(result.moved()).extracting(path -> path.getFileName().toString()).containsExactly("20261028F.cq4", "20261029F.cq4");
+        try (Journal journal = Journal.open(journalDirectory, Durability.PAGE_CACHE, 0, clock::get)) {
+            assertThat(Ledger.recover(journal, snapshots, 8, clock::get).balances().availableMicros(0)).isEqualTo(185);
+        }
+
+        Files.delete(covering);
+        try (Journal journal = Journal.open(journalDirectory, Durability.PAGE_CACHE, 0, clock::get)) {
+            assertThatThrownBy(() -> Ledger.recover(journal, snapshots, 8, clock::get))
+                    .isInstanceOf(dev.tollgate.journal.JournalGapException.class)
+                    .hasMessageContaining("archived")
+                    .hasMessageContaining(Long.toHexString(result.coveredIndex()));
+        }
+    }
+
     private static String withoutThrough(String statement) {
         return statement.replaceAll("\"through\" : \"[^\"]*\"", "");
     }
