@@ -78,7 +78,7 @@ public final class JournalWriter implements AutoCloseable {
         this.journal = journal;
         this.health = new JournalHealth(journal.directory());
         this.parkNanos = parkNanos;
-        this.thread = ownThread ? Thread.ofPlatform().daemon().name("tollgate-journal-writer").start(this::run) : null;
+        this.thread = ownThread ? Thread.ofPlatform().daemon().name("tollgate-journal-writer").start(this::runUntilClosed) : null;
     }
 
     /** Whether records are appended on a writer thread of its own. */
@@ -96,6 +96,9 @@ public final class JournalWriter implements AutoCloseable {
         if (thread == null) {
             appendHere(event, whenAppended);
             return;
+        }
+        if (!running) {
+            throw new IllegalStateException("the journal writer is closed");
         }
         Entry entry = new Entry(event, whenAppended);
         submitted.incrementAndGet();
@@ -130,10 +133,11 @@ public final class JournalWriter implements AutoCloseable {
         try {
             journal.appendWithoutSync(event);
             health.appendSucceeded();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | InternalError e) {
+            // InternalError: a fault in mapped memory, which is how a full disk meets a Chronicle append.
             LOG.error("cannot journal a {} record", event.type(), e);
             health.appendFailed();
-            failure = e;
+            failure = e instanceof RuntimeException runtime ? runtime : new IllegalStateException(e.toString(), e);
         }
         if (whenAppended != null) {
             try {
@@ -245,6 +249,34 @@ public final class JournalWriter implements AutoCloseable {
         return submitted.get() - written.get();
     }
 
+    /**
+     * The writer thread. If it ever dies of something unexpected, it stops taking records and tells every record
+     * still queued that it was not written, so no producer waits for ever and none is lost in silence.
+     */
+    private void runUntilClosed() {
+        try {
+            run();
+        } catch (Throwable unexpected) {
+            running = false;
+            LOG.error("the journal writer thread failed; records are refused from now on", unexpected);
+            IllegalStateException failure = new IllegalStateException("the journal writer stopped: " + unexpected, unexpected);
+            List<Entry> left = new ArrayList<>();
+            queue.drainTo(left);
+            left.addAll(batch);
+            for (Entry entry : left) {
+                if (entry.whenAppended() != null) {
+                    try {
+                        entry.whenAppended().appended(failure);
+                    } catch (RuntimeException e) {
+                        LOG.error("a journal acknowledgement failed", e);
+                    }
+                }
+            }
+            written.addAndGet(left.size());
+            throw unexpected;
+        }
+    }
+
     private void run() {
         while (running || !queue.isEmpty()) {
             batch.clear();
@@ -273,10 +305,10 @@ public final class JournalWriter implements AutoCloseable {
                 journal.appendWithoutSync(event);
                 health.appendSucceeded();
                 debits |= Journal.isDebitOrCredit(event);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | InternalError e) {
                 LOG.error("cannot journal a {} record", event.type(), e);
                 health.appendFailed();
-                failures[i] = e;
+                failures[i] = e instanceof RuntimeException runtime ? runtime : new IllegalStateException(e.toString(), e);
             }
         }
         if (debits && journal.durability() == Durability.PER_DEBIT) {

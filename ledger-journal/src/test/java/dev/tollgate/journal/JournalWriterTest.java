@@ -211,4 +211,36 @@ class JournalWriterTest {
             assertThat(count[0]).isEqualTo(10_000);
         }
     }
+
+    @Test
+    void aRecordSubmittedAfterTheWriterThreadDiedIsRefusedNotLost() throws Exception {
+        try (Journal journal = Journal.open(directory, Durability.PAGE_CACHE, 100)) {
+            JournalWriter writer = new JournalWriter(journal, true);
+            // An Error escaping an acknowledgement is the one thing that can end the writer's thread.
+            writer.submit(new AccountOpened(1, "first"), failure -> {
+                throw new AssertionError("a broken acknowledgement");
+            });
+            writer.wakeNow();
+            java.util.List<java.util.concurrent.CompletableFuture<RuntimeException>> queuedMeanwhile = new java.util.ArrayList<>();
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            IllegalStateException refused = null;
+            while (refused == null) {
+                assertThat(System.nanoTime()).as("the writer refuses records once its thread died").isLessThan(deadline);
+                java.util.concurrent.CompletableFuture<RuntimeException> told = new java.util.concurrent.CompletableFuture<>();
+                try {
+                    writer.submit(new AccountOpened(2, "later"), told::complete);
+                    queuedMeanwhile.add(told);
+                    writer.wakeNow();
+                } catch (IllegalStateException e) {
+                    refused = e;
+                }
+            }
+            assertThat(refused).hasMessageContaining("closed");
+            for (var told : queuedMeanwhile) {
+                // Each producer hears back: written before the thread died, or told it was not. None waits for ever.
+                told.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            writer.close();
+        }
+    }
 }
