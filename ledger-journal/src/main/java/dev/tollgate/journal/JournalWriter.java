@@ -87,6 +87,11 @@ public final class JournalWriter implements AutoCloseable {
         return health;
     }
 
+    /** True while the writer thread sleeps for want of records (for tests that need it asleep). */
+    boolean parked() {
+        return parked;
+    }
+
     public boolean ownThread() {
         return thread != null;
     }
@@ -261,7 +266,7 @@ public final class JournalWriter implements AutoCloseable {
             LOG.error("the journal writer thread failed; records are refused from now on", unexpected);
             IllegalStateException failure = new IllegalStateException("the journal writer stopped: " + unexpected, unexpected);
             List<Entry> left = new ArrayList<>();
-            queue.drainTo(left);
+            queue.drainTo(left, Integer.MAX_VALUE);
             left.addAll(batch);
             for (Entry entry : left) {
                 if (entry.whenAppended() != null) {

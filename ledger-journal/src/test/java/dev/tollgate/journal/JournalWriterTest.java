@@ -172,7 +172,11 @@ class JournalWriterTest {
         try (Journal journal = Journal.open(directory, Durability.PER_DEBIT, 100)) {
             JournalWriter writer = new JournalWriter(journal, true, TimeUnit.MINUTES.toNanos(1));
             loop.submit(() -> writer.wakeOncePerTurnOf(loop)).get();
-            Thread.sleep(20); // the writer parks
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (!writer.parked()) { // the writer parks: only then does a wake-up matter
+                assertThat(System.nanoTime()).as("the idle writer parks").isLessThan(deadline);
+                Thread.onSpinWait();
+            }
             // Blocking inside the loop's turn: the wake-up deferred to the turn's end would never come.
             loop.submit(() -> writer.append(new AccountOpened(1, "acme"))).get(20, TimeUnit.SECONDS);
             long[] count = {0};
