@@ -45,7 +45,7 @@ if [ -z "$jar" ]; then
   jar="$root/proxy/target/tollgate.jar"
 fi
 java="$JAVA_HOME/bin/java"
-classpath="$root/bench/target/classes:$root/proxy/target/tollgate.jar"
+classpath="$root/bench/target/classes:$root/bench/target/tollgate-bench.jar:$root/proxy/target/tollgate.jar"
 work="$(mktemp -d)"
 journal="${journal_parent:-$work}/journal-$$"
 pids=()

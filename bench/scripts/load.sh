@@ -62,7 +62,7 @@ trap cleanup EXIT
 
 status=0
 "$JAVA_HOME/bin/java" "${TOLLGATE_JVM_FLAGS[@]}" -Xms512m -Xmx2g \
-  -cp "$root/bench/target/classes:$root/proxy/target/tollgate.jar" dev.tollgate.bench.load.LoadCli harness \
+  -cp "$root/bench/target/classes:$root/bench/target/tollgate-bench.jar:$root/proxy/target/tollgate.jar" dev.tollgate.bench.load.LoadCli harness \
   --tollgate-jar "$root/proxy/target/tollgate.jar" --work "$work" --nginx "$nginx_bin" \
   --jvm-flags "${TOLLGATE_JVM_FLAGS[*]}" --command-line "bench/scripts/load.sh${args[*]:+ ${args[*]}}" \
   ${args[@]+"${args[@]}"} || status=$?
