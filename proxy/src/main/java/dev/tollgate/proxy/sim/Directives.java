@@ -16,26 +16,39 @@ import java.util.regex.Pattern;
  * [sim:reasoning=N]       N reasoning tokens, counted inside the output tokens and against the cap
  * [sim:no-usage]          no usage anywhere in the answer
  * [sim:error=STATUS]      answer at once with that HTTP status in the provider's error shape
- * [sim:fail-after=N]      streams only: close the connection after N content deltas
  * [sim:ignore-max-tokens] keep generating past the request's output cap
- * [sim:error-event=N]     streams only: after N content deltas, the provider's own error event, then the end of the stream
  * [sim:usage=FAULT]       report the output tokens wrongly, as a misbehaving provider might, where the usage says them:
  *                         negative (-5), huge (1000000000000), overflow (100000000000000: its cost overflows a long),
- *                         beyond-long (99999999999999999999), string ("24"), fraction (24.5)
+ *                         beyond-long (99999999999999999999), string ("24"), fraction (24.5), missing (no output count
+ *                         in a usage that is otherwise there), repeated (the output count written twice in one usage)
+ * </pre>
+ *
+ * Faults of the wire itself (see {@link WireFaults}; "after N" counts content deltas, "event N" every event from 1):
+ * <pre>
+ * [sim:hang=before-head]  read the request, never answer
+ * [sim:hang-after=N]      streams only: after N content deltas stop writing and keep the connection open
+ * [sim:reset-after=N]     after N content deltas (a JSON answer: instead of it) reset the connection (RST)
+ * [sim:fail-after=N]      streams only: close the connection (FIN) after N content deltas
+ * [sim:error-event=N]     streams only: after N content deltas, the provider's own error event, then the end of the stream
+ * [sim:truncate-event=N]  streams only: the N-th event cut in half, then the connection closed
+ * [sim:malformed-event=N] streams only: the N-th event's JSON without its closing brace; the stream goes on
+ * [sim:error-body]        a 200 whose JSON body is the provider's error object (streamed or not)
+ * [sim:request-id=FAULT]  the request-id header as hostile bytes (not UTF-8, control characters) or long (4,000 bytes)
  * </pre>
  *
  * A later directive of the same name wins. Unknown names are ignored, so a typo is visible only
  * in the result, never as an error. An absent number is {@link #ABSENT}.
  */
 record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int cachedTokens, int cacheWriteTokens,
-                  int reasoningTokens, boolean noUsage, int errorStatus, int failAfterDeltas, boolean ignoreMaxTokens, UsageFault usageFault,
-                  int errorEventAfterDeltas) {
+                  int reasoningTokens, boolean noUsage, int errorStatus, boolean ignoreMaxTokens, UsageFault usageFault,
+                  WireFaults wire) {
 
     /** How {@code [sim:usage=...]} misreports the output tokens: the raw JSON value written instead of the count. */
     enum UsageFault {
         NONE(null), NEGATIVE("-5"), HUGE("1000000000000"), OVERFLOW("100000000000000"), BEYOND_LONG("99999999999999999999"),
-        STRING("\"24\""), FRACTION("24.5");
+        STRING("\"24\""), FRACTION("24.5"), MISSING(null), REPEATED(null);
 
+        /** The raw JSON written instead of the count; null for the faults that change the fields, not the value. */
         final String json;
 
         UsageFault(String json) {
@@ -53,7 +66,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
     }
 
     static final int ABSENT = -1;
-    static final Directives NONE = new Directives(ABSENT, ABSENT, ABSENT, 0, 0, 0, false, ABSENT, ABSENT, false, UsageFault.NONE, ABSENT);
+    static final Directives NONE = new Directives(ABSENT, ABSENT, ABSENT, 0, 0, 0, false, ABSENT, false, UsageFault.NONE, WireFaults.NONE);
 
     private static final Pattern DIRECTIVE = Pattern.compile("\\[sim:([a-z-]+)(?:=(\\d{1,9}|[a-z][a-z-]{0,19}))?]");
 
@@ -84,10 +97,17 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
         private int reasoningTokens;
         private boolean noUsage;
         private int errorStatus = ABSENT;
-        private int failAfterDeltas = ABSENT;
         private boolean ignoreMaxTokens;
         private UsageFault usageFault = UsageFault.NONE;
+        private boolean hangBeforeHead;
+        private int hangAfterDeltas = ABSENT;
+        private int resetAfterDeltas = ABSENT;
+        private int failAfterDeltas = ABSENT;
         private int errorEventAfterDeltas = ABSENT;
+        private int truncateEvent = ABSENT;
+        private int malformedEvent = ABSENT;
+        private boolean errorBody;
+        private WireFaults.RequestIdFault requestId = WireFaults.RequestIdFault.NONE;
 
         void apply(String name, String value) {
             int number = value == null || !Character.isDigit(value.charAt(0)) ? ABSENT : Integer.parseInt(value);
@@ -104,13 +124,22 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
                 case "ignore-max-tokens" -> ignoreMaxTokens = true;
                 case "error-event" -> errorEventAfterDeltas = number;
                 case "usage" -> usageFault = value == null ? UsageFault.NONE : UsageFault.named(value);
+                case "hang" -> hangBeforeHead = "before-head".equals(value);
+                case "hang-after" -> hangAfterDeltas = number;
+                case "reset-after" -> resetAfterDeltas = number;
+                case "truncate-event" -> truncateEvent = number >= 1 ? number : ABSENT;
+                case "malformed-event" -> malformedEvent = number >= 1 ? number : ABSENT;
+                case "error-body" -> errorBody = true;
+                case "request-id" -> requestId = WireFaults.RequestIdFault.named(value);
                 default -> { }
             }
         }
 
         Directives build() {
             return new Directives(events, interEventDelayMs, firstByteDelayMs, cachedTokens, cacheWriteTokens,
-                    reasoningTokens, noUsage, errorStatus, failAfterDeltas, ignoreMaxTokens, usageFault, errorEventAfterDeltas);
+                    reasoningTokens, noUsage, errorStatus, ignoreMaxTokens, usageFault,
+                    new WireFaults(hangBeforeHead, hangAfterDeltas, resetAfterDeltas, failAfterDeltas, errorEventAfterDeltas,
+                            truncateEvent, malformedEvent, errorBody, requestId));
         }
     }
 }

@@ -4,7 +4,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpHeadersFactory;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -31,6 +33,8 @@ final class Exchange {
     private final Dialect dialect;
     private final boolean keepAlive;
     private final String requestId;
+    /** The request-id header as sent: the id, or the bytes a {@code [sim:request-id=...]} fault asks for. */
+    private CharSequence requestIdHeader;
 
     Exchange(SimulatedProvider provider, SimHttpHandler handler, ChannelHandlerContext ctx, Dialect dialect, boolean keepAlive) {
         this.provider = provider;
@@ -39,6 +43,7 @@ final class Exchange {
         this.dialect = dialect;
         this.keepAlive = keepAlive;
         this.requestId = dialect.newRequestId(provider.ids());
+        this.requestIdHeader = requestId;
     }
 
     SimulatedProvider provider() {
@@ -79,8 +84,15 @@ final class Exchange {
                 ? directives.interEventDelayMs() : settings().interEventDelayMs();
     }
 
-    /** A 200 JSON answer after the first-byte delay the directives or settings ask for. */
+    /** A 200 JSON answer after the first-byte delay the directives or settings ask for, or the wire fault they ask for. */
     void json(Directives directives, Json.Body body) {
+        if (faultBeforeTheAnswer(directives.wire())) {
+            return;
+        }
+        if (directives.wire().resetAfterDeltas() != Directives.ABSENT) {
+            reset();
+            return;
+        }
         int delayMs = firstByteDelayMs(directives);
         if (delayMs > 0) {
             // The body is built when sent, not now, so a long delay holds no buffer.
@@ -123,11 +135,12 @@ final class Exchange {
             content.release();
             throw e;
         }
-        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content, headersFactory(),
+                DefaultHttpHeadersFactory.trailersFactory());
         HttpHeaders headers = response.headers();
         headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         headers.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
-        headers.set(dialect.requestIdHeader(), requestId);
+        headers.set(dialect.requestIdHeader(), requestIdHeader);
         HttpUtil.setKeepAlive(response, keepAlive);
         var written = ctx.writeAndFlush(response);
         if (!keepAlive) {
@@ -138,16 +151,57 @@ final class Exchange {
 
     /** A chunked {@code text/event-stream} answer, with the delays and fault the directives ask for. */
     void stream(Directives directives, StreamScript script) {
-        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        if (faultBeforeTheAnswer(directives.wire())) {
+            return;
+        }
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, headersFactory());
         HttpHeaders headers = head.headers();
         headers.set(HttpHeaderNames.CONTENT_TYPE, EVENT_STREAM);
         headers.set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE);
-        headers.set(dialect.requestIdHeader(), requestId);
+        headers.set(dialect.requestIdHeader(), requestIdHeader);
         HttpUtil.setTransferEncodingChunked(head, true);
         HttpUtil.setKeepAlive(head, keepAlive);
-        SseStream stream = new SseStream(this, script, interEventDelayMs(directives), directives.failAfterDeltas(), directives.errorEventAfterDeltas());
+        SseStream stream = new SseStream(this, script, interEventDelayMs(directives), directives.wire());
         handler.streaming(stream);
         stream.start(head, firstByteDelayMs(directives));
+    }
+
+    /**
+     * The faults that replace the whole answer: a hang (the connection stays open, unanswered, until the peer
+     * leaves) or a 200 carrying the provider's error object. Also applies a
+     * request-id fault to whatever answer follows. True when the fault has answered instead.
+     */
+    private boolean faultBeforeTheAnswer(WireFaults wire) {
+        requestIdHeader = wire.requestId().headerValue(requestId);
+        if (wire.hangBeforeHead()) {
+            return true;
+        }
+        if (wire.errorBody()) {
+            json(HttpResponseStatus.OK, dialect.error(500, Dialect.simulatedErrorMessage(500), null, null, requestId));
+            return true;
+        }
+        return false;
+    }
+
+    /** {@code [sim:reset-after]} on a JSON answer: the connection ends in a TCP reset instead of the answer. */
+    private void reset() {
+        resetWhenWritten(ctx, ctx.newSucceededFuture());
+        done(true);
+    }
+
+    /** Resets the connection once {@code written} has left: SO_LINGER 0 makes the close send RST and drop what is unsent. */
+    static void resetWhenWritten(ChannelHandlerContext ctx, io.netty.channel.ChannelFuture written) {
+        ctx.flush();
+        written.addListener(f -> {
+            ctx.channel().config().setOption(io.netty.channel.ChannelOption.SO_LINGER, 0);
+            ctx.close();
+        });
+    }
+
+    /** Netty refuses control bytes in header values; a request-id fault needs them on the wire, so it turns that off. */
+    private HttpHeadersFactory headersFactory() {
+        DefaultHttpHeadersFactory headers = DefaultHttpHeadersFactory.headersFactory();
+        return requestIdHeader == requestId ? headers : headers.withValueValidation(false);
     }
 
     /** The answer is fully written (or abandoned); {@code connectionClosing} stops any pipelined request behind it. */

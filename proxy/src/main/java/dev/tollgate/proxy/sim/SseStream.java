@@ -22,14 +22,14 @@ final class SseStream {
     /** With no delay, yield the event loop after this many events so one long stream cannot starve other connections. */
     private static final int EVENTS_PER_TURN = 32;
 
-    private enum State { WAITING_FIRST_BYTE, STREAMING, ENDED }
+    /** HUNG: {@code [sim:hang-after]} stopped writing; the stream ends only when the peer leaves. */
+    private enum State { WAITING_FIRST_BYTE, STREAMING, HUNG, ENDED }
 
     private final Exchange exchange;
     private final ChannelHandlerContext ctx;
     private final StreamScript script;
     private final int interEventDelayMs;
-    private final int failAfterDeltas;
-    private final int errorEventAfterDeltas;
+    private final WireFaults faults;
     private final int totalEvents;
 
     private State state = State.WAITING_FIRST_BYTE;
@@ -38,13 +38,12 @@ final class SseStream {
     private Future<?> scheduled;
     private ChannelFuture lastWrite;
 
-    SseStream(Exchange exchange, StreamScript script, int interEventDelayMs, int failAfterDeltas, int errorEventAfterDeltas) {
+    SseStream(Exchange exchange, StreamScript script, int interEventDelayMs, WireFaults faults) {
         this.exchange = exchange;
         this.ctx = exchange.ctx();
         this.script = script;
         this.interEventDelayMs = interEventDelayMs;
-        this.failAfterDeltas = failAfterDeltas;
-        this.errorEventAfterDeltas = errorEventAfterDeltas;
+        this.faults = faults;
         this.totalEvents = script.totalEvents();
     }
 
@@ -95,12 +94,21 @@ final class SseStream {
                 end(true, true);
                 return;
             }
-            if (failsHere()) {
+            if (WireFaults.afterDeltas(faults.failAfterDeltas(), script, nextPosition)) {
                 abort();
                 return;
             }
-            if (errorEventAfterDeltas != Directives.ABSENT && errorEventAfterDeltas <= script.deltaEvents()
-                    && nextPosition == script.preludeEvents() + errorEventAfterDeltas) {
+            if (WireFaults.afterDeltas(faults.resetAfterDeltas(), script, nextPosition)) {
+                Exchange.resetWhenWritten(ctx, lastWrite);
+                end(false, true);
+                return;
+            }
+            if (WireFaults.afterDeltas(faults.hangAfterDeltas(), script, nextPosition)) {
+                ctx.flush();
+                state = State.HUNG;
+                return;
+            }
+            if (WireFaults.afterDeltas(faults.errorEventAfterDeltas(), script, nextPosition)) {
                 ByteBuf error = ctx.alloc().buffer(256);
                 script.writeProviderError(error);
                 exchange.provider().sseEventWritten();
@@ -129,10 +137,20 @@ final class SseStream {
                 throw e;
             }
             nextPosition++;
+            boolean truncated = nextPosition == faults.truncateEvent();
+            if (truncated) {
+                event.writerIndex(event.readerIndex() + Math.max(1, event.readableBytes() / 2));
+            } else if (nextPosition == faults.malformedEvent()) {
+                dropClosingBrace(event);
+            }
             exchange.provider().sseEventWritten();
             lastWrite = ctx.writeAndFlush(new DefaultHttpContent(event));
             lastWrite.addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
-            boolean more = nextPosition < totalEvents || failsHere();
+            if (truncated) {
+                abort();
+                return;
+            }
+            boolean more = nextPosition < totalEvents || faults.cutsBefore(script, nextPosition);
             if (interEventDelayMs > 0 && more) {
                 scheduled = ctx.executor().schedule(this::pump, interEventDelayMs, TimeUnit.MILLISECONDS);
                 return;
@@ -144,11 +162,16 @@ final class SseStream {
         }
     }
 
-    /** True just after the N-th content delta of a {@code [sim:fail-after=N]} stream (N at most the deltas). */
-    private boolean failsHere() {
-        return failAfterDeltas != Directives.ABSENT
-                && failAfterDeltas <= script.deltaEvents()
-                && nextPosition == script.preludeEvents() + failAfterDeltas;
+    /**
+     * {@code [sim:malformed-event]}: removes the last byte before the event's blank line, the closing brace of its
+     * JSON (or the bracket of {@code [DONE]}), so the event is framed well but its data does not parse.
+     */
+    private static void dropClosingBrace(ByteBuf event) {
+        int end = event.writerIndex();
+        if (event.readableBytes() >= 3 && event.getByte(end - 1) == '\n' && event.getByte(end - 2) == '\n') {
+            event.setByte(end - 3, '\n');
+            event.writerIndex(end - 1);
+        }
     }
 
     private void finish() {
@@ -160,7 +183,7 @@ final class SseStream {
     }
 
     /**
-     * {@code [sim:fail-after]}: close without the terminating chunk, after what was written has
+     * {@code [sim:fail-after]} and {@code [sim:truncate-event]}: close without the terminating chunk, after what was written has
      * left (closing at once would discard events still queued in the outbound buffer). A FIN, not
      * a reset, so the client reliably reads every delta before it sees the cut.
      */

@@ -40,13 +40,20 @@ record Turn(String model, Directives directives, int promptTokens, int contentTo
         return contentTokens + reasoningTokens;
     }
 
-    /** Writes {@code field} with the output tokens, or with the wrong value {@code [sim:usage=...]} asks for. */
+    /** Writes {@code field} with the output tokens, or as wrongly as {@code [sim:usage=...]} asks. */
     void writeOutputTokens(com.fasterxml.jackson.core.JsonGenerator g, String field) throws java.io.IOException {
-        g.writeFieldName(field);
-        if (directives.usageFault() == Directives.UsageFault.NONE) {
-            g.writeNumber(outputTokens());
-        } else {
-            g.writeRawValue(directives.usageFault().json);
+        switch (directives.usageFault()) {
+            case NONE -> g.writeNumberField(field, outputTokens());
+            case MISSING -> { }
+            case REPEATED -> {
+                // A duplicate key: a reader that adds up what it sees bills twice.
+                g.writeNumberField(field, outputTokens());
+                g.writeNumberField(field, outputTokens());
+            }
+            default -> {
+                g.writeFieldName(field);
+                g.writeRawValue(directives.usageFault().json);
+            }
         }
     }
 

@@ -98,6 +98,11 @@ final class RawHttp implements AutoCloseable {
         return new String(data, StandardCharsets.UTF_8);
     }
 
+    /** Reads a body of known length (after {@link #readHead()} of a response with a Content-Length). */
+    byte[] readBody(int length) throws IOException {
+        return in.readNBytes(length);
+    }
+
     boolean sawLastChunk() {
         return lastChunk;
     }

@@ -56,13 +56,26 @@ class TokenAccountingTest {
         Directives d = Directives.parse(List.of("before [sim:events=7] middle [sim:delay-ms=15]",
                 "[sim:first-byte-ms=20][sim:cached=4][sim:cache-write=5][sim:reasoning=6]",
                 "[sim:no-usage] [sim:error=503] [sim:fail-after=2] [sim:ignore-max-tokens] [sim:bogus=1]"));
-        assertThat(d).isEqualTo(new Directives(7, 15, 20, 4, 5, 6, true, 503, 2, true, Directives.UsageFault.NONE, -1));
+        assertThat(d).isEqualTo(new Directives(7, 15, 20, 4, 5, 6, true, 503, true, Directives.UsageFault.NONE,
+                new WireFaults(false, -1, -1, 2, -1, -1, -1, false, WireFaults.RequestIdFault.NONE)));
         assertThat(Directives.parse(List.of("plain text [sim:events=]"))).isEqualTo(Directives.NONE);
         assertThat(Directives.parse(List.of("[sim:events=1] then [sim:events=2]")).events()).isEqualTo(2);
         assertThat(Directives.parse(List.of("[sim:error=42]")).hasError()).isFalse();
         assertThat(Directives.parse(List.of("[sim:usage=beyond-long]")).usageFault()).isEqualTo(Directives.UsageFault.BEYOND_LONG);
         assertThat(Directives.parse(List.of("[sim:usage=fraction] [sim:events=3]")).events()).isEqualTo(3);
         assertThat(Directives.parse(List.of("[sim:usage=bogus]")).usageFault()).isEqualTo(Directives.UsageFault.NONE);
+        assertThat(Directives.parse(List.of("[sim:usage=missing]")).usageFault()).isEqualTo(Directives.UsageFault.MISSING);
+        assertThat(Directives.parse(List.of("[sim:usage=repeated]")).usageFault()).isEqualTo(Directives.UsageFault.REPEATED);
+    }
+
+    @Test
+    void wireFaultDirectivesAreParsed() {
+        WireFaults wire = Directives.parse(List.of("[sim:hang=before-head] [sim:hang-after=3] [sim:reset-after=4] [sim:fail-after=5]",
+                "[sim:error-event=6] [sim:truncate-event=7] [sim:malformed-event=8] [sim:error-body] [sim:request-id=hostile]")).wire();
+        assertThat(wire).isEqualTo(new WireFaults(true, 3, 4, 5, 6, 7, 8, true, WireFaults.RequestIdFault.HOSTILE));
+        assertThat(Directives.parse(List.of("[sim:hang=forever] [sim:request-id=bogus] [sim:truncate-event=0]")).wire())
+                .as("unknown values and event 0 (events count from 1) mean no fault").isEqualTo(WireFaults.NONE);
+        assertThat(Directives.parse(List.of("[sim:request-id=long]")).wire().requestId()).isEqualTo(WireFaults.RequestIdFault.LONG);
     }
 
     @ParameterizedTest(name = "events={0} reasoning={1} cap={2} ignore={3} -> content={4} reasoning={5} truncated={6}")
@@ -78,7 +91,7 @@ class TokenAccountingTest {
             "10, 3, 4, true, 10, 3, false"})
     void planningCapsReasoningFirstThenContent(int events, int reasoning, int cap, boolean ignoreCap,
                                                int content, int reasoningOut, boolean truncated) {
-        Directives directives = new Directives(events, -1, -1, 0, 0, reasoning, false, -1, -1, ignoreCap, Directives.UsageFault.NONE, -1);
+        Directives directives = new Directives(events, -1, -1, 0, 0, reasoning, false, -1, ignoreCap, Directives.UsageFault.NONE, WireFaults.NONE);
         Turn turn = Turn.plan("gpt-4o", directives, 10, 24, cap);
         assertThat(turn.contentTokens()).isEqualTo(content);
         assertThat(turn.reasoningTokens()).isEqualTo(reasoningOut);
@@ -91,7 +104,7 @@ class TokenAccountingTest {
 
     @Test
     void cacheDirectivesShapeEachProvidersInputCount() {
-        Directives directives = new Directives(1, -1, -1, 30, 20, 0, false, -1, -1, false, Directives.UsageFault.NONE, -1);
+        Directives directives = new Directives(1, -1, -1, 30, 20, 0, false, -1, false, Directives.UsageFault.NONE, WireFaults.NONE);
         Turn turn = Turn.plan("claude-haiku-4-5", directives, 100, 24, Turn.NO_CAP);
         assertThat(turn.openAiPromptTokens()).isEqualTo(100);
         assertThat(turn.anthropicInputTokens()).isEqualTo(50);
