@@ -11,6 +11,7 @@ import java.io.InputStream;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -36,7 +37,8 @@ class HostileHttpTest {
     @AfterAll
     static void stop() {
         ReliabilityLog.row("hostile-http", "hostile HTTP", "request smuggling (CL+TE, conflicting lengths), obs-fold, oversized "
-                        + "headers and bodies, invalid UTF-8, JSON 100,000 deep, bad max_tokens, model not a string, duplicate keys",
+                        + "headers and bodies, invalid UTF-8, JSON 100,000 deep, bad max_tokens, model not a string, duplicate keys, "
+                        + "header injection through forwarded values (bare CR, NUL, encoded CRLF)",
                 "a provider-shaped 4xx; nothing reserved or charged; the proxy still serves", cases, 0, ReliabilityLog.proxyTest("HostileHttpTest"));
         stack.close();
     }
@@ -86,6 +88,44 @@ class HostileHttpTest {
         assertThat(stack.postOpenAi("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")
                 .statusCode()).as("still serving after " + name).isEqualTo(200);
         stack.awaitOutcomes(outcomesBefore + 1);
+    }
+
+    /**
+     * Client header values are forwarded to the provider (minus credentials and hop-by-hop ones): a value carrying a
+     * bare CR, a NUL or an encoded CRLF must never become a header of its own upstream, nor reach the provider raw.
+     */
+    @ParameterizedTest(name = "forwarded header value with {0}")
+    @MethodSource("injections")
+    void aForwardedHeaderValueCannotInjectAHeaderUpstream(String name, String header) throws Exception {
+        long available = stack.test.available();
+        int outcomesBefore = stack.test.outcomes.size();
+        long upstreamBefore = stack.sim.requestsReceived();
+        String chat = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        String answer = exchange(post("authorization: Bearer " + stack.test.key + "\r\ncontent-type: application/json\r\n" + header
+                + "\r\ncontent-length: " + chat.length() + "\r\n", chat));
+        cases++;
+        if (answer.startsWith("HTTP/1.1 400 ")) {
+            assertThat(stack.sim.requestsReceived()).as(name + ": refused, nothing sent upstream").isEqualTo(upstreamBefore);
+            assertThat(stack.test.available()).isEqualTo(available);
+            assertThat(stack.test.outcomes).hasSize(outcomesBefore);
+            return;
+        }
+        assertThat(answer).as(name).startsWith("HTTP/1.1 200 ");
+        stack.awaitOutcomes(outcomesBefore + 1);
+        List<dev.tollgate.proxy.sim.RecordedRequest> seen = stack.sim.recentRequests();
+        dev.tollgate.proxy.sim.RecordedRequest upstream = seen.get(seen.size() - 1);
+        assertThat(upstream.headers()).as(name + ": no header of the client's making upstream").doesNotContainKey("x-injected");
+        upstream.headers().forEach((headerName, values) -> assertThat(values).allSatisfy(value ->
+                assertThat(value).as(name + ": " + headerName).doesNotContain("\r", "\n", "\u0000")));
+        assertThat(answer.toLowerCase(java.util.Locale.ROOT)).as(name + ": nor back to the client").doesNotContain("\r\nx-injected:");
+    }
+
+    static Stream<Arguments> injections() {
+        return Stream.of(
+                Arguments.of("a bare CR", "x-trace: a\rx-injected: cr"),
+                Arguments.of("a NUL", "x-trace: a\u0000x-injected: nul"),
+                Arguments.of("an encoded CRLF", "x-trace: a%0d%0ax-injected: encoded"),
+                Arguments.of("a CR in the name", "x-trace\rx-injected: name"));
     }
 
     private static String post(String headers, String body) {

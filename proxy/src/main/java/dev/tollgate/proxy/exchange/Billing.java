@@ -55,6 +55,7 @@ final class Billing {
     LedgerReservation reservation;
     /** The output cap per choice sent upstream: what the provider may bill at most. */
     long outputTokensSent;
+    /** The provider's request id as {@link #providerId} keeps it, or null when it sent none. */
     String upstreamRequestId;
 
     Billing(Gateway gateway, String requestId, Endpoint endpoint, long startEpochMs) {
@@ -177,7 +178,7 @@ final class Billing {
     private RequestFacts facts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()),
-                upstreamRequestId == null ? "" : fitUtf8(upstreamRequestId, MAX_UPSTREAM_ID_BYTES));
+                upstreamRequestId == null ? "" : upstreamRequestId);
     }
 
     /** The facts without anything the provider said, for the release that follows a record that would not encode. */
@@ -187,30 +188,35 @@ final class Billing {
     }
 
     /**
-     * The longest prefix of {@code text} that encodes to at most {@code maxBytes} of UTF-8, cut between code
-     * points: the journal bounds strings by bytes, and a provider's id is whatever bytes it chose to send.
+     * A provider's request id as the journal, logs and exports keep it: visible ASCII, with every other byte (and
+     * {@code %}) percent-encoded, cut between escapes to at most {@code maxBytes}. A provider's id is whatever bytes
+     * it chose to send; Netty hands a header over one char per byte, so chars up to 0xFF are those bytes (a wider
+     * char, only possible from code, is encoded as its UTF-8 bytes). Lossless up to the cut, and never a control
+     * character, quote or backslash that a log line or a CSV cell would have to escape.
      */
-    static String fitUtf8(String text, int maxBytes) {
-        if (text.length() * 3 <= maxBytes) {
-            return text;
-        }
-        int bytes = 0;
-        int index = 0;
-        while (index < text.length()) {
-            int codePoint = text.codePointAt(index);
-            int width = codePoint <= 0xFFFF && Character.isSurrogate((char) codePoint) ? 3 : codePoint < 0x80 ? 1 : codePoint < 0x800 ? 2 : codePoint < 0x10000 ? 3 : 4;
-            if (bytes + width > maxBytes) {
+    static String providerId(String raw, int maxBytes) {
+        StringBuilder kept = new StringBuilder(Math.min(raw.length(), maxBytes));
+        for (int index = 0; index < raw.length(); ) {
+            int codePoint = raw.codePointAt(index);
+            index += Character.charCount(codePoint);
+            String piece;
+            if (codePoint > 0x20 && codePoint < 0x7f && codePoint != '%' && codePoint != '"' && codePoint != '\\') {
+                piece = Character.toString(codePoint);
+            } else {
+                byte[] bytes = codePoint <= 0xFF ? new byte[] {(byte) codePoint} : Character.toString(codePoint).getBytes(StandardCharsets.UTF_8);
+                StringBuilder escaped = new StringBuilder(3 * bytes.length);
+                for (byte b : bytes) {
+                    escaped.append('%').append(Character.toUpperCase(Character.forDigit((b >> 4) & 0xF, 16)))
+                            .append(Character.toUpperCase(Character.forDigit(b & 0xF, 16)));
+                }
+                piece = escaped.toString();
+            }
+            if (kept.length() + piece.length() > maxBytes) {
                 break;
             }
-            bytes += width;
-            index += Character.charCount(codePoint);
+            kept.append(piece);
         }
-        String fitted = text.substring(0, index);
-        // A lone surrogate encodes as '?' (one byte), so the count above is an upper bound; check it for real.
-        while (fitted.getBytes(StandardCharsets.UTF_8).length > maxBytes) {
-            fitted = fitted.substring(0, fitted.length() - 1);
-        }
-        return fitted;
+        return kept.toString();
     }
 
     private void publish(String status, String reason, Usage usage, boolean reported, long held, long cost, long debited, long writtenOff) {

@@ -311,7 +311,8 @@ public final class Exchange {
         }
         requireState(ExchangeState.AWAITING_HEAD);
         upstream.responseHead(head);
-        billing.upstreamRequestId = head.headers().get(surface == Protocol.ANTHROPIC ? "request-id" : "x-request-id");
+        String providerId = head.headers().get(surface == Protocol.ANTHROPIC ? "request-id" : "x-request-id");
+        billing.upstreamRequestId = providerId == null ? null : Billing.providerId(providerId, Billing.MAX_UPSTREAM_ID_BYTES);
         int status = head.status().code();
         if (endpoint.family() != null && (status == 401 || status == 403)) {
             // The provider refused Tollgate's own key. Passing its message on could leak part of that key

@@ -33,7 +33,8 @@ import java.util.regex.Pattern;
  * [sim:truncate-event=N]  streams only: the N-th event cut in half, then the connection closed
  * [sim:malformed-event=N] streams only: the N-th event's JSON without its closing brace; the stream goes on
  * [sim:error-body]        a 200 whose JSON body is the provider's error object (streamed or not)
- * [sim:request-id=FAULT]  the request-id header as hostile bytes (not UTF-8, control characters) or long (4,000 bytes)
+ * [sim:request-id=FAULT]  the request-id header as hostile bytes (over 256 bytes, not UTF-8, quotes), invalid (control
+ *                         bytes HTTP forbids) or long (4,000 bytes)
  * </pre>
  *
  * A later directive of the same name wins. Unknown names are ignored, so a typo is visible only

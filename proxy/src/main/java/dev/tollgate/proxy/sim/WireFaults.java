@@ -32,16 +32,19 @@ record WireFaults(boolean hangBeforeHead, int hangAfterDeltas, int resetAfterDel
     enum RequestIdFault {
         NONE,
         /**
-         * Raw bytes no provider should send: 129 UTF-8 {@code é} (258 bytes, over the journal's 256-byte limit,
-         * which once stuck a reservation), bytes that are not UTF-8, control characters, quotes and a backslash.
+         * Bytes HTTP allows but no provider should send: 129 UTF-8 {@code é} (258 bytes, over the journal's 256-byte
+         * limit, which once stuck a reservation), bytes that are not UTF-8 (obs-text), a quote, a backslash, {@code <}, {@code %}.
          */
         HOSTILE,
+        /** Control bytes (0x01, 0x7f), which HTTP forbids in a header value: the response itself is malformed. */
+        INVALID,
         /** 2,000 {@code é}: 4,000 bytes of well-formed UTF-8, well inside an HTTP head but far over any id field. */
         LONG;
 
         static RequestIdFault named(String name) {
             return switch (name == null ? "" : name) {
                 case "hostile" -> HOSTILE;
+                case "invalid" -> INVALID;
                 case "long" -> LONG;
                 default -> NONE;
             };
@@ -55,11 +58,14 @@ record WireFaults(boolean hangBeforeHead, int hangAfterDeltas, int resetAfterDel
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             bytes.writeBytes("req_".getBytes(StandardCharsets.US_ASCII));
             byte[] eAcute = "\u00e9".getBytes(StandardCharsets.UTF_8);
-            for (int i = 0, n = this == HOSTILE ? 129 : 2_000; i < n; i++) {
+            if (this == INVALID) {
+                bytes.writeBytes(new byte[] {0x01, 0x7f});
+            }
+            for (int i = 0, n = this == LONG ? 2_000 : 129; i < n; i++) {
                 bytes.writeBytes(eAcute);
             }
             if (this == HOSTILE) {
-                bytes.writeBytes(new byte[] {(byte) 0xff, (byte) 0xfe, (byte) 0x80, 0x01, 0x7f, '"', '\\', '<', '%'});
+                bytes.writeBytes(new byte[] {(byte) 0xff, (byte) 0xfe, (byte) 0x80, '"', '\\', '<', '%'});
             }
             // Not copied and not validated: the point is to put on the wire what a well-behaved server never would.
             return new AsciiString(bytes.toByteArray(), false);

@@ -91,7 +91,7 @@ class ExchangeTest {
     @Test
     void aHostileProviderRequestIdIsKeptWithinTheJournalsByteLimit() {
         Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT);
-        String hostile = "é".repeat(129) + "😀".repeat(40);
+        String hostile = "é".repeat(129) + "😀".repeat(40) + "\"\\%";
         exchange.onUpstream(head("application/json", "x-request-id", hostile));
         exchange.onUpstream(content(CHAT_BODY));
         exchange.onUpstream(last());
@@ -110,8 +110,11 @@ class ExchangeTest {
         });
         assertThat(settled).hasSize(1);
         String kept = settled.get(0).request().upstreamRequestId();
-        assertThat(kept.getBytes(StandardCharsets.UTF_8).length).isLessThanOrEqualTo(Billing.MAX_UPSTREAM_ID_BYTES);
-        assertThat(hostile).startsWith(kept);
+        assertThat(kept.length()).isLessThanOrEqualTo(Billing.MAX_UPSTREAM_ID_BYTES).isGreaterThan(Billing.MAX_UPSTREAM_ID_BYTES - 3);
+        assertThat(kept).as("visible ASCII only, cut between escapes").matches("(%E9)+");
+        assertThat(outcome.upstreamRequestId()).as("the outcome keeps what the journal keeps").isEqualTo(kept);
+        assertThat(Billing.providerId("req_" + hostile.substring(129), 1_000))
+                .isEqualTo("req_" + "%F0%9F%98%80".repeat(40) + "%22%5C%25");
         assertThat(test.replayJournal().account(TestGateways.ACCOUNT).availableMicros()).isEqualTo(test.available());
     }
 

@@ -82,22 +82,52 @@ class FaultScenarioTest {
         /** The provider's own error event after 5 deltas: billed for those, recorded as upstream_error_event. */
         PROVIDER_ERROR_EVENT,
         ERROR_PASSED_THROUGH,
-        CUT_MID_STREAM
+        CUT_MID_STREAM,
+        /** Settled on Tollgate's own count of the 12 deltas the provider sent: its usage said nothing usable. */
+        OWN_COUNT,
+        /** A 200 whose body is the provider's error object: passed on, released as upstream_error_body, nothing charged. */
+        ERROR_BODY,
+        /** A well-formed answer although the provider's request id is hostile bytes: the journal keeps at most 256 of them. */
+        HOSTILE_ID
     }
 
-    record Fault(String name, String directives, Expect expect) {
+    /** A fault; {@code onJson} is what it ends in on a non-streamed surface, null when the fault exists only in streams. */
+    record Fault(String name, String directives, Expect expect, Expect onJson) {
+        Fault(String name, String directives, Expect expect) {
+            this(name, directives, expect, expect);
+        }
+
+        static Fault streamsOnly(String name, String directives, Expect expect) {
+            return new Fault(name, directives, expect, null);
+        }
+
+        Expect on(Surface surface) {
+            return surface.stream ? expect : onJson;
+        }
     }
 
     static List<Fault> faults() {
         return List.of(
                 new Fault("latency", "[sim:first-byte-ms=300] [sim:events=8]", Expect.ANSWERED),
-                new Fault("hang before the head", "[sim:first-byte-ms=4000]", Expect.REFUSED_UPSTREAM),
-                new Fault("reset mid-stream", "[sim:events=30] [sim:fail-after=4]", Expect.CUT_MID_STREAM),
+                new Fault("first byte later than the timeout", "[sim:first-byte-ms=4000]", Expect.REFUSED_UPSTREAM),
+                new Fault("hang before the head", "[sim:hang=before-head]", Expect.REFUSED_UPSTREAM),
+                Fault.streamsOnly("hang mid-stream", "[sim:events=30] [sim:hang-after=4]", Expect.CUT_MID_STREAM),
+                Fault.streamsOnly("closed mid-stream", "[sim:events=30] [sim:fail-after=4]", Expect.CUT_MID_STREAM),
+                new Fault("reset (RST) mid-stream, or instead of a JSON answer", "[sim:events=30] [sim:reset-after=4]",
+                        Expect.CUT_MID_STREAM, Expect.REFUSED_UPSTREAM),
+                Fault.streamsOnly("truncated SSE event", "[sim:events=30] [sim:truncate-event=6]", Expect.CUT_MID_STREAM),
+                Fault.streamsOnly("malformed JSON in an event", "[sim:events=12] [sim:malformed-event=5]", Expect.ANSWERED),
+                new Fault("a 200 with an error body", "[sim:events=12] [sim:error-body]", Expect.ERROR_BODY),
+                new Fault("request id of hostile bytes", "[sim:events=12] [sim:request-id=hostile]", Expect.HOSTILE_ID),
+                new Fault("request id of 4,000 bytes", "[sim:events=12] [sim:request-id=long]", Expect.HOSTILE_ID),
+                new Fault("request id with control bytes (malformed HTTP)", "[sim:events=12] [sim:request-id=invalid]", Expect.REFUSED_UPSTREAM),
+                new Fault("usage without the output count", "[sim:events=12] [sim:usage=missing]", Expect.OWN_COUNT),
+                new Fault("usage output count repeated", "[sim:events=12] [sim:usage=repeated]", Expect.OWN_COUNT),
                 new Fault("provider 500", "[sim:error=500]", Expect.ERROR_PASSED_THROUGH),
                 new Fault("provider 429", "[sim:error=429]", Expect.ERROR_PASSED_THROUGH),
                 new Fault("usage missing", "[sim:events=12] [sim:no-usage]", Expect.ANSWERED),
                 new Fault("max_tokens ignored", "[sim:events=200] [sim:ignore-max-tokens]", Expect.PAST_THE_CAP),
-                new Fault("provider error event mid-stream", "[sim:events=30] [sim:error-event=5]", Expect.PROVIDER_ERROR_EVENT),
+                Fault.streamsOnly("provider error event mid-stream", "[sim:events=30] [sim:error-event=5]", Expect.PROVIDER_ERROR_EVENT),
                 new Fault("usage negative", "[sim:events=12] [sim:usage=negative]", Expect.ANSWERED),
                 new Fault("usage huge (1e12 output tokens)", "[sim:events=12] [sim:usage=huge]", Expect.ANSWERED),
                 new Fault("usage whose cost overflows (1e14)", "[sim:events=12] [sim:usage=overflow]", Expect.ANSWERED),
@@ -110,8 +140,8 @@ class FaultScenarioTest {
         List<Arguments> all = new ArrayList<>();
         for (Fault fault : faults()) {
             for (Surface surface : Surface.values()) {
-                if ((fault.expect() == Expect.CUT_MID_STREAM || fault.expect() == Expect.PROVIDER_ERROR_EVENT) && !surface.stream) {
-                    continue; // the simulator cuts streams only
+                if (fault.on(surface) == null) {
+                    continue; // a fault of streams only
                 }
                 all.add(Arguments.of(fault.name() + " on " + surface, fault, surface));
             }
@@ -134,8 +164,11 @@ class FaultScenarioTest {
     static void stop() {
         try {
             InvariantChecker.Report report = InvariantChecker.check(test);
-            ReliabilityLog.row("faults", "provider faults", "latency, hang before the head, reset mid-stream, provider 500/429, usage missing, "
-                            + "a provider error event mid-stream, max_tokens ignored, usage negative / 1e12 / 1e14 / beyond a long / a string / a fraction; on chat, Responses and Messages, streamed and not; " + ROUNDS + " round(s)",
+            ReliabilityLog.row("faults", "provider faults", "latency, a first byte past the timeout, hang before the head and mid-stream, "
+                            + "close and reset (RST) mid-stream, a truncated event, malformed JSON in an event, provider 500/429, a 200 with an error body, "
+                            + "a provider error event mid-stream, request ids of hostile bytes, of control bytes and of 4,000 bytes, max_tokens ignored, "
+                            + "usage absent / without the output count / repeated / negative / 1e12 / 1e14 / beyond a long / a string / a fraction; "
+                            + "on chat, Responses and Messages, streamed and not; " + ROUNDS + " round(s)",
                     "a well-formed answer or clean end; one outcome per reservation; nothing charged without output; conservation; journal == counters",
                     requests, report.violations().size(), ReliabilityLog.proxyTest("FaultScenarioTest"));
             report.assertHolds();
@@ -159,7 +192,7 @@ class FaultScenarioTest {
             assertWellFormed(name, surface, response);
             long charged = availableBefore - test.available();
             assertThat(charged).as(name + ": what was charged is what was debited").isEqualTo(outcome.debitedMicros());
-            switch (fault.expect()) {
+            switch (fault.on(surface)) {
                 case ANSWERED -> {
                     assertThat(response.statusCode()).as(name).isEqualTo(200);
                     assertThat(outcome.status()).as(name).isEqualTo(Outcome.SETTLED);
@@ -188,6 +221,25 @@ class FaultScenarioTest {
                 case CUT_MID_STREAM -> {
                     assertThat(response.statusCode()).as(name).isEqualTo(200);
                     assertThat(outcome.usage().outputTokens()).as(name + ": only the output that was produced").isLessThanOrEqualTo(4);
+                }
+                case OWN_COUNT -> {
+                    assertThat(response.statusCode()).as(name).isEqualTo(200);
+                    assertThat(outcome.status()).as(name).isEqualTo(Outcome.SETTLED);
+                    assertThat(outcome.usage().outputTokens()).as(name + ": the 12 tokens Tollgate counted, not the provider's number").isEqualTo(12);
+                }
+                case ERROR_BODY -> {
+                    assertThat(response.statusCode()).as(name).isEqualTo(200);
+                    assertThat(JSON.readTree(response.body()).has("error")).as(name + ": the provider's error reached the client").isTrue();
+                    assertThat(outcome.status()).as(name).isEqualTo(Outcome.RELEASED);
+                    assertThat(outcome.reason()).as(name).isEqualTo("upstream_error_body");
+                    assertThat(charged).isZero();
+                }
+                case HOSTILE_ID -> {
+                    assertThat(response.statusCode()).as(name).isEqualTo(200);
+                    assertThat(outcome.status()).as(name).isEqualTo(Outcome.SETTLED);
+                    assertThat(outcome.usage().outputTokens()).as(name).isEqualTo(12);
+                    assertThat(outcome.upstreamRequestId()).as(name + ": the id kept is visible ASCII, at most 256 bytes, starting as sent")
+                            .startsWith("req_%C3%A9").matches("[!-~]{1,256}");
                 }
             }
             assertThat(test.reserved()).as(name + ": nothing left held").isZero();

@@ -175,8 +175,11 @@ class FaultDirectivesTest {
         for (int i = 0; i < 129; i++) {
             assertThat(Arrays.copyOfRange(hostile, 4 + 2 * i, 6 + 2 * i)).isEqualTo(eAcute);
         }
-        assertThat(Arrays.copyOfRange(hostile, 4 + 258, hostile.length)).as("not UTF-8, control bytes, quote, backslash")
-                .containsExactly(0xff, 0xfe, 0x80, 0x01, 0x7f, '"', '\\', '<', '%');
+        assertThat(Arrays.copyOfRange(hostile, 4 + 258, hostile.length)).as("not UTF-8, quote, backslash")
+                .containsExactly(0xff, 0xfe, 0x80, '"', '\\', '<', '%');
+        byte[] invalid = requestIdHeaderBytes("/v1/chat/completions", OPENAI_AUTH, "x-request-id",
+                chat("gpt-4o-mini", "[sim:request-id=invalid]").toString());
+        assertThat(Arrays.copyOfRange(invalid, 0, 6)).as("control bytes HTTP forbids").containsExactly('r', 'e', 'q', '_', 0x01, 0x7f);
 
         byte[] longId = requestIdHeaderBytes("/v1/messages", ANTHROPIC_AUTH, "request-id",
                 messages("claude-haiku-4-5", "[sim:request-id=long]", 64).toString());
