@@ -38,6 +38,7 @@ import org.slf4j.LoggerFactory;
  * Chronicle document, validated on the way in and on the way out.
  */
 public final class Journal implements AutoCloseable {
+    private final java.util.concurrent.atomic.AtomicInteger injectedFailures = new java.util.concurrent.atomic.AtomicInteger();
     private static final Logger LOG = LoggerFactory.getLogger(Journal.class);
     private static final ThreadLocal<ByteBuffer> SCRATCH = ThreadLocal.withInitial(() -> ByteBuffer.allocate(JournalCodec.MAX_RECORD_LENGTH));
 
@@ -134,9 +135,20 @@ public final class Journal implements AutoCloseable {
         return append(event, false);
     }
 
+    /**
+     * For fault tests: the next {@code count} appends fail as an append to a full disk does (Chronicle meets ENOSPC
+     * as an {@link InternalError} from mapped memory), without a disk to fill.
+     */
+    public void failNextAppends(int count) {
+        injectedFailures.set(count);
+    }
+
     private long append(JournalEvent event, boolean syncDebit) {
         if (readOnly) {
             throw new IllegalStateException("the journal at " + directory + " is open read-only");
+        }
+        if (injectedFailures.get() > 0 && injectedFailures.getAndDecrement() > 0) {
+            throw new InternalError("a fault in a recent unsafe memory access operation (injected: no space left on device)");
         }
         ByteBuffer record = SCRATCH.get();
         int length = JournalCodec.encode(event, record);

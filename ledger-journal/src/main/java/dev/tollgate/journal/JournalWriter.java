@@ -58,6 +58,8 @@ public final class JournalWriter implements AutoCloseable {
     /** The writer thread; null when records are appended on the caller's thread. */
     private final Thread thread;
     private final List<Entry> batch = new ArrayList<>(BATCH_LIMIT);
+    /** How many of the batch's records have been told their outcome: those the writer's death must not tell again. */
+    private int batchTold;
     private volatile boolean running = true;
     private volatile boolean parked;
     /** Set on the threads of a loop that wake the writer once per turn (see {@link #wakeOncePerTurnOf}). */
@@ -102,11 +104,14 @@ public final class JournalWriter implements AutoCloseable {
             appendHere(event, whenAppended);
             return;
         }
+        // Counted before the flag is read: the writer stops only once every record counted here is accounted for,
+        // so one offered just as the writer stops is still written, or refused, never left in the queue.
+        submitted.incrementAndGet();
         if (!running) {
+            submitted.decrementAndGet();
             throw new IllegalStateException("the journal writer is closed");
         }
         Entry entry = new Entry(event, whenAppended);
-        submitted.incrementAndGet();
         int attempts = 0;
         while (!queue.offer(entry)) {
             if (!running) {
@@ -265,25 +270,38 @@ public final class JournalWriter implements AutoCloseable {
             running = false;
             LOG.error("the journal writer thread failed; records are refused from now on", unexpected);
             IllegalStateException failure = new IllegalStateException("the journal writer stopped: " + unexpected, unexpected);
+            // The batch's records up to batchTold were told already (one of them is where this failed); not again.
+            tellNotWritten(batch.subList(Math.min(batchTold, batch.size()), batch.size()), failure);
+            written.addAndGet(batch.size());
             List<Entry> left = new ArrayList<>();
-            queue.drainTo(left, Integer.MAX_VALUE);
-            left.addAll(batch);
-            for (Entry entry : left) {
-                if (entry.whenAppended() != null) {
-                    try {
-                        entry.whenAppended().appended(failure);
-                    } catch (RuntimeException e) {
-                        LOG.error("a journal acknowledgement failed", e);
-                    }
+            while (written.get() < submitted.get()) {
+                left.clear();
+                queue.drainTo(left, Integer.MAX_VALUE);
+                if (left.isEmpty()) {
+                    LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(1)); // a producer between its count and its offer
+                    continue;
                 }
+                tellNotWritten(left, failure);
+                written.addAndGet(left.size());
             }
-            written.addAndGet(left.size());
             throw unexpected;
         }
     }
 
+    private static void tellNotWritten(List<Entry> entries, RuntimeException failure) {
+        for (Entry entry : entries) {
+            if (entry.whenAppended() != null) {
+                try {
+                    entry.whenAppended().appended(failure);
+                } catch (RuntimeException e) {
+                    LOG.error("a journal acknowledgement failed", e);
+                }
+            }
+        }
+    }
+
     private void run() {
-        while (running || !queue.isEmpty()) {
+        while (running || written.get() < submitted.get()) {
             batch.clear();
             queue.drainTo(batch, BATCH_LIMIT);
             if (batch.isEmpty()) {
@@ -291,8 +309,9 @@ public final class JournalWriter implements AutoCloseable {
                 // The flag is written before the queue is read again, and producers write the queue before
                 // reading the flag, so a record offered meanwhile is either seen here or wakes the thread.
                 parked = true;
-                if (queue.isEmpty() && running) {
-                    LockSupport.parkNanos(this, parkNanos);
+                if (queue.isEmpty()) {
+                    // Closing: only a producer between its count and its offer is left; it will not wake us.
+                    LockSupport.parkNanos(this, running ? parkNanos : TimeUnit.MILLISECONDS.toNanos(1));
                 }
                 parked = false;
                 continue;
@@ -302,6 +321,7 @@ public final class JournalWriter implements AutoCloseable {
     }
 
     private void writeBatch() {
+        batchTold = 0;
         RuntimeException[] failures = new RuntimeException[batch.size()];
         boolean debits = false;
         for (int i = 0; i < batch.size(); i++) {
@@ -325,6 +345,7 @@ public final class JournalWriter implements AutoCloseable {
             }
         }
         for (int i = 0; i < batch.size(); i++) {
+            batchTold = i + 1;
             Appended callback = batch.get(i).whenAppended();
             if (callback != null) {
                 try {

@@ -45,6 +45,11 @@ public final class Ledger implements AutoCloseable {
     private final RecoveryReport recoveryReport;
     /** Appends the reservation lifecycle (made, extended, settled, released) in order; see {@link JournalWriter} for on which thread. */
     private final JournalWriter writer;
+    /**
+     * Releases the counters already made whose records the journal refused (a full disk): appended before the next
+     * reservation once the journal takes records again, so the journal comes to equal the counters without a restart.
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Released> unrecorded = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     private Ledger(Journal journal, AccountBook accounts, ApiKeys keys, long lastReservationId, Set<String> appliedIdempotencyKeys,
                    LongSupplier clockMs, RecoveryReport recoveryReport) {
@@ -256,6 +261,7 @@ public final class Ledger implements AutoCloseable {
      * fails, the caller {@link LedgerReservation#abandon() abandons} the reservation and refuses the request.
      */
     public LedgerReservation reserve(ApiKeys.ApiKey key, long minMicros, long maxMicros, String requestId, JournalWriter.Appended whenJournaled) {
+        recordUnrecorded();
         Reservation reservation = Reservation.tryReserve(accounts.balances(), key.accountSlot(), minMicros, maxMicros);
         if (reservation == null) {
             return null;
@@ -271,6 +277,35 @@ public final class Ledger implements AutoCloseable {
             throw e;
         }
         return new LedgerReservation(this, reservation, id, key);
+    }
+
+    /** A release the counters have made and the journal must still record; see {@link #recordUnrecorded()}. */
+    void recordLater(Released release) {
+        unrecorded.add(release);
+    }
+
+    /** How many releases wait for the journal to take records again (zero but during and just after an outage). */
+    public int unrecordedReleases() {
+        return unrecorded.size();
+    }
+
+    /**
+     * Submits the releases the journal refused earlier, if it takes records again; one refused again waits for the
+     * next try. Each is the last record of its reservation (nothing else is written for a closed one), so appending
+     * it late keeps every reservation's records in order.
+     */
+    public void recordUnrecorded() {
+        if (unrecorded.isEmpty() || !writer.health().acceptingRecords()) {
+            return;
+        }
+        for (Released release; (release = unrecorded.poll()) != null; ) {
+            Released pending = release;
+            writer.submit(pending, failure -> {
+                if (failure != null) {
+                    unrecorded.add(pending);
+                }
+            });
+        }
     }
 
     private int requireAccount(String accountId) {

@@ -14,6 +14,9 @@ import dev.tollgate.metering.Usage;
  * has a form that waits for the journal and one that only tells a callback (for event loops).
  */
 public final class LedgerReservation {
+    /** Why a settled reservation was released after all: the journal could not keep its debit. */
+    public static final String NOT_JOURNALED_REASON = "debit_not_journaled";
+
     private final Ledger ledger;
     private final Reservation reservation;
     private final long reservationId;
@@ -98,7 +101,17 @@ public final class LedgerReservation {
         Reservation.Settlement settlement = reservation.settle(costMicros);
         if (settlement != null) {
             ledger.writer().submit(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, costMicros,
-                    settlement.debitedMicros(), settlement.writtenOffMicros(), reason), whenJournaled);
+                    settlement.debitedMicros(), settlement.writtenOffMicros(), reason), failure -> {
+                if (failure != null) {
+                    // The journal still holds this reservation open, and the client is told it failed: undo the
+                    // debit here too, and record the release once the journal takes records again.
+                    reservation.refund(settlement);
+                    ledger.recordLater(new Released(ledger.now(), reservationId, facts, NOT_JOURNALED_REASON));
+                }
+                if (whenJournaled != null) {
+                    whenJournaled.appended(failure);
+                }
+            });
         }
         return settlement;
     }
@@ -120,7 +133,14 @@ public final class LedgerReservation {
         if (!reservation.release()) {
             return false;
         }
-        ledger.writer().submit(record, whenJournaled);
+        ledger.writer().submit(record, failure -> {
+            if (failure != null) {
+                ledger.recordLater(record); // the counters have released; the journal will say so when it can
+            }
+            if (whenJournaled != null) {
+                whenJournaled.appended(failure);
+            }
+        });
         return true;
     }
 

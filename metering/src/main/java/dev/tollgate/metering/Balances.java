@@ -150,6 +150,19 @@ public final class Balances {
         return writtenOff;
     }
 
+    /**
+     * Undoes a settlement that {@link #settle} made: its debit goes back to {@code available} and its write-off
+     * is forgotten, leaving the counters as a release would have (for a debit its record could not keep).
+     */
+    public void refund(int slot, long debitedMicros, long writtenOffMicros) {
+        requirePositiveOrZero(debitedMicros);
+        requirePositiveOrZero(writtenOffMicros);
+        int base = offset(slot);
+        buffer.getAndAddLong(base + DEBITED_OFFSET, -debitedMicros);
+        buffer.getAndAddLong(base + WRITTEN_OFF_OFFSET, -writtenOffMicros);
+        buffer.getAndAddLong(base + AVAILABLE_OFFSET, debitedMicros);
+    }
+
     /** Returns a whole reservation to {@code available}: the request cost nothing. */
     public void release(int slot, long reservedMicros) {
         settle(slot, reservedMicros, 0);

@@ -112,6 +112,17 @@ public final class Reservation {
         return new Settlement(held, costMicros - writtenOff, writtenOff);
     }
 
+    /**
+     * Turns this reservation's {@code settlement} into a release after the fact: the debit goes back to the
+     * balance. For a debit whose record the journal could not keep; call at most once per settlement.
+     */
+    public void refund(Settlement settlement) {
+        if (!isClosed()) {
+            throw new IllegalStateException("refund of a reservation that was never settled");
+        }
+        balances.refund(accountSlot, settlement.debitedMicros(), settlement.writtenOffMicros());
+    }
+
     /** Returns the whole reservation: the request cost nothing. False if it was already closed. */
     public boolean release() {
         long held = close();

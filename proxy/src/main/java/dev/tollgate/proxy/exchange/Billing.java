@@ -19,6 +19,7 @@ import dev.tollgate.proxy.Endpoint;
 import dev.tollgate.proxy.Gateway;
 import dev.tollgate.proxy.Outcome;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,11 +56,14 @@ final class Billing {
     LedgerReservation reservation;
     /** The output cap per choice sent upstream: what the provider may bill at most. */
     long outputTokensSent;
+    /** The exchange's own thread: outcomes are published there, and the journal's acknowledgements handed back to it. */
+    private final Executor eventLoop;
     /** The provider's request id as {@link #providerId} keeps it, or null when it sent none. */
     String upstreamRequestId;
 
-    Billing(Gateway gateway, String requestId, Endpoint endpoint, long startEpochMs) {
+    Billing(Gateway gateway, String requestId, Endpoint endpoint, long startEpochMs, Executor eventLoop) {
         this.gateway = gateway;
+        this.eventLoop = eventLoop;
         this.requestId = requestId;
         this.endpoint = endpoint;
         this.startEpochMs = startEpochMs;
@@ -81,8 +85,9 @@ final class Billing {
     /**
      * Debits the cost of {@code usage}, within what the request could have used, and returns the rest of the
      * reservation. {@code outputTokensCounted} is what the body really carried by the tokenizer's count.
-     * {@code whenJournaled} (on the writer's thread or this one) is told when the debit is in the journal,
-     * only when this returns PENDING.
+     * {@code whenJournaled} (may be null) is told on the event loop when the debit is in the journal, only when
+     * this returns PENDING. The outcome is published then too: settled, or, when the journal could not keep the
+     * debit, released (the ledger has given the money back, and the client gets an error, not the answer).
      */
     Recording settle(Usage usage, boolean reportedByProvider, long outputTokensCounted, String reason, JournalWriter.Appended whenJournaled) {
         if (!holdsMoney()) {
@@ -93,7 +98,22 @@ final class Billing {
         try {
             usage = withinBounds(usage, reportedByProvider, outputTokensCounted);
             costMicros = CostRule.costMicros(row(), usage);
-            settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason, whenJournaled);
+            Usage billed = usage;
+            long cost = costMicros;
+            // Filled in before the task below can run: settle is called on the event loop, which runs the task later.
+            Reservation.Settlement[] settled = new Reservation.Settlement[1];
+            settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason, failure -> eventLoop.execute(() -> {
+                Reservation.Settlement made = settled[0];
+                if (failure == null) {
+                    publish(Outcome.SETTLED, reason, billed, reportedByProvider, made.heldMicros(), cost, made.debitedMicros(), made.writtenOffMicros());
+                } else {
+                    publish(Outcome.RELEASED, LedgerReservation.NOT_JOURNALED_REASON, Usage.ZERO, false, made.heldMicros(), 0, 0, 0);
+                }
+                if (whenJournaled != null) {
+                    whenJournaled.appended(failure);
+                }
+            }));
+            settled[0] = settlement;
         } catch (RuntimeException e) {
             LOG.error("{}: the settlement could not be recorded", requestId, e);
             closeAfterFailure("internal_error");
@@ -106,8 +126,6 @@ final class Billing {
             LOG.warn("{}: cost {} micros exceeded the reservation and the balance; {} micros written off", requestId, costMicros,
                     settlement.writtenOffMicros());
         }
-        publish(Outcome.SETTLED, reason, usage, reportedByProvider, settlement.heldMicros(), costMicros, settlement.debitedMicros(),
-                settlement.writtenOffMicros());
         return Recording.PENDING;
     }
 

@@ -76,7 +76,7 @@ public final class Exchange {
         this.request = request;
         this.readNext = readNext;
         this.client = new ClientSide(client, requestId, HttpUtil.isKeepAlive(request));
-        this.billing = new Billing(gateway, requestId, endpoint, System.currentTimeMillis());
+        this.billing = new Billing(gateway, requestId, endpoint, System.currentTimeMillis(), client.eventLoop());
     }
 
     // ---------------------------------------------------------------- what it is
@@ -378,7 +378,7 @@ public final class Exchange {
             return;
         }
         Billing.Recording recording = billing.settle(usage, reportedByProvider, relay.outputTokensCounted(), reason,
-                failure -> client.channel().eventLoop().execute(() -> debitJournaled(failure, lastBytes, upstreamReusable)));
+                failure -> debitJournaled(failure, lastBytes, upstreamReusable)); // on the event loop
         switch (recording) {
             case NOTHING_HELD -> debitJournaled(null, lastBytes, upstreamReusable);
             case FAILED -> debitJournaled(new IllegalStateException("the settlement was not recorded"), lastBytes, upstreamReusable);

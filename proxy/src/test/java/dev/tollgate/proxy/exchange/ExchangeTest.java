@@ -10,6 +10,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tollgate.config.Limits;
 import dev.tollgate.journal.JournalEvent;
+import dev.tollgate.journal.Ledger;
+import dev.tollgate.journal.LedgerReservation;
+import dev.tollgate.journal.LedgerState;
 import dev.tollgate.proxy.Outcome;
 import dev.tollgate.proxy.TestGateways;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -134,6 +137,43 @@ class ExchangeTest {
         assertThat(exchange.state()).isEqualTo(ExchangeState.DONE);
         assertThat(test.reserved()).isZero();
         assertThat(test.conservationError()).isZero();
+    }
+
+    @Test
+    void aDebitTheJournalRefusedIsGivenBackAndItsReleaseRecordedOnceTheJournalTakesRecordsAgain() throws Exception {
+        long availableBefore = test.available();
+        Exchange exchange = ExchangeHarness.admitted(test, channel, "/v1/chat/completions", CHAT);
+        test.journal.failNextAppends(1); // the settlement's record: the disk is full for that one append
+        exchange.onUpstream(head("application/json"));
+        exchange.onUpstream(content(CHAT_BODY));
+        exchange.onUpstream(last());
+        test.runJournalAcknowledgements(channel);
+        assertThat(ExchangeHarness.received(channel).head().status().code()).isEqualTo(503);
+        Outcome outcome = assertOneOutcomeAndNothingHeld();
+        assertThat(outcome.status()).as("the client got an error, so the debit is undone").isEqualTo(Outcome.RELEASED);
+        assertThat(outcome.reason()).isEqualTo(LedgerReservation.NOT_JOURNALED_REASON);
+        assertThat(test.available()).as("not charged").isEqualTo(availableBefore);
+        Ledger ledger = test.gateway.ledger();
+        assertThat(ledger.unrecordedReleases()).isEqualTo(1);
+
+        // The journal takes records again (after its pause following a failed append); the next request records the release first.
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (!ledger.writer().health().acceptingRecords()) {
+            assertThat(System.nanoTime()).as("the journal accepts records again").isLessThan(deadline);
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+        EmbeddedChannel next = new EmbeddedChannel();
+        Exchange second = ExchangeHarness.admitted(test, next, "/v1/chat/completions", CHAT);
+        second.onUpstream(head("application/json"));
+        second.onUpstream(content(CHAT_BODY));
+        second.onUpstream(last());
+        test.runJournalAcknowledgements(next);
+        assertThat(ExchangeHarness.received(next).head().status().code()).isEqualTo(200);
+        assertThat(ledger.unrecordedReleases()).isZero();
+        LedgerState replayed = test.replayJournal();
+        assertThat(replayed.openReservations()).as("the journal closed the refused one too").isEmpty();
+        assertThat(replayed.account(TestGateways.ACCOUNT).availableMicros()).as("journal == counters").isEqualTo(test.available());
+        assertThat(test.available()).isLessThan(availableBefore);
     }
 
     @Test
