@@ -344,9 +344,10 @@ public final class Journal implements AutoCloseable {
     }
 
     /**
-     * Moves to the first record there is. A read-only queue cannot refresh its cached directory listing,
-     * so once the oldest cycle file is archived or deleted {@code toStart} lands on that missing cycle and
-     * reads nothing at all; the oldest file present is where the records start.
+     * Moves to the first record there is. A read-only queue keeps the directory listing it was opened with
+     * and cannot refresh it, so once the oldest cycle file is archived or deleted {@code toStart} finds no
+     * record at all (the tailer has no index); the oldest file present is where the records start. If even
+     * that cannot be reached, this fails loudly rather than read an empty journal.
      */
     private void toFirstRecord(ExcerptTailer tailer) {
         tailer.toStart();
@@ -357,14 +358,20 @@ public final class Journal implements AutoCloseable {
         if (files.isEmpty()) {
             return;
         }
-        String name = files.get(0).getFileName().toString();
+        int oldestCycle;
         try {
-            int oldestCycle = Math.toIntExact(java.time.LocalDate.parse(name.substring(0, 8), java.time.format.DateTimeFormatter.BASIC_ISO_DATE).toEpochDay());
-            if (tailer.index() == 0 || cycleOf(tailer.index()) < oldestCycle) {
-                tailer.moveToIndex(queue.rollCycle().toIndex(oldestCycle, 0));
-            }
-        } catch (RuntimeException e) {
-            // not a daily cycle file's name: leave the tailer where the queue put it
+            String name = files.get(0).getFileName().toString();
+            oldestCycle = Math.toIntExact(java.time.LocalDate.parse(name.substring(0, 8), java.time.format.DateTimeFormatter.BASIC_ISO_DATE).toEpochDay());
+        } catch (RuntimeException notADailyName) {
+            return; // not a daily cycle file: leave the tailer where the queue put it
+        }
+        long index = tailer.index();
+        if (index > 0 && cycleOf(index) >= oldestCycle) {
+            return;
+        }
+        if (!tailer.moveToIndex(queue.rollCycle().toIndex(oldestCycle, 0))) {
+            throw new JournalGapException("cannot find the first record of " + files.get(0) + ", the oldest cycle file in " + directory
+                    + ": reopen the journal (a read-only view does not see cycle files deleted or archived after it opened)");
         }
     }
 

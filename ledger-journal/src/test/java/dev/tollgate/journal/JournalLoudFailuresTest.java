@@ -77,6 +77,23 @@ class JournalLoudFailuresTest {
         }
     }
 
+    @Test
+    void readingFromTheStartAfterTheOldestCycleFileIsGoneReadsWhatIsThere() throws IOException {
+        Path journalDirectory = directory.resolve("journal");
+        List<List<Long>> days = threeDays(journalDirectory);
+        Path oldest;
+        try (Journal journal = Journal.openReadOnly(journalDirectory)) {
+            oldest = journal.cycleFiles().get(0);
+        }
+        Files.delete(oldest);
+        try (Journal journal = Journal.openReadOnly(journalDirectory)) {
+            List<Long> delivered = new ArrayList<>();
+            journal.readAfter(-1, (index, event) -> delivered.add(index));
+            assertThat(delivered).as("the records of the cycles still there").containsExactly(days.get(1).get(0), days.get(1).get(1),
+                    days.get(2).get(0), days.get(2).get(1));
+        }
+    }
+
     /** A directory that exists but cannot be listed, or null when this platform offers none (root ignores permissions). */
     private static Path unlistableDirectory(Path parent) throws IOException {
         Path locked = Files.createDirectories(parent.resolve("locked"));
