@@ -10,7 +10,8 @@ public enum EventType {
     RESERVATION_MADE(6),
     RESERVATION_EXTENDED(7),
     SETTLED(8),
-    RELEASED(9);
+    RELEASED(9),
+    USAGE_DRIFT(10);
 
     private static final EventType[] BY_CODE = new EventType[16];
 

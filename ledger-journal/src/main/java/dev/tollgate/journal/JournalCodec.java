@@ -10,6 +10,7 @@ import dev.tollgate.journal.JournalEvent.RequestFacts;
 import dev.tollgate.journal.JournalEvent.ReservationExtended;
 import dev.tollgate.journal.JournalEvent.ReservationMade;
 import dev.tollgate.journal.JournalEvent.Settled;
+import dev.tollgate.journal.JournalEvent.UsageDrift;
 import dev.tollgate.metering.Usage;
 import java.nio.BufferOverflowException;
 import java.nio.BufferUnderflowException;
@@ -49,6 +50,7 @@ import java.util.zip.CRC32C;
  *   <li>SETTLED: reservationId int64, facts, input, cacheRead, cacheWrite, output, reasoning tokens (5 x int64),
  *       usageReported uint8, costMicros, debitedMicros, writtenOffMicros (3 x int64), reason</li>
  *   <li>RELEASED: reservationId int64, facts, reason</li>
+ *   <li>USAGE_DRIFT: reservationId int64, the reported then the billed usage (2 x 5 x int64, in SETTLED's order)</li>
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId</li>
  * </ul>
  * Every record is validated before it is written and again when it is read back; a record of a
@@ -112,9 +114,7 @@ public final class JournalCodec {
                 case Settled e -> {
                     out.putLong(e.reservationId());
                     putFacts(out, e.request());
-                    Usage usage = e.usage();
-                    out.putLong(usage.inputTokens()).putLong(usage.cacheReadTokens()).putLong(usage.cacheWriteTokens())
-                            .putLong(usage.outputTokens()).putLong(usage.reasoningTokens());
+                    putUsage(out, e.usage());
                     out.put((byte) (e.usageReportedByProvider() ? 1 : 0));
                     out.putLong(e.costMicros()).putLong(e.debitedMicros()).putLong(e.writtenOffMicros());
                     putString(out, e.reason());
@@ -123,6 +123,11 @@ public final class JournalCodec {
                     out.putLong(e.reservationId());
                     putFacts(out, e.request());
                     putString(out, e.reason());
+                }
+                case UsageDrift e -> {
+                    out.putLong(e.reservationId());
+                    putUsage(out, e.reported());
+                    putUsage(out, e.billed());
                 }
             }
         } catch (BufferOverflowException e) {
@@ -134,6 +139,15 @@ public final class JournalCodec {
         crc.update(out.array(), out.arrayOffset(), out.position());
         out.putInt((int) crc.getValue());
         return out.position();
+    }
+
+    private static void putUsage(ByteBuffer out, Usage usage) {
+        out.putLong(usage.inputTokens()).putLong(usage.cacheReadTokens()).putLong(usage.cacheWriteTokens())
+                .putLong(usage.outputTokens()).putLong(usage.reasoningTokens());
+    }
+
+    private static Usage getUsage(ByteBuffer in) {
+        return new Usage(in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong());
     }
 
     /** Decodes and validates one record of {@code length} bytes at the start of {@code in}. */
@@ -177,12 +191,13 @@ public final class JournalCodec {
                 case SETTLED -> {
                     long reservationId = in.getLong();
                     RequestFacts facts = getFacts(in);
-                    Usage usage = new Usage(in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong());
+                    Usage usage = getUsage(in);
                     boolean reported = in.get() != 0;
                     yield new Settled(timestampMs, reservationId, facts, usage, reported, in.getLong(), in.getLong(), in.getLong(),
                             getString(in, MAX_REASON));
                 }
                 case RELEASED -> new Released(timestampMs, in.getLong(), getFacts(in), getString(in, MAX_REASON));
+                case USAGE_DRIFT -> new UsageDrift(timestampMs, in.getLong(), getUsage(in), getUsage(in));
             };
             if (in.hasRemaining()) {
                 throw new JournalFormatException(type + " record: " + in.remaining() + " unread bytes");
@@ -243,6 +258,10 @@ public final class JournalCodec {
                 require(e.reservationId() > 0, event, "reservation ids are positive");
                 facts(event, e.request());
                 text(event, "reason", e.reason(), MAX_REASON, true);
+            }
+            case UsageDrift e -> {
+                require(e.reservationId() > 0, event, "reservation ids are positive");
+                require(e.reported() != null && e.billed() != null, event, "both usages are given");
             }
         }
     }

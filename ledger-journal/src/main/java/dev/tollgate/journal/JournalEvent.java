@@ -82,6 +82,17 @@ public sealed interface JournalEvent {
         }
     }
 
+    /**
+     * A provider reported usage beyond what the request could have used (or Tollgate's estimate exceeded it):
+     * both numbers, the {@code reported} as read and the {@code billed} within the request's bounds. Written just
+     * before the reservation's {@link Settled} record, which carries the billed usage; it moves no money.
+     */
+    record UsageDrift(long timestampMs, long reservationId, Usage reported, Usage billed) implements JournalEvent {
+        public EventType type() {
+            return EventType.USAGE_DRIFT;
+        }
+    }
+
     /** What a statement or request log shows of one request. */
     record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
                         String endpoint, long startMs, long endMs, String upstreamRequestId) {

@@ -75,6 +75,17 @@ public final class LedgerReservation {
         return true;
     }
 
+    /**
+     * Journals that the usage read for this reservation was beyond what its request could use: {@code reported} as read,
+     * {@code billed} within the bounds. Submitted before the settlement, so it precedes it in the journal; not awaited
+     * (it moves no money, and a drift record the journal refuses loses only the evidence, never a debit).
+     */
+    public void recordDrift(Usage reported, Usage billed) {
+        JournalEvent.UsageDrift record = new JournalEvent.UsageDrift(ledger.now(), reservationId, reported, billed);
+        JournalCodec.validate(record);
+        ledger.writer().submit(record, null);
+    }
+
     /** Debits {@code costMicros} and waits until the debit is journaled; null if the reservation was already closed. */
     public Reservation.Settlement settle(long costMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason) {
         JournalWriter.Acknowledgement journaled = new JournalWriter.Acknowledgement();

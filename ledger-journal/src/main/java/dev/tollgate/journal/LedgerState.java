@@ -6,6 +6,7 @@ import dev.tollgate.journal.JournalEvent.CreditAdded;
 import dev.tollgate.journal.JournalEvent.KeyIssued;
 import dev.tollgate.journal.JournalEvent.KeyRevoked;
 import dev.tollgate.journal.JournalEvent.Released;
+import dev.tollgate.journal.JournalEvent.UsageDrift;
 import dev.tollgate.journal.JournalEvent.ReservationExtended;
 import dev.tollgate.journal.JournalEvent.ReservationMade;
 import dev.tollgate.journal.JournalEvent.Settled;
@@ -159,6 +160,7 @@ public final class LedgerState {
                 account.reservedMicros -= reservation.heldMicros();
                 account.availableMicros += reservation.heldMicros();
             }
+            case UsageDrift e -> openReservation(index, e.reservationId()); // moves no money; names an open reservation
         }
         lastIndex = index;
         recordsApplied++;

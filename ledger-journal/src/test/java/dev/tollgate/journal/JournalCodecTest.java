@@ -127,6 +127,7 @@ class JournalCodecTest {
                             debited, writtenOff, text(JournalCodec.MAX_REASON, true));
                 }
                 case RELEASED -> new Released(ts, random.nextLong(1, Long.MAX_VALUE), facts(), text(JournalCodec.MAX_REASON, true));
+                case USAGE_DRIFT -> new JournalEvent.UsageDrift(ts, random.nextLong(1, Long.MAX_VALUE), usage(), usage());
             };
         }
 
@@ -330,7 +331,7 @@ class JournalCodecTest {
 
     @Test
     void aRecordOfAnUnknownTypeIsAnError() {
-        for (int code : new int[] {0, 10, 15, 16, 200, 255}) {
+        for (int code : new int[] {0, 11, 15, 16, 200, 255}) {
             byte[] record = encode(new AccountOpened(1, "acme"));
             record[0] = (byte) code;
             reseal(record);

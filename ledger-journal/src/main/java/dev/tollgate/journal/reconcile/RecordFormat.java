@@ -11,6 +11,7 @@ import dev.tollgate.journal.JournalEvent.RequestFacts;
 import dev.tollgate.journal.JournalEvent.ReservationExtended;
 import dev.tollgate.journal.JournalEvent.ReservationMade;
 import dev.tollgate.journal.JournalEvent.Settled;
+import dev.tollgate.journal.JournalEvent.UsageDrift;
 import java.time.Instant;
 
 /**
@@ -76,6 +77,15 @@ public final class RecordFormat {
                 field(line, "reservation", e.reservationId());
                 facts(line, e.request());
                 field(line, "reason", e.reason());
+            }
+            case UsageDrift e -> {
+                field(line, "reservation", e.reservationId());
+                field(line, "reported_input", e.reported().inputTokens());
+                field(line, "reported_output", e.reported().outputTokens());
+                field(line, "reported_reasoning", e.reported().reasoningTokens());
+                field(line, "billed_input", e.billed().inputTokens());
+                field(line, "billed_output", e.billed().outputTokens());
+                field(line, "billed_reasoning", e.billed().reasoningTokens());
             }
         }
         return line.toString();

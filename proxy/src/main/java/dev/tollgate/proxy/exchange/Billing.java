@@ -132,7 +132,7 @@ final class Billing {
     /**
      * What can be billed of {@code usage}: a count beyond what the request could have used (its prompt bound;
      * the output cap sent times its choices, or the output really counted in the body if a provider that
-     * ignored the cap sent more) is untrusted input, billed at the bound and logged as drift.
+     * ignored the cap sent more) is untrusted input, billed at the bound, logged and journaled as a drift record with both.
      */
     private Usage withinBounds(Usage usage, boolean reportedByProvider, long outputTokensCounted) {
         UsageBounds capped = UsageBounds.of(plan.promptBoundTokens(), outputTokensSent, plan.choices());
@@ -142,6 +142,11 @@ final class Billing {
             // Counts only: a provider's numbers are not secret, and no prompt or answer text is logged.
             LOG.warn("{}: {} usage {} is beyond what the request could use ({}); billed {}", requestId,
                     reportedByProvider ? "the provider's" : "the estimated", usage, bounds, bounded.billed());
+            try {
+                reservation.recordDrift(usage, bounded.billed());
+            } catch (RuntimeException e) {
+                LOG.error("{}: the usage drift could not be journaled", requestId, e); // evidence only; the settlement goes on
+            }
         }
         return bounded.billed();
     }

@@ -285,6 +285,12 @@ class ExchangeTest {
         assertThat(before - test.available()).isEqualTo(outcome.debitedMicros())
                 .isEqualTo(dev.tollgate.metering.CostRule.costMicros(exchange.route().row(), outcome.usage()));
         assertThat(test.replayJournal().account(TestGateways.ACCOUNT).availableMicros()).isEqualTo(test.available());
+        List<JournalEvent> records = new ArrayList<>();
+        test.journal.readAfter(-1, (index, event) -> records.add(event));
+        JournalEvent.Settled settled = (JournalEvent.Settled) records.get(records.size() - 1);
+        assertThat(records.get(records.size() - 2)).as("the drift, with both numbers, just before the settlement")
+                .isEqualTo(new JournalEvent.UsageDrift(((JournalEvent.UsageDrift) records.get(records.size() - 2)).timestampMs(),
+                        settled.reservationId(), new dev.tollgate.metering.Usage(9, 0, 0, 1_000_000_000_000L, 0), settled.usage()));
     }
 
     @Test
