@@ -172,6 +172,7 @@ class FaultScenarioTest {
                     "a well-formed answer or clean end; one outcome per reservation; nothing charged without output; conservation; journal == counters",
                     requests, report.violations().size(), ReliabilityLog.proxyTest("FaultScenarioTest"));
             report.assertHolds();
+            assertTheDebitExportSaysWhatWasBilled();
         } finally {
             server.close();
             sim.close();
@@ -267,6 +268,35 @@ class FaultScenarioTest {
     static Stream<Arguments> departures() {
         return Stream.of(Surface.CHAT_STREAM, Surface.RESPONSES_STREAM, Surface.MESSAGES_STREAM)
                 .flatMap(surface -> Stream.of(0, 1, 200, 2_000).map(bytes -> Arguments.of(surface, bytes)));
+    }
+
+    /**
+     * Every settled outcome has its row in the debit export, with the usage that was billed (never a provider's
+     * number that was replaced) and the same word on whether the provider reported it.
+     */
+    private static void assertTheDebitExportSaysWhatWasBilled() {
+        StringBuilder csv = new StringBuilder();
+        dev.tollgate.journal.reconcile.DebitExport.write(test.journal, 0, Long.MAX_VALUE, java.util.Map.of(), csv);
+        String[] lines = csv.toString().split("\n");
+        List<String> header = List.of(lines[0].split(","));
+        java.util.Map<String, String[]> rows = new java.util.HashMap<>();
+        for (int i = 1; i < lines.length; i++) {
+            String[] fields = lines[i].split(",", -1);
+            assertThat(fields).as("a row without quoted commas: " + lines[i]).hasSize(header.size());
+            rows.put(fields[header.indexOf("request_id")], fields);
+        }
+        List<Outcome> settled = test.outcomes.stream().filter(o -> o.status().equals(Outcome.SETTLED)).toList();
+        assertThat(rows).as("one export row per settled outcome").hasSize(settled.size());
+        for (Outcome outcome : settled) {
+            String[] row = rows.get(outcome.requestId());
+            assertThat(row).as(outcome.requestId()).isNotNull();
+            assertThat(Long.parseLong(row[header.indexOf("output_tokens")])).as(outcome.requestId()).isEqualTo(outcome.usage().outputTokens());
+            assertThat(Long.parseLong(row[header.indexOf("input_tokens")])).as(outcome.requestId()).isEqualTo(outcome.usage().inputTokens());
+            assertThat(Boolean.parseBoolean(row[header.indexOf("usage_reported_by_provider")])).as(outcome.requestId())
+                    .isEqualTo(outcome.usageReportedByProvider());
+            assertThat(Long.parseLong(row[header.indexOf("debited_micros")])).as(outcome.requestId()).isEqualTo(outcome.debitedMicros());
+            assertThat(outcome.usage().outputTokens()).as(outcome.requestId() + ": no provider number beyond the bound").isLessThanOrEqualTo(200);
+        }
     }
 
     private static void assertWellFormed(String name, Surface surface, HttpResponse<String> response) throws Exception {
