@@ -263,6 +263,17 @@ public final class Exchange {
             }
             long idleMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastUpstreamActivityNanos);
             long limitMs = gateway.limits().upstreamIdleTimeoutMs();
+            if (!client.channel().isWritable()) {
+                // Tollgate stopped reading the provider because this client stopped reading: the silence is the
+                // client's, not the provider's. It is given the client idle timeout, then cut as stalled.
+                long clientLimitMs = gateway.limits().clientIdleTimeoutMs();
+                if (idleMs >= clientLimitMs) {
+                    clientStalled();
+                } else {
+                    scheduleIdleCheck(Math.min(limitMs, clientLimitMs - idleMs));
+                }
+                return;
+            }
             if (idleMs >= limitMs) {
                 upstreamFailed("upstream_timeout", true);
             } else {
@@ -529,6 +540,20 @@ public final class Exchange {
             billing.release("client_disconnected");
         }
         complete(false);
+    }
+
+    /**
+     * The client read nothing of its response for the client idle timeout while Tollgate held the provider back
+     * for it: as if it had left (bill what was generated, cancel upstream), and its connection is closed.
+     */
+    private void clientStalled() {
+        LOG.info("{}: the client read nothing for {} ms; ending its response", requestId, gateway.limits().clientIdleTimeoutMs());
+        moveTo(ExchangeState.FINISHING);
+        cancelUpstream();
+        client.markGone();
+        endOutcome(relay.usageOnClientGone(), "client_stalled");
+        complete(false);
+        client.channel().close();
     }
 
     /** Settles {@code generated}, or releases when nothing was generated (null); journaled without waiting. */
