@@ -44,10 +44,6 @@ public final class AccountBook {
         return slot == null ? -1 : slot;
     }
 
-    public synchronized String idOf(int slot) {
-        return idBySlot[slot];
-    }
-
     public synchronized List<String> accountIds() {
         // Only the opened slots: List.of refuses the nulls of the slots not yet in use.
         return List.of(Arrays.copyOf(idBySlot, nextSlot));

@@ -15,7 +15,6 @@ class AccountBookTest {
         assertThat(book.open("globex")).isEqualTo(1);
         assertThat(book.slotOf("globex")).isEqualTo(1);
         assertThat(book.slotOf("nobody")).isEqualTo(-1);
-        assertThat(book.idOf(0)).isEqualTo("acme");
         assertThat(book.accountIds()).containsExactly("acme", "globex");
         assertThat(book.balances().capacity()).isEqualTo(3);
         assertThatThrownBy(() -> book.open("acme")).isInstanceOf(IllegalArgumentException.class);
