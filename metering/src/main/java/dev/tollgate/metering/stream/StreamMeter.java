@@ -52,6 +52,7 @@ public abstract class StreamMeter {
     protected ProviderError providerError;
     private long eventsMetered;
     private long malformedEvents;
+    private long meterFaults;
 
     protected StreamMeter(EndpointFamily family, TokenCounter counter, boolean clientAskedForUsage) {
         this.family = family;
@@ -100,6 +101,7 @@ public abstract class StreamMeter {
         } catch (RuntimeException e) {
             // A fault of the meter's own, met on provider bytes: the stream goes on unmetered by this event.
             // The exception's message may quote those bytes, so only its type is logged.
+            meterFaults++;
             malformed("metering failed: " + e.getClass().getName());
             return Verdict.FORWARD;
         }
@@ -171,6 +173,11 @@ public abstract class StreamMeter {
     /** True when the stream ended with its terminal event and the provider reported no error in it. */
     public boolean completed() {
         return finished && providerError == null;
+    }
+
+    /** Events on which the meter itself failed (an exception of its own, counted among the malformed): a bug to fix. */
+    public long meterFaults() {
+        return meterFaults;
     }
 
     /** Events whose data was not one well-formed JSON object (or that the meter could not read), forwarded as they came. */
