@@ -63,9 +63,18 @@ public final class ApiKeys {
         return HexFormat.of().formatHex(digest.digest(rawKey.getBytes(StandardCharsets.UTF_8)));
     }
 
-    /** What may be shown of a key in logs and reports: its first characters, never enough to use it. */
+    /**
+     * What may be shown of a key in logs and reports: its first seven characters, never enough to use it. Counted in
+     * code points so a presented key never shows half a character, and anything but visible ASCII (which every issued
+     * key is) shown as {@code ?} so a hostile header cannot put control bytes into a log line.
+     */
     public static String displayPrefix(String rawKey) {
-        return rawKey.length() <= 8 ? "***" : rawKey.substring(0, 7) + "...";
+        if (rawKey.codePointCount(0, rawKey.length()) <= 8) {
+            return "***";
+        }
+        StringBuilder shown = new StringBuilder(10);
+        rawKey.codePoints().limit(7).forEach(c -> shown.append(c > ' ' && c < 0x7F ? (char) c : '?'));
+        return shown.append("...").toString();
     }
 
     private static MessageDigest sha256Digest() {

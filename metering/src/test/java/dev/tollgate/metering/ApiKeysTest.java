@@ -53,5 +53,9 @@ class ApiKeysTest {
         assertThat(ApiKeys.displayPrefix(raw)).isEqualTo(raw.substring(0, 7) + "...");
         assertThat(ApiKeys.displayPrefix("short")).isEqualTo("***");
         assertThat(ApiKeys.displayPrefix("12345678")).isEqualTo("***");
+        // Found by bin/fuzz: a cut by UTF-16 units showed half of a surrogate pair.
+        assertThat(ApiKeys.displayPrefix("tg-abc\uD83D\uDE00defgh")).isEqualTo("tg-abc?...");
+        assertThat(ApiKeys.displayPrefix("\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00")).isEqualTo("***");
+        assertThat(ApiKeys.displayPrefix("tg\r\nX-Evil: 1abcdef")).isEqualTo("tg??X-E...");
     }
 }
