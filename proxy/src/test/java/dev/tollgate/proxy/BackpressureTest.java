@@ -30,9 +30,9 @@ class BackpressureTest {
             InputStream in = client.getInputStream();
             in.readNBytes(512); // the stream has started
 
-            long written = waitUntilStable(stack);
-            Thread.sleep(3_000); // a stall of the machine can look like a pause: give a provider that is not held back time to show it
-            written = Math.max(written, stack.sim.sseEventsWritten());
+            // Tollgate stops reading the provider while the client does not read, so the provider's own socket fills
+            // and its writer pauses: waited for as that state itself, not as a counter that looks still for a while.
+            long written = pausedFor(stack, 40, System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
             assertThat(written).as("the provider stopped writing while the client did not read").isLessThan(EVENTS / 2);
             assertThat(stack.sim.openStreams()).isEqualTo(1);
 
@@ -53,18 +53,24 @@ class BackpressureTest {
         }
     }
 
-    /** The provider's written-event count once it has not moved for a while. */
-    private static long waitUntilStable(ProxyStack stack) throws InterruptedException {
-        long previous = -1;
-        long current = stack.sim.sseEventsWritten();
-        int stableRounds = 0;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (stableRounds < 20 && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-            previous = current;
-            current = stack.sim.sseEventsWritten();
-            stableRounds = current == previous ? stableRounds + 1 : 0;
+    /**
+     * The provider's written-event count once its writer has stayed paused for {@code looks} looks in a row, 5 ms
+     * apart, without writing one event more. A provider that nobody holds back pauses too, for an instant, whenever it
+     * outruns its socket: such a pause ends within a look or two and the wait starts over.
+     */
+    private static long pausedFor(ProxyStack stack, int looks, long deadlineNanos) throws InterruptedException {
+        while (true) {
+            assertThat(System.nanoTime()).as("the provider's writer pauses for Tollgate and stays paused").isLessThan(deadlineNanos);
+            long written = stack.sim.sseEventsWritten();
+            int held = 0;
+            while (held < looks && stack.sim.streamsWaitingForReader() == 1 && stack.sim.sseEventsWritten() == written) {
+                Thread.sleep(5);
+                held++;
+            }
+            if (held == looks && stack.sim.streamsWaitingForReader() == 1 && stack.sim.sseEventsWritten() == written) {
+                return written;
+            }
+            Thread.sleep(5);
         }
-        return current;
     }
 }

@@ -74,6 +74,8 @@ class DriftAndLagTest {
             long heldBefore = history.ledger.balances().reservedMicros(key.accountSlot());
             history.ledger.balances().reserveUpTo(key.accountSlot(), 10, 10);
             CompletableFuture<DriftReport> check = CompletableFuture.supplyAsync(reconciler::checkConservation);
+            // Not synchronisation: the check usually takes its first look in these 50 ms (the interleaving this test is
+            // about); should the machine stall and the record land first, the check sees it not caught up, also no drift.
             Thread.sleep(50);
             history.journal.append(new JournalEvent.ReservationMade(history.clock.get(), 1_000_000, key.accountId(), key.sha256Hex(), 10, "half-way"));
             DriftReport report = check.get(10, TimeUnit.SECONDS);

@@ -54,6 +54,7 @@ public final class SimulatedProvider implements AutoCloseable {
     private final AtomicLong streamsCancelledByPeer = new AtomicLong();
     private final AtomicLong openStreams = new AtomicLong();
     private final AtomicLong sseEventsWritten = new AtomicLong();
+    private final AtomicLong streamsWaitingForReader = new AtomicLong();
     private final ArrayDeque<RecordedRequest> recentRequests = new ArrayDeque<>(RECENT_REQUESTS_KEPT);
 
     private SimulatedProvider(Settings settings) {
@@ -134,6 +135,14 @@ public final class SimulatedProvider implements AutoCloseable {
         return streamsCancelledByPeer.get();
     }
 
+    /**
+     * Streams whose writing is paused because their connection stopped taking bytes (backpressure: the reader is not
+     * reading): a test waits for this instead of for a counter to look still.
+     */
+    public long streamsWaitingForReader() {
+        return streamsWaitingForReader.get();
+    }
+
     /** Streams accepted and not yet finished, including those still waiting out their first-byte delay. */
     public long openStreams() {
         return openStreams.get();
@@ -167,6 +176,10 @@ public final class SimulatedProvider implements AutoCloseable {
 
     void streamOpened() {
         openStreams.incrementAndGet();
+    }
+
+    void streamWaiting(boolean waiting) {
+        streamsWaitingForReader.addAndGet(waiting ? 1 : -1);
     }
 
     void sseEventWritten() {

@@ -67,6 +67,7 @@ final class SseStream {
     void writabilityChanged() {
         if (awaitingWritability && ctx.channel().isWritable()) {
             awaitingWritability = false;
+            exchange.provider().streamWaiting(false);
             pump();
         }
     }
@@ -123,6 +124,7 @@ final class SseStream {
             if (!ctx.channel().isWritable()) {
                 // Backpressure: resume from channelWritabilityChanged once the peer has read.
                 awaitingWritability = true;
+                exchange.provider().streamWaiting(true);
                 ctx.flush();
                 return;
             }
@@ -196,6 +198,10 @@ final class SseStream {
 
     private void end(boolean cancelledByPeer, boolean connectionClosing) {
         state = State.ENDED;
+        if (awaitingWritability) {
+            awaitingWritability = false;
+            exchange.provider().streamWaiting(false);
+        }
         if (scheduled != null) {
             scheduled.cancel(false);
             scheduled = null;

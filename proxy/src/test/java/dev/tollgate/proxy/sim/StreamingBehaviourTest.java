@@ -159,8 +159,8 @@ class StreamingBehaviourTest {
         try (SimulatedProvider sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
              RawHttp http = new RawHttp(sim.port(), 16 * 1024)) {
             http.sendPost("/v1/chat/completions", OPENAI_AUTH, chatStream("[sim:events=" + events + "]"));
-            await("the stream to start", () -> sim.openStreams() == 1);
-            long written = awaitStable(sim::sseEventsWritten);
+            await("the writer to pause for the reader", () -> sim.streamsWaitingForReader() == 1);
+            long written = sim.sseEventsWritten();
             // Without backpressure every event would be queued in Netty's outbound buffer by now.
             assertThat(written).as("events written while nobody reads").isLessThan(events / 2);
             assertThat(sim.openStreams()).as("stream still waiting for the reader").isEqualTo(1);
@@ -209,32 +209,10 @@ class StreamingBehaviourTest {
                 assertThat(events).hasSize(1 + 20 + 1 + 1);
             }
             // A client can hold a whole stream a moment before the server's thread counts it closed.
-            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
-            while (sim.openStreams() != 0 && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
-            assertThat(sim.openStreams()).isZero();
+            await("every stream counted closed", () -> sim.openStreams() == 0);
         }
     }
 
-    /** The value of a counter once it has not moved for 300 ms. */
-    private static long awaitStable(java.util.function.LongSupplier counter) {
-        long previous = -1;
-        long current = counter.getAsLong();
-        long deadline = System.nanoTime() + 15_000_000_000L;
-        while (current != previous) {
-            assertThat(System.nanoTime()).as("counter settles").isLessThan(deadline);
-            previous = current;
-            try {
-                Thread.sleep(300);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            current = counter.getAsLong();
-        }
-        return current;
-    }
 
     private static long elapsedMs(long startNanos) {
         return (System.nanoTime() - startNanos) / 1_000_000;
