@@ -50,6 +50,10 @@ class BackpressureTest {
             }
             assertThat(tail).contains("data: [DONE]");
             assertThat(stack.awaitOutcomes(1).get(0).usage().outputTokens()).isEqualTo(EVENTS);
+            ReliabilityLog.row("backpressure", "slow reader", "a client with a 4 KB receive window that stops reading a "
+                            + EVENTS + "-event stream, then reads again",
+                    "the provider's writer pauses and writes nothing more while the client reads nothing (bounded buffering); "
+                            + "the whole stream arrives once it reads, billed in full", 1, 0, ReliabilityLog.proxyTest("BackpressureTest"));
         }
     }
 

@@ -80,6 +80,10 @@ class SecretsNeverWrittenTest {
         for (String secret : List.of(clientKey, clientKey.substring(3, 20), TestGateways.PROVIDER_KEY.reveal(), PROMPT_MARKER)) {
             assertThat(everything).as("nothing written contains " + secret.substring(0, 6) + "...").doesNotContain(secret);
         }
+        ReliabilityLog.row("secrets", "secrets in what is written", "requests on every path that logs (success, refusals, provider "
+                        + "errors, a provider refusing Tollgate's key, a cut stream, a client that leaves) carrying a marked prompt",
+                "no client key, provider key or prompt text in the logs, the journal's bytes, the debit export or any error body",
+                bodies.size(), 0, ReliabilityLog.proxyTest("SecretsNeverWrittenTest"));
     }
 
     private static String chat(String prompt, boolean stream) {
