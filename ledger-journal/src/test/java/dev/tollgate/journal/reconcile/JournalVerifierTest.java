@@ -24,7 +24,9 @@ class JournalVerifierTest {
             history.run(700);
             Reconciliation.load(history.journal, snapshots).writeSnapshot(snapshots);
             history.run(300); // in flight at the end: open reservations are reported, not problems
-            JournalVerifier.Report report = JournalVerifier.verify(journalDirectory, snapshots, JournalVerifier.DEFAULT_STALE_AFTER_MS, history.clock.get());
+            // The history closes open reservations in random order a simulated minute apart, so one can stay
+            // open for simulated hours; staleness has its own test below, so none is stale here.
+            JournalVerifier.Report report = JournalVerifier.verify(journalDirectory, snapshots, Long.MAX_VALUE, history.clock.get());
             assertThat(report.problems()).isEmpty();
             assertThat(report.ok()).isTrue();
             assertThat(report.lines()).anySatisfy(line -> assertThat(line).matches("snapshot ledger-\\p{XDigit}{16}\\.snapshot: matches the replay at its index; its rollups match"));
