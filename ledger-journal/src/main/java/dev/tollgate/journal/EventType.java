@@ -11,7 +11,9 @@ public enum EventType {
     RESERVATION_EXTENDED(7),
     SETTLED(8),
     RELEASED(9),
-    USAGE_DRIFT(10);
+    USAGE_DRIFT(10),
+    /** An operator's change (opening, credit, adjustment, key issued or revoked) with who made it. */
+    AUTHORED(11);
 
     private static final EventType[] BY_CODE = new EventType[16];
 

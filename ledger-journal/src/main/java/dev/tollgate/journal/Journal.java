@@ -168,6 +168,7 @@ public final class Journal implements AutoCloseable {
     }
 
     static boolean isDebitOrCredit(JournalEvent event) {
+        event = event.change();
         return event instanceof JournalEvent.Settled || event instanceof JournalEvent.CreditAdded || event instanceof JournalEvent.Adjusted;
     }
 

@@ -1,6 +1,7 @@
 package dev.tollgate.journal;
 
 import dev.tollgate.journal.JournalEvent.AccountOpened;
+import dev.tollgate.journal.JournalEvent.Authored;
 import dev.tollgate.journal.JournalEvent.Adjusted;
 import dev.tollgate.journal.JournalEvent.CreditAdded;
 import dev.tollgate.journal.JournalEvent.KeyIssued;
@@ -51,6 +52,7 @@ import java.util.zip.CRC32C;
  *       usageReported uint8, costMicros, debitedMicros, writtenOffMicros (3 x int64), reason</li>
  *   <li>RELEASED: reservationId int64, facts, reason</li>
  *   <li>USAGE_DRIFT: reservationId int64, the reported then the billed usage (2 x 5 x int64, in SETTLED's order)</li>
+ *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body (it shares this record's timestamp)</li>
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId</li>
  * </ul>
  * Every record is validated before it is written and again when it is read back; a record of a
@@ -73,6 +75,9 @@ public final class JournalCodec {
     static final int MAX_UPSTREAM_ID = 256;
     private static final int KEY_HASH_BYTES = 32;
     private static final HexFormat HEX = HexFormat.of();
+    /** The records an {@link Authored} record may carry: what an operator changes, never a request's money. */
+    static final java.util.Set<EventType> AUTHORABLE = java.util.EnumSet.of(EventType.ACCOUNT_OPENED, EventType.CREDIT_ADDED,
+            EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED);
 
     private JournalCodec() {
     }
@@ -83,53 +88,7 @@ public final class JournalCodec {
         out.clear().order(ByteOrder.LITTLE_ENDIAN);
         try {
             out.put((byte) event.type().code()).put((byte) VERSION).putShort((short) 0).putLong(event.timestampMs());
-            switch (event) {
-                case AccountOpened e -> putString(out, e.accountId());
-                case CreditAdded e -> {
-                    putString(out, e.accountId());
-                    out.putLong(e.amountMicros());
-                    putString(out, e.idempotencyKey());
-                }
-                case Adjusted e -> {
-                    putString(out, e.accountId());
-                    out.putLong(e.amountMicros());
-                    putString(out, e.reason());
-                    putString(out, e.idempotencyKey());
-                }
-                case KeyIssued e -> {
-                    putKeyHash(out, e.keyHash());
-                    putString(out, e.displayPrefix());
-                    putString(out, e.label());
-                    putString(out, e.accountId());
-                }
-                case KeyRevoked e -> putKeyHash(out, e.keyHash());
-                case ReservationMade e -> {
-                    out.putLong(e.reservationId());
-                    putString(out, e.accountId());
-                    putKeyHash(out, e.keyHash());
-                    out.putLong(e.amountMicros());
-                    putString(out, e.requestId());
-                }
-                case ReservationExtended e -> out.putLong(e.reservationId()).putLong(e.amountMicros());
-                case Settled e -> {
-                    out.putLong(e.reservationId());
-                    putFacts(out, e.request());
-                    putUsage(out, e.usage());
-                    out.put((byte) (e.usageReportedByProvider() ? 1 : 0));
-                    out.putLong(e.costMicros()).putLong(e.debitedMicros()).putLong(e.writtenOffMicros());
-                    putString(out, e.reason());
-                }
-                case Released e -> {
-                    out.putLong(e.reservationId());
-                    putFacts(out, e.request());
-                    putString(out, e.reason());
-                }
-                case UsageDrift e -> {
-                    out.putLong(e.reservationId());
-                    putUsage(out, e.reported());
-                    putUsage(out, e.billed());
-                }
-            }
+            putBody(out, event);
         } catch (BufferOverflowException e) {
             throw new JournalFormatException(event.type() + " record longer than " + MAX_RECORD_LENGTH + " bytes");
         }
@@ -139,6 +98,62 @@ public final class JournalCodec {
         crc.update(out.array(), out.arrayOffset(), out.position());
         out.putInt((int) crc.getValue());
         return out.position();
+    }
+
+    private static void putBody(ByteBuffer out, JournalEvent event) {
+        switch (event) {
+            case AccountOpened e -> putString(out, e.accountId());
+            case CreditAdded e -> {
+                putString(out, e.accountId());
+                out.putLong(e.amountMicros());
+                putString(out, e.idempotencyKey());
+            }
+            case Adjusted e -> {
+                putString(out, e.accountId());
+                out.putLong(e.amountMicros());
+                putString(out, e.reason());
+                putString(out, e.idempotencyKey());
+            }
+            case KeyIssued e -> {
+                putKeyHash(out, e.keyHash());
+                putString(out, e.displayPrefix());
+                putString(out, e.label());
+                putString(out, e.accountId());
+            }
+            case KeyRevoked e -> putKeyHash(out, e.keyHash());
+            case ReservationMade e -> {
+                out.putLong(e.reservationId());
+                putString(out, e.accountId());
+                putKeyHash(out, e.keyHash());
+                out.putLong(e.amountMicros());
+                putString(out, e.requestId());
+            }
+            case ReservationExtended e -> out.putLong(e.reservationId()).putLong(e.amountMicros());
+            case Settled e -> {
+                out.putLong(e.reservationId());
+                putFacts(out, e.request());
+                putUsage(out, e.usage());
+                out.put((byte) (e.usageReportedByProvider() ? 1 : 0));
+                out.putLong(e.costMicros()).putLong(e.debitedMicros()).putLong(e.writtenOffMicros());
+                putString(out, e.reason());
+            }
+            case Released e -> {
+                out.putLong(e.reservationId());
+                putFacts(out, e.request());
+                putString(out, e.reason());
+            }
+            case UsageDrift e -> {
+                out.putLong(e.reservationId());
+                putUsage(out, e.reported());
+                putUsage(out, e.billed());
+            }
+            case Authored e -> {
+                putString(out, e.actor());
+                putString(out, e.note());
+                out.put((byte) e.change().type().code());
+                putBody(out, e.change());
+            }
+        }
     }
 
     private static void putUsage(ByteBuffer out, Usage usage) {
@@ -177,28 +192,7 @@ public final class JournalCodec {
         in.limit(HEADER_LENGTH + bodyLength).position(4);
         try {
             long timestampMs = in.getLong();
-            JournalEvent event = switch (type) {
-                case ACCOUNT_OPENED -> new AccountOpened(timestampMs, getString(in, MAX_ID));
-                case CREDIT_ADDED -> new CreditAdded(timestampMs, getString(in, MAX_ID), in.getLong(), getString(in, MAX_IDEMPOTENCY_KEY));
-                case ADJUSTED -> new Adjusted(timestampMs, getString(in, MAX_ID), in.getLong(), getString(in, MAX_REASON),
-                        getString(in, MAX_IDEMPOTENCY_KEY));
-                case KEY_ISSUED -> new KeyIssued(timestampMs, getKeyHash(in), getString(in, MAX_DISPLAY_PREFIX), getString(in, MAX_LABEL),
-                        getString(in, MAX_ID));
-                case KEY_REVOKED -> new KeyRevoked(timestampMs, getKeyHash(in));
-                case RESERVATION_MADE -> new ReservationMade(timestampMs, in.getLong(), getString(in, MAX_ID), getKeyHash(in), in.getLong(),
-                        getString(in, MAX_ID));
-                case RESERVATION_EXTENDED -> new ReservationExtended(timestampMs, in.getLong(), in.getLong());
-                case SETTLED -> {
-                    long reservationId = in.getLong();
-                    RequestFacts facts = getFacts(in);
-                    Usage usage = getUsage(in);
-                    boolean reported = in.get() != 0;
-                    yield new Settled(timestampMs, reservationId, facts, usage, reported, in.getLong(), in.getLong(), in.getLong(),
-                            getString(in, MAX_REASON));
-                }
-                case RELEASED -> new Released(timestampMs, in.getLong(), getFacts(in), getString(in, MAX_REASON));
-                case USAGE_DRIFT -> new UsageDrift(timestampMs, in.getLong(), getUsage(in), getUsage(in));
-            };
+            JournalEvent event = getBody(type, timestampMs, in);
             if (in.hasRemaining()) {
                 throw new JournalFormatException(type + " record: " + in.remaining() + " unread bytes");
             }
@@ -207,6 +201,41 @@ public final class JournalCodec {
         } catch (BufferUnderflowException | IllegalArgumentException e) {
             throw new JournalFormatException(type + " record: malformed body (" + e.getMessage() + ")");
         }
+    }
+
+    private static JournalEvent getBody(EventType type, long timestampMs, ByteBuffer in) {
+        return switch (type) {
+            case ACCOUNT_OPENED -> new AccountOpened(timestampMs, getString(in, MAX_ID));
+            case CREDIT_ADDED -> new CreditAdded(timestampMs, getString(in, MAX_ID), in.getLong(), getString(in, MAX_IDEMPOTENCY_KEY));
+            case ADJUSTED -> new Adjusted(timestampMs, getString(in, MAX_ID), in.getLong(), getString(in, MAX_REASON),
+                    getString(in, MAX_IDEMPOTENCY_KEY));
+            case KEY_ISSUED -> new KeyIssued(timestampMs, getKeyHash(in), getString(in, MAX_DISPLAY_PREFIX), getString(in, MAX_LABEL),
+                    getString(in, MAX_ID));
+            case KEY_REVOKED -> new KeyRevoked(timestampMs, getKeyHash(in));
+            case RESERVATION_MADE -> new ReservationMade(timestampMs, in.getLong(), getString(in, MAX_ID), getKeyHash(in), in.getLong(),
+                    getString(in, MAX_ID));
+            case RESERVATION_EXTENDED -> new ReservationExtended(timestampMs, in.getLong(), in.getLong());
+            case SETTLED -> {
+                long reservationId = in.getLong();
+                RequestFacts facts = getFacts(in);
+                Usage usage = getUsage(in);
+                boolean reported = in.get() != 0;
+                yield new Settled(timestampMs, reservationId, facts, usage, reported, in.getLong(), in.getLong(), in.getLong(),
+                        getString(in, MAX_REASON));
+            }
+            case RELEASED -> new Released(timestampMs, in.getLong(), getFacts(in), getString(in, MAX_REASON));
+            case USAGE_DRIFT -> new UsageDrift(timestampMs, in.getLong(), getUsage(in), getUsage(in));
+            case AUTHORED -> {
+                String actor = getString(in, MAX_LABEL);
+                String note = getString(in, MAX_REASON);
+                int changeCode = in.get() & 0xFF;
+                EventType changeType = EventType.of(changeCode);
+                if (changeType == null || !AUTHORABLE.contains(changeType)) {
+                    throw new JournalFormatException("AUTHORED record carries a record of type " + changeCode + ", which no operator makes");
+                }
+                yield new Authored(timestampMs, actor, note, getBody(changeType, timestampMs, in));
+            }
+        };
     }
 
     /** The checks a record must pass before it is written and after it is read. */
@@ -262,6 +291,13 @@ public final class JournalCodec {
             case UsageDrift e -> {
                 require(e.reservationId() > 0, event, "reservation ids are positive");
                 require(e.reported() != null && e.billed() != null, event, "both usages are given");
+            }
+            case Authored e -> {
+                text(event, "actor", e.actor(), MAX_LABEL, true);
+                text(event, "note", e.note(), MAX_REASON, false);
+                require(e.change() != null && AUTHORABLE.contains(e.change().type()), event, "carries no change an operator makes");
+                require(e.change().timestampMs() == e.timestampMs(), event, "its change has another timestamp");
+                validate(e.change());
             }
         }
     }

@@ -15,6 +15,11 @@ public sealed interface JournalEvent {
 
     EventType type();
 
+    /** What this record changes: itself, or for an {@link Authored} record the operator's change it carries. */
+    default JournalEvent change() {
+        return this;
+    }
+
     /** An account exists (with nothing in it). Opening an account twice is harmless. */
     record AccountOpened(long timestampMs, String accountId) implements JournalEvent {
         public EventType type() {
@@ -90,6 +95,18 @@ public sealed interface JournalEvent {
     record UsageDrift(long timestampMs, long reservationId, Usage reported, Usage billed) implements JournalEvent {
         public EventType type() {
             return EventType.USAGE_DRIFT;
+        }
+    }
+
+    /**
+     * An operator's change made through the admin API, with the label of the admin token that made it
+     * ({@code actor}) and an optional note: the audit trail is the journal itself. The change is one of
+     * the records an operator may make (an account opened, a credit, an adjustment, a key issued or
+     * revoked) with this record's timestamp, and it applies exactly as it would on its own.
+     */
+    record Authored(long timestampMs, String actor, String note, JournalEvent change) implements JournalEvent {
+        public EventType type() {
+            return EventType.AUTHORED;
         }
     }
 

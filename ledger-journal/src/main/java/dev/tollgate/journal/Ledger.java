@@ -36,11 +36,38 @@ public final class Ledger implements AutoCloseable {
     public static final String RECOVERY_REASON = "recovery";
     public static final String DEFAULT_LANE = "interactive";
 
+    /** Who made an operator's change (the admin token's label) and an optional note; journaled with it. */
+    public record Author(String actor, String note) {
+        public Author {
+            java.util.Objects.requireNonNull(actor);
+            note = note == null ? "" : note;
+        }
+    }
+
+    /** What an idempotent operator's change did. */
+    public enum Applied {
+        /** Applied now. */
+        APPLIED,
+        /** The same key with the same request was applied before: nothing changed now. */
+        REPLAYED,
+        /** The same key was used before for a different request: nothing changed. */
+        CONFLICT,
+        /** Not applied: an adjustment that would take more than is available. */
+        REFUSED
+    }
+
+    /** A key as the ledger knows it: issued to an account, perhaps revoked since. */
+    public record KeyRecord(String keyHash, String displayPrefix, String label, String accountId, boolean revoked) {
+    }
+
     private final Journal journal;
     private final AccountBook accounts;
     private final ApiKeys keys;
     private final AtomicLong lastReservationId;
     private final Set<String> appliedIdempotencyKeys;
+    /** The fingerprint each idempotency key was applied with (account scope to fingerprint), to tell a retry from a reuse. */
+    private final java.util.Map<String, String> fingerprints = new java.util.HashMap<>();
+    private final java.util.Map<String, KeyRecord> keyRecords = new java.util.LinkedHashMap<>();
     private final LongSupplier clockMs;
     private final RecoveryReport recoveryReport;
     /** Appends the reservation lifecycle (made, extended, settled, released) in order; see {@link JournalWriter} for on which thread. */
@@ -61,6 +88,56 @@ public final class Ledger implements AutoCloseable {
         this.appliedIdempotencyKeys = appliedIdempotencyKeys;
         this.clockMs = clockMs;
         this.recoveryReport = recoveryReport;
+        for (String scope : appliedIdempotencyKeys) {
+            int mark = scope.length() - FINGERPRINT_HEX - 1;
+            if (mark > 0 && scope.charAt(mark) == FINGERPRINT_MARK && isHex(scope, mark + 1)) {
+                fingerprints.put(scope.substring(0, mark), scope.substring(mark + 1));
+            }
+        }
+    }
+
+    private static final char FINGERPRINT_MARK = '#';
+    private static final int FINGERPRINT_HEX = 16;
+    /** The longest idempotency key an operator may give: what the journal holds, less the fingerprint appended to it. */
+    public static final int MAX_IDEMPOTENCY_KEY_LENGTH = JournalCodec.MAX_IDEMPOTENCY_KEY - FINGERPRINT_HEX - 1;
+
+    private static boolean isHex(String value, int from) {
+        for (int i = from; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The idempotency key as the operator gave it: a journaled key carries the fingerprint of the request
+     * it was applied with ({@code key#0123456789abcdef}); keys from the configuration carry none.
+     */
+    public static String reference(String journaledIdempotencyKey) {
+        int mark = journaledIdempotencyKey.length() - FINGERPRINT_HEX - 1;
+        return mark > 0 && journaledIdempotencyKey.charAt(mark) == FINGERPRINT_MARK && isHex(journaledIdempotencyKey, mark + 1)
+                ? journaledIdempotencyKey.substring(0, mark) : journaledIdempotencyKey;
+    }
+
+    /** 16 hex digits of SHA-256 over the parts of a request: the same request gives the same fingerprint on every node and restart. */
+    static String fingerprint(Object... parts) {
+        StringBuilder canonical = new StringBuilder();
+        for (Object part : parts) {
+            String text = String.valueOf(part);
+            canonical.append(text.length()).append(':').append(text).append(';');
+        }
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(canonical.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(digest, 0, FINGERPRINT_HEX / 2);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static JournalEvent authored(Author author, JournalEvent change) {
+        return author == null ? change : new JournalEvent.Authored(change.timestampMs(), author.actor(), author.note(), change);
     }
 
     /**
@@ -121,7 +198,11 @@ public final class Ledger implements AutoCloseable {
             }
         }
         RecoveryReport report = new RecoveryReport(snapshotIndex, replayed, replayNanos, leftOpen, exposure, state.stateHash());
-        return new Ledger(journal, accounts, keys, state.maxReservationId(), new HashSet<>(state.appliedIdempotencyKeys()), clockMs, report);
+        Ledger ledger = new Ledger(journal, accounts, keys, state.maxReservationId(), new HashSet<>(state.appliedIdempotencyKeys()), clockMs, report);
+        for (LedgerState.Key key : state.keys()) {
+            ledger.keyRecords.put(key.keyHash(), new KeyRecord(key.keyHash(), key.displayPrefix(), key.label(), key.accountId(), key.revoked()));
+        }
+        return ledger;
     }
 
     public RecoveryReport recoveryReport() {
@@ -160,7 +241,12 @@ public final class Ledger implements AutoCloseable {
     }
 
     /** Opens an account if it is not open yet; returns true if it was opened now. */
-    public synchronized boolean openAccount(String accountId) {
+    public boolean openAccount(String accountId) {
+        return openAccount(accountId, null);
+    }
+
+    /** As {@link #openAccount(String)}, journaled with its author when there is one. */
+    public synchronized boolean openAccount(String accountId, Author author) {
         if (accounts.slotOf(accountId) >= 0) {
             return false;
         }
@@ -169,7 +255,7 @@ public final class Ledger implements AutoCloseable {
         if (accounts.accountIds().size() >= accounts.balances().capacity()) {
             throw new IllegalStateException("all " + accounts.balances().capacity() + " account slots are in use (limits.maxAccounts)");
         }
-        journal.append(new AccountOpened(now(), accountId));
+        journal.append(authored(author, new AccountOpened(now(), accountId)));
         accounts.open(accountId);
         return true;
     }
@@ -187,6 +273,66 @@ public final class Ledger implements AutoCloseable {
         accounts.balances().credit(slot, amountMicros);
         appliedIdempotencyKeys.add(LedgerState.idempotencyScope(accountId, idempotencyKey));
         return true;
+    }
+
+    /**
+     * An operator's top-up, once per idempotency key: the same key with the same amount and note again
+     * is {@link Applied#REPLAYED} and changes nothing (also after a restart, since the journaled key carries the
+     * request's fingerprint); the same key with another amount or note is a {@link Applied#CONFLICT}.
+     */
+    public synchronized Applied creditOnce(String accountId, long amountMicros, String idempotencyKey, Author author) {
+        int slot = requireAccount(accountId);
+        String fingerprint = fingerprint("credit", amountMicros, author.note());
+        Applied previous = previously(accountId, idempotencyKey, fingerprint);
+        if (previous != null) {
+            return previous;
+        }
+        String journaledKey = idempotencyKey + FINGERPRINT_MARK + fingerprint;
+        journal.append(authored(author, new CreditAdded(now(), accountId, amountMicros, journaledKey)));
+        accounts.balances().credit(slot, amountMicros);
+        remember(accountId, idempotencyKey, fingerprint);
+        return Applied.APPLIED;
+    }
+
+    /** An operator's correction, once per idempotency key, as {@link #creditOnce}; a negative one may not take more than is available. */
+    public synchronized Applied adjustOnce(String accountId, long amountMicros, String reason, String idempotencyKey, Author author) {
+        int slot = requireAccount(accountId);
+        String fingerprint = fingerprint("adjustment", amountMicros, reason, author.note());
+        Applied previous = previously(accountId, idempotencyKey, fingerprint);
+        if (previous != null) {
+            return previous;
+        }
+        JournalEvent record = authored(author, new Adjusted(now(), accountId, amountMicros, reason, idempotencyKey + FINGERPRINT_MARK + fingerprint));
+        JournalCodec.validate(record);
+        if (!accounts.balances().adjust(slot, amountMicros)) {
+            return Applied.REFUSED;
+        }
+        try {
+            journal.append(record);
+        } catch (RuntimeException e) {
+            accounts.balances().adjust(slot, -amountMicros);
+            throw e;
+        }
+        remember(accountId, idempotencyKey, fingerprint);
+        return Applied.APPLIED;
+    }
+
+    private Applied previously(String accountId, String idempotencyKey, String fingerprint) {
+        if (idempotencyKey.isEmpty() || idempotencyKey.length() > MAX_IDEMPOTENCY_KEY_LENGTH) {
+            throw new IllegalArgumentException("an idempotency key is 1 to " + MAX_IDEMPOTENCY_KEY_LENGTH + " characters");
+        }
+        String appliedWith = fingerprints.get(LedgerState.idempotencyScope(accountId, idempotencyKey));
+        if (appliedWith != null) {
+            return appliedWith.equals(fingerprint) ? Applied.REPLAYED : Applied.CONFLICT;
+        }
+        // A key applied without a fingerprint (a configuration's opening credit, an older journal) is a reuse.
+        return appliedIdempotencyKeys.contains(LedgerState.idempotencyScope(accountId, idempotencyKey)) ? Applied.CONFLICT : null;
+    }
+
+    private void remember(String accountId, String idempotencyKey, String fingerprint) {
+        String scope = LedgerState.idempotencyScope(accountId, idempotencyKey);
+        fingerprints.put(scope, fingerprint);
+        appliedIdempotencyKeys.add(scope + FINGERPRINT_MARK + fingerprint);
     }
 
     /**
@@ -216,23 +362,48 @@ public final class Ledger implements AutoCloseable {
     }
 
     /** Lets a key spend from an account; returns false if it already could. */
-    public synchronized boolean issueKey(String keyHash, String displayPrefix, String label, String accountId) {
+    public boolean issueKey(String keyHash, String displayPrefix, String label, String accountId) {
+        return issueKey(keyHash, displayPrefix, label, accountId, null);
+    }
+
+    /** As {@link #issueKey(String, String, String, String)}, journaled with its author when there is one. */
+    public synchronized boolean issueKey(String keyHash, String displayPrefix, String label, String accountId, Author author) {
         int slot = requireAccount(accountId);
         if (keys.contains(keyHash)) {
             return false;
         }
-        journal.append(new KeyIssued(now(), keyHash, displayPrefix, label, accountId));
+        journal.append(authored(author, new KeyIssued(now(), keyHash, displayPrefix, label, accountId)));
         keys.add(new ApiKeys.ApiKey(keyHash, label, accountId, slot));
+        keyRecords.put(keyHash, new KeyRecord(keyHash, displayPrefix, label, accountId, false));
         return true;
     }
 
-    public synchronized boolean revokeKey(String keyHash) {
+    public boolean revokeKey(String keyHash) {
+        return revokeKey(keyHash, null);
+    }
+
+    /** Stops a key from spending; returns false if it could not. Journaled with its author when there is one. */
+    public synchronized boolean revokeKey(String keyHash, Author author) {
         if (!keys.contains(keyHash)) {
             return false;
         }
-        journal.append(new KeyRevoked(now(), keyHash));
+        journal.append(authored(author, new KeyRevoked(now(), keyHash)));
         keys.remove(keyHash);
+        KeyRecord issued = keyRecords.get(keyHash);
+        if (issued != null) {
+            keyRecords.put(keyHash, new KeyRecord(keyHash, issued.displayPrefix(), issued.label(), issued.accountId(), true));
+        }
         return true;
+    }
+
+    /** Every key ever issued, revoked ones too, in the order they were first issued. */
+    public synchronized List<KeyRecord> keyRecords() {
+        return List.copyOf(keyRecords.values());
+    }
+
+    /** The key with this hash, or null. */
+    public synchronized KeyRecord keyRecord(String keyHash) {
+        return keyRecords.get(keyHash);
     }
 
     /**

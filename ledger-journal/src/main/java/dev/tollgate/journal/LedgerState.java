@@ -98,7 +98,7 @@ public final class LedgerState {
         if (index <= lastIndex) {
             return false;
         }
-        switch (event) {
+        switch (event.change()) {
             case AccountOpened e -> accounts.computeIfAbsent(e.accountId(), Account::new);
             case CreditAdded e -> {
                 if (appliedIdempotencyKeys.add(idempotencyScope(e.accountId(), e.idempotencyKey()))) {
@@ -161,6 +161,7 @@ public final class LedgerState {
                 account.availableMicros += reservation.heldMicros();
             }
             case UsageDrift e -> openReservation(index, e.reservationId()); // moves no money; names an open reservation
+            case JournalEvent.Authored e -> throw new LedgerReplayException(index, "an operator's record inside another"); // the codec refuses it
         }
         lastIndex = index;
         recordsApplied++;

@@ -128,6 +128,11 @@ class JournalCodecTest {
                 }
                 case RELEASED -> new Released(ts, random.nextLong(1, Long.MAX_VALUE), facts(), text(JournalCodec.MAX_REASON, true));
                 case USAGE_DRIFT -> new JournalEvent.UsageDrift(ts, random.nextLong(1, Long.MAX_VALUE), usage(), usage());
+                case AUTHORED -> {
+                    EventType[] authorable = JournalCodec.AUTHORABLE.toArray(EventType[]::new);
+                    JournalEvent change = of(authorable[random.nextInt(authorable.length)]);
+                    yield new JournalEvent.Authored(change.timestampMs(), text(JournalCodec.MAX_LABEL, true), text(JournalCodec.MAX_REASON, false), change);
+                }
             };
         }
 
@@ -330,8 +335,30 @@ class JournalCodecTest {
     }
 
     @Test
+    void anAuthoredRecordCarriesOnlyAnOperatorsChangeWithItsOwnTimestamp() {
+        JournalEvent credit = new CreditAdded(7, "acme", 5_000_000, "invoice-1042#0123456789abcdef");
+        JournalEvent.Authored authored = new JournalEvent.Authored(7, "ops-alice", "invoice 1042", credit);
+        assertThat(decode(encode(authored))).isEqualTo(authored);
+        assertThat(authored.change()).isEqualTo(credit);
+        assertThatThrownBy(() -> encode(new JournalEvent.Authored(8, "ops-alice", "", credit))).isInstanceOf(JournalFormatException.class)
+                .hasMessageContaining("another timestamp");
+        assertThatThrownBy(() -> encode(new JournalEvent.Authored(7, "ops-alice", "", typicalSettlement(1, "acme", "ab".repeat(32), 7))))
+                .isInstanceOf(JournalFormatException.class).hasMessageContaining("no change an operator makes");
+        assertThatThrownBy(() -> encode(new JournalEvent.Authored(7, "ops", "", authored))).isInstanceOf(JournalFormatException.class);
+        assertThatThrownBy(() -> encode(new JournalEvent.Authored(7, "", "", credit))).isInstanceOf(JournalFormatException.class)
+                .hasMessageContaining("actor is empty");
+        // A carried type code rewritten to a request's record is refused when read, even with a valid checksum.
+        byte[] record = encode(authored);
+        int codeAt = JournalCodec.HEADER_LENGTH + 2 + "ops-alice".length() + 2 + "invoice 1042".length();
+        assertThat(record[codeAt]).isEqualTo((byte) EventType.CREDIT_ADDED.code());
+        record[codeAt] = (byte) EventType.SETTLED.code();
+        reseal(record);
+        assertThatThrownBy(() -> decode(record)).isInstanceOf(JournalFormatException.class).hasMessageContaining("which no operator makes");
+    }
+
+    @Test
     void aRecordOfAnUnknownTypeIsAnError() {
-        for (int code : new int[] {0, 11, 15, 16, 200, 255}) {
+        for (int code : new int[] {0, 12, 15, 16, 200, 255}) {
             byte[] record = encode(new AccountOpened(1, "acme"));
             record[0] = (byte) code;
             reseal(record);

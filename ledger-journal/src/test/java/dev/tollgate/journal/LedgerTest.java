@@ -134,4 +134,57 @@ class LedgerTest {
         assertThat(ledger.accounts().snapshot("acme").writtenOffMicros()).isEqualTo(200);
         assertReplayEqualsLive();
     }
+
+    @Test
+    void anOperatorsCreditAppliesOncePerKeyAndRequestAlsoAfterARestart() {
+        Ledger.Author alice = new Ledger.Author("ops-alice", "invoice 1042");
+        assertThat(ledger.creditOnce("acme", 5_000, "inv-1042", alice)).isEqualTo(Ledger.Applied.APPLIED);
+        assertThat(ledger.creditOnce("acme", 5_000, "inv-1042", alice)).isEqualTo(Ledger.Applied.REPLAYED);
+        assertThat(ledger.creditOnce("acme", 5_001, "inv-1042", alice)).isEqualTo(Ledger.Applied.CONFLICT);
+        assertThat(ledger.creditOnce("acme", 5_000, "inv-1042", new Ledger.Author("ops-alice", "another note"))).isEqualTo(Ledger.Applied.CONFLICT);
+        assertThat(ledger.creditOnce("acme", 5_000, "opening", alice)).as("a configuration's key without a fingerprint").isEqualTo(Ledger.Applied.CONFLICT);
+        assertThat(ledger.adjustOnce("acme", -7_000, "too much", "adj-1", alice)).isEqualTo(Ledger.Applied.REFUSED);
+        assertThat(ledger.adjustOnce("acme", -600, "refund T-1", "adj-1", alice)).isEqualTo(Ledger.Applied.APPLIED);
+        assertThat(ledger.adjustOnce("acme", -600, "refund T-1", "adj-1", alice)).isEqualTo(Ledger.Applied.REPLAYED);
+        assertThat(ledger.adjustOnce("acme", -600, "refund T-2", "adj-1", alice)).isEqualTo(Ledger.Applied.CONFLICT);
+        assertThat(ledger.accounts().snapshot("acme").availableMicros()).isEqualTo(1_000 + 5_000 - 600);
+        assertReplayEqualsLive();
+        long records = journal.recordsAfter(-1);
+
+        Ledger restarted = Ledger.recover(journal, null, MAX_ACCOUNTS, clock::incrementAndGet);
+        try {
+            assertThat(restarted.creditOnce("acme", 5_000, "inv-1042", alice)).isEqualTo(Ledger.Applied.REPLAYED);
+            assertThat(restarted.creditOnce("acme", 1, "inv-1042", alice)).isEqualTo(Ledger.Applied.CONFLICT);
+            assertThat(restarted.adjustOnce("acme", -600, "refund T-1", "adj-1", alice)).isEqualTo(Ledger.Applied.REPLAYED);
+            assertThat(journal.recordsAfter(-1)).isEqualTo(records);
+            assertThat(restarted.accounts().snapshot("acme").availableMicros()).isEqualTo(5_400);
+        } finally {
+            restarted.close();
+        }
+        java.util.List<JournalEvent.Authored> authored = new java.util.ArrayList<>();
+        journal.readAfter(-1, (index, event) -> {
+            if (event instanceof JournalEvent.Authored a) {
+                authored.add(a);
+            }
+        });
+        assertThat(authored).extracting(JournalEvent.Authored::actor).containsExactly("ops-alice", "ops-alice");
+        assertThat(authored.get(0).change()).isInstanceOfSatisfying(JournalEvent.CreditAdded.class,
+                credit -> assertThat(Ledger.reference(credit.idempotencyKey())).isEqualTo("inv-1042"));
+    }
+
+    @Test
+    void keysIssuedAndRevokedByAnOperatorAreRecordedWithTheirAuthor() {
+        Ledger.Author bob = new Ledger.Author("ops-bob", "");
+        String hash = ApiKeys.sha256Hex("tg-second");
+        assertThat(ledger.issueKey(hash, "tg-seco", "batch", "acme", bob)).isTrue();
+        assertThat(ledger.revokeKey(hash, bob)).isTrue();
+        assertThat(ledger.keyRecord(hash)).isEqualTo(new Ledger.KeyRecord(hash, "tg-seco", "batch", "acme", true));
+        Ledger restarted = Ledger.recover(journal, null, MAX_ACCOUNTS, clock::incrementAndGet);
+        try {
+            assertThat(restarted.keyRecords()).isEqualTo(ledger.keyRecords());
+            assertThat(restarted.keys().lookup("tg-second")).isNull();
+        } finally {
+            restarted.close();
+        }
+    }
 }

@@ -92,7 +92,7 @@ public final class Reconciliation {
             return false;
         }
         // The ledger applies a credit or adjustment once per idempotency key; a statement must list it once too.
-        boolean moneyApplied = switch (event) {
+        boolean moneyApplied = switch (event.change()) {
             case CreditAdded e -> !ledger.idempotencyKeyApplied(e.accountId(), e.idempotencyKey());
             case Adjusted e -> !ledger.idempotencyKeyApplied(e.accountId(), e.idempotencyKey());
             default -> false;

@@ -2,6 +2,7 @@ package dev.tollgate.journal.reconcile;
 
 import dev.tollgate.journal.JournalEvent;
 import dev.tollgate.journal.JournalEvent.AccountOpened;
+import dev.tollgate.journal.JournalEvent.Authored;
 import dev.tollgate.journal.JournalEvent.Adjusted;
 import dev.tollgate.journal.JournalEvent.CreditAdded;
 import dev.tollgate.journal.JournalEvent.KeyIssued;
@@ -27,7 +28,19 @@ public final class RecordFormat {
 
     public static String line(long index, JournalEvent event) {
         StringBuilder line = new StringBuilder(200);
-        line.append(Long.toHexString(index)).append(' ').append(Instant.ofEpochMilli(event.timestampMs())).append(' ').append(event.type());
+        // An operator's change reads as the change itself, followed by who made it.
+        line.append(Long.toHexString(index)).append(' ').append(Instant.ofEpochMilli(event.timestampMs())).append(' ').append(event.change().type());
+        fields(line, event.change());
+        if (event instanceof Authored authored) {
+            field(line, "by", authored.actor());
+            if (!authored.note().isEmpty()) {
+                field(line, "note", authored.note());
+            }
+        }
+        return line.toString();
+    }
+
+    private static void fields(StringBuilder line, JournalEvent event) {
         switch (event) {
             case AccountOpened e -> field(line, "account", e.accountId());
             case CreditAdded e -> {
@@ -87,8 +100,8 @@ public final class RecordFormat {
                 field(line, "billed_output", e.billed().outputTokens());
                 field(line, "billed_reasoning", e.billed().reasoningTokens());
             }
+            case Authored e -> fields(line, e.change());
         }
-        return line.toString();
     }
 
     private static void facts(StringBuilder line, RequestFacts facts) {

@@ -80,16 +80,16 @@ public final class Rollups {
      */
     void record(long index, JournalEvent event, boolean moneyApplied) {
         newestTimestampMs = Math.max(newestTimestampMs, event.timestampMs());
-        switch (event) {
+        switch (event.change()) {
             case CreditAdded e -> {
                 if (moneyApplied) {
-                    history(e.accountId()).credits.add(new CreditEntry(index, e.timestampMs(), e.amountMicros(), e.idempotencyKey()));
+                    history(e.accountId()).credits.add(new CreditEntry(index, e.timestampMs(), e.amountMicros(), dev.tollgate.journal.Ledger.reference(e.idempotencyKey())));
                 }
             }
             case Adjusted e -> {
                 if (moneyApplied) {
                     history(e.accountId()).adjustments.add(new AdjustmentEntry(index, e.timestampMs(), e.amountMicros(), e.reason(),
-                            e.idempotencyKey()));
+                            dev.tollgate.journal.Ledger.reference(e.idempotencyKey())));
                 }
             }
             case Settled e -> {
