@@ -50,6 +50,28 @@ public final class JournalWriter implements AutoCloseable {
     private record Entry(JournalEvent event, Appended whenAppended) {
     }
 
+    /**
+     * Told how long appends and forced syncs took, in nanoseconds, on the thread that did them (an event loop or
+     * the writer thread): keep it to a histogram observation. Failed appends are not timed.
+     */
+    public interface Timings {
+        Timings NONE = new Timings() {
+            @Override
+            public void appended(long nanos) {
+            }
+
+            @Override
+            public void synced(long nanos) {
+            }
+        };
+
+        /** One record copied into the journal (not forced to disk). */
+        void appended(long nanos);
+
+        /** One batch forced to disk ({@code PER_DEBIT} durability only). */
+        void synced(long nanos);
+    }
+
     private final Journal journal;
     private final JournalHealth health;
     private final ManyToOneConcurrentArrayQueue<Entry> queue = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
@@ -64,6 +86,7 @@ public final class JournalWriter implements AutoCloseable {
     private volatile boolean parked;
     /** Set on the threads of a loop that wake the writer once per turn (see {@link #wakeOncePerTurnOf}). */
     private final ThreadLocal<TurnWakeup> turnWakeup = new ThreadLocal<>();
+    private volatile Timings timings = Timings.NONE;
 
     /** On the caller's thread unless every debit is forced to disk (see above). */
     public JournalWriter(Journal journal) {
@@ -96,6 +119,11 @@ public final class JournalWriter implements AutoCloseable {
 
     public boolean ownThread() {
         return thread != null;
+    }
+
+    /** Where append and sync times go from now on (the node's metrics); two clock reads per record. */
+    public void timings(Timings timings) {
+        this.timings = java.util.Objects.requireNonNull(timings);
     }
 
     /** Queues a record; {@code whenAppended} (may be null) is told when it is in the journal. */
@@ -141,7 +169,9 @@ public final class JournalWriter implements AutoCloseable {
         }
         RuntimeException failure = null;
         try {
+            long start = System.nanoTime();
             journal.appendWithoutSync(event);
+            timings.appended(System.nanoTime() - start);
             health.appendSucceeded();
         } catch (RuntimeException | InternalError e) {
             // InternalError: a fault in mapped memory, which is how a full disk meets a Chronicle append.
@@ -327,7 +357,9 @@ public final class JournalWriter implements AutoCloseable {
         for (int i = 0; i < batch.size(); i++) {
             JournalEvent event = batch.get(i).event();
             try {
+                long start = System.nanoTime();
                 journal.appendWithoutSync(event);
+                timings.appended(System.nanoTime() - start);
                 health.appendSucceeded();
                 debits |= Journal.isDebitOrCredit(event);
             } catch (RuntimeException | InternalError e) {
@@ -338,7 +370,9 @@ public final class JournalWriter implements AutoCloseable {
         }
         if (debits && journal.durability() == Durability.PER_DEBIT) {
             try {
+                long start = System.nanoTime();
                 journal.syncCurrentThread();
+                timings.synced(System.nanoTime() - start);
             } catch (RuntimeException e) {
                 LOG.error("cannot force the journal to disk", e);
                 java.util.Arrays.fill(failures, e);

@@ -8,6 +8,7 @@ import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.ModelRoutes;
 import dev.tollgate.metering.request.Admission;
+import dev.tollgate.proxy.metrics.NodeMetrics;
 import java.util.HashSet;
 import java.util.Objects;
 import java.util.Set;
@@ -27,6 +28,7 @@ public final class Gateway {
     private final ModelRoutes routes;
     private final Admission admission;
     private final Consumer<Outcome> outcomes;
+    private final NodeMetrics metrics;
 
     /**
      * Brings the recovered ledger in line with the configuration: accounts it names are opened with
@@ -41,6 +43,7 @@ public final class Gateway {
         this.routes = new ModelRoutes(config.catalog(), config.providers());
         this.admission = new Admission(config.limits());
         this.outcomes = Objects.requireNonNull(outcomes);
+        this.metrics = new NodeMetrics(config, ledger);
         if (config.journal() != null) {
             ledger.writer().health().requireFreeBytes(config.journal().minFreeBytes());
         }
@@ -90,7 +93,14 @@ public final class Gateway {
         return admission;
     }
 
+    /** This node's Prometheus metrics (the /metrics page). */
+    public NodeMetrics metrics() {
+        return metrics;
+    }
+
+    /** Counts the outcome in the metrics, then hands it to the outcome listener. */
     public void publish(Outcome outcome) {
+        metrics.outcome(outcome);
         outcomes.accept(outcome);
     }
 

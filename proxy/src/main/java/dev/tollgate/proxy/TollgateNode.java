@@ -42,6 +42,7 @@ public final class TollgateNode implements AutoCloseable {
             reconciler = Reconciler.start(journal, journalConfig.snapshotDirectory(), gateway.accounts(), ReconcilerSettings.fromSystemProperties(),
                     System::currentTimeMillis);
             TollgateServer server = TollgateServer.start(gateway, config.proxyListener(), threads, transport);
+            gateway.metrics().watch(reconciler, server.connections());
             return new TollgateNode(journal, gateway, reconciler, server);
         } catch (RuntimeException | InterruptedException e) {
             if (reconciler != null) {

@@ -6,7 +6,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tollgate.config.Limits;
 import dev.tollgate.proxy.sim.SimulatedProvider;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
+import io.prometheus.metrics.model.snapshots.DataPointSnapshot;
+import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import java.net.http.HttpResponse;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -39,6 +44,9 @@ class JournalOutageTest {
             assertThat(stack.test.reserved()).isZero();
             assertThat(stack.test.available()).isEqualTo(available);
             assertThat(stack.sim.requestsReceived()).as("nothing reached the provider").isEqualTo(1);
+            assertThat(metric(stack, "tollgate_journal_accepting_records", Map.of())).isZero();
+            assertThat(metric(stack, "tollgate_refusals", Map.of("surface", "openai", "reason", "journal_unavailable"))).isEqualTo(1);
+            assertThat(metric(stack, "tollgate_refusals", Map.of("surface", "anthropic", "reason", "journal_unavailable"))).isEqualTo(1);
 
             stack.test.gateway.ledger().writer().health().requireFreeBytes(0); // space is back
             assertThat(stack.postOpenAi("/v1/chat/completions", CHAT).statusCode()).isEqualTo(200);
@@ -51,5 +59,21 @@ class JournalOutageTest {
                     "503 in each surface's shape, nothing reserved or sent upstream; served again once space returns; journal == counters",
                     5, 0, ReliabilityLog.proxyTest("JournalOutageTest"));
         }
+    }
+
+    /** One data point of the node's metrics, read from its registry (a counter's name without {@code _total}). */
+    private static double metric(ProxyStack stack, String name, Map<String, String> labels) {
+        for (MetricSnapshot snapshot : stack.test.gateway.metrics().registry().scrape()) {
+            if (!snapshot.getMetadata().getName().equals(name)) {
+                continue;
+            }
+            for (DataPointSnapshot point : snapshot.getDataPoints()) {
+                if (labels.entrySet().stream().allMatch(label -> label.getValue().equals(point.getLabels().get(label.getKey())))) {
+                    return point instanceof CounterSnapshot.CounterDataPointSnapshot counter ? counter.getValue()
+                            : ((GaugeSnapshot.GaugeDataPointSnapshot) point).getValue();
+                }
+            }
+        }
+        throw new AssertionError("no " + name + labels);
     }
 }

@@ -68,6 +68,10 @@ public final class Exchange {
     private ScheduledFuture<?> timer;
     private long lastUpstreamActivityNanos;
     private Runnable onComplete;
+    /** For the latency metrics: when the whole request was here, when it went upstream (0: never), when the upstream's response ended (0: not cleanly). */
+    private final long arrivedNanos = System.nanoTime();
+    private long forwardedNanos;
+    private long finishingNanos;
 
     public Exchange(Gateway gateway, Channel client, Endpoint endpoint, Protocol surface, FullHttpRequest request, Runnable readNext) {
         this.gateway = gateway;
@@ -197,6 +201,7 @@ public final class Exchange {
         if (failure != null) {
             LOG.error("{}: cannot journal the reservation", requestId, failure);
             billing.reservation.abandon(); // never recorded, so for the journal it never existed
+            gateway.metrics().refused(surface, dev.tollgate.proxy.metrics.NodeMetrics.JOURNAL_FAILED);
             refuse(ErrorShapes.NOT_RECORDED, "Tollgate could not record this request; nothing was charged. Try again shortly.");
             return false;
         }
@@ -236,6 +241,7 @@ public final class Exchange {
     /** Goes upstream through {@code link}. */
     public void forward(UpstreamLink link) {
         this.link = link;
+        forwardedNanos = System.nanoTime();
         moveTo(ExchangeState.AWAITING_HEAD);
         link.send(this);
     }
@@ -321,6 +327,7 @@ public final class Exchange {
             return;
         }
         requireState(ExchangeState.AWAITING_HEAD);
+        gateway.metrics().upstreamFirstByte(billing.route.provider().name(), System.nanoTime() - forwardedNanos);
         upstream.responseHead(head);
         String providerId = head.headers().get(surface == Protocol.ANTHROPIC ? "request-id" : "x-request-id");
         billing.upstreamRequestId = providerId == null ? null : Billing.providerId(providerId, Billing.MAX_UPSTREAM_ID_BYTES);
@@ -382,6 +389,7 @@ public final class Exchange {
      */
     void finish(Usage usage, boolean reportedByProvider, String reason, ByteBuf lastBytes, boolean upstreamReusable) {
         moveTo(ExchangeState.FINISHING);
+        finishingNanos = System.nanoTime();
         cancelTimer();
         if (usage == null) {
             billing.release(reason); // nothing is debited, so nothing waits for the journal
@@ -587,6 +595,11 @@ public final class Exchange {
         moveTo(ExchangeState.DONE);
         cancelTimer();
         releaseRequest();
+        if (forwardedNanos != 0) {
+            // Before going upstream, and (for a response that ended cleanly) the wait for its debit to be journaled.
+            long added = forwardedNanos - arrivedNanos + (finishingNanos != 0 ? System.nanoTime() - finishingNanos : 0);
+            gateway.metrics().addedLatency(surface, added);
+        }
         if (relay != null) {
             relay.dispose();
         }

@@ -13,6 +13,7 @@ import dev.tollgate.proxy.ErrorShapes;
 import dev.tollgate.proxy.Gateway;
 import dev.tollgate.proxy.Money;
 import dev.tollgate.proxy.exchange.Exchange;
+import dev.tollgate.proxy.metrics.NodeMetrics;
 import dev.tollgate.proxy.upstream.UpstreamRequests;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
@@ -88,6 +89,7 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
                 if (now - last >= 5_000_000_000L && LAST_UNAVAILABLE_LOG_NANOS.compareAndSet(last, now)) {
                     LOG.warn("refusing requests with 503 (logged every 5 s at most): {}", journalUnavailable); // a full disk must not fill with logs
                 }
+                gateway.metrics().refused(exchange.surface(), NodeMetrics.JOURNAL_UNAVAILABLE);
                 exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate cannot record requests right now; nothing was charged. Try again shortly.");
                 return;
             }
@@ -103,6 +105,7 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
                         }));
             } catch (RuntimeException e) {
                 LOG.error("{}: cannot journal the reservation", exchange.requestId(), e);
+                gateway.metrics().refused(exchange.surface(), NodeMetrics.JOURNAL_FAILED);
                 exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate could not record this request; nothing was charged. Try again shortly.");
                 return;
             }
@@ -123,6 +126,7 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void reject(Exchange exchange, Rejection rejection) {
+        gateway.metrics().refused(exchange.surface(), rejection.kind());
         exchange.respond(ErrorShapes.response(exchange.channel().alloc(), exchange.surface(), rejection, exchange.requestId()));
     }
 

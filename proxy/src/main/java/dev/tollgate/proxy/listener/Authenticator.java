@@ -30,6 +30,7 @@ public final class Authenticator extends ChannelInboundHandlerAdapter {
         String presented = presentedKey(exchange.request().headers());
         ApiKeys.ApiKey key = gateway.keys().lookup(presented);
         if (key == null) {
+            gateway.metrics().refused(exchange.surface(), Rejection.Kind.INVALID_KEY);
             exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface(),
                     Rejection.of(Rejection.Kind.INVALID_KEY, message(exchange.surface(), presented)), exchange.requestId()));
             return;

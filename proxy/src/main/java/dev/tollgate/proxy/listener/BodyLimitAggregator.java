@@ -3,6 +3,7 @@ package dev.tollgate.proxy.listener;
 import dev.tollgate.proxy.Endpoint;
 import dev.tollgate.proxy.ErrorShapes;
 import dev.tollgate.proxy.Gateway;
+import dev.tollgate.proxy.metrics.NodeMetrics;
 
 import dev.tollgate.config.Protocol;
 import dev.tollgate.metering.request.Rejection;
@@ -28,8 +29,16 @@ import io.netty.handler.codec.http.QueryStringDecoder;
  */
 public final class BodyLimitAggregator extends HttpObjectAggregator {
 
+    /** Where refusals are counted; null for none. */
+    private final NodeMetrics metrics;
+
     public BodyLimitAggregator(int maxRequestBodyBytes) {
+        this(maxRequestBodyBytes, null);
+    }
+
+    public BodyLimitAggregator(int maxRequestBodyBytes, NodeMetrics metrics) {
         super(maxRequestBodyBytes);
+        this.metrics = metrics;
     }
 
     @Override
@@ -63,6 +72,9 @@ public final class BodyLimitAggregator extends HttpObjectAggregator {
     private FullHttpResponse tooLarge(ByteBufAllocator alloc, HttpMessage oversized) {
         String path = oversized instanceof HttpRequest request ? new QueryStringDecoder(request.uri()).rawPath() : "";
         Protocol surface = SurfaceRouter.surfaceFor(Endpoint.atPath(path), oversized.headers());
+        if (metrics != null) {
+            metrics.refused(surface, Rejection.Kind.BODY_TOO_LARGE);
+        }
         Rejection rejection = Rejection.of(Rejection.Kind.BODY_TOO_LARGE,
                 "Request body too large: the limit is " + maxContentLength() + " bytes.");
         return ErrorShapes.response(alloc, surface, rejection, Gateway.newRequestId());

@@ -4,6 +4,7 @@ import dev.tollgate.proxy.Endpoint;
 import dev.tollgate.proxy.ErrorShapes;
 import dev.tollgate.proxy.Gateway;
 import dev.tollgate.proxy.exchange.Exchange;
+import dev.tollgate.proxy.metrics.NodeMetrics;
 
 import dev.tollgate.config.Protocol;
 import dev.tollgate.metering.request.Rejection;
@@ -101,6 +102,8 @@ public final class SurfaceRouter extends ChannelInboundHandlerAdapter {
     private void route(ChannelHandlerContext ctx, FullHttpRequest request) {
         if (request.decoderResult().isFailure()) {
             Throwable cause = request.decoderResult().cause();
+            gateway.metrics().refused(Protocol.OPENAI, cause instanceof io.netty.handler.codec.http.TooLongHttpHeaderException ? NodeMetrics.HEADERS_TOO_LARGE
+                    : cause instanceof io.netty.handler.codec.http.TooLongHttpLineException ? NodeMetrics.URI_TOO_LONG : NodeMetrics.INVALID_HTTP);
             FullHttpResponse response = cause instanceof io.netty.handler.codec.http.TooLongHttpHeaderException
                     ? ErrorShapes.response(ctx.alloc(), Protocol.OPENAI, ErrorShapes.HEADERS_TOO_LARGE,
                             "The request's headers are too large.", null, Gateway.newRequestId())
@@ -119,11 +122,13 @@ public final class SurfaceRouter extends ChannelInboundHandlerAdapter {
         Exchange exchange = new Exchange(gateway, ctx.channel(), endpoint, surfaceFor(endpoint, request.headers()), request,
                 this::exchangeCompleted);
         if (endpoint == null) {
+            gateway.metrics().refused(exchange.surface(), Rejection.Kind.UNKNOWN_PATH);
             exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface(), Rejection.of(Rejection.Kind.UNKNOWN_PATH,
                     "Invalid URL (" + request.method() + " " + path + ")"), exchange.requestId()));
             return;
         }
         if (!endpoint.method().equals(request.method())) {
+            gateway.metrics().refused(exchange.surface(), Rejection.Kind.METHOD_NOT_ALLOWED);
             FullHttpResponse response = ErrorShapes.response(ctx.alloc(), exchange.surface(), Rejection.of(Rejection.Kind.METHOD_NOT_ALLOWED,
                     "Method " + request.method() + " is not allowed on " + path + "; use " + endpoint.method() + "."), exchange.requestId());
             response.headers().set(HttpHeaderNames.ALLOW, endpoint.method().name());

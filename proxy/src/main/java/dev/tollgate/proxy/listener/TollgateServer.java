@@ -84,8 +84,8 @@ public final class TollgateServer implements AutoCloseable {
         pipeline.addLast("http-codec", new HttpServerCodec(8192, 64 * 1024, 64 * 1024));
     }
 
-    private static void addBodyLimit(ChannelPipeline pipeline, Limits limits) {
-        pipeline.addLast("body-limit", new BodyLimitAggregator(limits.maxRequestBodyBytes()));
+    private void addBodyLimit(ChannelPipeline pipeline, Limits limits) {
+        pipeline.addLast("body-limit", new BodyLimitAggregator(limits.maxRequestBodyBytes(), gateway.metrics()));
     }
 
     private void addRouting(ChannelPipeline pipeline) {

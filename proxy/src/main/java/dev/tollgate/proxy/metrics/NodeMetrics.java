@@ -1,0 +1,459 @@
+package dev.tollgate.proxy.metrics;
+
+import dev.tollgate.config.Protocol;
+import dev.tollgate.config.ProviderConfig;
+import dev.tollgate.config.TollgateConfig;
+import dev.tollgate.journal.JournalWriter;
+import dev.tollgate.journal.Ledger;
+import dev.tollgate.journal.reconcile.DriftReport;
+import dev.tollgate.journal.reconcile.Lag;
+import dev.tollgate.journal.reconcile.Reconciler;
+import dev.tollgate.metering.Balances;
+import dev.tollgate.metering.Usage;
+import dev.tollgate.metering.request.Rejection;
+import dev.tollgate.proxy.Endpoint;
+import dev.tollgate.proxy.Outcome;
+import dev.tollgate.proxy.listener.ConnectionGuard;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The Prometheus metrics of one node, the data behind {@code GET /metrics} on the admin listener: what the
+ * requests did (counted as their outcomes are published), what was refused before a reservation, latencies, and
+ * gauges read from the ledger, the journal, the reconciler and the listener at scrape time.
+ *
+ * <p><b>Bounded labels.</b> No label holds a key, a key's label, an account or a request id. {@code model} is a
+ * model of the configured catalog (anything else is {@code other}), {@code provider} a configured provider,
+ * {@code reason} one of the code's own reasons (at most {@link #MAX_REASONS} per series, then {@code other}).
+ *
+ * <p><b>Money</b> is counted in integer micro-units of the account currency ({@code _micros}); Prometheus keeps
+ * doubles, exact up to 2^53 micro-units (about 9 billion currency units). The ledger stays the exact record.
+ *
+ * <p><b>The hot path</b> allocates nothing: the data point of each (provider, model) and (surface, reason) is kept
+ * once made, so a request's metrics are a few map reads and atomic adds.
+ *
+ * <p>The registry is the node's own, so several nodes in one JVM (tests) do not clash. JVM metrics are the
+ * process's, registered once on a registry of their own ({@link JvmMetrics} keeps every registry it was registered
+ * on for ever) and written on every node's page.
+ */
+public final class NodeMetrics {
+    /** The content type of {@link #writeTextFormat}: the Prometheus text format 0.0.4. */
+    public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
+    /** The label value for anything outside the bounded set. */
+    public static final String OTHER = "other";
+    /** Distinct reasons kept per requests series before further ones are counted as {@code other}. */
+    static final int MAX_REASONS = 64;
+
+    /** Latency buckets, in seconds: 0.5 ms to 60 s (an upstream's first byte may take that long for a long prompt). */
+    private static final double[] LATENCY_BUCKETS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+    /** Request durations, in seconds: a stream may last minutes. */
+    private static final double[] DURATION_BUCKETS = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
+    /** Journal appends, in seconds: a copy into mapped memory is about 0.4 us; a forced sync about 90 us. */
+    private static final double[] JOURNAL_BUCKETS = {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5};
+
+    private static final PrometheusTextFormatWriter WRITER = PrometheusTextFormatWriter.create();
+    private static final Protocol[] SURFACES = Protocol.values();
+    private static final Rejection.Kind[] KINDS = Rejection.Kind.values();
+    private static volatile PrometheusRegistry jvmRegistry;
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final TollgateConfig config;
+    private final Ledger ledger;
+
+    private final Counter requests;
+    private final Counter tokens;
+    private final Counter cost;
+    private final Counter debited;
+    private final Counter writtenOff;
+    private final Counter refusals;
+    /** Per surface ordinal. */
+    private final DistributionDataPoint[] requestDuration;
+    private final DistributionDataPoint[] addedLatency;
+    private final Histogram upstreamFirstByte;
+    private final Map<String, DistributionDataPoint> firstByteByProvider;
+    private final DistributionDataPoint journalAppend;
+    private final DistributionDataPoint journalSync;
+    /** [surface ordinal][rejection kind ordinal]. */
+    private final CounterDataPoint[][] refusalsByKind;
+    /** Refusals that are not a {@link Rejection.Kind}, by reason, then surface ordinal. */
+    private final Map<String, CounterDataPoint[]> otherRefusals = new HashMap<>();
+    /** Provider, then model: every configured provider is here, each with its models made on first use. */
+    private final Map<String, ConcurrentHashMap<String, ModelSeries>> series = new HashMap<>();
+    /** Made on first use, so a page without such outcomes shows no series for it. */
+    private volatile ModelSeries otherSeries;
+    private boolean watching;
+
+    /** Reasons a request is refused before a reservation that are not a {@link Rejection.Kind}. */
+    public static final String JOURNAL_UNAVAILABLE = "journal_unavailable";
+    public static final String JOURNAL_FAILED = "journal_failed";
+    public static final String HEADERS_TOO_LARGE = "headers_too_large";
+    public static final String URI_TOO_LONG = "uri_too_long";
+    public static final String INVALID_HTTP = "invalid_http";
+
+    public NodeMetrics(TollgateConfig config, Ledger ledger) {
+        this.config = config;
+        this.ledger = ledger;
+        requests = Counter.builder().name("tollgate_requests_total")
+                .help("Metered requests by how they ended: status settled (billed) or released (nothing charged), and why.")
+                .labelNames("surface", "provider", "model", "status", "reason", "lane").withoutExemplars().register(registry);
+        tokens = Counter.builder().name("tollgate_tokens_total")
+                .help("Tokens billed on settled requests, by kind: input (plain), cached_input, cache_write, output, and reasoning (already inside output).")
+                .labelNames("provider", "model", "kind").withoutExemplars().register(registry);
+        cost = Counter.builder().name("tollgate_cost_micros_total")
+                .help("The priced cost of settled requests, in integer micro-units of the account currency: debited plus written off. The ledger is the exact record.")
+                .labelNames("provider", "model").withoutExemplars().register(registry);
+        debited = Counter.builder().name("tollgate_debited_micros_total")
+                .help("Money debited from balances for settled requests, in integer micro-units of the account currency. The ledger is the exact record.")
+                .labelNames("provider", "model").withoutExemplars().register(registry);
+        writtenOff = Counter.builder().name("tollgate_written_off_micros_total")
+                .help("Cost beyond the reservation and the balance, not charged to anyone, in integer micro-units of the account currency.")
+                .labelNames("provider", "model").withoutExemplars().register(registry);
+        refusals = Counter.builder().name("tollgate_refusals_total")
+                .help("Requests refused before any money was reserved, by reason (invalid_key, unknown_model, insufficient_balance, journal_unavailable...).")
+                .labelNames("surface", "reason").withoutExemplars().register(registry);
+        Histogram duration = Histogram.builder().name("tollgate_request_duration_seconds")
+                .help("Metered requests from arrival to outcome, in seconds (millisecond resolution).")
+                .labelNames("surface").classicOnly().classicUpperBounds(DURATION_BUCKETS).withoutExemplars().register(registry);
+        Histogram added = Histogram.builder().name("tollgate_added_latency_seconds")
+                .help("Time Tollgate itself adds to a request that went upstream: from the whole request to sending it upstream "
+                        + "(authentication, admission, the reservation journaled), plus from the upstream's last byte to the client's "
+                        + "(the debit journaled).")
+                .labelNames("surface").classicOnly().classicUpperBounds(LATENCY_BUCKETS).withoutExemplars().register(registry);
+        upstreamFirstByte = Histogram.builder().name("tollgate_upstream_first_byte_seconds")
+                .help("From sending a request upstream to the provider's response head, in seconds.")
+                .labelNames("provider").classicOnly().classicUpperBounds(LATENCY_BUCKETS).withoutExemplars().register(registry);
+        Histogram append = Histogram.builder().name("tollgate_journal_append_seconds")
+                .help("One record copied into the journal, in seconds.")
+                .classicOnly().classicUpperBounds(JOURNAL_BUCKETS).withoutExemplars().register(registry);
+        Histogram sync = Histogram.builder().name("tollgate_journal_sync_seconds")
+                .help("One batch of records forced to disk (per_debit durability), in seconds.")
+                .classicOnly().classicUpperBounds(JOURNAL_BUCKETS).withoutExemplars().register(registry);
+        journalAppend = append.labelValues();
+        journalSync = sync.labelValues();
+
+        requestDuration = new DistributionDataPoint[SURFACES.length];
+        addedLatency = new DistributionDataPoint[SURFACES.length];
+        refusalsByKind = new CounterDataPoint[SURFACES.length][KINDS.length];
+        for (Protocol surface : SURFACES) {
+            requestDuration[surface.ordinal()] = duration.labelValues(surface.wireName());
+            addedLatency[surface.ordinal()] = added.labelValues(surface.wireName());
+            for (Rejection.Kind kind : KINDS) {
+                refusalsByKind[surface.ordinal()][kind.ordinal()] = refusals.labelValues(surface.wireName(), reasonOf(kind));
+            }
+        }
+        for (String reason : new String[] {JOURNAL_UNAVAILABLE, JOURNAL_FAILED, HEADERS_TOO_LARGE, URI_TOO_LONG, INVALID_HTTP}) {
+            CounterDataPoint[] bySurface = new CounterDataPoint[SURFACES.length];
+            for (Protocol surface : SURFACES) {
+                bySurface[surface.ordinal()] = refusals.labelValues(surface.wireName(), reason);
+            }
+            otherRefusals.put(reason, bySurface);
+        }
+
+        // Only configured providers route requests, so only theirs can have outcomes.
+        Set<String> providers = new HashSet<>();
+        for (ProviderConfig provider : config.providers()) {
+            providers.add(provider.name());
+        }
+        providers.remove(OTHER);
+        Map<String, DistributionDataPoint> firstByte = new HashMap<>();
+        for (String provider : providers) {
+            series.put(provider, new ConcurrentHashMap<>());
+            firstByte.put(provider, upstreamFirstByte.labelValues(provider));
+        }
+        firstByteByProvider = Map.copyOf(firstByte);
+
+        registerLedgerGauges();
+        ledger.writer().timings(new JournalWriter.Timings() {
+            @Override
+            public void appended(long nanos) {
+                journalAppend.observe(nanos / 1e9);
+            }
+
+            @Override
+            public void synced(long nanos) {
+                journalSync.observe(nanos / 1e9);
+            }
+        });
+    }
+
+    private static String reasonOf(Rejection.Kind kind) {
+        return kind.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The surface of a metered endpoint's path: Anthropic's for /v1/messages, OpenAI's otherwise. */
+    static Protocol surfaceOf(String endpointPath) {
+        Endpoint endpoint = Endpoint.atPath(endpointPath);
+        return endpoint == null ? Protocol.OPENAI : endpoint.surface();
+    }
+
+    // ---------------------------------------------------------------- fed by the request path
+
+    /** One reservation's outcome (called from {@code Gateway.publish}, on the event loop). */
+    public void outcome(Outcome outcome) {
+        Protocol surface = surfaceOf(outcome.endpoint());
+        ModelSeries model = seriesOf(outcome.provider(), outcome.model());
+        boolean settled = Outcome.SETTLED.equals(outcome.status());
+        model.requests(surface, settled, outcome.reason()).inc();
+        if (settled) {
+            Usage usage = outcome.usage();
+            incIfPositive(model.input, usage.inputTokens());
+            incIfPositive(model.cachedInput, usage.cacheReadTokens());
+            incIfPositive(model.cacheWrite, usage.cacheWriteTokens());
+            incIfPositive(model.output, usage.outputTokens());
+            incIfPositive(model.reasoning, usage.reasoningTokens());
+            incIfPositive(model.cost, outcome.costMicros());
+            incIfPositive(model.debited, outcome.debitedMicros());
+            incIfPositive(model.writtenOff, outcome.writtenOffMicros());
+        }
+        requestDuration[surface.ordinal()].observe(Math.max(0, outcome.endEpochMs() - outcome.startEpochMs()) / 1000.0);
+    }
+
+    private static void incIfPositive(CounterDataPoint counter, long amount) {
+        if (amount > 0) {
+            counter.inc(amount);
+        }
+    }
+
+    /** A request refused before a reservation, for one of {@link Rejection.Kind}'s reasons. */
+    public void refused(Protocol surface, Rejection.Kind kind) {
+        refusalsByKind[surface.ordinal()][kind.ordinal()].inc();
+    }
+
+    /** A request refused before a reservation for one of this class's own reasons ({@link #JOURNAL_UNAVAILABLE}...). */
+    public void refused(Protocol surface, String reason) {
+        CounterDataPoint[] bySurface = otherRefusals.get(reason);
+        if (bySurface == null) {
+            throw new IllegalArgumentException("not a refusal reason: " + reason); // a bug: the reasons are constants
+        }
+        bySurface[surface.ordinal()].inc();
+    }
+
+    /** From sending a request upstream to its response head. */
+    public void upstreamFirstByte(String provider, long nanos) {
+        DistributionDataPoint point = firstByteByProvider.get(provider);
+        (point != null ? point : upstreamFirstByte.labelValues(OTHER)).observe(nanos / 1e9);
+    }
+
+    /** What Tollgate added to a request that went upstream (see the metric's help). */
+    public void addedLatency(Protocol surface, long nanos) {
+        addedLatency[surface.ordinal()].observe(nanos / 1e9);
+    }
+
+    // ---------------------------------------------------------------- read at scrape time
+
+    private void registerLedgerGauges() {
+        GaugeWithCallback.builder().name("tollgate_reserved_micros")
+                .help("Money held now for requests in flight, summed over accounts, in integer micro-units of the account currency.")
+                .callback(cb -> cb.call(sumOverAccounts(true))).register(registry);
+        GaugeWithCallback.builder().name("tollgate_available_micros")
+                .help("Money available to spend now, summed over accounts, in integer micro-units of the account currency.")
+                .callback(cb -> cb.call(sumOverAccounts(false))).register(registry);
+        GaugeWithCallback.builder().name("tollgate_accounts")
+                .help("Accounts open in the ledger.")
+                .callback(cb -> cb.call(ledger.accounts().accountIds().size())).register(registry);
+        GaugeWithCallback.builder().name("tollgate_journal_accepting_records")
+                .help("1 while the journal can take records (requests are admitted), 0 while it cannot (disk full, a failed append).")
+                .callback(cb -> cb.call(ledger.writer().health().acceptingRecords() ? 1 : 0)).register(registry);
+        GaugeWithCallback.builder().name("tollgate_journal_queued_records")
+                .help("Records submitted to the journal writer and not yet written.")
+                .callback(cb -> cb.call(ledger.writer().queued())).register(registry);
+        GaugeWithCallback.builder().name("tollgate_unrecorded_releases")
+                .help("Releases made in the counters that wait for the journal to take records again.")
+                .callback(cb -> cb.call(ledger.unrecordedReleases())).register(registry);
+    }
+
+    private double sumOverAccounts(boolean reserved) {
+        Balances balances = ledger.balances();
+        int accounts = ledger.accounts().accountIds().size();
+        long sum = 0;
+        for (int slot = 0; slot < accounts; slot++) {
+            sum += reserved ? balances.reservedMicros(slot) : balances.availableMicros(slot);
+        }
+        return sum;
+    }
+
+    /**
+     * Adds what only a running node has: the reconciler's lag and drift and the proxy listener's connections.
+     * Called once, by {@code TollgateNode.start}.
+     */
+    public synchronized void watch(Reconciler reconciler, ConnectionGuard.Connections connections) {
+        if (watching) {
+            throw new IllegalStateException("already watching a reconciler and a listener");
+        }
+        watching = true;
+        GaugeWithCallback.builder().name("tollgate_reconciliation_lag_records")
+                .help("Journal records the reconciler has not applied yet.")
+                .callback(cb -> cb.call(reconciler.lag().recordsBehind())).register(registry);
+        GaugeWithCallback.builder().name("tollgate_reconciliation_lag_seconds")
+                .help("The newest journal record's time minus that of the newest record the reconciler applied, in seconds.")
+                .callback(cb -> {
+                    Lag lag = reconciler.lag();
+                    cb.call(lag.millisBehind() / 1000.0);
+                }).register(registry);
+        GaugeWithCallback.builder().name("tollgate_reconciliation_drift_micros")
+                .help("The last conclusive conservation check: live counters against the journal's balances, summed absolute "
+                        + "differences in integer micro-units (0: consistent).")
+                .callback(cb -> cb.call(reconciler.drift().driftMicros())).register(registry);
+        GaugeWithCallback.builder().name("tollgate_reconciliation_drift_checked")
+                .help("1 once a conservation check was conclusive (the drift figure is measured), 0 before.")
+                .callback(cb -> cb.call(reconciler.drift().conclusive() ? 1 : 0)).register(registry);
+        GaugeWithCallback.builder().name("tollgate_reconciliation_failed")
+                .help("1 when the reconciler stopped on a record it could not apply.")
+                .callback(cb -> cb.call(reconciler.failure() != null || reconciler.drift().status() == DriftReport.Status.FAILED ? 1 : 0))
+                .register(registry);
+        GaugeWithCallback.builder().name("tollgate_open_connections")
+                .help("Client connections open on the proxy listener.")
+                .callback(cb -> cb.call(connections.open())).register(registry);
+        CounterWithCallback.builder().name("tollgate_connections_refused_total")
+                .help("Client connections refused at the listener's or an address's cap.")
+                .callback(cb -> cb.call(connections.refused())).register(registry);
+        CounterWithCallback.builder().name("tollgate_connections_timed_out_total")
+                .help("Client connections closed by the head-read or idle timeout.")
+                .callback(cb -> cb.call(connections.timedOut())).register(registry);
+    }
+
+    // ---------------------------------------------------------------- the page
+
+    /** The page in the Prometheus text format 0.0.4 ({@link #CONTENT_TYPE}): this node's metrics, then the JVM's. */
+    public void writeTextFormat(OutputStream out) throws IOException {
+        MetricSnapshots.Builder page = MetricSnapshots.builder();
+        for (MetricSnapshot snapshot : registry.scrape()) {
+            page.metricSnapshot(snapshot);
+        }
+        for (MetricSnapshot snapshot : jvmRegistry().scrape()) {
+            page.metricSnapshot(snapshot);
+        }
+        WRITER.write(out, page.build());
+    }
+
+    /** This node's own registry (the JVM's metrics are not in it). */
+    public PrometheusRegistry registry() {
+        return registry;
+    }
+
+    private static PrometheusRegistry jvmRegistry() {
+        PrometheusRegistry jvm = jvmRegistry;
+        if (jvm == null) {
+            synchronized (NodeMetrics.class) {
+                jvm = jvmRegistry;
+                if (jvm == null) {
+                    jvm = new PrometheusRegistry();
+                    JvmMetrics.builder().register(jvm);
+                    jvmRegistry = jvm;
+                }
+            }
+        }
+        return jvm;
+    }
+
+    // ---------------------------------------------------------------- per (provider, model)
+
+    private ModelSeries seriesOf(String provider, String model) {
+        ConcurrentHashMap<String, ModelSeries> models = series.get(provider);
+        if (models == null) {
+            return otherSeries();
+        }
+        ModelSeries found = models.get(model);
+        if (found != null) {
+            return found;
+        }
+        // First use of this model: made once, and only for a model of the catalog.
+        if (config.catalog().find(provider, model) == null) {
+            found = models.get(OTHER);
+            if (found != null) {
+                return found;
+            }
+            ModelSeries other = new ModelSeries(provider, OTHER);
+            found = models.putIfAbsent(OTHER, other);
+            return found != null ? found : other;
+        }
+        ModelSeries made = new ModelSeries(provider, model);
+        found = models.putIfAbsent(model, made);
+        return found != null ? found : made;
+    }
+
+    private ModelSeries otherSeries() {
+        ModelSeries other = otherSeries;
+        if (other == null) {
+            synchronized (this) {
+                other = otherSeries;
+                if (other == null) {
+                    other = new ModelSeries(OTHER, OTHER);
+                    otherSeries = other;
+                }
+            }
+        }
+        return other;
+    }
+
+    /** The data points of one (provider, model), kept so the request path looks them up instead of making them. */
+    private final class ModelSeries {
+        private final String provider;
+        private final String model;
+        final CounterDataPoint input;
+        final CounterDataPoint cachedInput;
+        final CounterDataPoint cacheWrite;
+        final CounterDataPoint output;
+        final CounterDataPoint reasoning;
+        final CounterDataPoint cost;
+        final CounterDataPoint debited;
+        final CounterDataPoint writtenOff;
+        /** [surface ordinal * 2 + (settled ? 1 : 0)]: by reason. */
+        private final ConcurrentHashMap<String, CounterDataPoint>[] requestsByReason;
+
+        @SuppressWarnings("unchecked")
+        ModelSeries(String provider, String model) {
+            this.provider = provider;
+            this.model = model;
+            input = tokens.labelValues(provider, model, "input");
+            cachedInput = tokens.labelValues(provider, model, "cached_input");
+            cacheWrite = tokens.labelValues(provider, model, "cache_write");
+            output = tokens.labelValues(provider, model, "output");
+            reasoning = tokens.labelValues(provider, model, "reasoning");
+            cost = NodeMetrics.this.cost.labelValues(provider, model);
+            debited = NodeMetrics.this.debited.labelValues(provider, model);
+            writtenOff = NodeMetrics.this.writtenOff.labelValues(provider, model);
+            requestsByReason = new ConcurrentHashMap[SURFACES.length * 2];
+            for (int i = 0; i < requestsByReason.length; i++) {
+                requestsByReason[i] = new ConcurrentHashMap<>();
+            }
+        }
+
+        CounterDataPoint requests(Protocol surface, boolean settled, String reason) {
+            ConcurrentHashMap<String, CounterDataPoint> byReason = requestsByReason[surface.ordinal() * 2 + (settled ? 1 : 0)];
+            String key = reason == null ? OTHER : reason;
+            CounterDataPoint point = byReason.get(key);
+            if (point != null) {
+                return point;
+            }
+            if (byReason.size() >= MAX_REASONS) {
+                key = OTHER;
+                point = byReason.get(key);
+                if (point != null) {
+                    return point;
+                }
+            }
+            CounterDataPoint made = NodeMetrics.this.requests.labelValues(surface.wireName(), provider, model,
+                    settled ? Outcome.SETTLED : Outcome.RELEASED, key, Ledger.DEFAULT_LANE);
+            point = byReason.putIfAbsent(key, made);
+            return point != null ? point : made;
+        }
+    }
+}
