@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
  * <pre>
  * listeners:
  *   proxy: { host: 127.0.0.1, port: 8080 }
+ *   admin: { host: 127.0.0.1, port: 8081 }   # the default; "off" for none. Tokens: TOLLGATE_ADMIN_TOKENS
  * catalog: builtin                  # or a path to a catalog file, relative to this file
  * providers:
  *   - name: openai
@@ -65,9 +66,15 @@ public final class ConfigLoader {
         problems.throwIfAny();
 
         ListenerConfig proxyListener = null;
+        ListenerConfig adminListener = ListenerConfig.DEFAULT_ADMIN;
         YamlObject listeners = root.object("listeners", true);
         if (listeners != null) {
             proxyListener = listener(listeners.object("proxy", true));
+            if (listeners.isOff("admin")) {
+                adminListener = null;
+            } else if (listeners.has("admin")) {
+                adminListener = listener(listeners.object("admin", false));
+            }
             listeners.rejectUnknown();
         }
 
@@ -94,7 +101,7 @@ public final class ConfigLoader {
             checkCatalogAgainstProviders(catalog, providers, providerPaths, problems);
         }
         problems.throwIfAny();
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener);
     }
 
     private static ListenerConfig listener(YamlObject listener) {

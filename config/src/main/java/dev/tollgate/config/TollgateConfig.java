@@ -9,11 +9,23 @@ public record TollgateConfig(
         PriceCatalog catalog,
         Limits limits,
         JournalConfig journal,
-        List<AccountConfig> accounts) {
+        List<AccountConfig> accounts,
+        ListenerConfig adminListener) {
 
     public TollgateConfig {
         providers = List.copyOf(providers);
         accounts = List.copyOf(accounts);
+    }
+
+    /** A node without an admin listener. */
+    public TollgateConfig(ListenerConfig proxyListener, List<ProviderConfig> providers, PriceCatalog catalog, Limits limits, JournalConfig journal,
+                          List<AccountConfig> accounts) {
+        this(proxyListener, providers, catalog, limits, journal, accounts, null);
+    }
+
+    /** This configuration with the admin listener at {@code admin} (null: none). */
+    public TollgateConfig withAdminListener(ListenerConfig admin) {
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin);
     }
 
     public ProviderConfig provider(String name) {

@@ -189,6 +189,14 @@ final class YamlObject {
         return items;
     }
 
+    /** Whether {@code field} is present and says no listener / feature at all: {@code off} or {@code false}. */
+    boolean isOff(String field) {
+        known.add(field);
+        JsonNode value = node.get(field);
+        return value != null && (value.isBoolean() && !value.booleanValue()
+                || value.isTextual() && (value.textValue().equals("off") || value.textValue().equals("false")));
+    }
+
     YamlObject object(String field, boolean required) {
         JsonNode value = required ? required(field) : (has(field) ? node.get(field) : null);
         if (value == null) {

@@ -130,6 +130,19 @@ class ConfigLoaderTest {
         assertThat(config.catalog().rows()).isEqualTo(CatalogLoader.loadBuiltin().rows());
         assertThat(config.provider("openai").apiKey()).isNull();
         assertThat(config.provider("openai").port()).isEqualTo(443);
+        assertThat(config.adminListener()).isEqualTo(new ListenerConfig("127.0.0.1", 8081));
+    }
+
+    @Test
+    void theAdminListenerIsWhereTheFileSaysOrOff() throws IOException {
+        String proxy = "listeners:\n  proxy: { host: 127.0.0.1, port: 8080 }\n";
+        String rest = "journal:\n  directory: data/journal\n" + ONE_PROVIDER;
+        assertThat(ConfigLoader.load(write("a.yaml", proxy + "  admin: { host: 0.0.0.0, port: 9001 }\n" + rest), NO_ENV).adminListener())
+                .isEqualTo(new ListenerConfig("0.0.0.0", 9001));
+        assertThat(ConfigLoader.load(write("b.yaml", proxy + "  admin: off\n" + rest), NO_ENV).adminListener()).isNull();
+        assertThat(ConfigLoader.load(write("c.yaml", proxy + "  admin: false\n" + rest), NO_ENV).adminListener()).isNull();
+        assertThat(new ListenerConfig("127.0.0.1", 1).isLoopback()).isTrue();
+        assertThat(new ListenerConfig("0.0.0.0", 1).isLoopback()).isFalse();
     }
 
     @Test
@@ -204,8 +217,10 @@ class ConfigLoaderTest {
                 Arguments.of("unknown top-level field", LISTENERS + ONE_PROVIDER + "serverz: 1\n", "serverz: unknown field"),
                 Arguments.of("no listeners", JOURNAL + ONE_PROVIDER, "listeners: missing"),
                 Arguments.of("no proxy listener", "listeners: {}\n" + JOURNAL + ONE_PROVIDER, "listeners.proxy: missing"),
-                Arguments.of("unknown listener", "listeners:\n  proxy: { host: a, port: 1 }\n  admin: { host: a, port: 2 }\n" + JOURNAL + ONE_PROVIDER,
-                        "listeners.admin: unknown field"),
+                Arguments.of("unknown listener", "listeners:\n  proxy: { host: a, port: 1 }\n  metrics: { host: a, port: 2 }\n" + JOURNAL + ONE_PROVIDER,
+                        "listeners.metrics: unknown field"),
+                Arguments.of("admin listener without a port", "listeners:\n  proxy: { host: a, port: 1 }\n  admin: { host: a }\n" + JOURNAL + ONE_PROVIDER,
+                        "listeners.admin.port: missing"),
                 Arguments.of("port out of range", "listeners:\n  proxy: { host: a, port: 70000 }\n" + JOURNAL + ONE_PROVIDER,
                         "listeners.proxy.port: must be between 0 and 65535, found 70000"),
                 Arguments.of("negative port", "listeners:\n  proxy: { host: a, port: -1 }\n" + JOURNAL + ONE_PROVIDER,
