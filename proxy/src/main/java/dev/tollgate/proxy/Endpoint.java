@@ -16,7 +16,11 @@ public enum Endpoint {
     /** The models this key may use, answered by Tollgate from the catalog (OpenAI or Anthropic shape). */
     MODELS(HttpMethod.GET, "/v1/models", Protocol.OPENAI, null),
     /** Tollgate's own: the balance of the key's account. */
-    BALANCE(HttpMethod.GET, "/tollgate/v1/balance", Protocol.OPENAI, null);
+    BALANCE(HttpMethod.GET, "/tollgate/v1/balance", Protocol.OPENAI, null),
+    /** The process answers; no key needed (see {@link Health}). */
+    HEALTHZ(HttpMethod.GET, "/healthz", Protocol.OPENAI, null),
+    /** Recovered and the journal takes records; no key needed. */
+    READYZ(HttpMethod.GET, "/readyz", Protocol.OPENAI, null);
 
     private final HttpMethod method;
     private final String path;

@@ -33,7 +33,7 @@ public final class Gateway {
     /**
      * Brings the recovered ledger in line with the configuration: accounts it names are opened with
      * their opening credit (once: a restart does not credit them again), its keys are issued, and
-     * keys no longer in it are revoked (until the admin API issues keys, the configuration is the key list).
+     * configuration keys no longer in it are revoked (keys issued through the admin API are left alone).
      *
      * @param outcomes receives every settle and release, on the event loop that produced it: keep it short
      */
@@ -58,9 +58,10 @@ public final class Gateway {
                 ledger.issueKey(key.sha256Hex(), "", key.label(), account.id());
             }
         }
-        for (String keyHash : ledger.keys().hashes()) {
-            if (!configuredKeys.contains(keyHash)) {
-                ledger.revokeKey(keyHash);
+        // Keys the admin API issued (they carry a shown prefix) are the operator's; only configuration keys follow the file.
+        for (Ledger.KeyRecord key : ledger.keyRecords()) {
+            if (!key.revoked() && key.displayPrefix().isEmpty() && !configuredKeys.contains(key.keyHash())) {
+                ledger.revokeKey(key.keyHash());
             }
         }
     }
@@ -99,6 +100,14 @@ public final class Gateway {
     }
 
     /** Counts the outcome in the metrics, then hands it to the outcome listener. */
+    /**
+     * Why this node should not be sent requests now, or null when it is ready: the journal must take records,
+     * or nothing admitted could be charged. (Recovery is over once a Gateway exists.)
+     */
+    public String notReadyReason() {
+        return ledger.writer().health().acceptingRecords() ? null : "journal_not_accepting_records";
+    }
+
     public void publish(Outcome outcome) {
         metrics.outcome(outcome);
         outcomes.accept(outcome);

@@ -1,5 +1,7 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.proxy.admin.AdminServer;
+import dev.tollgate.proxy.admin.AdminTokens;
 import dev.tollgate.proxy.listener.TollgateServer;
 
 import dev.tollgate.config.JournalConfig;
@@ -22,29 +24,44 @@ public final class TollgateNode implements AutoCloseable {
     private final Gateway gateway;
     private final Reconciler reconciler;
     private final TollgateServer server;
+    /** Null when the configuration has no admin listener. */
+    private final AdminServer admin;
 
-    private TollgateNode(Journal journal, Gateway gateway, Reconciler reconciler, TollgateServer server) {
+    private TollgateNode(Journal journal, Gateway gateway, Reconciler reconciler, TollgateServer server, AdminServer admin) {
         this.journal = journal;
         this.gateway = gateway;
         this.reconciler = reconciler;
         this.server = server;
+        this.admin = admin;
     }
 
     public static TollgateNode start(TollgateConfig config, Consumer<Outcome> outcomes, int threads, Transport transport)
             throws InterruptedException {
+        return start(config, outcomes, threads, transport, AdminTokens.none());
+    }
+
+    /** Starts the node with the admin listener of the configuration (if any) taking {@code adminTokens}. */
+    public static TollgateNode start(TollgateConfig config, Consumer<Outcome> outcomes, int threads, Transport transport, AdminTokens adminTokens)
+            throws InterruptedException {
         JournalConfig journalConfig = config.journal();
         Journal journal = Journal.open(journalConfig.directory(), journalConfig.durability(), journalConfig.syncIntervalMs());
         Reconciler reconciler = null;
+        TollgateServer server = null;
         try {
             Ledger ledger = Ledger.recover(journal, journalConfig.snapshotDirectory(), config.limits().maxAccounts(), System::currentTimeMillis);
             Gateway gateway = new Gateway(config, ledger, outcomes);
             // After recovery and the configuration's own records, so its first conservation check sees them all.
             reconciler = Reconciler.start(journal, journalConfig.snapshotDirectory(), gateway.accounts(), ReconcilerSettings.fromSystemProperties(),
                     System::currentTimeMillis);
-            TollgateServer server = TollgateServer.start(gateway, config.proxyListener(), threads, transport);
+            server = TollgateServer.start(gateway, config.proxyListener(), threads, transport);
             gateway.metrics().watch(reconciler, server.connections());
-            return new TollgateNode(journal, gateway, reconciler, server);
-        } catch (RuntimeException | InterruptedException e) {
+            AdminServer admin = config.adminListener() == null ? null
+                    : AdminServer.start(gateway, reconciler, config.adminListener(), adminTokens, transport);
+            return new TollgateNode(journal, gateway, reconciler, server, admin);
+        } catch (Exception e) {
+            if (server != null) {
+                server.close();
+            }
             if (reconciler != null) {
                 reconciler.close();
             }
@@ -73,6 +90,11 @@ public final class TollgateNode implements AutoCloseable {
         return journal;
     }
 
+    /** The admin listener's port, or -1 when there is none. */
+    public int adminPort() {
+        return admin == null ? -1 : admin.port();
+    }
+
     /** Rollups, statements, usage, the conservation check (drift) and lag. */
     public Reconciler reconciler() {
         return reconciler;
@@ -84,6 +106,9 @@ public final class TollgateNode implements AutoCloseable {
 
     @Override
     public void close() {
+        if (admin != null) {
+            admin.close();
+        }
         server.close();
         gateway.ledger().close(); // journals what the writer still holds
         reconciler.close();

@@ -40,8 +40,8 @@ public final class RequestLog {
      */
     public record Query(String accountId, String keyHash, String model, Status status, int limit, long beforeIndex, long maxScanned) {
         public Query {
-            if ((accountId == null) == (keyHash == null)) {
-                throw new IllegalArgumentException("a request log is of one account or of one key");
+            if (accountId != null && keyHash != null) {
+                throw new IllegalArgumentException("a request log is of one account, of one key, or of all");
             }
             if (limit < 1 || limit > MAX_LIMIT) {
                 throw new IllegalArgumentException("limit must be 1.." + MAX_LIMIT + ": " + limit);

@@ -135,6 +135,10 @@ public final class SurfaceRouter extends ChannelInboundHandlerAdapter {
             exchange.respond(response);
             return;
         }
+        if (endpoint == Endpoint.HEALTHZ || endpoint == Endpoint.READYZ) {
+            exchange.respond(endpoint == Endpoint.HEALTHZ ? dev.tollgate.proxy.Health.healthz() : dev.tollgate.proxy.Health.readyz(gateway));
+            return;
+        }
         ctx.fireChannelRead(exchange); // forwarded: the exchange owns the request now
     }
 

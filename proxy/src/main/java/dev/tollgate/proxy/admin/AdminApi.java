@@ -1,0 +1,774 @@
+package dev.tollgate.proxy.admin;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.config.ModelRow;
+import dev.tollgate.journal.JournalEvent;
+import dev.tollgate.journal.Ledger;
+import dev.tollgate.journal.reconcile.DebitExport;
+import dev.tollgate.journal.reconcile.Reconciler;
+import dev.tollgate.journal.reconcile.RequestLog;
+import dev.tollgate.journal.reconcile.UsageQuery;
+import dev.tollgate.journal.reconcile.UsageRow;
+import dev.tollgate.journal.reconcile.UsageTotals;
+import dev.tollgate.metering.AccountBook;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.proxy.Gateway;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.LongSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The admin API's routes over one node's ledger, journal and reconciler: accounts, credits and
+ * adjustments, keys, usage, the request log, statements, the debit export, pricing and the audit trail.
+ * Independent of HTTP ({@link AdminHandler} carries requests here); every mutation is journaled with the
+ * label of the token that made it, so the journal is the audit trail and a restart or replay rebuilds
+ * everything. Reads of usage, statements and the request log wait (briefly) for the reconciler to catch
+ * up with the journal, so an operator reads what was just written.
+ */
+public final class AdminApi {
+    public static final String PREFIX = "/admin/v1";
+    /** The largest single credit or adjustment: a million currency units, far above any real top-up, far below overflow. */
+    public static final long MAX_AMOUNT_MICROS = 1_000_000_000_000L;
+    static final int MAX_PAGE = RequestLog.MAX_LIMIT;
+    private static final Pattern ACCOUNT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+    private static final Pattern KEY_ID = Pattern.compile("key_([0-9a-f]{16})");
+    private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9][A-Za-z0-9 _.:/-]{0,63}");
+    private static final Pattern VISIBLE_ASCII = Pattern.compile("[\\x21-\\x7e]+");
+    private static final Duration CATCH_UP = Duration.ofSeconds(5);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** One admin request, already authenticated. */
+    public record Request(HttpMethod method, String path, Map<String, List<String>> query, String idempotencyKey, String accept, byte[] body,
+                          AdminTokens.Token token) {
+    }
+
+    /** One answer: a status, a content type and the body; {@code replayed} for an idempotent request answered from before. */
+    public record Response(HttpResponseStatus status, String contentType, byte[] body, boolean replayed) {
+        static Response json(HttpResponseStatus status, JsonNode node) {
+            try {
+                return new Response(status, "application/json", JSON.writeValueAsBytes(node), false);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        static Response error(AdminError error) {
+            ObjectNode root = JSON.createObjectNode();
+            ObjectNode body = root.putObject("error");
+            body.put("type", error.type);
+            body.put("message", error.getMessage());
+            return json(error.status, root);
+        }
+
+        public String text() {
+            return new String(body, StandardCharsets.UTF_8);
+        }
+    }
+
+    private final Gateway gateway;
+    private final Reconciler reconciler;
+    private final SecureRandom random = new SecureRandom();
+    private final LongSupplier clockMs;
+
+    public AdminApi(Gateway gateway, Reconciler reconciler, LongSupplier clockMs) {
+        this.gateway = gateway;
+        this.reconciler = reconciler;
+        this.clockMs = clockMs;
+    }
+
+    private Ledger ledger() {
+        return gateway.ledger();
+    }
+
+    /** Answers {@code request}; a refusal is an error response, never an exception. */
+    public Response handle(Request request) {
+        try {
+            return route(request);
+        } catch (AdminError e) {
+            return Response.error(e);
+        } catch (IllegalArgumentException e) {
+            return Response.error(AdminError.badRequest(e.getMessage()));
+        }
+    }
+
+    private Response route(Request request) {
+        if (!request.path().startsWith(PREFIX + "/")) {
+            throw AdminError.notFound("No admin route " + request.method() + " " + request.path());
+        }
+        String[] parts = request.path().substring(PREFIX.length() + 1).split("/", -1);
+        boolean get = request.method().equals(HttpMethod.GET);
+        boolean post = request.method().equals(HttpMethod.POST);
+        if (!get) {
+            requireWrite(request);
+        }
+        switch (parts[0]) {
+            case "accounts" -> {
+                if (parts.length == 1) {
+                    return get ? listAccounts() : post ? openAccount(request) : methodNotAllowed(request, "GET, POST");
+                }
+                String accountId = parts[1];
+                if (parts.length == 2 && get) {
+                    return Response.json(HttpResponseStatus.OK, account(requireAccount(accountId)));
+                }
+                if (parts.length == 3 && post && parts[2].equals("credits")) {
+                    return credit(request, requireAccount(accountId));
+                }
+                if (parts.length == 3 && post && parts[2].equals("adjustments")) {
+                    return adjust(request, requireAccount(accountId));
+                }
+                if (parts.length == 4 && get && parts[2].equals("statements")) {
+                    return statement(request, requireAccount(accountId), parts[3]);
+                }
+            }
+            case "keys" -> {
+                if (parts.length == 1) {
+                    return get ? listKeys(request) : post ? issueKey(request) : methodNotAllowed(request, "GET, POST");
+                }
+                Ledger.KeyRecord key = requireKey(parts[1]);
+                if (parts.length == 2 && get) {
+                    return Response.json(HttpResponseStatus.OK, key(key));
+                }
+                if (parts.length == 3 && post && parts[2].equals("revoke")) {
+                    return revokeKey(request, key);
+                }
+            }
+            case "usage" -> {
+                if (parts.length == 1 && get) {
+                    return usage(request);
+                }
+            }
+            case "requests" -> {
+                if (parts.length == 1 && get) {
+                    return requests(request);
+                }
+            }
+            case "exports" -> {
+                if (parts.length == 2 && get && parts[1].equals("debits")) {
+                    return debitExport(request);
+                }
+            }
+            case "pricing" -> {
+                if (parts.length == 1 && get) {
+                    return pricing();
+                }
+            }
+            case "audit" -> {
+                if (parts.length == 1 && get) {
+                    return audit(request);
+                }
+            }
+            default -> {
+            }
+        }
+        throw AdminError.notFound("No admin route " + request.method() + " " + request.path());
+    }
+
+    private static Response methodNotAllowed(Request request, String allowed) {
+        throw new AdminError(HttpResponseStatus.METHOD_NOT_ALLOWED, "invalid_request_error",
+                "Method " + request.method() + " is not allowed on " + request.path() + "; use " + allowed + ".");
+    }
+
+    private static void requireWrite(Request request) {
+        if (!request.token().mayWrite()) {
+            throw new AdminError(HttpResponseStatus.FORBIDDEN, "permission_error",
+                    "The admin token '" + request.token().label() + "' may only read; this change needs a write token.");
+        }
+    }
+
+    // --- accounts ---------------------------------------------------------------------------------
+
+    private Response listAccounts() {
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode data = root.putArray("data");
+        for (String accountId : gateway.accounts().accountIds()) {
+            data.add(account(accountId));
+        }
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    private ObjectNode account(String accountId) {
+        AccountBook.AccountSnapshot snapshot = gateway.accounts().snapshot(accountId);
+        ObjectNode node = JSON.createObjectNode();
+        node.put("object", "account");
+        node.put("id", accountId);
+        node.put("currency", gateway.config().catalog().currency());
+        node.put("available_micros", snapshot.availableMicros());
+        node.put("reserved_micros", snapshot.reservedMicros());
+        node.put("credited_micros", snapshot.creditedMicros());
+        node.put("debited_micros", snapshot.debitedMicros());
+        node.put("written_off_micros", snapshot.writtenOffMicros());
+        node.put("active_keys", ledger().keyRecords().stream().filter(k -> k.accountId().equals(accountId) && !k.revoked()).count());
+        return node;
+    }
+
+    private Response openAccount(Request request) {
+        ObjectNode body = body(request, Set.of("id", "note"));
+        String accountId = requiredText(body, "id");
+        if (!ACCOUNT_ID.matcher(accountId).matches()) {
+            throw AdminError.badRequest("id: an account id is 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit");
+        }
+        if (gateway.accounts().slotOf(accountId) >= 0) {
+            throw AdminError.conflict("conflict_error", "Account " + accountId + " already exists.");
+        }
+        try {
+            ledger().openAccount(accountId, author(request, optionalText(body, "note", 256)));
+        } catch (IllegalStateException e) {
+            throw AdminError.conflict("capacity_error", e.getMessage());
+        }
+        return Response.json(HttpResponseStatus.CREATED, account(accountId));
+    }
+
+    private String requireAccount(String accountId) {
+        if (gateway.accounts().slotOf(accountId) < 0) {
+            throw AdminError.notFound("No account " + accountId);
+        }
+        return accountId;
+    }
+
+    // --- money --------------------------------------------------------------------------------------
+
+    private Response credit(Request request, String accountId) {
+        ObjectNode body = body(request, Set.of("amount_micros", "note"));
+        long amount = amount(body, false);
+        String note = optionalText(body, "note", 256);
+        String idempotencyKey = idempotencyKey(request);
+        Ledger.Applied applied = ledger().creditOnce(accountId, amount, idempotencyKey, author(request, note));
+        ObjectNode result = JSON.createObjectNode();
+        result.put("object", "credit");
+        result.put("account", accountId);
+        result.put("amount_micros", amount);
+        result.put("note", note);
+        result.put("idempotency_key", idempotencyKey);
+        return idempotent(applied, result, idempotencyKey);
+    }
+
+    private Response adjust(Request request, String accountId) {
+        ObjectNode body = body(request, Set.of("amount_micros", "reason", "note"));
+        long amount = amount(body, true);
+        String reason = requiredText(body, "reason");
+        if (reason.getBytes(StandardCharsets.UTF_8).length > 256) {
+            throw AdminError.badRequest("reason: at most 256 bytes");
+        }
+        String note = optionalText(body, "note", 256);
+        String idempotencyKey = idempotencyKey(request);
+        Ledger.Applied applied = ledger().adjustOnce(accountId, amount, reason, idempotencyKey, author(request, note));
+        if (applied == Ledger.Applied.REFUSED) {
+            throw AdminError.conflict("insufficient_balance", "An adjustment of " + amount + " micros would take more than the "
+                    + gateway.accounts().snapshot(accountId).availableMicros() + " micros available in " + accountId + ".");
+        }
+        ObjectNode result = JSON.createObjectNode();
+        result.put("object", "adjustment");
+        result.put("account", accountId);
+        result.put("amount_micros", amount);
+        result.put("reason", reason);
+        result.put("note", note);
+        result.put("idempotency_key", idempotencyKey);
+        return idempotent(applied, result, idempotencyKey);
+    }
+
+    /** Stripe's rule: the same key and body answer as the first time; the same key with another body is a 409. */
+    private static Response idempotent(Ledger.Applied applied, ObjectNode result, String idempotencyKey) {
+        if (applied == Ledger.Applied.CONFLICT) {
+            throw AdminError.conflict("idempotency_error", "Idempotency-Key " + idempotencyKey
+                    + " was already used with a different request; use a new key for a new change.");
+        }
+        Response response = Response.json(HttpResponseStatus.CREATED, result);
+        return applied == Ledger.Applied.REPLAYED ? new Response(response.status(), response.contentType(), response.body(), true) : response;
+    }
+
+    private static long amount(ObjectNode body, boolean signed) {
+        JsonNode value = body.get("amount_micros");
+        if (value == null || value.isNull()) {
+            throw AdminError.badRequest("amount_micros: missing (an integer number of micro-units)");
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToLong()) {
+            throw AdminError.badRequest("amount_micros: an integer number of micro-units, found " + value);
+        }
+        long amount = value.longValue();
+        if (signed ? amount == 0 : amount <= 0) {
+            throw AdminError.badRequest("amount_micros: " + (signed ? "must not be zero" : "must be positive") + ", found " + amount);
+        }
+        if (Math.abs(amount) > MAX_AMOUNT_MICROS) {
+            throw AdminError.badRequest("amount_micros: at most " + MAX_AMOUNT_MICROS + " in one request, found " + amount);
+        }
+        return amount;
+    }
+
+    private static String idempotencyKey(Request request) {
+        String key = request.idempotencyKey();
+        if (key == null || key.isEmpty()) {
+            throw AdminError.badRequest("An Idempotency-Key header is required: a retry with the same key applies the change once.");
+        }
+        if (key.length() > Ledger.MAX_IDEMPOTENCY_KEY_LENGTH || !VISIBLE_ASCII.matcher(key).matches()) {
+            throw AdminError.badRequest("Idempotency-Key: 1 to " + Ledger.MAX_IDEMPOTENCY_KEY_LENGTH + " visible ASCII characters");
+        }
+        return key;
+    }
+
+    // --- keys ---------------------------------------------------------------------------------------
+
+    /** The fields of a key this version does not store yet: refused rather than silently dropped. */
+    private static final Set<String> KEY_FIELDS_NOT_YET = Set.of("env", "lane", "models", "expires_at", "networks", "limits");
+
+    private Response issueKey(Request request) {
+        Set<String> known = new java.util.HashSet<>(KEY_FIELDS_NOT_YET);
+        known.addAll(Set.of("account", "label", "note"));
+        ObjectNode body = body(request, known);
+        for (String field : KEY_FIELDS_NOT_YET) {
+            if (body.has(field) && !body.get(field).isNull()) {
+                throw AdminError.badRequest(field + ": not supported yet by this Tollgate (keys are scoped to an account and a label); "
+                        + "leave it out");
+            }
+        }
+        String accountId = requireAccount(requiredText(body, "account"));
+        String label = body.has("label") ? requiredText(body, "label") : "default";
+        if (!LABEL.matcher(label).matches()) {
+            throw AdminError.badRequest("label: 1 to 64 letters, digits, spaces or _ . : / -, starting with a letter or digit");
+        }
+        String secret = ApiKeys.newRawKey(random);
+        String hash = ApiKeys.sha256Hex(secret);
+        ledger().issueKey(hash, ApiKeys.displayPrefix(secret), label, accountId, author(request, optionalText(body, "note", 256)));
+        ObjectNode node = key(ledger().keyRecord(hash));
+        node.put("key", secret); // the only time the secret is shown: only its hash is kept
+        return Response.json(HttpResponseStatus.CREATED, node);
+    }
+
+    private Response listKeys(Request request) {
+        String account = query(request, "account");
+        if (account != null) {
+            requireAccount(account);
+        }
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode data = root.putArray("data");
+        for (Ledger.KeyRecord key : ledger().keyRecords()) {
+            if (account == null || key.accountId().equals(account)) {
+                data.add(key(key));
+            }
+        }
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    private Response revokeKey(Request request, Ledger.KeyRecord key) {
+        if (!key.revoked()) {
+            ObjectNode body = request.body().length == 0 ? JSON.createObjectNode() : body(request, Set.of("note"));
+            ledger().revokeKey(key.keyHash(), author(request, optionalText(body, "note", 256)));
+        }
+        return Response.json(HttpResponseStatus.OK, key(ledger().keyRecord(key.keyHash())));
+    }
+
+    /** A key's public id: {@code key_} and the first 16 hex digits of its hash (which already names no secret). */
+    public static String keyId(String keyHash) {
+        return "key_" + keyHash.substring(0, 16);
+    }
+
+    private Ledger.KeyRecord requireKey(String id) {
+        Matcher matcher = KEY_ID.matcher(id);
+        if (matcher.matches()) {
+            for (Ledger.KeyRecord key : ledger().keyRecords()) {
+                if (key.keyHash().startsWith(matcher.group(1))) {
+                    return key;
+                }
+            }
+        }
+        throw AdminError.notFound("No key " + id + " (key ids look like key_0123456789abcdef)");
+    }
+
+    private static ObjectNode key(Ledger.KeyRecord key) {
+        ObjectNode node = JSON.createObjectNode();
+        node.put("object", "key");
+        node.put("id", keyId(key.keyHash()));
+        node.put("account", key.accountId());
+        node.put("label", key.label());
+        node.put("prefix", key.displayPrefix());
+        node.put("status", key.revoked() ? "revoked" : "active");
+        node.put("source", key.displayPrefix().isEmpty() ? "config" : "admin");
+        return node;
+    }
+
+    // --- reads from the journal ---------------------------------------------------------------------
+
+    private void catchUp() {
+        if (!reconciler.awaitCaughtUp(CATCH_UP)) {
+            throw new AdminError(HttpResponseStatus.SERVICE_UNAVAILABLE, "api_error",
+                    "The reconciler has not caught up with the journal" + (reconciler.failure() != null ? " (it failed: see the log)" : "") + ".");
+        }
+    }
+
+    private Response usage(Request request) {
+        long toMs = instant(request, "to", clockMs.getAsLong() + 1);
+        long fromMs = instant(request, "from", YearMonth.from(Instant.ofEpochMilli(toMs - 1).atZone(ZoneOffset.UTC)).atDay(1)
+                .atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli());
+        if (fromMs >= toMs) {
+            throw AdminError.badRequest("from must be before to");
+        }
+        Set<UsageQuery.Dimension> dimensions = EnumSet.noneOf(UsageQuery.Dimension.class);
+        boolean byStatus = false;
+        String groupBy = query(request, "group_by");
+        List<String> groups = new ArrayList<>();
+        if (groupBy != null && !groupBy.isBlank()) {
+            for (String name : groupBy.split(",")) {
+                String dimension = name.trim();
+                groups.add(dimension);
+                switch (dimension) {
+                    case "account" -> dimensions.add(UsageQuery.Dimension.ACCOUNT);
+                    case "key" -> dimensions.add(UsageQuery.Dimension.KEY);
+                    case "model" -> dimensions.add(UsageQuery.Dimension.MODEL);
+                    case "lane" -> dimensions.add(UsageQuery.Dimension.LANE);
+                    case "day" -> dimensions.add(UsageQuery.Dimension.DAY);
+                    case "status" -> byStatus = true;
+                    default -> throw AdminError.badRequest("group_by: " + dimension + " is not one of account, key, model, lane, day, status");
+                }
+            }
+        }
+        UsageQuery query = new UsageQuery(fromMs, toMs, null, null, dimensions);
+        String account = query(request, "account");
+        if (account != null) {
+            query = query.forAccount(requireAccount(account));
+        }
+        String key = query(request, "key");
+        if (key != null) {
+            query = query.forKey(requireKey(key).keyHash());
+        }
+        catchUp();
+        List<UsageRow> rows = reconciler.usage(query);
+        ObjectNode root = JSON.createObjectNode();
+        root.put("from", Instant.ofEpochMilli(fromMs).toString());
+        root.put("to", Instant.ofEpochMilli(toMs).toString());
+        ArrayNode groupNames = root.putArray("group_by");
+        groups.forEach(groupNames::add);
+        ArrayNode data = root.putArray("data");
+        for (UsageRow row : rows) {
+            if (byStatus) {
+                UsageTotals settled = row.totals().settledOnly();
+                if (settled.requests() > 0) {
+                    usageRow(data.addObject(), row, "settled", settled);
+                }
+                if (row.totals().released() > 0) {
+                    usageRow(data.addObject(), row, "released",
+                            new UsageTotals(row.totals().released(), row.totals().released(), 0, 0, 0, 0, 0, 0, 0));
+                }
+            } else {
+                usageRow(data.addObject(), row, null, row.totals());
+            }
+        }
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    private static void usageRow(ObjectNode node, UsageRow row, String status, UsageTotals totals) {
+        if (row.accountId() != null) {
+            node.put("account", row.accountId());
+        }
+        if (row.keyHash() != null) {
+            node.put("key", keyId(row.keyHash()));
+        }
+        if (row.model() != null) {
+            node.put("provider", row.provider());
+            node.put("model", row.model());
+        }
+        if (row.lane() != null) {
+            node.put("lane", row.lane());
+        }
+        if (row.day() != null) {
+            node.put("day", row.day().toString());
+        }
+        if (status != null) {
+            node.put("status", status);
+        }
+        node.put("requests", totals.requests());
+        node.put("released", totals.released());
+        node.put("input_tokens", totals.inputTokens());
+        node.put("cache_read_tokens", totals.cacheReadTokens());
+        node.put("cache_write_tokens", totals.cacheWriteTokens());
+        node.put("output_tokens", totals.outputTokens());
+        node.put("reasoning_tokens", totals.reasoningTokens());
+        node.put("cost_micros", totals.costMicros());
+        node.put("debited_micros", totals.debitedMicros());
+        node.put("written_off_micros", totals.writtenOffMicros());
+    }
+
+    private Response requests(Request request) {
+        String account = query(request, "account");
+        String key = query(request, "key");
+        int limit = (int) number(request, "limit", 50, 1, MAX_PAGE);
+        RequestLog.Query query = new RequestLog.Query(account == null ? null : requireAccount(account), key == null ? null : requireKey(key).keyHash(),
+                query(request, "model"), null, limit, RequestLog.NEWEST, RequestLog.DEFAULT_MAX_SCANNED);
+        String status = query(request, "status");
+        if (status != null) {
+            query = query.status(switch (status) {
+                case "settled" -> RequestLog.Status.SETTLED;
+                case "released" -> RequestLog.Status.RELEASED;
+                default -> throw AdminError.badRequest("status: settled or released, found " + status);
+            });
+        }
+        String before = query(request, "before");
+        if (before != null) {
+            try {
+                query = query.before(Long.parseUnsignedLong(before, 16));
+            } catch (NumberFormatException e) {
+                throw AdminError.badRequest("before: the next_before of the previous page (hex), found " + before);
+            }
+        }
+        RequestLog.Page page = reconciler.requestLog(query);
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode data = root.putArray("data");
+        for (RequestLog.Entry entry : page.entries()) {
+            ObjectNode node = data.addObject();
+            JournalEvent.RequestFacts facts = entry.request();
+            node.put("request_id", facts.requestId());
+            node.put("journal_index", Long.toHexString(entry.index()));
+            node.put("time", Instant.ofEpochMilli(entry.timestampMs()).toString());
+            node.put("status", entry.status().name().toLowerCase(java.util.Locale.ROOT));
+            node.put("reason", entry.reason());
+            node.put("account", facts.accountId());
+            node.put("key", keyId(facts.keyHash()));
+            node.put("lane", facts.lane());
+            node.put("provider", facts.provider());
+            node.put("model", facts.model());
+            node.put("endpoint", facts.endpoint());
+            node.put("duration_ms", facts.endMs() - facts.startMs());
+            node.put("input_tokens", entry.usage().inputTokens());
+            node.put("cache_read_tokens", entry.usage().cacheReadTokens());
+            node.put("cache_write_tokens", entry.usage().cacheWriteTokens());
+            node.put("output_tokens", entry.usage().outputTokens());
+            node.put("reasoning_tokens", entry.usage().reasoningTokens());
+            node.put("usage_reported_by", entry.usageReportedByProvider() ? "provider" : "tollgate");
+            node.put("cost_micros", entry.costMicros());
+            node.put("debited_micros", entry.debitedMicros());
+            node.put("written_off_micros", entry.writtenOffMicros());
+            node.put("upstream_request_id", facts.upstreamRequestId());
+        }
+        root.put("has_more", page.hasMore());
+        if (page.hasMore()) {
+            root.put("next_before", Long.toHexString(page.nextCursor()));
+        } else {
+            root.putNull("next_before");
+        }
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    private Response statement(Request request, String accountId, String month) {
+        YearMonth yearMonth;
+        try {
+            yearMonth = YearMonth.parse(month);
+        } catch (DateTimeParseException e) {
+            throw AdminError.badRequest("A statement month is yyyy-mm, found " + month);
+        }
+        catchUp();
+        var statement = reconciler.statement(accountId, yearMonth);
+        if (request.accept() != null && request.accept().contains("text/csv")) {
+            return new Response(HttpResponseStatus.OK, "text/csv; charset=utf-8", statement.toCsv().getBytes(StandardCharsets.UTF_8), false);
+        }
+        return new Response(HttpResponseStatus.OK, "application/json", statement.toJson().getBytes(StandardCharsets.UTF_8), false);
+    }
+
+    private Response debitExport(Request request) {
+        long toMs = instant(request, "to", clockMs.getAsLong() + 1);
+        long fromMs = instant(request, "from", 0);
+        if (fromMs >= toMs) {
+            throw AdminError.badRequest("from must be before to");
+        }
+        Map<String, String> labels = new HashMap<>();
+        for (Ledger.KeyRecord key : ledger().keyRecords()) {
+            labels.put(key.keyHash(), key.label());
+        }
+        StringBuilder csv = new StringBuilder(4096);
+        DebitExport.write(ledger().journal(), fromMs, toMs, labels, csv);
+        return new Response(HttpResponseStatus.OK, "text/csv; charset=utf-8", csv.toString().getBytes(StandardCharsets.UTF_8), false);
+    }
+
+    private Response pricing() {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("currency", gateway.config().catalog().currency());
+        root.put("micros_per_unit", gateway.config().catalog().microsPerUnit());
+        ArrayNode data = root.putArray("data");
+        for (ModelRow row : gateway.config().catalog().rows()) {
+            ObjectNode node = data.addObject();
+            node.put("provider", row.provider());
+            node.put("model", row.model());
+            ArrayNode endpoints = node.putArray("endpoints");
+            row.endpoints().stream().map(e -> e.name().toLowerCase(java.util.Locale.ROOT)).sorted().forEach(endpoints::add);
+            node.put("context_window_tokens", row.contextWindowTokens());
+            node.put("max_output_tokens", row.maxOutputTokens());
+            node.put("input_micros_per_million_tokens", row.inputMicrosPerMillionTokens());
+            node.put("cache_read_micros_per_million_tokens", row.cacheReadMicrosPerMillionTokens());
+            node.put("cache_write_micros_per_million_tokens", row.cacheWriteMicrosPerMillionTokens());
+            node.put("output_micros_per_million_tokens", row.outputMicrosPerMillionTokens());
+            node.put("as_of", row.asOf().toString());
+            node.put("source", String.valueOf(row.source()));
+        }
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    /** Every change an operator made, newest first, read from the journal itself (the {@code AUTHORED} records). */
+    private Response audit(Request request) {
+        int limit = (int) number(request, "limit", 100, 1, MAX_PAGE);
+        String account = query(request, "account");
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode data = root.putArray("data");
+        ledger().journal().readBackward((index, event) -> {
+            if (event instanceof JournalEvent.Authored authored) {
+                ObjectNode node = JSON.createObjectNode();
+                String changedAccount = auditEntry(node, index, authored);
+                if (account == null || account.equals(changedAccount)) {
+                    data.add(node);
+                }
+            }
+            return data.size() < limit;
+        });
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    private static String auditEntry(ObjectNode node, long index, JournalEvent.Authored authored) {
+        node.put("journal_index", Long.toHexString(index));
+        node.put("time", Instant.ofEpochMilli(authored.timestampMs()).toString());
+        node.put("actor", authored.actor());
+        String account = switch (authored.change()) {
+            case JournalEvent.AccountOpened e -> {
+                node.put("action", "account.opened");
+                yield e.accountId();
+            }
+            case JournalEvent.CreditAdded e -> {
+                node.put("action", "account.credited");
+                node.put("amount_micros", e.amountMicros());
+                node.put("idempotency_key", Ledger.reference(e.idempotencyKey()));
+                yield e.accountId();
+            }
+            case JournalEvent.Adjusted e -> {
+                node.put("action", "account.adjusted");
+                node.put("amount_micros", e.amountMicros());
+                node.put("reason", e.reason());
+                node.put("idempotency_key", Ledger.reference(e.idempotencyKey()));
+                yield e.accountId();
+            }
+            case JournalEvent.KeyIssued e -> {
+                node.put("action", "key.issued");
+                node.put("key", keyId(e.keyHash()));
+                node.put("label", e.label());
+                yield e.accountId();
+            }
+            case JournalEvent.KeyRevoked e -> {
+                node.put("action", "key.revoked");
+                node.put("key", keyId(e.keyHash()));
+                yield null;
+            }
+            default -> throw new IllegalStateException("no operator makes " + authored.change().type());
+        };
+        if (account != null) {
+            node.put("account", account);
+        }
+        node.put("note", authored.note());
+        return account;
+    }
+
+    // --- request parts ------------------------------------------------------------------------------
+
+    private static Ledger.Author author(Request request, String note) {
+        return new Ledger.Author(request.token().label(), note);
+    }
+
+    private static ObjectNode body(Request request, Set<String> fields) {
+        JsonNode node;
+        try {
+            node = request.body().length == 0 ? null : JSON.readTree(request.body());
+        } catch (JsonProcessingException e) {
+            throw AdminError.badRequest("The body is not valid JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw AdminError.badRequest("The body is not valid JSON.");
+        }
+        if (!(node instanceof ObjectNode object)) {
+            throw AdminError.badRequest("The body must be a JSON object.");
+        }
+        for (var names = object.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!fields.contains(name)) {
+                throw AdminError.badRequest("Unknown field " + name + " (known: " + String.join(", ", new java.util.TreeSet<>(fields)) + ")");
+            }
+        }
+        return object;
+    }
+
+    private static String requiredText(ObjectNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            throw AdminError.badRequest(field + ": missing");
+        }
+        if (!value.isTextual() || value.textValue().isBlank()) {
+            throw AdminError.badRequest(field + ": a non-empty string, found " + value);
+        }
+        return value.textValue();
+    }
+
+    private static String optionalText(ObjectNode body, String field, int maxBytes) {
+        JsonNode value = body.get(field);
+        if (value == null || value.isNull()) {
+            return "";
+        }
+        if (!value.isTextual()) {
+            throw AdminError.badRequest(field + ": a string, found " + value);
+        }
+        if (value.textValue().getBytes(StandardCharsets.UTF_8).length > maxBytes) {
+            throw AdminError.badRequest(field + ": at most " + maxBytes + " bytes");
+        }
+        return value.textValue();
+    }
+
+    private static String query(Request request, String name) {
+        List<String> values = request.query().get(name);
+        if (values == null || values.isEmpty() || values.get(0).isEmpty()) {
+            return null;
+        }
+        if (values.size() > 1) {
+            throw AdminError.badRequest("Query parameter " + name + " given " + values.size() + " times");
+        }
+        return values.get(0);
+    }
+
+    private static long number(Request request, String name, long defaultValue, long min, long max) {
+        String text = query(request, name);
+        if (text == null) {
+            return defaultValue;
+        }
+        try {
+            long value = Long.parseLong(text);
+            if (value >= min && value <= max) {
+                return value;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw AdminError.badRequest(name + ": a whole number from " + min + " to " + max + ", found " + text);
+    }
+
+    /** An instant ({@code 2026-12-01T00:00:00Z}) or a UTC day ({@code 2026-12-01}, its start). */
+    private static long instant(Request request, String name, long defaultMs) {
+        String text = query(request, name);
+        if (text == null) {
+            return defaultMs;
+        }
+        try {
+            return text.length() == 10 ? LocalDate.parse(text).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli() : Instant.parse(text).toEpochMilli();
+        } catch (DateTimeParseException e) {
+            throw AdminError.badRequest(name + ": an instant like 2026-12-01T00:00:00Z or a day like 2026-12-01, found " + text);
+        }
+    }
+}
