@@ -8,7 +8,7 @@ public final class Money {
     public static String format(long micros, String currency) {
         String sign = micros < 0 ? "-" : "";
         long magnitude = Math.abs(micros);
-        String amount = sign + (magnitude / 1_000_000) + "." + String.format("%06d", magnitude % 1_000_000);
-        return "USD".equals(currency) ? "$" + amount : amount + " " + currency;
+        String amount = (magnitude / 1_000_000) + "." + String.format("%06d", magnitude % 1_000_000);
+        return "USD".equals(currency) ? sign + "$" + amount : sign + amount + " " + currency;
     }
 }

@@ -15,6 +15,7 @@ import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.proxy.Money;
 import dev.tollgate.proxy.TollgateNode;
 import dev.tollgate.proxy.Transport;
+import dev.tollgate.proxy.admin.AdminTokens;
 import dev.tollgate.proxy.sim.SimulatedProvider;
 import java.net.URI;
 import java.nio.file.Files;
@@ -38,6 +39,9 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--port", defaultValue = "8080", description = "Tollgate's port (default: ${DEFAULT-VALUE}; 0 picks a free one).")
     int port;
+
+    @Option(names = "--admin-port", defaultValue = "8081", description = "The admin API's port (default: ${DEFAULT-VALUE}; 0 picks a free one, -1 none).")
+    int adminPort;
 
     @Option(names = "--balance-micros", defaultValue = "5000000", description = "The demo account's opening balance in micro-USD (default: ${DEFAULT-VALUE}).")
     long balanceMicros;
@@ -92,11 +96,15 @@ final class DemoCommand implements Callable<Integer> {
         boolean temporaryJournal = journalDirectory == null;
         Path journalPath = temporaryJournal ? Files.createTempDirectory("tollgate-demo-journal") : journalDirectory;
         TollgateConfig config = new TollgateConfig(new ListenerConfig(host, port), providers, catalog, Limits.defaults(),
-                new JournalConfig(journalPath, Durability.PERIODIC, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
+                new JournalConfig(journalPath, Durability.PERIODIC, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account))
+                .withAdminListener(adminPort < 0 ? null : new ListenerConfig(host, adminPort));
+        // A fresh admin token each run, shown below: the demo's admin API is as closed as a real one.
+        String adminToken = "tga-" + ApiKeys.newRawKey(new SecureRandom()).substring(ApiKeys.KEY_PREFIX.length());
 
         OutcomePrinter printer = new OutcomePrinter(System.out, catalog.currency());
         TollgateNode node = TollgateNode.start(config, quiet ? outcome -> { } : printer::print,
-                threads > 0 ? threads : Runtime.getRuntime().availableProcessors(), Transport.best());
+                threads > 0 ? threads : Runtime.getRuntime().availableProcessors(), Transport.best(),
+                AdminTokens.of("demo-admin", AdminTokens.Role.WRITE, adminToken));
         String base = "http://" + host + ":" + node.port();
         System.out.println("Tollgate demo on " + base + " (simulated OpenAI + Anthropic upstream on " + simulated.rootUrl() + ")");
         long available = node.gateway().accounts().snapshot("demo").availableMicros();
@@ -114,6 +122,16 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("    -d '{\"model\":\"claude-haiku-4-5\",\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
         System.out.println("  curl -s " + base + "/tollgate/v1/balance -H \"Authorization: Bearer $TOLLGATE_KEY\"");
         System.out.println();
+        if (node.adminPort() >= 0) {
+            String adminUrl = "http://" + host + ":" + node.adminPort();
+            System.out.println("Admin API on " + adminUrl + "/admin/v1 and metrics on " + adminUrl + "/metrics; the demo admin token:");
+            System.out.println();
+            System.out.println("  export TOLLGATE_ADMIN_TOKEN=" + adminToken);
+            System.out.println();
+            System.out.println("  bin/tollgate accounts" + (node.adminPort() == 8081 ? "" : " --url " + adminUrl)
+                    + "          # balances; also topup, adjust, keys, usage, requests, statement, audit (--help)");
+            System.out.println();
+        }
         System.out.println("Each request prints its exact cost and the balance after it. Ctrl-C stops.");
         System.out.flush();
 

@@ -12,6 +12,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import dev.tollgate.proxy.Transport;
+import dev.tollgate.proxy.admin.AdminTokens;
 
 @Command(name = "serve", description = "Run Tollgate with a configuration file.")
 final class ServeCommand implements Callable<Integer> {
@@ -32,13 +34,31 @@ final class ServeCommand implements Callable<Integer> {
             e.problems().forEach(problem -> System.err.println("  " + problem));
             return 2;
         }
+        AdminTokens adminTokens;
+        try {
+            adminTokens = AdminTokens.fromEnvironment(System::getenv);
+        } catch (IllegalArgumentException e) {
+            System.err.println("tollgate: " + e.getMessage());
+            return 2;
+        }
         OutcomePrinter printer = new OutcomePrinter(System.out, loaded.catalog().currency());
-        TollgateNode node = TollgateNode.start(loaded, logRequests ? printer::print : outcome -> { });
+        TollgateNode node;
+        try {
+            node = TollgateNode.start(loaded, logRequests ? printer::print : outcome -> { }, Runtime.getRuntime().availableProcessors(),
+                    Transport.best(), adminTokens);
+        } catch (IllegalStateException e) {
+            System.err.println("tollgate: " + e.getMessage());
+            return 2;
+        }
         printRecovery(node.recoveryReport(), loaded.catalog().currency());
         System.out.println("tollgate: listening on http://" + loaded.proxyListener().host() + ":" + node.port()
                 + " with " + loaded.providers().size() + " provider(s), " + node.gateway().routes().routes().size()
                 + " routable model(s), " + node.gateway().accounts().accountIds().size() + " account(s); journal "
                 + loaded.journal().directory() + " (" + loaded.journal().durability().wireName() + ")");
+        if (node.adminPort() >= 0) {
+            System.out.println("tollgate: admin API on http://" + loaded.adminListener().host() + ":" + node.adminPort() + "/admin/v1 (metrics on /metrics)"
+                    + (adminTokens.isEmpty() ? "; no admin token set, so only /healthz, /readyz and /metrics answer" : ""));
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             node.close();

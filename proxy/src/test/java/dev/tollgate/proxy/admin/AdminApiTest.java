@@ -45,8 +45,8 @@ import org.junit.jupiter.api.io.TempDir;
  * refusal; then a restart, which must give back exactly the state before it.
  */
 class AdminApiTest {
-    private static final String WRITE_TOKEN = "ops-secret-0123456789abcdef";
-    private static final String READ_TOKEN = "auditor-secret-0123456789";
+    private static final String WRITE_TOKEN = AdminTestNode.WRITE_TOKEN;
+    private static final String READ_TOKEN = AdminTestNode.READ_TOKEN;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -64,17 +64,7 @@ class AdminApiTest {
     }
 
     private TollgateNode startNode(ListenerConfig admin) throws InterruptedException {
-        URI upstream = URI.create(sim.baseUrl());
-        Secret providerKey = new Secret("sk-provider-admin-test-key");
-        TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0),
-                List.of(new ProviderConfig("openai", Protocol.OPENAI, upstream, null, providerKey, null),
-                        new ProviderConfig("anthropic", Protocol.ANTHROPIC, upstream, null, providerKey, null)),
-                CatalogLoader.loadBuiltin(), Limits.defaults(),
-                new JournalConfig(dir.resolve("journal"), Durability.PAGE_CACHE, JournalConfig.DEFAULT_SYNC_INTERVAL_MS),
-                List.of(new AccountConfig("bootstrap", 1_000_000, List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(configKey), "boot")))))
-                .withAdminListener(admin);
-        AdminTokens tokens = AdminTokens.fromEnvironment(Map.of(AdminTokens.TOKENS_ENV, "ops:write:" + WRITE_TOKEN + ",auditor:read:" + READ_TOKEN)::get);
-        return TollgateNode.start(config, outcome -> { }, 1, Transport.best(), tokens);
+        return AdminTestNode.start(sim, dir, configKey);
     }
 
     @AfterEach
@@ -336,12 +326,7 @@ class AdminApiTest {
     void anAdminListenerOffLoopbackRefusesToStartWithoutATokenAndLeavesTheJournalClosed() throws Exception {
         node.close();
         node = null;
-        URI upstream = URI.create(sim.baseUrl());
-        TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0),
-                List.of(new ProviderConfig("openai", Protocol.OPENAI, upstream, null, new Secret("sk-x-0123456789"), null)),
-                CatalogLoader.loadBuiltin(), Limits.defaults(),
-                new JournalConfig(dir.resolve("journal"), Durability.PAGE_CACHE, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of())
-                .withAdminListener(new ListenerConfig("0.0.0.0", 0));
+        TollgateConfig config = AdminTestNode.config(sim, dir, configKey, new ListenerConfig("0.0.0.0", 0));
         assertThatThrownBy(() -> TollgateNode.start(config, outcome -> { }, 1, Transport.best(), AdminTokens.none()))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("not on a loopback address").hasMessageContaining(AdminTokens.TOKENS_ENV);
         assertThatThrownBy(() -> AdminTokens.fromEnvironment(Map.of(AdminTokens.TOKENS_ENV, "ops:admin:" + WRITE_TOKEN)::get))

@@ -1,0 +1,453 @@
+package dev.tollgate.proxy.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tollgate.proxy.Money;
+import java.io.PrintWriter;
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * The operator's commands over the admin API: aligned tables for people, {@code --json} for scripts
+ * (the API's own answer), a message and exit code 1 on every error. Amounts are given in currency units
+ * ({@code 5}, {@code 12.50}, {@code -0.25}) and converted exactly to micro-units, or refused.
+ */
+final class AdminCommands {
+    /** Where the commands read TOLLGATE_ADMIN_URL and TOLLGATE_ADMIN_TOKEN; tests replace it. */
+    static Function<String, String> environment = System::getenv;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private AdminCommands() {
+    }
+
+    /** The options every admin command takes. */
+    static final class Connection {
+        @Option(names = "--url", description = "The admin API (default: $TOLLGATE_ADMIN_URL, else http://127.0.0.1:8081).")
+        String url;
+
+        @Option(names = "--json", description = "Print the API's JSON answer instead of a table.")
+        boolean json;
+
+        AdminClient client() {
+            String base = url != null ? url : environment.apply(AdminClient.URL_ENV);
+            return new AdminClient(base == null || base.isBlank() ? AdminClient.DEFAULT_URL : base, environment.apply("TOLLGATE_ADMIN_TOKEN"));
+        }
+    }
+
+    /** Runs one command: its answer on standard output, or its error on standard error and exit code 1. */
+    abstract static class AdminCommand implements Callable<Integer> {
+        @Mixin
+        Connection connection;
+
+        @Spec
+        CommandSpec spec;
+
+        abstract void run(AdminClient client, PrintWriter out);
+
+        @Override
+        public final Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            try {
+                run(connection.client(), out);
+                out.flush();
+                return 0;
+            } catch (AdminClient.Failure | IllegalArgumentException e) {
+                spec.commandLine().getErr().println("tollgate: " + e.getMessage());
+                spec.commandLine().getErr().flush();
+                return 1;
+            }
+        }
+
+        /** Prints the answer as JSON when asked, else as the table {@code table} makes. */
+        void print(PrintWriter out, JsonNode answer, Function<JsonNode, Table> table) {
+            if (connection.json) {
+                out.println(answer.toPrettyString());
+            } else {
+                table.apply(answer).print(out);
+            }
+        }
+    }
+
+    /** Columns padded to their widest cell; numbers right-aligned. */
+    static final class Table {
+        private final List<String> headers;
+        private final List<List<String>> rows = new ArrayList<>();
+
+        Table(String... headers) {
+            this.headers = List.of(headers);
+        }
+
+        Table row(Object... cells) {
+            List<String> row = new ArrayList<>();
+            for (Object cell : cells) {
+                row.add(cell == null ? "" : String.valueOf(cell));
+            }
+            rows.add(row);
+            return this;
+        }
+
+        void print(PrintWriter out) {
+            int[] widths = new int[headers.size()];
+            boolean[] numeric = new boolean[headers.size()];
+            java.util.Arrays.fill(numeric, true);
+            for (int i = 0; i < widths.length; i++) {
+                widths[i] = headers.get(i).length();
+                for (List<String> row : rows) {
+                    widths[i] = Math.max(widths[i], row.get(i).length());
+                    numeric[i] &= row.get(i).matches("-?[$]?[0-9][0-9.,]*");
+                }
+            }
+            line(out, headers, widths, new boolean[widths.length]);
+            for (List<String> row : rows) {
+                line(out, row, widths, numeric);
+            }
+            if (rows.isEmpty()) {
+                out.println("(none)");
+            }
+        }
+
+        private static void line(PrintWriter out, List<String> cells, int[] widths, boolean[] right) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < cells.size(); i++) {
+                String cell = cells.get(i);
+                String pad = " ".repeat(widths[i] - cell.length());
+                line.append(i == 0 ? "" : "  ").append(right[i] ? pad + cell : cell + (i == cells.size() - 1 ? "" : pad));
+            }
+            out.println(line);
+        }
+    }
+
+    /** An amount in currency units as exact micro-units: 12.5 is 12500000; 0.0000001 is refused. */
+    static long micros(String amount) {
+        try {
+            return new BigDecimal(amount.replace("$", "").replace("_", "")).movePointRight(6).longValueExact();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not an amount: " + amount + " (currency units, like 5 or 12.50)");
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(amount + " is not a whole number of micro-units (at most 6 decimals)");
+        }
+    }
+
+    static String money(JsonNode node, String field, String currency) {
+        return Money.format(node.path(field).asLong(), currency);
+    }
+
+    static Table accountsTable(Iterable<JsonNode> accounts) {
+        Table table = new Table("ACCOUNT", "AVAILABLE", "RESERVED", "CREDITED", "DEBITED", "WRITTEN OFF", "KEYS");
+        for (JsonNode account : accounts) {
+            String currency = account.path("currency").asText("USD");
+            table.row(account.path("id").asText(), money(account, "available_micros", currency), money(account, "reserved_micros", currency),
+                    money(account, "credited_micros", currency), money(account, "debited_micros", currency),
+                    money(account, "written_off_micros", currency), account.path("active_keys").asLong());
+        }
+        return table;
+    }
+
+    static Table keysTable(Iterable<JsonNode> keys) {
+        Table table = new Table("KEY", "ACCOUNT", "LABEL", "PREFIX", "STATUS");
+        for (JsonNode key : keys) {
+            table.row(key.path("id").asText(), key.path("account").asText(), key.path("label").asText(), key.path("prefix").asText(),
+                    key.path("status").asText());
+        }
+        return table;
+    }
+
+    @Command(name = "accounts", description = "List accounts with their balances; show or open one.",
+            subcommands = {AccountsShow.class, AccountsOpen.class})
+    static final class Accounts extends AdminCommand {
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            print(out, client.get("/admin/v1/accounts", null).json(), answer -> accountsTable(answer.path("data")));
+        }
+    }
+
+    @Command(name = "show", description = "One account's balance.")
+    static final class AccountsShow extends AdminCommand {
+        @Parameters(paramLabel = "ACCOUNT")
+        String account;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            print(out, client.get("/admin/v1/accounts/" + account, null).json(), answer -> accountsTable(List.of(answer)));
+        }
+    }
+
+    @Command(name = "open", description = "Open an account (with nothing in it; top it up next).")
+    static final class AccountsOpen extends AdminCommand {
+        @Parameters(paramLabel = "ACCOUNT")
+        String account;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            ObjectNode body = JSON.createObjectNode().put("id", account);
+            print(out, client.post("/admin/v1/accounts", body, null).json(), answer -> accountsTable(List.of(answer)));
+        }
+    }
+
+    /** Credits and adjustments: an idempotency key of the operator's, or a new one printed so a retry can reuse it. */
+    abstract static class MoneyCommand extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "ACCOUNT")
+        String account;
+
+        @Parameters(index = "1", paramLabel = "AMOUNT", description = "In currency units: 5, 12.50 (exact to the micro-unit).")
+        String amount;
+
+        @Option(names = "--note", description = "Kept in the journal and the audit trail.")
+        String note;
+
+        @Option(names = "--idempotency-key", description = "Retry with the same key to apply the change once (default: a new one, printed).")
+        String idempotencyKey;
+
+        void send(AdminClient client, PrintWriter out, String what, ObjectNode body) {
+            String key = idempotencyKey != null ? idempotencyKey : what + "-" + UUID.randomUUID();
+            AdminClient.Answer answer = client.post("/admin/v1/accounts/" + account + "/" + what + "s", body, key);
+            JsonNode balance = client.get("/admin/v1/accounts/" + account, null).json();
+            if (connection.json) {
+                out.println(answer.json().toPrettyString());
+                return;
+            }
+            String currency = balance.path("currency").asText("USD");
+            boolean replayed = "true".equals(answer.headers().get("idempotent-replayed"));
+            out.println((replayed ? "Already applied (idempotency key " + key + "): nothing changed. " : what.substring(0, 1).toUpperCase()
+                    + what.substring(1) + " of " + Money.format(answer.json().path("amount_micros").asLong(), currency) + " applied to " + account
+                    + " (idempotency key " + key + "). ") + "Available now: " + money(balance, "available_micros", currency) + ".");
+        }
+    }
+
+    @Command(name = "topup", description = "Add prepaid balance to an account.")
+    static final class Topup extends MoneyCommand {
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            ObjectNode body = JSON.createObjectNode().put("amount_micros", micros(amount));
+            if (note != null) {
+                body.put("note", note);
+            }
+            send(client, out, "credit", body);
+        }
+    }
+
+    @Command(name = "adjust", description = "Correct an account's balance by a signed amount, with a reason.")
+    static final class Adjust extends MoneyCommand {
+        @Option(names = "--reason", required = true, description = "Why (on the account's statement).")
+        String reason;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            ObjectNode body = JSON.createObjectNode().put("amount_micros", micros(amount)).put("reason", reason);
+            if (note != null) {
+                body.put("note", note);
+            }
+            send(client, out, "adjustment", body);
+        }
+    }
+
+    @Command(name = "keys", description = "List keys (of one account with --account); create, show or revoke one.",
+            subcommands = {KeysCreate.class, KeysShow.class, KeysRevoke.class})
+    static final class Keys extends AdminCommand {
+        @Option(names = "--account", description = "Only this account's keys.")
+        String account;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            print(out, client.get("/admin/v1/keys" + AdminClient.query(AdminClient.parameters("account", account)), null).json(),
+                    answer -> keysTable(answer.path("data")));
+        }
+    }
+
+    @Command(name = "create", description = "Issue a key to an account; its secret is shown once.")
+    static final class KeysCreate extends AdminCommand {
+        @Option(names = "--account", required = true)
+        String account;
+
+        @Option(names = "--label", defaultValue = "default", description = "A non-secret name in reports (default: ${DEFAULT-VALUE}).")
+        String label;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            JsonNode key = client.post("/admin/v1/keys", JSON.createObjectNode().put("account", account).put("label", label), null).json();
+            if (connection.json) {
+                out.println(key.toPrettyString());
+                return;
+            }
+            keysTable(List.of(key)).print(out);
+            out.println();
+            out.println("Its secret, shown once (Tollgate keeps only its hash):");
+            out.println("  " + key.path("key").asText());
+        }
+    }
+
+    @Command(name = "show", description = "One key (never its secret).")
+    static final class KeysShow extends AdminCommand {
+        @Parameters(paramLabel = "KEY_ID")
+        String id;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            print(out, client.get("/admin/v1/keys/" + id, null).json(), answer -> keysTable(List.of(answer)));
+        }
+    }
+
+    @Command(name = "revoke", description = "Stop a key from spending, at once.")
+    static final class KeysRevoke extends AdminCommand {
+        @Parameters(paramLabel = "KEY_ID")
+        String id;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            print(out, client.post("/admin/v1/keys/" + id + "/revoke", null, null).json(), answer -> keysTable(List.of(answer)));
+        }
+    }
+
+    @Command(name = "usage", description = "Requests, tokens and cost over a period, grouped as asked.")
+    static final class Usage extends AdminCommand {
+        @Option(names = "--from", description = "An instant or a UTC day (default: the start of this month).")
+        String from;
+
+        @Option(names = "--to", description = "An instant or a UTC day, exclusive (default: now).")
+        String to;
+
+        @Option(names = "--group-by", description = "Any of key, model, lane, day, status, account, comma-separated.")
+        String groupBy;
+
+        @Option(names = "--account")
+        String account;
+
+        @Option(names = "--key", description = "A key id (key_...).")
+        String key;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            JsonNode answer = client.get("/admin/v1/usage" + AdminClient.query(AdminClient.parameters("from", from, "to", to, "group_by", groupBy,
+                    "account", account, "key", key)), null).json();
+            print(out, answer, usage -> {
+                // The grouped columns only, in the order asked, then the totals.
+                List<String> groups = new ArrayList<>();
+                usage.path("group_by").forEach(group -> groups.add(group.asText()));
+                List<String> headers = new ArrayList<>();
+                groups.forEach(group -> headers.add(group.toUpperCase(java.util.Locale.ROOT)));
+                headers.addAll(List.of("REQUESTS", "RELEASED", "INPUT", "OUTPUT", "COST"));
+                Table table = new Table(headers.toArray(String[]::new));
+                for (JsonNode row : usage.path("data")) {
+                    List<Object> cells = new ArrayList<>();
+                    groups.forEach(group -> cells.add(row.path(group).asText("")));
+                    cells.addAll(List.of(row.path("requests").asLong(), row.path("released").asLong(), row.path("input_tokens").asLong(),
+                            row.path("output_tokens").asLong(), Money.format(row.path("cost_micros").asLong(), "USD")));
+                    table.row(cells.toArray());
+                }
+                return table;
+            });
+        }
+    }
+
+    @Command(name = "requests", description = "The request log, newest first.")
+    static final class Requests extends AdminCommand {
+        @Option(names = "--account")
+        String account;
+
+        @Option(names = "--key", description = "A key id (key_...).")
+        String key;
+
+        @Option(names = "--model")
+        String model;
+
+        @Option(names = "--status", description = "settled or released.")
+        String status;
+
+        @Option(names = "--limit", defaultValue = "20")
+        int limit;
+
+        @Option(names = "--before", description = "The next_before of the previous page.")
+        String before;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            JsonNode answer = client.get("/admin/v1/requests" + AdminClient.query(AdminClient.parameters("account", account, "key", key, "model", model,
+                    "status", status, "limit", Integer.toString(limit), "before", before)), null).json();
+            print(out, answer, page -> {
+                Table table = new Table("TIME", "REQUEST", "ACCOUNT", "MODEL", "STATUS", "REASON", "INPUT", "OUTPUT", "COST");
+                for (JsonNode row : page.path("data")) {
+                    table.row(row.path("time").asText(), row.path("request_id").asText(), row.path("account").asText(), row.path("model").asText(),
+                            row.path("status").asText(), row.path("reason").asText(), row.path("input_tokens").asLong(),
+                            row.path("output_tokens").asLong(), Money.format(row.path("cost_micros").asLong(), "USD"));
+                }
+                return table;
+            });
+            if (!connection.json && answer.path("has_more").asBoolean()) {
+                out.println("more: --before " + answer.path("next_before").asText());
+            }
+        }
+    }
+
+    @Command(name = "statement", description = "An account's monthly statement (JSON, or CSV with --csv).")
+    static final class StatementCommand extends AdminCommand {
+        @Parameters(index = "0", paramLabel = "ACCOUNT")
+        String account;
+
+        @Parameters(index = "1", paramLabel = "YYYY-MM")
+        String month;
+
+        @Option(names = "--csv", description = "The statement as CSV.")
+        boolean csv;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            AdminClient.Answer answer = client.get("/admin/v1/accounts/" + account + "/statements/" + month, csv ? "text/csv" : null);
+            out.print(csv ? answer.body() : answer.json().toPrettyString() + System.lineSeparator());
+        }
+    }
+
+    @Command(name = "pricing", description = "The price catalog as the node loaded it.")
+    static final class Pricing extends AdminCommand {
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            print(out, client.get("/admin/v1/pricing", null).json(), answer -> {
+                Table table = new Table("PROVIDER", "MODEL", "INPUT/M", "CACHED/M", "OUTPUT/M", "AS OF");
+                String currency = answer.path("currency").asText("USD");
+                for (JsonNode row : answer.path("data")) {
+                    table.row(row.path("provider").asText(), row.path("model").asText(), money(row, "input_micros_per_million_tokens", currency),
+                            money(row, "cache_read_micros_per_million_tokens", currency), money(row, "output_micros_per_million_tokens", currency),
+                            row.path("as_of").asText());
+                }
+                return table;
+            });
+        }
+    }
+
+    @Command(name = "audit", description = "Every change made through the admin API, newest first, with who made it.")
+    static final class Audit extends AdminCommand {
+        @Option(names = "--account")
+        String account;
+
+        @Option(names = "--limit", defaultValue = "50")
+        int limit;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            JsonNode answer = client.get("/admin/v1/audit" + AdminClient.query(AdminClient.parameters("account", account, "limit",
+                    Integer.toString(limit))), null).json();
+            print(out, answer, audit -> {
+                Table table = new Table("TIME", "BY", "ACTION", "ACCOUNT", "DETAIL");
+                for (JsonNode row : audit.path("data")) {
+                    String detail = row.has("amount_micros") ? Money.format(row.path("amount_micros").asLong(), "USD")
+                            + (row.has("reason") ? " (" + row.path("reason").asText() + ")" : "") : row.path("key").asText("");
+                    if (!row.path("note").asText("").isEmpty()) {
+                        detail += " note: " + row.path("note").asText();
+                    }
+                    table.row(row.path("time").asText(), row.path("actor").asText(), row.path("action").asText(), row.path("account").asText(""), detail);
+                }
+                return table;
+            });
+        }
+    }
+}
