@@ -29,20 +29,55 @@ public final class Reservation {
 
     private final Balances balances;
     private final int accountSlot;
+    /** The key's spend caps, or null for a key without any; with the periods this reservation was admitted in. */
+    private final SpendWindows windows;
+    private final int windowSlot;
+    private final int day;
+    private final int month;
     /** Held micros in the low 63 bits; {@link #CLOSED_BIT} set once settled or released. */
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;
 
-    private Reservation(Balances balances, int accountSlot, long heldMicros) {
+    private Reservation(Balances balances, int accountSlot, SpendWindows windows, int windowSlot, int day, int month, long heldMicros) {
         this.balances = balances;
         this.accountSlot = accountSlot;
+        this.windows = windows;
+        this.windowSlot = windowSlot;
+        this.day = day;
+        this.month = month;
         this.state = heldMicros;
     }
 
     /** Reserves up to {@code maxMicros} if at least {@code minMicros} is available; null when it is not. */
     public static Reservation tryReserve(Balances balances, int accountSlot, long minMicros, long maxMicros) {
         long held = balances.reserveUpTo(accountSlot, minMicros, maxMicros);
-        return held < 0 ? null : new Reservation(balances, accountSlot, held);
+        return held < 0 ? null : new Reservation(balances, accountSlot, null, -1, 0, 0, held);
+    }
+
+    /**
+     * Reserves as above against the account and every spend window of the key's slot in {@code windows}, all or
+     * none: the windows first (each takes what it has room for, down to {@code minMicros}), then the account up to
+     * what they took; whatever the account could not match goes back to the windows. Null when the account or a
+     * window has less than {@code minMicros} left.
+     */
+    public static Reservation tryReserve(Balances balances, int accountSlot, SpendWindows windows, int windowSlot, long nowMs, long minMicros,
+                                         long maxMicros) {
+        if (windows == null || windowSlot < 0) {
+            return tryReserve(balances, accountSlot, minMicros, maxMicros);
+        }
+        int day = SpendWindows.dayOf(nowMs);
+        int month = SpendWindows.monthOf(nowMs);
+        long allowed = windows.reserveUpTo(windowSlot, day, month, minMicros, maxMicros);
+        if (allowed < 0) {
+            return null;
+        }
+        long held = balances.reserveUpTo(accountSlot, minMicros, allowed);
+        if (held < 0) {
+            windows.adjust(windowSlot, day, month, -allowed);
+            return null;
+        }
+        windows.adjust(windowSlot, day, month, held - allowed);
+        return new Reservation(balances, accountSlot, windows, windowSlot, day, month, held);
     }
 
     public int accountSlot() {
@@ -77,7 +112,17 @@ public final class Reservation {
         if (isClosed()) {
             return -1;
         }
-        long more = balances.reserveUpTo(accountSlot, minMicros, maxMicros);
+        long allowed = maxMicros;
+        if (windows != null) {
+            allowed = windows.reserveUpTo(windowSlot, day, month, minMicros, maxMicros);
+            if (allowed < 0) {
+                return -1;
+            }
+        }
+        long more = balances.reserveUpTo(accountSlot, minMicros, allowed);
+        if (windows != null) {
+            windows.adjust(windowSlot, day, month, (more < 0 ? 0 : more) - allowed);
+        }
         if (more < 0) {
             return -1;
         }
@@ -87,6 +132,9 @@ public final class Reservation {
                 // Closed between the check and the withdrawal, so the close did not see this money
                 // (or the sum would reach the closed bit): it goes back untouched.
                 balances.release(accountSlot, more);
+                if (windows != null) {
+                    windows.adjust(windowSlot, day, month, -more);
+                }
                 return -1;
             }
             if (STATE.compareAndSet(this, current, current + more)) {
@@ -109,6 +157,9 @@ public final class Reservation {
             return null;
         }
         long writtenOff = balances.settle(accountSlot, held, costMicros);
+        if (windows != null) {
+            windows.adjust(windowSlot, day, month, costMicros - writtenOff - held); // the windows keep what was debited
+        }
         return new Settlement(held, costMicros - writtenOff, writtenOff);
     }
 
@@ -121,6 +172,9 @@ public final class Reservation {
             throw new IllegalStateException("refund of a reservation that was never settled");
         }
         balances.refund(accountSlot, settlement.debitedMicros(), settlement.writtenOffMicros());
+        if (windows != null) {
+            windows.adjust(windowSlot, day, month, -settlement.debitedMicros());
+        }
     }
 
     /** Returns the whole reservation: the request cost nothing. False if it was already closed. */
@@ -130,6 +184,9 @@ public final class Reservation {
             return false;
         }
         balances.release(accountSlot, held);
+        if (windows != null) {
+            windows.adjust(windowSlot, day, month, -held);
+        }
         return true;
     }
 
