@@ -13,7 +13,9 @@ public enum EventType {
     RELEASED(9),
     USAGE_DRIFT(10),
     /** An operator's change (opening, credit, adjustment, key issued or revoked) with who made it. */
-    AUTHORED(11);
+    AUTHORED(11),
+    /** A key's spend caps per UTC day, per UTC month and in total (each -1 for none). */
+    KEY_LIMITS_SET(12);
 
     private static final EventType[] BY_CODE = new EventType[16];
 

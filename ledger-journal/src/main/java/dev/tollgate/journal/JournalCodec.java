@@ -5,6 +5,7 @@ import dev.tollgate.journal.JournalEvent.Authored;
 import dev.tollgate.journal.JournalEvent.Adjusted;
 import dev.tollgate.journal.JournalEvent.CreditAdded;
 import dev.tollgate.journal.JournalEvent.KeyIssued;
+import dev.tollgate.journal.JournalEvent.KeyLimitsSet;
 import dev.tollgate.journal.JournalEvent.KeyRevoked;
 import dev.tollgate.journal.JournalEvent.Released;
 import dev.tollgate.journal.JournalEvent.RequestFacts;
@@ -52,6 +53,7 @@ import java.util.zip.CRC32C;
  *       usageReported uint8, costMicros, debitedMicros, writtenOffMicros (3 x int64), reason</li>
  *   <li>RELEASED: reservationId int64, facts, reason</li>
  *   <li>USAGE_DRIFT: reservationId int64, the reported then the billed usage (2 x 5 x int64, in SETTLED's order)</li>
+ *   <li>KEY_LIMITS_SET: keyHash, dayCapMicros, monthCapMicros, totalCapMicros (3 x int64, -1 for none)</li>
  *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body (it shares this record's timestamp)</li>
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId</li>
  * </ul>
@@ -77,7 +79,9 @@ public final class JournalCodec {
     private static final HexFormat HEX = HexFormat.of();
     /** The records an {@link Authored} record may carry: what an operator changes, never a request's money. */
     static final java.util.Set<EventType> AUTHORABLE = java.util.EnumSet.of(EventType.ACCOUNT_OPENED, EventType.CREDIT_ADDED,
-            EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED);
+            EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED, EventType.KEY_LIMITS_SET);
+    /** The same bound as the live counters' ({@code SpendWindows.MAX_CAP_MICROS}). */
+    static final long MAX_CAP_MICROS = dev.tollgate.metering.SpendWindows.MAX_CAP_MICROS;
 
     private JournalCodec() {
     }
@@ -146,6 +150,10 @@ public final class JournalCodec {
                 out.putLong(e.reservationId());
                 putUsage(out, e.reported());
                 putUsage(out, e.billed());
+            }
+            case KeyLimitsSet e -> {
+                putKeyHash(out, e.keyHash());
+                out.putLong(e.dayCapMicros()).putLong(e.monthCapMicros()).putLong(e.totalCapMicros());
             }
             case Authored e -> {
                 putString(out, e.actor());
@@ -225,6 +233,7 @@ public final class JournalCodec {
             }
             case RELEASED -> new Released(timestampMs, in.getLong(), getFacts(in), getString(in, MAX_REASON));
             case USAGE_DRIFT -> new UsageDrift(timestampMs, in.getLong(), getUsage(in), getUsage(in));
+            case KEY_LIMITS_SET -> new KeyLimitsSet(timestampMs, getKeyHash(in), in.getLong(), in.getLong(), in.getLong());
             case AUTHORED -> {
                 String actor = getString(in, MAX_LABEL);
                 String note = getString(in, MAX_REASON);
@@ -291,6 +300,12 @@ public final class JournalCodec {
             case UsageDrift e -> {
                 require(e.reservationId() > 0, event, "reservation ids are positive");
                 require(e.reported() != null && e.billed() != null, event, "both usages are given");
+            }
+            case KeyLimitsSet e -> {
+                keyHash(event, e.keyHash());
+                for (long cap : new long[] {e.dayCapMicros(), e.monthCapMicros(), e.totalCapMicros()}) {
+                    require(cap == -1 || cap >= 0 && cap <= MAX_CAP_MICROS, event, "a cap is -1 (none) or 0.." + MAX_CAP_MICROS + " micros");
+                }
             }
             case Authored e -> {
                 text(event, "actor", e.actor(), MAX_LABEL, true);

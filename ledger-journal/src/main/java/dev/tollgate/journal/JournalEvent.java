@@ -110,6 +110,13 @@ public sealed interface JournalEvent {
         }
     }
 
+    /** A key's spend caps, replacing any before: per UTC day, per UTC month and in total, each -1 for none. */
+    record KeyLimitsSet(long timestampMs, String keyHash, long dayCapMicros, long monthCapMicros, long totalCapMicros) implements JournalEvent {
+        public EventType type() {
+            return EventType.KEY_LIMITS_SET;
+        }
+    }
+
     /** What a statement or request log shows of one request. */
     record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
                         String endpoint, long startMs, long endMs, String upstreamRequestId) {

@@ -12,6 +12,7 @@ import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.Balances;
 import dev.tollgate.metering.Reservation;
+import dev.tollgate.metering.SpendWindows;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -60,6 +61,15 @@ public final class Ledger implements AutoCloseable {
     public record KeyRecord(String keyHash, String displayPrefix, String label, String accountId, boolean revoked) {
     }
 
+    /** A key's spend caps in micros, each {@link SpendWindows#NO_CAP} for none. */
+    public record Caps(long dayMicros, long monthMicros, long totalMicros) {
+        public static final Caps NONE = new Caps(SpendWindows.NO_CAP, SpendWindows.NO_CAP, SpendWindows.NO_CAP);
+
+        public boolean any() {
+            return dayMicros >= 0 || monthMicros >= 0 || totalMicros >= 0;
+        }
+    }
+
     private final Journal journal;
     private final AccountBook accounts;
     private final ApiKeys keys;
@@ -68,6 +78,10 @@ public final class Ledger implements AutoCloseable {
     /** The fingerprint each idempotency key was applied with (account scope to fingerprint), to tell a retry from a reuse. */
     private final java.util.Map<String, String> fingerprints = new java.util.HashMap<>();
     private final java.util.Map<String, KeyRecord> keyRecords = new java.util.LinkedHashMap<>();
+    /** Every key's spend caps, next to the accounts' balances; a key gets a slot when it first gets caps. */
+    private final SpendWindows spendWindows;
+    private final java.util.Map<String, Integer> spendSlots = new java.util.HashMap<>();
+    private final java.util.Map<String, Caps> caps = new java.util.HashMap<>();
     private final LongSupplier clockMs;
     private final RecoveryReport recoveryReport;
     /** Appends the reservation lifecycle (made, extended, settled, released) in order; see {@link JournalWriter} for on which thread. */
@@ -88,6 +102,7 @@ public final class Ledger implements AutoCloseable {
         this.appliedIdempotencyKeys = appliedIdempotencyKeys;
         this.clockMs = clockMs;
         this.recoveryReport = recoveryReport;
+        this.spendWindows = new SpendWindows(Math.max(1_024, 16 * accounts.balances().capacity()));
         for (String scope : appliedIdempotencyKeys) {
             int mark = scope.length() - FINGERPRINT_HEX - 1;
             if (mark > 0 && scope.charAt(mark) == FINGERPRINT_MARK && isHex(scope, mark + 1)) {
@@ -201,6 +216,9 @@ public final class Ledger implements AutoCloseable {
         Ledger ledger = new Ledger(journal, accounts, keys, state.maxReservationId(), new HashSet<>(state.appliedIdempotencyKeys()), clockMs, report);
         for (LedgerState.Key key : state.keys()) {
             ledger.keyRecords.put(key.keyHash(), new KeyRecord(key.keyHash(), key.displayPrefix(), key.label(), key.accountId(), key.revoked()));
+        }
+        for (LedgerState.KeyLimits limits : state.keyLimits()) {
+            ledger.applyCaps(limits.keyHash(), new Caps(limits.dayCapMicros(), limits.monthCapMicros(), limits.totalCapMicros()));
         }
         return ledger;
     }
@@ -373,7 +391,7 @@ public final class Ledger implements AutoCloseable {
             return false;
         }
         journal.append(authored(author, new KeyIssued(now(), keyHash, displayPrefix, label, accountId)));
-        keys.add(new ApiKeys.ApiKey(keyHash, label, accountId, slot));
+        keys.add(new ApiKeys.ApiKey(keyHash, label, accountId, slot, spendSlots.getOrDefault(keyHash, -1)));
         keyRecords.put(keyHash, new KeyRecord(keyHash, displayPrefix, label, accountId, false));
         return true;
     }
@@ -394,6 +412,62 @@ public final class Ledger implements AutoCloseable {
             keyRecords.put(keyHash, new KeyRecord(keyHash, issued.displayPrefix(), issued.label(), issued.accountId(), true));
         }
         return true;
+    }
+
+    /**
+     * Sets a key's spend caps (replacing any before), journaled with its author; they bind from the next admission.
+     * What the key already spent this day, month and in total still counts.
+     */
+    public synchronized void setCaps(String keyHash, Caps newCaps, Author author) {
+        KeyRecord key = keyRecords.get(keyHash);
+        if (key == null) {
+            throw new IllegalArgumentException("no key " + keyHash);
+        }
+        journal.append(authored(author, new JournalEvent.KeyLimitsSet(now(), keyHash, newCaps.dayMicros(), newCaps.monthMicros(), newCaps.totalMicros())));
+        applyCaps(keyHash, newCaps);
+    }
+
+    private void applyCaps(String keyHash, Caps newCaps) {
+        Integer slot = spendSlots.get(keyHash);
+        if (slot == null) {
+            if (!newCaps.any()) {
+                caps.remove(keyHash);
+                return;
+            }
+            slot = spendWindows.allocate();
+            spendSlots.put(keyHash, slot);
+        }
+        spendWindows.setCaps(slot, newCaps.dayMicros(), newCaps.monthMicros(), newCaps.totalMicros());
+        caps.put(keyHash, newCaps);
+        KeyRecord record = keyRecords.get(keyHash);
+        if (record != null && !record.revoked()) {
+            keys.replace(new ApiKeys.ApiKey(keyHash, record.label(), record.accountId(), accounts.slotOf(record.accountId()), slot));
+        }
+    }
+
+    /** A key's caps, {@link Caps#NONE} when it has none. */
+    public synchronized Caps caps(String keyHash) {
+        return caps.getOrDefault(keyHash, Caps.NONE);
+    }
+
+    /** The key's slot in {@link #spendWindows()}, or -1 when it never had caps. */
+    public synchronized int spendSlot(String keyHash) {
+        return spendSlots.getOrDefault(keyHash, -1);
+    }
+
+    public SpendWindows spendWindows() {
+        return spendWindows;
+    }
+
+    /**
+     * Sets what each capped key already spent this UTC day, this month and in total, as read from the journal's
+     * rollups at start-up (before the listener opens); {@code spent} maps a key hash to those three amounts.
+     */
+    public synchronized void restoreSpend(java.util.Map<String, long[]> spent, long nowMs) {
+        for (var entry : spendSlots.entrySet()) {
+            long[] used = spent.getOrDefault(entry.getKey(), new long[3]);
+            spendWindows.restore(entry.getValue(), SpendWindows.dayOf(nowMs), used[0], SpendWindows.monthOf(nowMs), used[1], used[2]);
+        }
     }
 
     /** Every key ever issued, revoked ones too, in the order they were first issued. */
@@ -433,7 +507,8 @@ public final class Ledger implements AutoCloseable {
      */
     public LedgerReservation reserve(ApiKeys.ApiKey key, long minMicros, long maxMicros, String requestId, JournalWriter.Appended whenJournaled) {
         recordUnrecorded();
-        Reservation reservation = Reservation.tryReserve(accounts.balances(), key.accountSlot(), minMicros, maxMicros);
+        Reservation reservation = Reservation.tryReserve(accounts.balances(), key.accountSlot(), spendWindows, key.spendSlot(), now(), minMicros,
+                maxMicros);
         if (reservation == null) {
             return null;
         }

@@ -78,12 +78,17 @@ public final class LedgerState {
     public record Key(String keyHash, String displayPrefix, String label, String accountId, boolean revoked) {
     }
 
+    /** A key's spend caps (-1: none). */
+    public record KeyLimits(String keyHash, long dayCapMicros, long monthCapMicros, long totalCapMicros) {
+    }
+
     public record OpenReservation(long reservationId, String accountId, String keyHash, long heldMicros, String requestId, long startMs) {
     }
 
     private final Map<String, Account> accounts = new LinkedHashMap<>();
     private final Map<String, Key> keys = new LinkedHashMap<>();
     private final Map<Long, OpenReservation> open = new HashMap<>();
+    private final Map<String, KeyLimits> keyLimits = new LinkedHashMap<>();
     private final Set<String> appliedIdempotencyKeys = new HashSet<>();
     private long lastIndex = -1;
     private long maxReservationId;
@@ -161,6 +166,12 @@ public final class LedgerState {
                 account.availableMicros += reservation.heldMicros();
             }
             case UsageDrift e -> openReservation(index, e.reservationId()); // moves no money; names an open reservation
+            case JournalEvent.KeyLimitsSet e -> {
+                if (!keys.containsKey(e.keyHash())) {
+                    throw new LedgerReplayException(index, "sets the limits of a key that was never issued");
+                }
+                keyLimits.put(e.keyHash(), new KeyLimits(e.keyHash(), e.dayCapMicros(), e.monthCapMicros(), e.totalCapMicros()));
+            }
             case JournalEvent.Authored e -> throw new LedgerReplayException(index, "an operator's record inside another"); // the codec refuses it
         }
         lastIndex = index;
@@ -202,6 +213,14 @@ public final class LedgerState {
 
     public Collection<Key> keys() {
         return keys.values();
+    }
+
+    public Collection<KeyLimits> keyLimits() {
+        return keyLimits.values();
+    }
+
+    void restoreKeyLimits(KeyLimits limits) {
+        keyLimits.put(limits.keyHash(), limits);
     }
 
     public Collection<OpenReservation> openReservations() {
@@ -279,6 +298,9 @@ public final class LedgerState {
         }
         for (OpenReservation reservation : openReservations()) {
             digest.update((reservation.toString()).getBytes(StandardCharsets.UTF_8));
+        }
+        for (KeyLimits limits : new TreeMap<>(keyLimits).values()) {
+            digest.update(limits.toString().getBytes(StandardCharsets.UTF_8));
         }
         for (String key : new java.util.TreeSet<>(appliedIdempotencyKeys)) {
             digest.update(key.getBytes(StandardCharsets.UTF_8));

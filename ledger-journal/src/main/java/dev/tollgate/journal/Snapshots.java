@@ -25,18 +25,21 @@ import org.slf4j.LoggerFactory;
  * and the next older one (or a replay from the first record) is used instead.
  *
  * <pre>
- * magic "TGSNAP01" | lastIndex | maxReservationId | recordsApplied
+ * magic "TGSNAP02" | lastIndex | maxReservationId | recordsApplied
  * accounts: count, then id, credited, debited, available, reserved, writtenOff
  * keys: count, then hash, displayPrefix, label, accountId, revoked
  * open reservations: count, then id, accountId, keyHash, held, requestId, startMs
  * idempotency keys: count, then each
+ * key limits: count, then hash, dayCap, monthCap, totalCap (not in a "TGSNAP01" snapshot, which is still read)
  * extension: length, bytes (the reconciler's rollups; opaque here)
  * CRC32C of all of the above (int32)
  * </pre>
  */
 public final class Snapshots {
     private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
-    private static final long MAGIC = 0x544753_4E41_503031L; // "TGSNAP01"
+    private static final long MAGIC = 0x544753_4E41_503032L; // "TGSNAP02"
+    /** The format before key limits: read as one without any. */
+    private static final long MAGIC_01 = 0x544753_4E41_503031L; // "TGSNAP01"
     private static final String SUFFIX = ".snapshot";
     /** Older snapshots beyond this many are deleted after a new one is written. */
     static final int KEEP = 2;
@@ -121,7 +124,8 @@ public final class Snapshots {
             throw new IOException("checksum mismatch");
         }
         DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(bytes, 0, bytes.length - 4));
-        if (in.readLong() != MAGIC) {
+        long magic = in.readLong();
+        if (magic != MAGIC && magic != MAGIC_01) {
             throw new IOException("not a Tollgate snapshot");
         }
         LedgerState state = new LedgerState();
@@ -139,6 +143,11 @@ public final class Snapshots {
         }
         for (int n = in.readInt(); n > 0; n--) {
             state.appliedIdempotencyKeys().add(in.readUTF());
+        }
+        if (magic == MAGIC) {
+            for (int n = in.readInt(); n > 0; n--) {
+                state.restoreKeyLimits(new LedgerState.KeyLimits(in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
+            }
         }
         byte[] extension = new byte[in.readInt()];
         in.readFully(extension);
@@ -182,6 +191,13 @@ public final class Snapshots {
         out.writeInt(state.appliedIdempotencyKeys().size());
         for (String key : state.appliedIdempotencyKeys()) {
             out.writeUTF(key);
+        }
+        out.writeInt(state.keyLimits().size());
+        for (LedgerState.KeyLimits limits : state.keyLimits()) {
+            out.writeUTF(limits.keyHash());
+            out.writeLong(limits.dayCapMicros());
+            out.writeLong(limits.monthCapMicros());
+            out.writeLong(limits.totalCapMicros());
         }
         byte[] ext = extension == null ? new byte[0] : extension;
         out.writeInt(ext.length);

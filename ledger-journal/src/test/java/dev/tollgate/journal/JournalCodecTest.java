@@ -128,12 +128,17 @@ class JournalCodecTest {
                 }
                 case RELEASED -> new Released(ts, random.nextLong(1, Long.MAX_VALUE), facts(), text(JournalCodec.MAX_REASON, true));
                 case USAGE_DRIFT -> new JournalEvent.UsageDrift(ts, random.nextLong(1, Long.MAX_VALUE), usage(), usage());
+                case KEY_LIMITS_SET -> new JournalEvent.KeyLimitsSet(ts, keyHash(), cap(), cap(), cap());
                 case AUTHORED -> {
                     EventType[] authorable = JournalCodec.AUTHORABLE.toArray(EventType[]::new);
                     JournalEvent change = of(authorable[random.nextInt(authorable.length)]);
                     yield new JournalEvent.Authored(change.timestampMs(), text(JournalCodec.MAX_LABEL, true), text(JournalCodec.MAX_REASON, false), change);
                 }
             };
+        }
+
+        long cap() {
+            return random.nextInt(4) == 0 ? -1 : random.nextLong(0, JournalCodec.MAX_CAP_MICROS + 1);
         }
 
         JournalEvent any() {
@@ -358,7 +363,7 @@ class JournalCodecTest {
 
     @Test
     void aRecordOfAnUnknownTypeIsAnError() {
-        for (int code : new int[] {0, 12, 15, 16, 200, 255}) {
+        for (int code : new int[] {0, 13, 15, 16, 200, 255}) {
             byte[] record = encode(new AccountOpened(1, "acme"));
             record[0] = (byte) code;
             reseal(record);

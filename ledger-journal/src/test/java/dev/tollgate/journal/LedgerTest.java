@@ -187,4 +187,32 @@ class LedgerTest {
             restarted.close();
         }
     }
+
+    @Test
+    void aKeysCapsBindItsReservationsAndOutliveARestart() {
+        String hash = key.sha256Hex();
+        ledger.credit("acme", 100_000, "more");
+        ledger.setCaps(hash, new Ledger.Caps(500, 2_000, -1), new Ledger.Author("ops", ""));
+        ApiKeys.ApiKey capped = ledger.keys().lookup("tg-key");
+        assertThat(capped.spendSlot()).isNotNegative();
+        LedgerReservation first = ledger.reserve(capped, 100, 800, "r1");
+        assertThat(first.heldMicros()).isEqualTo(500);
+        assertThat(ledger.reserve(capped, 1, 800, "r2")).isNull();
+        first.settle(200, facts("r1"), Usage.ZERO, false, "completed");
+        assertThat(ledger.reserve(capped, 100, 800, "r3").heldMicros()).isEqualTo(300);
+        assertReplayEqualsLive();
+
+        Ledger restarted = Ledger.recover(journal, null, MAX_ACCOUNTS, clock::incrementAndGet);
+        try {
+            assertThat(restarted.caps(hash)).isEqualTo(new Ledger.Caps(500, 2_000, -1));
+            // What was spent comes from the journal's rollups at start-up; here 200 of today's 500 were debited.
+            restarted.restoreSpend(java.util.Map.of(hash, new long[] {200, 200, 200}), clock.get());
+            assertThat(restarted.reserve(restarted.keys().lookup("tg-key"), 1, 800, "r4").heldMicros()).isEqualTo(300);
+        } finally {
+            restarted.close();
+        }
+        LedgerState replayed = new LedgerState();
+        journal.readAfter(-1, replayed::apply);
+        assertThat(replayed.keyLimits()).containsExactly(new LedgerState.KeyLimits(hash, 500, 2_000, -1));
+    }
 }

@@ -85,7 +85,23 @@ public final class ApiKeys {
         }
     }
 
-    /** A registered key: its hash, a non-secret label, and the account it spends from. */
-    public record ApiKey(String sha256Hex, String label, String accountId, int accountSlot) {
+    /**
+     * A registered key: its hash, a non-secret label, the account it spends from, and its slot in the ledger's
+     * {@link SpendWindows} ({@code -1} for a key without spend caps).
+     */
+    public record ApiKey(String sha256Hex, String label, String accountId, int accountSlot, int spendSlot) {
+        public ApiKey(String sha256Hex, String label, String accountId, int accountSlot) {
+            this(sha256Hex, label, accountId, accountSlot, -1);
+        }
+    }
+
+    /** The registered key with this hash, or null. */
+    public ApiKey lookupByHash(String sha256Hex) {
+        return byHash.get(sha256Hex);
+    }
+
+    /** Replaces a registered key (its caps changed); false if it is not registered. */
+    public boolean replace(ApiKey key) {
+        return byHash.replace(key.sha256Hex(), key) != null;
     }
 }

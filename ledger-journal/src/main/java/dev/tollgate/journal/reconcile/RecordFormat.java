@@ -100,6 +100,12 @@ public final class RecordFormat {
                 field(line, "billed_output", e.billed().outputTokens());
                 field(line, "billed_reasoning", e.billed().reasoningTokens());
             }
+            case JournalEvent.KeyLimitsSet e -> {
+                field(line, "key", key(e.keyHash()));
+                field(line, "day_cap_micros", e.dayCapMicros());
+                field(line, "month_cap_micros", e.monthCapMicros());
+                field(line, "total_cap_micros", e.totalCapMicros());
+            }
             case Authored e -> fields(line, e.change());
         }
     }

@@ -66,7 +66,12 @@ final class SimulatedHistory implements AutoCloseable {
         random.nextBytes(hash);
         String keyHash = HexFormat.of().formatHex(hash);
         ledger.issueKey(keyHash, "tg-" + keyHash.substring(0, 4), "key-" + keys.size(), accountId);
-        keys.add(new ApiKeys.ApiKey(keyHash, "key-" + keys.size(), accountId, ledger.accounts().slotOf(accountId)));
+        if (random.nextBoolean()) {
+            // Generous caps, so they are journaled, snapshotted and replayed without refusing the history's reservations.
+            ledger.setCaps(keyHash, new Ledger.Caps(random.nextBoolean() ? -1 : 1L << 40, 1L << 41, random.nextBoolean() ? -1 : 1L << 42),
+                    new Ledger.Author("ops", "history"));
+        }
+        keys.add(ledger.keys().lookupByHash(keyHash));
     }
 
     void credit(String accountId, long amountMicros) {
