@@ -1,6 +1,8 @@
 package dev.tollgate.bench;
 
 import dev.tollgate.metering.Balances;
+import dev.tollgate.metering.Reservation;
+import dev.tollgate.metering.SpendWindows;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -36,6 +38,8 @@ public class ReserveSettleBenchmark {
     private static final long COST_MICROS = 17;
 
     private Balances balances;
+    private SpendWindows windows;
+    private int cappedSlot;
     private final AtomicLong baselineAvailable = new AtomicLong(Long.MAX_VALUE / 2);
     private final AtomicLong baselineReserved = new AtomicLong();
 
@@ -45,6 +49,10 @@ public class ReserveSettleBenchmark {
         for (int slot = 0; slot < 64; slot++) {
             balances.credit(slot, Long.MAX_VALUE / 4);
         }
+        windows = new SpendWindows(4);
+        cappedSlot = windows.allocate();
+        // Caps far above what the run spends, so every window is checked and charged but none refuses.
+        windows.setCaps(cappedSlot, SpendWindows.MAX_CAP_MICROS, SpendWindows.MAX_CAP_MICROS, SpendWindows.MAX_CAP_MICROS);
     }
 
     /** Each thread's own account, for the different-accounts case. */
@@ -78,6 +86,23 @@ public class ReserveSettleBenchmark {
     @Threads(2)
     public long reserveSettleTwoThreadsOwnAccounts(OwnAccount account) {
         return reserveAndSettle(account.slot);
+    }
+
+    /** A request's reservation and settlement as the ledger makes them for a key without caps (the Reservation object included). */
+    @Benchmark
+    public long reservationUncapped() {
+        Reservation reservation = Reservation.tryReserve(balances, 0, MINIMUM_MICROS, WORST_CASE_MICROS);
+        return reservation.settle(COST_MICROS).debitedMicros();
+    }
+
+    /**
+     * The same for a key with a day, a month and a total cap: all three windows and the account reserved in one
+     * all-or-none step, then the debit moved into each window. Goal (issue 10): at most 100 ns/op and 0 B/op.
+     */
+    @Benchmark
+    public long reservationWithThreeCaps() {
+        Reservation reservation = Reservation.tryReserve(balances, 0, windows, cappedSlot, System.currentTimeMillis(), MINIMUM_MICROS, WORST_CASE_MICROS);
+        return reservation.settle(COST_MICROS).debitedMicros();
     }
 
     /** JDK baseline: a compare-and-set and four get-and-adds, as reserve plus settle does. */

@@ -418,16 +418,29 @@ public final class Ledger implements AutoCloseable {
      * Sets a key's spend caps (replacing any before), journaled with its author; they bind from the next admission.
      * What the key already spent this day, month and in total still counts.
      */
-    public synchronized void setCaps(String keyHash, Caps newCaps, Author author) {
+    public void setCaps(String keyHash, Caps newCaps, Author author) {
+        setCaps(keyHash, newCaps, author, () -> new long[3]);
+    }
+
+    /**
+     * As above; {@code spentSoFar} tells, for a key capped for the first time, what it already spent this UTC day, month
+     * and in total (its earlier requests were admitted without windows), so its windows start from the truth.
+     */
+    public synchronized void setCaps(String keyHash, Caps newCaps, Author author, java.util.function.Supplier<long[]> spentSoFar) {
         KeyRecord key = keyRecords.get(keyHash);
         if (key == null) {
             throw new IllegalArgumentException("no key " + keyHash);
         }
+        long[] spent = newCaps.any() && !spendSlots.containsKey(keyHash) ? spentSoFar.get() : null;
         journal.append(authored(author, new JournalEvent.KeyLimitsSet(now(), keyHash, newCaps.dayMicros(), newCaps.monthMicros(), newCaps.totalMicros())));
-        applyCaps(keyHash, newCaps);
+        applyCaps(keyHash, newCaps, spent);
     }
 
     private void applyCaps(String keyHash, Caps newCaps) {
+        applyCaps(keyHash, newCaps, null);
+    }
+
+    private void applyCaps(String keyHash, Caps newCaps, long[] spentSoFar) {
         Integer slot = spendSlots.get(keyHash);
         if (slot == null) {
             if (!newCaps.any()) {
@@ -436,6 +449,10 @@ public final class Ledger implements AutoCloseable {
             }
             slot = spendWindows.allocate();
             spendSlots.put(keyHash, slot);
+            if (spentSoFar != null) {
+                long nowMs = now();
+                spendWindows.restore(slot, SpendWindows.dayOf(nowMs), spentSoFar[0], SpendWindows.monthOf(nowMs), spentSoFar[1], spentSoFar[2]);
+            }
         }
         spendWindows.setCaps(slot, newCaps.dayMicros(), newCaps.monthMicros(), newCaps.totalMicros());
         caps.put(keyHash, newCaps);
@@ -453,6 +470,11 @@ public final class Ledger implements AutoCloseable {
     /** The key's slot in {@link #spendWindows()}, or -1 when it never had caps. */
     public synchronized int spendSlot(String keyHash) {
         return spendSlots.getOrDefault(keyHash, -1);
+    }
+
+    /** Whether any key ever had spend caps (then its spend must be restored at start-up). */
+    public synchronized boolean hasCappedKeys() {
+        return !spendSlots.isEmpty();
     }
 
     public SpendWindows spendWindows() {

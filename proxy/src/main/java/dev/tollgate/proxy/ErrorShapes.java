@@ -68,6 +68,9 @@ public final class ErrorShapes {
             // OpenAI answers an exhausted balance with 429 insufficient_quota, Anthropic with 400.
             case INSUFFICIENT_BALANCE -> new ErrorKind(HttpResponseStatus.TOO_MANY_REQUESTS, "insufficient_quota", "insufficient_quota",
                     HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
+            // Anthropic answers its own usage limits with 400 invalid_request_error, as it does an exhausted balance.
+            case SPEND_CAP_REACHED -> new ErrorKind(HttpResponseStatus.TOO_MANY_REQUESTS, "insufficient_quota", "spend_cap_reached",
+                    HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
             case INVALID_KEY -> new ErrorKind(HttpResponseStatus.UNAUTHORIZED, "invalid_request_error", "invalid_api_key",
                     HttpResponseStatus.UNAUTHORIZED, "authentication_error");
             case BODY_TOO_LARGE -> new ErrorKind(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "invalid_request_error", "request_too_large",
@@ -81,8 +84,8 @@ public final class ErrorShapes {
 
     public static FullHttpResponse response(ByteBufAllocator alloc, Protocol surface, Rejection rejection, String requestId) {
         FullHttpResponse response = response(alloc, surface, kindOf(rejection.kind()), rejection.message(), rejection.param(), requestId);
-        if (rejection.kind() == Rejection.Kind.INSUFFICIENT_BALANCE) {
-            // The SDKs retry 429s by default; retrying cannot help until someone tops up the balance.
+        if (rejection.kind() == Rejection.Kind.INSUFFICIENT_BALANCE || rejection.kind() == Rejection.Kind.SPEND_CAP_REACHED) {
+            // The SDKs retry 429s by default; retrying cannot help until someone tops up the balance or the cap's window resets.
             response.headers().set("x-should-retry", "false");
         }
         return response;

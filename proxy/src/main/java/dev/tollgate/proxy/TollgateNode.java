@@ -53,6 +53,7 @@ public final class TollgateNode implements AutoCloseable {
             // After recovery and the configuration's own records, so its first conservation check sees them all.
             reconciler = Reconciler.start(journal, journalConfig.snapshotDirectory(), gateway.accounts(), ReconcilerSettings.fromSystemProperties(),
                     System::currentTimeMillis);
+            restoreSpend(ledger, reconciler);
             server = TollgateServer.start(gateway, config.proxyListener(), threads, transport);
             gateway.metrics().watch(reconciler, server.connections());
             AdminServer admin = config.adminListener() == null ? null
@@ -67,6 +68,14 @@ public final class TollgateNode implements AutoCloseable {
             }
             journal.close();
             throw e;
+        }
+    }
+
+    /** What each capped key spent this UTC day, month and in total, into the ledger's spend windows before any request is admitted. */
+    private static void restoreSpend(Ledger ledger, Reconciler reconciler) {
+        if (ledger.hasCappedKeys()) { // else nothing to restore, and no reason to wait for the reconciler
+            long now = System.currentTimeMillis();
+            ledger.restoreSpend(reconciler.spentByKey(now, java.time.Duration.ofMinutes(5)), now);
         }
     }
 

@@ -372,6 +372,27 @@ public final class Reconciler implements AutoCloseable {
     }
 
     /** The account's statement for {@code month} as far as the reconciler has got; null for an unknown account. */
+    /**
+     * What each key had debited by {@code nowMs} in its UTC day, its UTC month and in total (hash to those three), from
+     * the rollups (by the hour each debit was settled): what a key's spend windows start from. Waits up to
+     * {@code timeout} to catch up with the journal first.
+     */
+    public java.util.Map<String, long[]> spentByKey(long nowMs, Duration timeout) {
+        if (!awaitCaughtUp(timeout)) {
+            throw new IllegalStateException("the reconciler did not catch up with the journal within " + timeout, failure);
+        }
+        java.time.LocalDate today = java.time.Instant.ofEpochMilli(nowMs).atZone(java.time.ZoneOffset.UTC).toLocalDate();
+        long[] starts = {today.atStartOfDay(java.time.ZoneOffset.UTC).toInstant().toEpochMilli(),
+                today.withDayOfMonth(1).atStartOfDay(java.time.ZoneOffset.UTC).toInstant().toEpochMilli(), 0};
+        java.util.Map<String, long[]> spent = new java.util.HashMap<>();
+        for (int window = 0; window < starts.length; window++) {
+            for (UsageRow row : usage(UsageQuery.of(starts[window], nowMs + 1, UsageQuery.Dimension.KEY))) {
+                spent.computeIfAbsent(row.keyHash(), hash -> new long[3])[window] += row.totals().debitedMicros();
+            }
+        }
+        return spent;
+    }
+
     public Statement statement(String accountId, YearMonth month) {
         return read(reconciliation -> reconciliation.statement(accountId, month));
     }

@@ -19,6 +19,8 @@ public record Rejection(Kind kind, String message, String param) {
         WRONG_ENDPOINT,
         /** OpenAI 429 insufficient_quota; Anthropic 400: the balance cannot cover the prompt and a minimum output. */
         INSUFFICIENT_BALANCE,
+        /** OpenAI 429 insufficient_quota (code spend_cap_reached); Anthropic 400: one of the key's spend caps has too little left. */
+        SPEND_CAP_REACHED,
         /** 401: no key, or not a Tollgate key. */
         INVALID_KEY,
         /** 413: the body exceeds limits.maxRequestBodyBytes. */

@@ -151,6 +151,9 @@ public final class AdminApi {
                 if (parts.length == 3 && post && parts[2].equals("revoke")) {
                     return revokeKey(request, key);
                 }
+                if (parts.length == 2 && request.method().equals(HttpMethod.PATCH)) {
+                    return patchKey(request, key);
+                }
             }
             case "usage" -> {
                 if (parts.length == 1 && get) {
@@ -328,18 +331,76 @@ public final class AdminApi {
     // --- keys ---------------------------------------------------------------------------------------
 
     /** The fields of a key this version does not store yet: refused rather than silently dropped. */
-    private static final Set<String> KEY_FIELDS_NOT_YET = Set.of("env", "lane", "models", "expires_at", "networks", "limits");
+    private static final Set<String> KEY_FIELDS_NOT_YET = Set.of("env", "lane", "models", "expires_at", "networks");
+    private static final Set<String> CAP_FIELDS = Set.of("day_micros", "month_micros", "total_micros");
+    private static final Set<String> LIMIT_FIELDS_NOT_YET = Set.of("alert_percent", "rpm", "tpm", "concurrency");
+
+    private static void refuseNotYet(ObjectNode body, Set<String> fields, String prefix) {
+        for (String field : fields) {
+            if (body.has(field) && !body.get(field).isNull()) {
+                throw AdminError.badRequest(prefix + field + ": not supported yet by this Tollgate; leave it out");
+            }
+        }
+    }
+
+    /** The caps a {@code limits} object asks for, starting from {@code current} (a field left out keeps its value; null clears it). */
+    private static Ledger.Caps caps(JsonNode limits, Ledger.Caps current) {
+        if (!(limits instanceof ObjectNode object)) {
+            throw AdminError.badRequest("limits: an object like {\"day_micros\": 2000000, \"month_micros\": 40000000, \"total_micros\": null}");
+        }
+        for (var names = object.fieldNames(); names.hasNext(); ) {
+            String name = names.next();
+            if (!CAP_FIELDS.contains(name) && !LIMIT_FIELDS_NOT_YET.contains(name)) {
+                throw AdminError.badRequest("limits: unknown field " + name + " (known: day_micros, month_micros, total_micros, alert_percent, rpm, tpm, concurrency)");
+            }
+        }
+        refuseNotYet(object, LIMIT_FIELDS_NOT_YET, "limits.");
+        return new Ledger.Caps(cap(object, "day_micros", current.dayMicros()), cap(object, "month_micros", current.monthMicros()),
+                cap(object, "total_micros", current.totalMicros()));
+    }
+
+    private static long cap(ObjectNode limits, String field, long current) {
+        if (!limits.has(field)) {
+            return current;
+        }
+        JsonNode value = limits.get(field);
+        if (value.isNull()) {
+            return dev.tollgate.metering.SpendWindows.NO_CAP;
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToLong() || value.longValue() < 0
+                || value.longValue() > dev.tollgate.metering.SpendWindows.MAX_CAP_MICROS) {
+            throw AdminError.badRequest("limits." + field + ": an integer number of micro-units from 0 to "
+                    + dev.tollgate.metering.SpendWindows.MAX_CAP_MICROS + ", or null for no cap; found " + value);
+        }
+        return value.longValue();
+    }
+
+    private Response patchKey(Request request, Ledger.KeyRecord key) {
+        Set<String> known = new java.util.HashSet<>(KEY_FIELDS_NOT_YET);
+        known.addAll(Set.of("limits", "label", "note"));
+        ObjectNode body = body(request, known);
+        refuseNotYet(body, KEY_FIELDS_NOT_YET, "");
+        if (body.has("label")) {
+            throw AdminError.badRequest("label: changing a key's label is not supported yet by this Tollgate; leave it out");
+        }
+        if (key.revoked()) {
+            throw AdminError.conflict("conflict_error", "Key " + keyId(key.keyHash()) + " is revoked.");
+        }
+        if (body.has("limits")) {
+            long now = clockMs.getAsLong();
+            ledger().setCaps(key.keyHash(), caps(body.get("limits"), ledger().caps(key.keyHash())), author(request, optionalText(body, "note", 256)),
+                    () -> reconciler.spentByKey(now, CATCH_UP).getOrDefault(key.keyHash(), new long[3]));
+        }
+        return Response.json(HttpResponseStatus.OK, key(ledger().keyRecord(key.keyHash())));
+    }
 
     private Response issueKey(Request request) {
         Set<String> known = new java.util.HashSet<>(KEY_FIELDS_NOT_YET);
         known.addAll(Set.of("account", "label", "note"));
+        known.add("limits");
         ObjectNode body = body(request, known);
-        for (String field : KEY_FIELDS_NOT_YET) {
-            if (body.has(field) && !body.get(field).isNull()) {
-                throw AdminError.badRequest(field + ": not supported yet by this Tollgate (keys are scoped to an account and a label); "
-                        + "leave it out");
-            }
-        }
+        refuseNotYet(body, KEY_FIELDS_NOT_YET, "");
+        Ledger.Caps newCaps = body.has("limits") && !body.get("limits").isNull() ? caps(body.get("limits"), Ledger.Caps.NONE) : Ledger.Caps.NONE;
         String accountId = requireAccount(requiredText(body, "account"));
         String label = body.has("label") ? requiredText(body, "label") : "default";
         if (!LABEL.matcher(label).matches()) {
@@ -347,7 +408,11 @@ public final class AdminApi {
         }
         String secret = ApiKeys.newRawKey(random);
         String hash = ApiKeys.sha256Hex(secret);
-        ledger().issueKey(hash, ApiKeys.displayPrefix(secret), label, accountId, author(request, optionalText(body, "note", 256)));
+        Ledger.Author author = author(request, optionalText(body, "note", 256));
+        ledger().issueKey(hash, ApiKeys.displayPrefix(secret), label, accountId, author);
+        if (newCaps.any()) {
+            ledger().setCaps(hash, newCaps, author); // before the secret is shown, so the key never spends uncapped
+        }
         ObjectNode node = key(ledger().keyRecord(hash));
         node.put("key", secret); // the only time the secret is shown: only its hash is kept
         return Response.json(HttpResponseStatus.CREATED, node);
@@ -393,7 +458,7 @@ public final class AdminApi {
         throw AdminError.notFound("No key " + id + " (key ids look like key_0123456789abcdef)");
     }
 
-    private static ObjectNode key(Ledger.KeyRecord key) {
+    private ObjectNode key(Ledger.KeyRecord key) {
         ObjectNode node = JSON.createObjectNode();
         node.put("object", "key");
         node.put("id", keyId(key.keyHash()));
@@ -402,7 +467,37 @@ public final class AdminApi {
         node.put("prefix", key.displayPrefix());
         node.put("status", key.revoked() ? "revoked" : "active");
         node.put("source", key.displayPrefix().isEmpty() ? "config" : "admin");
+        capsAndSpend(node, ledger(), key.keyHash(), clockMs.getAsLong());
         return node;
+    }
+
+    /**
+     * {@code limits} (the caps, null for none) and {@code spend} (what the key used in the current UTC day, month and in
+     * total: held plus debited), shared with the key holder's balance endpoint.
+     */
+    public static void capsAndSpend(ObjectNode node, Ledger ledger, String keyHash, long nowMs) {
+        Ledger.Caps caps = ledger.caps(keyHash);
+        ObjectNode limits = node.putObject("limits");
+        putCap(limits, "day_micros", caps.dayMicros());
+        putCap(limits, "month_micros", caps.monthMicros());
+        putCap(limits, "total_micros", caps.totalMicros());
+        int slot = ledger.spendSlot(keyHash);
+        if (slot >= 0) {
+            dev.tollgate.metering.SpendWindows windows = ledger.spendWindows();
+            ObjectNode spend = node.putObject("spend");
+            spend.put("day_micros", windows.used(slot, dev.tollgate.metering.SpendWindows.Window.DAY, dev.tollgate.metering.SpendWindows.dayOf(nowMs)));
+            spend.put("month_micros", windows.used(slot, dev.tollgate.metering.SpendWindows.Window.MONTH,
+                    dev.tollgate.metering.SpendWindows.monthOf(nowMs)));
+            spend.put("total_micros", windows.used(slot, dev.tollgate.metering.SpendWindows.Window.TOTAL, 0));
+        }
+    }
+
+    private static void putCap(ObjectNode node, String field, long cap) {
+        if (cap < 0) {
+            node.putNull(field);
+        } else {
+            node.put(field, cap);
+        }
     }
 
     // --- reads from the journal ---------------------------------------------------------------------

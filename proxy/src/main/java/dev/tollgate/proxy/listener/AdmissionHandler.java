@@ -8,6 +8,7 @@ import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.request.Admission;
 import dev.tollgate.metering.request.InspectedRequest;
 import dev.tollgate.metering.request.Rejection;
+import dev.tollgate.metering.SpendWindows;
 import dev.tollgate.metering.request.RequestInspector;
 import dev.tollgate.proxy.ErrorShapes;
 import dev.tollgate.proxy.Gateway;
@@ -110,7 +111,9 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (reservation == null) {
-                reject(exchange, Rejection.of(Rejection.Kind.INSUFFICIENT_BALANCE, insufficientMessage(exchange, plan)));
+                String capMessage = capMessage(exchange, plan);
+                reject(exchange, capMessage != null ? Rejection.of(Rejection.Kind.SPEND_CAP_REACHED, capMessage)
+                        : Rejection.of(Rejection.Kind.INSUFFICIENT_BALANCE, insufficientMessage(exchange, plan)));
                 return;
             }
             long affordable = Admission.affordableOutputTokens(plan, route.row(), reservation.heldMicros());
@@ -128,6 +131,37 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
     private void reject(Exchange exchange, Rejection rejection) {
         gateway.metrics().refused(exchange.surface(), rejection.kind());
         exchange.respond(ErrorShapes.response(exchange.channel().alloc(), exchange.surface(), rejection, exchange.requestId()));
+    }
+
+    /** Why a refused reservation was refused, if a spend cap of the key was the reason (null: the balance was). */
+    private String capMessage(Exchange exchange, Admission.Plan plan) {
+        int slot = exchange.key().spendSlot();
+        if (slot < 0) {
+            return null;
+        }
+        SpendWindows windows = gateway.ledger().spendWindows();
+        long now = System.currentTimeMillis();
+        int day = SpendWindows.dayOf(now);
+        int month = SpendWindows.monthOf(now);
+        SpendWindows.Window window = windows.tighterThan(slot, day, month, plan.minimumMicros());
+        if (window == null) {
+            return null;
+        }
+        String currency = gateway.config().catalog().currency();
+        String name = switch (window) {
+            case DAY -> "daily";
+            case MONTH -> "monthly";
+            case TOTAL -> "total";
+        };
+        java.time.ZonedDateTime utc = java.time.Instant.ofEpochMilli(now).atZone(java.time.ZoneOffset.UTC);
+        String resets = switch (window) {
+            case DAY -> "; it resets at " + utc.toLocalDate().plusDays(1) + "T00:00:00Z";
+            case MONTH -> "; it resets at " + utc.toLocalDate().withDayOfMonth(1).plusMonths(1) + "T00:00:00Z";
+            case TOTAL -> "";
+        };
+        return "This key's " + name + " spend cap of " + Money.format(windows.cap(slot, window), currency) + " is reached ("
+                + Money.format(windows.used(slot, window, window == SpendWindows.Window.DAY ? day : month), currency)
+                + " spent or held, and this request needs " + Money.format(plan.minimumMicros(), currency) + ")" + resets + ".";
     }
 
     private String insufficientMessage(Exchange exchange, Admission.Plan plan) {

@@ -59,6 +59,8 @@ public final class LocalEndpoints extends ChannelInboundHandlerAdapter {
         node.put("credited_micros", snapshot.creditedMicros());
         node.put("debited_micros", snapshot.debitedMicros());
         node.put("available", Money.format(snapshot.availableMicros(), gateway.config().catalog().currency()));
+        // The key's own caps and what it used of them, as the admin API shows them.
+        dev.tollgate.proxy.admin.AdminApi.capsAndSpend(node, gateway.ledger(), exchange.key().sha256Hex(), System.currentTimeMillis());
         return node;
     }
 
