@@ -131,6 +131,12 @@ public final class SpendWindows {
         } else {
             buffer.getAndAddLong(base + TOTAL, want); // counted even without a cap, so a cap set later starts from the truth
         }
+        if (dayCap < 0) {
+            charge(base + DAY, day, want);
+        }
+        if (monthCap < 0) {
+            charge(base + MONTH, month, want);
+        }
         // An earlier window took more than a later one had room for: it holds only what the last one took.
         if (tookDay > want) {
             giveBack(base + DAY, day, tookDay - want);
@@ -234,6 +240,21 @@ public final class SpendWindows {
             long take = Math.min(room, want);
             if (buffer.compareAndSetLong(base + TOTAL, used, used + take)) {
                 return take;
+            }
+        }
+    }
+
+    /** Adds to a window without a cap (so a cap set later starts from what was used), rolling it over to {@code period}. */
+    private void charge(int offset, int period, long micros) {
+        while (true) {
+            long word = buffer.getLongVolatile(offset);
+            int current = periodOf(word);
+            if (current > period) {
+                return;
+            }
+            long used = Math.min((current == period ? word & USED_MASK : 0) + micros, USED_MASK);
+            if (buffer.compareAndSetLong(offset, word, pack(period, used))) {
+                return;
             }
         }
     }

@@ -80,6 +80,18 @@ class SpendWindowsTest {
     }
 
     @Test
+    void aWindowWithoutACapStillCountsSoACapSetLaterStartsFromTheTruth() {
+        balances.credit(0, 10_000_000);
+        int slot = windows.allocate();
+        windows.setCaps(slot, 1_000, SpendWindows.NO_CAP, SpendWindows.NO_CAP);
+        Reservation.tryReserve(balances, 0, windows, slot, NOW, 100, 600).settle(250);
+        windows.setCaps(slot, 1_000, 300, 400);
+        assertThat(windows.used(slot, SpendWindows.Window.MONTH, SpendWindows.monthOf(NOW))).isEqualTo(250);
+        assertThat(windows.used(slot, SpendWindows.Window.TOTAL, 0)).isEqualTo(250);
+        assertThat(Reservation.tryReserve(balances, 0, windows, slot, NOW, 1, 600).heldMicros()).isEqualTo(50);
+    }
+
+    @Test
     void theMonthNumberIsTheCalendarsForAnyInstant() {
         Random random = new Random(Seeds.seed("SpendWindowsTest.theMonthNumberIsTheCalendarsForAnyInstant"));
         for (int i = 0; i < 100_000; i++) {

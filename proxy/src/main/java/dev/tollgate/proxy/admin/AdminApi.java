@@ -766,6 +766,15 @@ public final class AdminApi {
                 node.put("key", keyId(e.keyHash()));
                 yield null;
             }
+            case JournalEvent.KeyLimitsSet e -> {
+                node.put("action", "key.limits_set");
+                node.put("key", keyId(e.keyHash()));
+                ObjectNode limits = node.putObject("limits");
+                putCap(limits, "day_micros", e.dayCapMicros());
+                putCap(limits, "month_micros", e.monthCapMicros());
+                putCap(limits, "total_micros", e.totalCapMicros());
+                yield null;
+            }
             default -> throw new IllegalStateException("no operator makes " + authored.change().type());
         };
         if (account != null) {

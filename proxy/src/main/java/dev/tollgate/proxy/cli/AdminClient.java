@@ -74,6 +74,10 @@ final class AdminClient {
         return send("POST", path, body == null ? null : body.toString(), idempotencyKey, null);
     }
 
+    Answer patch(String path, JsonNode body) {
+        return send("PATCH", path, body.toString(), null, null);
+    }
+
     private Answer send(String method, String path, String body, String idempotencyKey, String accept) {
         if (token == null || token.isBlank()) {
             throw new Failure("no admin token: set TOLLGATE_ADMIN_TOKEN (the demo prints one)");

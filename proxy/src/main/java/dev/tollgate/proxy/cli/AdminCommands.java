@@ -155,12 +155,57 @@ final class AdminCommands {
     }
 
     static Table keysTable(Iterable<JsonNode> keys) {
-        Table table = new Table("KEY", "ACCOUNT", "LABEL", "PREFIX", "STATUS");
+        Table table = new Table("KEY", "ACCOUNT", "LABEL", "PREFIX", "STATUS", "SPENT / CAP (DAY, MONTH, TOTAL)");
         for (JsonNode key : keys) {
             table.row(key.path("id").asText(), key.path("account").asText(), key.path("label").asText(), key.path("prefix").asText(),
-                    key.path("status").asText());
+                    key.path("status").asText(), caps(key));
         }
         return table;
+    }
+
+    /** "$0.000064 / $2.000000, -, -": each window's spend over its cap, "-" where there is none. */
+    private static String caps(JsonNode key) {
+        List<String> windows = new ArrayList<>();
+        for (String window : List.of("day_micros", "month_micros", "total_micros")) {
+            JsonNode cap = key.path("limits").path(window);
+            windows.add(cap.isNumber() ? Money.format(key.path("spend").path(window).asLong(), "USD") + " / " + Money.format(cap.asLong(), "USD") : "-");
+        }
+        return windows.stream().allMatch("-"::equals) ? "none" : String.join(", ", windows);
+    }
+
+    /** The caps options of keys create and keys limits: currency amounts, or "none". */
+    static final class CapOptions {
+        @Option(names = "--day-cap", description = "Hard cap on the key's spend per UTC day (an amount, or none).")
+        String day;
+
+        @Option(names = "--month-cap", description = "Hard cap per UTC month (an amount, or none).")
+        String month;
+
+        @Option(names = "--total-cap", description = "Hard cap in total (an amount, or none).")
+        String total;
+
+        /** The {@code limits} object of the request, or null when no cap option was given. */
+        ObjectNode limits() {
+            if (day == null && month == null && total == null) {
+                return null;
+            }
+            ObjectNode limits = JSON.createObjectNode();
+            put(limits, "day_micros", day);
+            put(limits, "month_micros", month);
+            put(limits, "total_micros", total);
+            return limits;
+        }
+
+        private static void put(ObjectNode limits, String field, String amount) {
+            if (amount == null) {
+                return;
+            }
+            if (amount.equals("none")) {
+                limits.putNull(field);
+            } else {
+                limits.put(field, micros(amount));
+            }
+        }
     }
 
     @Command(name = "accounts", description = "List accounts with their balances; show or open one.",
@@ -253,7 +298,7 @@ final class AdminCommands {
     }
 
     @Command(name = "keys", description = "List keys (of one account with --account); create, show or revoke one.",
-            subcommands = {KeysCreate.class, KeysShow.class, KeysRevoke.class})
+            subcommands = {KeysCreate.class, KeysShow.class, KeysLimits.class, KeysRevoke.class})
     static final class Keys extends AdminCommand {
         @Option(names = "--account", description = "Only this account's keys.")
         String account;
@@ -273,9 +318,16 @@ final class AdminCommands {
         @Option(names = "--label", defaultValue = "default", description = "A non-secret name in reports (default: ${DEFAULT-VALUE}).")
         String label;
 
+        @Mixin
+        CapOptions caps;
+
         @Override
         void run(AdminClient client, PrintWriter out) {
-            JsonNode key = client.post("/admin/v1/keys", JSON.createObjectNode().put("account", account).put("label", label), null).json();
+            ObjectNode body = JSON.createObjectNode().put("account", account).put("label", label);
+            if (caps.limits() != null) {
+                body.set("limits", caps.limits());
+            }
+            JsonNode key = client.post("/admin/v1/keys", body, null).json();
             if (connection.json) {
                 out.println(key.toPrettyString());
                 return;
@@ -295,6 +347,26 @@ final class AdminCommands {
         @Override
         void run(AdminClient client, PrintWriter out) {
             print(out, client.get("/admin/v1/keys/" + id, null).json(), answer -> keysTable(List.of(answer)));
+        }
+    }
+
+    @Command(name = "limits", description = "Set a key's hard spend caps (the options given; the others stay).")
+    static final class KeysLimits extends AdminCommand {
+        @Parameters(paramLabel = "KEY_ID")
+        String id;
+
+        @Mixin
+        CapOptions caps;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            ObjectNode limits = caps.limits();
+            if (limits == null) {
+                throw new IllegalArgumentException("give at least one of --day-cap, --month-cap, --total-cap");
+            }
+            ObjectNode body = JSON.createObjectNode();
+            body.set("limits", limits);
+            print(out, client.patch("/admin/v1/keys/" + id, body).json(), answer -> keysTable(List.of(answer)));
         }
     }
 
@@ -440,7 +512,8 @@ final class AdminCommands {
                 Table table = new Table("TIME", "BY", "ACTION", "ACCOUNT", "DETAIL");
                 for (JsonNode row : audit.path("data")) {
                     String detail = row.has("amount_micros") ? Money.format(row.path("amount_micros").asLong(), "USD")
-                            + (row.has("reason") ? " (" + row.path("reason").asText() + ")" : "") : row.path("key").asText("");
+                            + (row.has("reason") ? " (" + row.path("reason").asText() + ")" : "") : row.path("key").asText("")
+                            + (row.has("limits") ? " caps " + row.path("limits").toString() : "");
                     if (!row.path("note").asText("").isEmpty()) {
                         detail += " note: " + row.path("note").asText();
                     }

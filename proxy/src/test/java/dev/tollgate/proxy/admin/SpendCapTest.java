@@ -104,6 +104,10 @@ class SpendCapTest {
         assertThat(patched.path("limits").path("day_micros").asLong()).isEqualTo(cap);
         assertThat(patched.path("limits").path("total_micros").isNull()).isTrue();
         assertThat(patched.path("spend").path("day_micros").asLong()).isEqualTo(spentBefore);
+        JsonNode audit = admin("GET", "/admin/v1/audit?limit=1", null, 200).path("data").get(0);
+        assertThat(audit.path("action").asText()).isEqualTo("key.limits_set");
+        assertThat(audit.path("limits").path("day_micros").asLong()).isEqualTo(cap);
+        assertThat(audit.path("actor").asText()).isEqualTo("ops");
 
         List<CompletableFuture<HttpResponse<String>>> answers = new ArrayList<>();
         for (int i = 0; i < 100; i++) {

@@ -118,6 +118,10 @@ class AdminCommandsTest {
         assertThat(audit.get(3)).contains("account.credited").contains("$25.000000").contains("note: invoice 1042");
         assertThat(ok("statement", "acme", java.time.YearMonth.now(java.time.ZoneOffset.UTC).toString(), "--csv").out())
                 .contains("credit,").contains("inv-1042");
+        assertThat(ok("keys", "limits", keyId, "--day-cap", "2", "--total-cap", "none").out()).contains("/ $2.000000, -, -");
+        assertThat(JSON.readTree(ok("keys", "show", keyId, "--json").out()).path("limits").path("day_micros").asLong()).isEqualTo(2_000_000);
+        assertThat(run("keys", "limits", keyId).err()).contains("give at least one of --day-cap");
+        assertThat(ok("audit", "--limit", "1").out()).contains("key.limits_set");
         assertThat(ok("keys", "revoke", keyId).out()).contains("revoked");
         assertThat(ok("pricing").out()).contains("gpt-4o-mini");
     }
