@@ -7,6 +7,11 @@ public record ListenerConfig(String host, int port) {
 
     /** Whether only this machine can reach the address (a loopback name or address). */
     public boolean isLoopback() {
-        return host.equals("localhost") || host.equals("::1") || host.equals("[::1]") || host.startsWith("127.");
+        try {
+            // Resolved, not matched by name: "127.example.com" is not loopback.
+            return java.net.InetAddress.getByName(host.startsWith("[") ? host.substring(1, host.length() - 1) : host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 }

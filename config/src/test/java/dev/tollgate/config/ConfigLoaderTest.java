@@ -143,6 +143,9 @@ class ConfigLoaderTest {
         assertThat(ConfigLoader.load(write("c.yaml", proxy + "  admin: false\n" + rest), NO_ENV).adminListener()).isNull();
         assertThat(new ListenerConfig("127.0.0.1", 1).isLoopback()).isTrue();
         assertThat(new ListenerConfig("0.0.0.0", 1).isLoopback()).isFalse();
+        assertThat(new ListenerConfig("localhost", 1).isLoopback()).isTrue();
+        assertThat(new ListenerConfig("[::1]", 1).isLoopback()).isTrue();
+        assertThat(new ListenerConfig("127.example.invalid", 1).isLoopback()).isFalse();
     }
 
     @Test

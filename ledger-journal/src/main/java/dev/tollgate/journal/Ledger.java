@@ -80,8 +80,9 @@ public final class Ledger implements AutoCloseable {
     private final java.util.Map<String, KeyRecord> keyRecords = new java.util.LinkedHashMap<>();
     /** Every key's spend caps, next to the accounts' balances; a key gets a slot when it first gets caps. */
     private final SpendWindows spendWindows;
-    private final java.util.Map<String, Integer> spendSlots = new java.util.HashMap<>();
-    private final java.util.Map<String, Caps> caps = new java.util.HashMap<>();
+    // Read without the ledger's lock (the balance endpoint, on an event loop); written under it.
+    private final java.util.Map<String, Integer> spendSlots = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Map<String, Caps> caps = new java.util.concurrent.ConcurrentHashMap<>();
     private final LongSupplier clockMs;
     private final RecoveryReport recoveryReport;
     /** Appends the reservation lifecycle (made, extended, settled, released) in order; see {@link JournalWriter} for on which thread. */
@@ -102,7 +103,8 @@ public final class Ledger implements AutoCloseable {
         this.appliedIdempotencyKeys = appliedIdempotencyKeys;
         this.clockMs = clockMs;
         this.recoveryReport = recoveryReport;
-        this.spendWindows = new SpendWindows(Math.max(1_024, 16 * accounts.balances().capacity()));
+        // 64 bytes a capped key; bounded, since the number of accounts a configuration allows is much larger than this.
+        this.spendWindows = new SpendWindows(Math.min(65_536, Math.max(1_024, 4 * accounts.balances().capacity())));
         for (String scope : appliedIdempotencyKeys) {
             int mark = scope.length() - FINGERPRINT_HEX - 1;
             if (mark > 0 && scope.charAt(mark) == FINGERPRINT_MARK && isHex(scope, mark + 1)) {
@@ -327,7 +329,7 @@ public final class Ledger implements AutoCloseable {
         }
         try {
             journal.append(record);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | InternalError e) { // a full disk is an InternalError from Chronicle: undone all the same
             accounts.balances().adjust(slot, -amountMicros);
             throw e;
         }
@@ -371,7 +373,7 @@ public final class Ledger implements AutoCloseable {
         }
         try {
             journal.append(record);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | InternalError e) { // a full disk is an InternalError from Chronicle: undone all the same
             accounts.balances().adjust(slot, -amountMicros);
             throw e;
         }
@@ -426,14 +428,22 @@ public final class Ledger implements AutoCloseable {
      * As above; {@code spentSoFar} tells, for a key capped for the first time, what it already spent this UTC day, month
      * and in total (its earlier requests were admitted without windows), so its windows start from the truth.
      */
-    public synchronized void setCaps(String keyHash, Caps newCaps, Author author, java.util.function.Supplier<long[]> spentSoFar) {
-        KeyRecord key = keyRecords.get(keyHash);
-        if (key == null) {
-            throw new IllegalArgumentException("no key " + keyHash);
+    public void setCaps(String keyHash, Caps newCaps, Author author, java.util.function.Supplier<long[]> spentSoFar) {
+        // Outside the lock: reading what the key spent may wait for the reconciler, and nothing else should.
+        long[] spent = spendSlots.containsKey(keyHash) ? null : spentSoFar.get();
+        synchronized (this) {
+            KeyRecord key = keyRecords.get(keyHash);
+            if (key == null) {
+                throw new IllegalArgumentException("no key " + keyHash);
+            }
+            if (!spendSlots.containsKey(keyHash) && spendWindows.allocated() == spendWindows.capacity()) {
+                // Checked before the journal: a cap journaled without a slot would make every later recovery fail on it.
+                throw new IllegalStateException("all " + spendWindows.capacity() + " spend-cap slots are in use");
+            }
+            journal.append(authored(author, new JournalEvent.KeyLimitsSet(now(), keyHash, newCaps.dayMicros(), newCaps.monthMicros(),
+                    newCaps.totalMicros())));
+            applyCaps(keyHash, newCaps, spent);
         }
-        long[] spent = newCaps.any() && !spendSlots.containsKey(keyHash) ? spentSoFar.get() : null;
-        journal.append(authored(author, new JournalEvent.KeyLimitsSet(now(), keyHash, newCaps.dayMicros(), newCaps.monthMicros(), newCaps.totalMicros())));
-        applyCaps(keyHash, newCaps, spent);
     }
 
     private void applyCaps(String keyHash, Caps newCaps) {
@@ -443,10 +453,7 @@ public final class Ledger implements AutoCloseable {
     private void applyCaps(String keyHash, Caps newCaps, long[] spentSoFar) {
         Integer slot = spendSlots.get(keyHash);
         if (slot == null) {
-            if (!newCaps.any()) {
-                caps.remove(keyHash);
-                return;
-            }
+            // Every key that ever had limits set keeps a slot, cleared or not, so replay gives the same slots as live.
             slot = spendWindows.allocate();
             spendSlots.put(keyHash, slot);
             if (spentSoFar != null) {
@@ -463,17 +470,17 @@ public final class Ledger implements AutoCloseable {
     }
 
     /** A key's caps, {@link Caps#NONE} when it has none. */
-    public synchronized Caps caps(String keyHash) {
+    public Caps caps(String keyHash) {
         return caps.getOrDefault(keyHash, Caps.NONE);
     }
 
     /** The key's slot in {@link #spendWindows()}, or -1 when it never had caps. */
-    public synchronized int spendSlot(String keyHash) {
+    public int spendSlot(String keyHash) {
         return spendSlots.getOrDefault(keyHash, -1);
     }
 
     /** Whether any key ever had spend caps (then its spend must be restored at start-up). */
-    public synchronized boolean hasCappedKeys() {
+    public boolean hasCappedKeys() {
         return !spendSlots.isEmpty();
     }
 

@@ -61,6 +61,11 @@ public final class SpendWindows {
         return capacity;
     }
 
+    /** How many slots are in use. */
+    public synchronized int allocated() {
+        return allocated;
+    }
+
     /** A new slot with no caps and nothing used. */
     public synchronized int allocate() {
         if (allocated == capacity) {

@@ -108,6 +108,9 @@ public final class AdminApi {
             return Response.error(e);
         } catch (IllegalArgumentException e) {
             return Response.error(AdminError.badRequest(e.getMessage()));
+        } catch (IllegalStateException e) {
+            // Out of slots, or the reconciler behind: nothing was changed, and the operator may try again later.
+            return Response.error(new AdminError(HttpResponseStatus.SERVICE_UNAVAILABLE, "api_error", e.getMessage()));
         }
     }
 
@@ -389,7 +392,10 @@ public final class AdminApi {
         if (body.has("limits")) {
             long now = clockMs.getAsLong();
             ledger().setCaps(key.keyHash(), caps(body.get("limits"), ledger().caps(key.keyHash())), author(request, optionalText(body, "note", 256)),
-                    () -> reconciler.spentByKey(now, CATCH_UP).getOrDefault(key.keyHash(), new long[3]));
+                    () -> {
+                        ledger().writer().awaitWritten(); // debits still queued for the journal count too
+                        return reconciler.spentByKey(now, CATCH_UP).getOrDefault(key.keyHash(), new long[3]);
+                    });
         }
         return Response.json(HttpResponseStatus.OK, key(ledger().keyRecord(key.keyHash())));
     }

@@ -54,6 +54,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         } catch (RuntimeException e) {
             LOG.error("admin {} {} failed", request.method(), new QueryStringDecoder(request.uri()).rawPath(), e);
             response = error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "api_error", "Internal error; see the node's log.");
+        } catch (InternalError e) {
+            // Chronicle reports a journal it cannot write (a full disk) as an InternalError; the change was not applied.
+            LOG.error("admin {} {}: the journal could not record it", request.method(), new QueryStringDecoder(request.uri()).rawPath(), e);
+            response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "api_error", "The journal cannot record changes now; nothing was changed.");
         }
         boolean keepAlive = HttpUtil.isKeepAlive(request);
         HttpUtil.setKeepAlive(response, keepAlive);

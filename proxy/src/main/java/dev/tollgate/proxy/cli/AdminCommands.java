@@ -256,7 +256,13 @@ final class AdminCommands {
 
         void send(AdminClient client, PrintWriter out, String what, ObjectNode body) {
             String key = idempotencyKey != null ? idempotencyKey : what + "-" + UUID.randomUUID();
-            AdminClient.Answer answer = client.post("/admin/v1/accounts/" + account + "/" + what + "s", body, key);
+            AdminClient.Answer answer;
+            try {
+                answer = client.post("/admin/v1/accounts/" + account + "/" + what + "s", body, key);
+            } catch (AdminClient.Failure e) {
+                // The change may have been applied before the answer was lost: the same key retries it safely.
+                throw new AdminClient.Failure(e.getMessage() + "; to retry without applying it twice: --idempotency-key " + key);
+            }
             JsonNode balance = client.get("/admin/v1/accounts/" + account, null).json();
             if (connection.json) {
                 out.println(answer.json().toPrettyString());

@@ -290,6 +290,9 @@ class AdminApiTest {
         JsonNode revoked = ok(admin("POST", "/admin/v1/keys", WRITE_TOKEN, "{\"account\":\"acme\",\"label\":\"old\"}"), 201);
         ok(admin("POST", "/admin/v1/keys/" + revoked.path("id").asText() + "/revoke", WRITE_TOKEN, null), 200);
         assertThat(chat(secret, "Hi [sim:events=3]").statusCode()).isEqualTo(200);
+        // A configuration key revoked here (a leak, say) stays revoked though the file still names it.
+        JsonNode configKeys = ok(admin("GET", "/admin/v1/keys?account=bootstrap", READ_TOKEN, null), 200).path("data");
+        ok(admin("POST", "/admin/v1/keys/" + configKeys.get(0).path("id").asText() + "/revoke", WRITE_TOKEN, null), 200);
         String accountsBefore = admin("GET", "/admin/v1/accounts", READ_TOKEN, null).body();
         String keysBefore = admin("GET", "/admin/v1/keys", READ_TOKEN, null).body();
         String auditBefore = admin("GET", "/admin/v1/audit", READ_TOKEN, null).body();
@@ -309,6 +312,17 @@ class AdminApiTest {
         assertThat(admin("GET", "/admin/v1/accounts", READ_TOKEN, null).body()).isEqualTo(accountsBefore);
         // The key the admin API issued outlives the configuration's key sync, and still spends.
         assertThat(chat(secret, "Hi again [sim:events=2]").statusCode()).isEqualTo(200);
+        assertThat(chat(configKey, "Hi [sim:events=2]").statusCode()).isEqualTo(401);
+
+        // A journal that cannot record (a full disk) refuses the change and applies nothing; the retry applies it once.
+        long available = account("acme").path("available_micros").asLong();
+        node.journal().failNextAppends(1);
+        refused(admin("POST", "/admin/v1/accounts/acme/adjustments", WRITE_TOKEN, "{\"amount_micros\":-1000,\"reason\":\"fee\"}",
+                "Idempotency-Key", "fee-1"), 503, "api_error", "nothing was changed");
+        assertThat(account("acme").path("available_micros").asLong()).isEqualTo(available);
+        ok(admin("POST", "/admin/v1/accounts/acme/adjustments", WRITE_TOKEN, "{\"amount_micros\":-1000,\"reason\":\"fee\"}",
+                "Idempotency-Key", "fee-1"), 201);
+        assertThat(account("acme").path("available_micros").asLong()).isEqualTo(available - 1000);
 
         // A replay of the whole journal from empty is exactly the live state.
         node.reconciler().awaitCaughtUp(Duration.ofSeconds(20));
@@ -319,7 +333,7 @@ class AdminApiTest {
             assertThat(new long[] {account.availableMicros(), account.creditedMicros(), account.debitedMicros()}).as(account.id())
                     .containsExactly(live.path("available_micros").asLong(), live.path("credited_micros").asLong(), live.path("debited_micros").asLong());
         }
-        assertThat(replayed.keys()).filteredOn(LedgerState.Key::revoked).hasSize(1);
+        assertThat(replayed.keys()).filteredOn(LedgerState.Key::revoked).hasSize(2);
     }
 
     @Test
