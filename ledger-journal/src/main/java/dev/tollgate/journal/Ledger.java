@@ -536,13 +536,14 @@ public final class Ledger implements AutoCloseable {
      */
     public LedgerReservation reserve(ApiKeys.ApiKey key, long minMicros, long maxMicros, String requestId, JournalWriter.Appended whenJournaled) {
         recordUnrecorded();
-        Reservation reservation = Reservation.tryReserve(accounts.balances(), key.accountSlot(), spendWindows, key.spendSlot(), now(), minMicros,
+        long nowMs = now(); // one clock read: the caps' day and month, and the record's time
+        Reservation reservation = Reservation.tryReserve(accounts.balances(), key.accountSlot(), spendWindows, key.spendSlot(), nowMs, minMicros,
                 maxMicros);
         if (reservation == null) {
             return null;
         }
         long id = lastReservationId.incrementAndGet();
-        ReservationMade record = new ReservationMade(now(), id, key.accountId(), key.sha256Hex(), reservation.heldMicros(), requestId);
+        ReservationMade record = new ReservationMade(nowMs, id, key.accountId(), key.sha256Hex(), reservation.heldMicros(), requestId);
         try {
             JournalCodec.validate(record);
             writer.submit(record, whenJournaled);
