@@ -18,6 +18,9 @@ public final class ApiKeys {
     private static final int KEY_RANDOM_BYTES = 32;
     /** Longer presented keys are refused before hashing, so a hostile header cannot make us hash megabytes. */
     public static final int MAX_KEY_LENGTH = 256;
+    /** What {@link #displayPrefix} shows of a key: its first code points, then an ellipsis. */
+    private static final int SHOWN_CODE_POINTS = 7;
+    private static final String ELLIPSIS = "...";
     private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(ApiKeys::sha256Digest);
 
     private final Map<String, ApiKey> byHash = new ConcurrentHashMap<>();
@@ -66,15 +69,17 @@ public final class ApiKeys {
     /**
      * What may be shown of a key in logs and reports: its first seven characters, never enough to use it. Counted in
      * code points so a presented key never shows half a character, and anything but visible ASCII (which every issued
-     * key is) shown as {@code ?} so a hostile header cannot put control bytes into a log line.
+     * key is) shown as {@code ?} so a hostile header cannot put control bytes into a log line. A key of ten code
+     * points or fewer shows nothing: its seven and the {@code ...} would otherwise spell the whole of a key that
+     * ends in dots.
      */
     public static String displayPrefix(String rawKey) {
-        if (rawKey.codePointCount(0, rawKey.length()) <= 8) {
+        if (rawKey.codePointCount(0, rawKey.length()) <= SHOWN_CODE_POINTS + ELLIPSIS.length()) {
             return "***";
         }
-        StringBuilder shown = new StringBuilder(10);
-        rawKey.codePoints().limit(7).forEach(c -> shown.append(c > ' ' && c < 0x7F ? (char) c : '?'));
-        return shown.append("...").toString();
+        StringBuilder shown = new StringBuilder(SHOWN_CODE_POINTS + ELLIPSIS.length());
+        rawKey.codePoints().limit(SHOWN_CODE_POINTS).forEach(c -> shown.append(c > ' ' && c < 0x7F ? (char) c : '?'));
+        return shown.append(ELLIPSIS).toString();
     }
 
     private static MessageDigest sha256Digest() {

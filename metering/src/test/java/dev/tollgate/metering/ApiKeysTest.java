@@ -57,5 +57,9 @@ class ApiKeysTest {
         assertThat(ApiKeys.displayPrefix("tg-abc\uD83D\uDE00defgh")).isEqualTo("tg-abc?...");
         assertThat(ApiKeys.displayPrefix("\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00\uD83D\uDE00")).isEqualTo("***");
         assertThat(ApiKeys.displayPrefix("tg\r\nX-Evil: 1abcdef")).isEqualTo("tg??X-E...");
+        // Found by bin/fuzz (CI, 2026-12-07): a key that ends in dots was shown whole as its prefix and the ellipsis.
+        assertThat(ApiKeys.displayPrefix("abcdefg...")).isEqualTo("***");
+        assertThat(ApiKeys.displayPrefix("abcdefg..")).isEqualTo("***");
+        assertThat(ApiKeys.displayPrefix("abcdefghijk")).isEqualTo("abcdefg...");
     }
 }
