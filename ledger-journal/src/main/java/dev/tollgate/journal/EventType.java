@@ -15,7 +15,11 @@ public enum EventType {
     /** An operator's change (opening, credit, adjustment, key issued or revoked) with who made it. */
     AUTHORED(11),
     /** A key's spend caps per UTC day, per UTC month and in total (each -1 for none). */
-    KEY_LIMITS_SET(12);
+    KEY_LIMITS_SET(12),
+    /** A key's label, environment, lane, allowed models, expiry and allowed networks. */
+    KEY_SCOPE_SET(13),
+    /** A key's new secret, and until when the one before keeps working. */
+    KEY_ROTATED(14);
 
     private static final EventType[] BY_CODE = new EventType[16];
 

@@ -6,6 +6,8 @@ import dev.tollgate.journal.JournalEvent.Adjusted;
 import dev.tollgate.journal.JournalEvent.CreditAdded;
 import dev.tollgate.journal.JournalEvent.KeyIssued;
 import dev.tollgate.journal.JournalEvent.KeyLimitsSet;
+import dev.tollgate.journal.JournalEvent.KeyRotated;
+import dev.tollgate.journal.JournalEvent.KeyScopeSet;
 import dev.tollgate.journal.JournalEvent.KeyRevoked;
 import dev.tollgate.journal.JournalEvent.Released;
 import dev.tollgate.journal.JournalEvent.RequestFacts;
@@ -54,6 +56,9 @@ import java.util.zip.CRC32C;
  *   <li>RELEASED: reservationId int64, facts, reason</li>
  *   <li>USAGE_DRIFT: reservationId int64, the reported then the billed usage (2 x 5 x int64, in SETTLED's order)</li>
  *   <li>KEY_LIMITS_SET: keyHash, dayCapMicros, monthCapMicros, totalCapMicros (3 x int64, -1 for none)</li>
+ *   <li>KEY_SCOPE_SET: keyHash, label, env, lane, model count uint8 then each model, expiresAtMs int64 (-1 for never),
+ *       network count uint8 then each CIDR block</li>
+ *   <li>KEY_ROTATED: keyHash, newSecretHash, newDisplayPrefix, previousValidUntilMs int64</li>
  *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body (it shares this record's timestamp)</li>
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId</li>
  * </ul>
@@ -79,7 +84,14 @@ public final class JournalCodec {
     private static final HexFormat HEX = HexFormat.of();
     /** The records an {@link Authored} record may carry: what an operator changes, never a request's money. */
     static final java.util.Set<EventType> AUTHORABLE = java.util.EnumSet.of(EventType.ACCOUNT_OPENED, EventType.CREDIT_ADDED,
-            EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED, EventType.KEY_LIMITS_SET);
+            EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED, EventType.KEY_LIMITS_SET,
+            EventType.KEY_SCOPE_SET, EventType.KEY_ROTATED);
+    /** The same bounds as {@code KeyScope}'s. */
+    static final int MAX_KEY_MODELS = dev.tollgate.metering.KeyScope.MAX_MODELS;
+    static final int MAX_KEY_NETWORKS = dev.tollgate.metering.KeyScope.MAX_NETWORKS;
+    static final int MAX_TAG = dev.tollgate.metering.KeyScope.MAX_TAG_LENGTH;
+    /** The longest CIDR block: a full IPv6 address in eight groups and a prefix. */
+    static final int MAX_NETWORK = 43;
     /** The same bound as the live counters' ({@code SpendWindows.MAX_CAP_MICROS}). */
     static final long MAX_CAP_MICROS = dev.tollgate.metering.SpendWindows.MAX_CAP_MICROS;
 
@@ -154,6 +166,21 @@ public final class JournalCodec {
             case KeyLimitsSet e -> {
                 putKeyHash(out, e.keyHash());
                 out.putLong(e.dayCapMicros()).putLong(e.monthCapMicros()).putLong(e.totalCapMicros());
+            }
+            case KeyScopeSet e -> {
+                putKeyHash(out, e.keyHash());
+                putString(out, e.label());
+                putString(out, e.env());
+                putString(out, e.lane());
+                putStrings(out, e.models());
+                out.putLong(e.expiresAtMs());
+                putStrings(out, e.networks());
+            }
+            case KeyRotated e -> {
+                putKeyHash(out, e.keyHash());
+                putKeyHash(out, e.newSecretHash());
+                putString(out, e.newDisplayPrefix());
+                out.putLong(e.previousValidUntilMs());
             }
             case Authored e -> {
                 putString(out, e.actor());
@@ -234,6 +261,9 @@ public final class JournalCodec {
             case RELEASED -> new Released(timestampMs, in.getLong(), getFacts(in), getString(in, MAX_REASON));
             case USAGE_DRIFT -> new UsageDrift(timestampMs, in.getLong(), getUsage(in), getUsage(in));
             case KEY_LIMITS_SET -> new KeyLimitsSet(timestampMs, getKeyHash(in), in.getLong(), in.getLong(), in.getLong());
+            case KEY_SCOPE_SET -> new KeyScopeSet(timestampMs, getKeyHash(in), getString(in, MAX_LABEL), getString(in, MAX_TAG),
+                    getString(in, MAX_TAG), getStrings(in, MAX_KEY_MODELS, MAX_MODEL), in.getLong(), getStrings(in, MAX_KEY_NETWORKS, MAX_NETWORK));
+            case KEY_ROTATED -> new KeyRotated(timestampMs, getKeyHash(in), getKeyHash(in), getString(in, MAX_DISPLAY_PREFIX), in.getLong());
             case AUTHORED -> {
                 String actor = getString(in, MAX_LABEL);
                 String note = getString(in, MAX_REASON);
@@ -306,6 +336,28 @@ public final class JournalCodec {
                 for (long cap : new long[] {e.dayCapMicros(), e.monthCapMicros(), e.totalCapMicros()}) {
                     require(cap == -1 || cap >= 0 && cap <= MAX_CAP_MICROS, event, "a cap is -1 (none) or 0.." + MAX_CAP_MICROS + " micros");
                 }
+            }
+            case KeyScopeSet e -> {
+                keyHash(event, e.keyHash());
+                text(event, "label", e.label(), MAX_LABEL, true);
+                text(event, "env", e.env(), MAX_TAG, false);
+                text(event, "lane", e.lane(), MAX_TAG, false);
+                require(e.models().size() <= MAX_KEY_MODELS, event, "more than " + MAX_KEY_MODELS + " models");
+                for (String model : e.models()) {
+                    text(event, "model", model, MAX_MODEL, true);
+                }
+                require(e.expiresAtMs() >= -1, event, "an expiry is -1 (never) or an epoch millisecond");
+                require(e.networks().size() <= MAX_KEY_NETWORKS, event, "more than " + MAX_KEY_NETWORKS + " networks");
+                for (String network : e.networks()) {
+                    text(event, "network", network, MAX_NETWORK, true);
+                }
+            }
+            case KeyRotated e -> {
+                keyHash(event, e.keyHash());
+                keyHash(event, e.newSecretHash());
+                require(!e.newSecretHash().equals(e.keyHash()), event, "the new secret is the key's own");
+                text(event, "newDisplayPrefix", e.newDisplayPrefix(), MAX_DISPLAY_PREFIX, true);
+                require(e.previousValidUntilMs() >= 0, event, "negative grace end");
             }
             case Authored e -> {
                 text(event, "actor", e.actor(), MAX_LABEL, true);
@@ -450,6 +502,25 @@ public final class JournalCodec {
         String value = new String(in.array(), in.arrayOffset() + in.position(), length, StandardCharsets.UTF_8);
         in.position(in.position() + length);
         return value;
+    }
+
+    private static void putStrings(ByteBuffer out, java.util.List<String> values) {
+        out.put((byte) values.size());
+        for (String value : values) {
+            putString(out, value);
+        }
+    }
+
+    private static java.util.List<String> getStrings(ByteBuffer in, int maxCount, int maxBytes) {
+        int count = in.get() & 0xFF;
+        if (count > maxCount) {
+            throw new JournalFormatException(count + " strings where at most " + maxCount + " are allowed");
+        }
+        String[] values = new String[count];
+        for (int i = 0; i < count; i++) {
+            values[i] = getString(in, maxBytes);
+        }
+        return java.util.List.of(values);
     }
 
     private static void putKeyHash(ByteBuffer out, String keyHash) {

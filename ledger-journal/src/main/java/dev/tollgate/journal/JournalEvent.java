@@ -117,6 +117,34 @@ public sealed interface JournalEvent {
         }
     }
 
+    /**
+     * A key's label and scope, replacing those before: its environment and lane tags (empty for none), the models it
+     * may call (empty for all), when it expires (-1 for never) and the client networks it may be used from (empty for any).
+     */
+    record KeyScopeSet(long timestampMs, String keyHash, String label, String env, String lane, java.util.List<String> models,
+                       long expiresAtMs, java.util.List<String> networks) implements JournalEvent {
+        public KeyScopeSet {
+            models = java.util.List.copyOf(models);
+            networks = java.util.List.copyOf(networks);
+        }
+
+        public EventType type() {
+            return EventType.KEY_SCOPE_SET;
+        }
+    }
+
+    /**
+     * A key got a new secret: {@code keyHash} stays the key's identity (its id, its caps, what the journal names), the
+     * secret with hash {@code newSecretHash} opens it from now on, and the secret that did until now keeps working until
+     * {@code previousValidUntilMs}.
+     */
+    record KeyRotated(long timestampMs, String keyHash, String newSecretHash, String newDisplayPrefix, long previousValidUntilMs)
+            implements JournalEvent {
+        public EventType type() {
+            return EventType.KEY_ROTATED;
+        }
+    }
+
     /** What a statement or request log shows of one request. */
     record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
                         String endpoint, long startMs, long endMs, String upstreamRequestId) {

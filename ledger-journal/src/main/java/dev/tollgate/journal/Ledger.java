@@ -10,6 +10,7 @@ import dev.tollgate.journal.JournalEvent.RequestFacts;
 import dev.tollgate.journal.JournalEvent.ReservationMade;
 import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.KeyScope;
 import dev.tollgate.metering.Balances;
 import dev.tollgate.metering.Reservation;
 import dev.tollgate.metering.SpendWindows;
@@ -83,6 +84,12 @@ public final class Ledger implements AutoCloseable {
     // Read without the ledger's lock (the balance endpoint, on an event loop); written under it.
     private final java.util.Map<String, Integer> spendSlots = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.Map<String, Caps> caps = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Map<String, KeyScope> scopes = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The secrets of every rotated key (a key never rotated is opened by the secret its hash names); under the lock. */
+    private final java.util.Map<String, List<LedgerState.Secret>> secrets = new java.util.HashMap<>();
+    private final java.util.Map<String, String> secretOwners = new java.util.HashMap<>();
+    /** The secret hashes each key is registered under in {@link #keys} now; under the lock. */
+    private final java.util.Map<String, java.util.Set<String>> registered = new java.util.HashMap<>();
     private final LongSupplier clockMs;
     private final RecoveryReport recoveryReport;
     /** Appends the reservation lifecycle (made, extended, settled, released) in order; see {@link JournalWriter} for on which thread. */
@@ -208,19 +215,24 @@ public final class Ledger implements AutoCloseable {
             accounts.balances().restore(slot, account.creditedMicros(), account.debitedMicros(), account.availableMicros(),
                     account.reservedMicros(), account.writtenOffMicros());
         }
-        ApiKeys keys = new ApiKeys();
-        for (LedgerState.Key key : state.keys()) {
-            if (!key.revoked()) {
-                keys.add(new ApiKeys.ApiKey(key.keyHash(), key.label(), key.accountId(), accounts.slotOf(key.accountId())));
-            }
-        }
         RecoveryReport report = new RecoveryReport(snapshotIndex, replayed, replayNanos, leftOpen, exposure, state.stateHash());
-        Ledger ledger = new Ledger(journal, accounts, keys, state.maxReservationId(), new HashSet<>(state.appliedIdempotencyKeys()), clockMs, report);
+        Ledger ledger = new Ledger(journal, accounts, new ApiKeys(), state.maxReservationId(), new HashSet<>(state.appliedIdempotencyKeys()),
+                clockMs, report);
         for (LedgerState.Key key : state.keys()) {
             ledger.keyRecords.put(key.keyHash(), new KeyRecord(key.keyHash(), key.displayPrefix(), key.label(), key.accountId(), key.revoked()));
         }
+        for (LedgerState.KeyScopeRecord scope : state.keyScopes()) {
+            ledger.scopes.put(scope.keyHash(), KeyScope.of(scope.env(), scope.lane(), scope.models(), scope.expiresAtMs(), scope.networks()));
+        }
+        for (var entry : state.keySecrets().entrySet()) {
+            ledger.secrets.put(entry.getKey(), entry.getValue());
+            entry.getValue().forEach(secret -> ledger.secretOwners.put(secret.secretHash(), entry.getKey()));
+        }
         for (LedgerState.KeyLimits limits : state.keyLimits()) {
             ledger.applyCaps(limits.keyHash(), new Caps(limits.dayCapMicros(), limits.monthCapMicros(), limits.totalCapMicros()));
+        }
+        for (KeyRecord key : ledger.keyRecords.values()) {
+            ledger.register(key.keyHash());
         }
         return ledger;
     }
@@ -388,13 +400,14 @@ public final class Ledger implements AutoCloseable {
 
     /** As {@link #issueKey(String, String, String, String)}, journaled with its author when there is one. */
     public synchronized boolean issueKey(String keyHash, String displayPrefix, String label, String accountId, Author author) {
-        int slot = requireAccount(accountId);
-        if (keys.contains(keyHash)) {
+        requireAccount(accountId);
+        KeyRecord existing = keyRecords.get(keyHash);
+        if (existing != null && !existing.revoked() || secretOwners.containsKey(keyHash)) {
             return false;
         }
         journal.append(authored(author, new KeyIssued(now(), keyHash, displayPrefix, label, accountId)));
-        keys.add(new ApiKeys.ApiKey(keyHash, label, accountId, slot, spendSlots.getOrDefault(keyHash, -1)));
         keyRecords.put(keyHash, new KeyRecord(keyHash, displayPrefix, label, accountId, false));
+        register(keyHash);
         return true;
     }
 
@@ -402,18 +415,96 @@ public final class Ledger implements AutoCloseable {
         return revokeKey(keyHash, null);
     }
 
-    /** Stops a key from spending; returns false if it could not. Journaled with its author when there is one. */
+    /** Stops a key from spending, every secret of it; returns false if it could not. Journaled with its author when there is one. */
     public synchronized boolean revokeKey(String keyHash, Author author) {
-        if (!keys.contains(keyHash)) {
+        KeyRecord issued = keyRecords.get(keyHash);
+        if (issued == null || issued.revoked()) {
             return false;
         }
         journal.append(authored(author, new KeyRevoked(now(), keyHash)));
-        keys.remove(keyHash);
-        KeyRecord issued = keyRecords.get(keyHash);
-        if (issued != null) {
-            keyRecords.put(keyHash, new KeyRecord(keyHash, issued.displayPrefix(), issued.label(), issued.accountId(), true));
-        }
+        keyRecords.put(keyHash, new KeyRecord(keyHash, issued.displayPrefix(), issued.label(), issued.accountId(), true));
+        register(keyHash);
         return true;
+    }
+
+    /**
+     * Sets a key's label and scope (replacing those before), journaled with its author; they bind from the next request.
+     * A revoked key keeps its scope but stays revoked.
+     */
+    public synchronized void setScope(String keyHash, String label, KeyScope scope, Author author) {
+        KeyRecord key = keyRecords.get(keyHash);
+        if (key == null) {
+            throw new IllegalArgumentException("no key " + keyHash);
+        }
+        journal.append(authored(author, new JournalEvent.KeyScopeSet(now(), keyHash, label, scope.env(), scope.lane(), scope.models(),
+                scope.expiresAtMs(), scope.networks())));
+        keyRecords.put(keyHash, new KeyRecord(keyHash, key.displayPrefix(), label, key.accountId(), key.revoked()));
+        scopes.put(keyHash, scope);
+        register(keyHash);
+    }
+
+    /** A key's scope, {@link KeyScope#UNRESTRICTED} when none was set. */
+    public KeyScope scope(String keyHash) {
+        return scopes.getOrDefault(keyHash, KeyScope.UNRESTRICTED);
+    }
+
+    /**
+     * Gives an active key a new secret (its identity, caps, scope and history stay); the secret that opened it until now
+     * keeps working until {@code previousValidUntilMs}. Journaled with its author.
+     */
+    public synchronized void rotateKey(String keyHash, String newSecretHash, String newDisplayPrefix, long previousValidUntilMs, Author author) {
+        KeyRecord key = keyRecords.get(keyHash);
+        if (key == null || key.revoked()) {
+            throw new IllegalArgumentException("no active key " + keyHash);
+        }
+        if (keyRecords.containsKey(newSecretHash) || secretOwners.containsKey(newSecretHash)) {
+            throw new IllegalArgumentException("the new secret is already in use"); // 2^-256: a broken random source
+        }
+        JournalEvent.KeyRotated rotation = new JournalEvent.KeyRotated(now(), keyHash, newSecretHash, newDisplayPrefix, previousValidUntilMs);
+        journal.append(authored(author, rotation));
+        List<LedgerState.Secret> before = secrets.get(keyHash);
+        List<LedgerState.Secret> after = LedgerState.rotated(before, new LedgerState.Key(keyHash, key.displayPrefix(), key.label(),
+                key.accountId(), false), rotation);
+        if (before != null) {
+            before.forEach(secret -> secretOwners.remove(secret.secretHash()));
+        }
+        secrets.put(keyHash, after);
+        after.forEach(secret -> secretOwners.put(secret.secretHash(), keyHash));
+        keyRecords.put(keyHash, new KeyRecord(keyHash, newDisplayPrefix, key.label(), key.accountId(), false));
+        register(keyHash);
+    }
+
+    /** The secrets that open a key, the current one last; a key never rotated has one, named by its own hash. */
+    public synchronized List<LedgerState.Secret> secrets(String keyHash) {
+        List<LedgerState.Secret> rotated = secrets.get(keyHash);
+        if (rotated != null) {
+            return rotated;
+        }
+        KeyRecord key = keyRecords.get(keyHash);
+        return key == null ? List.of() : List.of(new LedgerState.Secret(keyHash, key.displayPrefix(), LedgerState.Secret.CURRENT));
+    }
+
+    /**
+     * Makes what {@link ApiKeys} finds for each secret of a key equal the ledger's record of it: its account, label, caps'
+     * slot, scope and how long that secret works; nothing for a revoked key. The one place a key's lookup entries are
+     * made. New entries replace old ones before stale ones go, so a request in flight never finds the key missing.
+     */
+    private void register(String keyHash) {
+        KeyRecord record = keyRecords.get(keyHash);
+        java.util.Set<String> now = new HashSet<>();
+        if (record != null && !record.revoked()) {
+            int accountSlot = accounts.slotOf(record.accountId());
+            for (LedgerState.Secret secret : secrets(keyHash)) {
+                long validUntilMs = secret.validUntilMs() == LedgerState.Secret.CURRENT ? ApiKeys.ApiKey.CURRENT : secret.validUntilMs();
+                keys.put(secret.secretHash(), new ApiKeys.ApiKey(keyHash, record.label(), record.accountId(), accountSlot,
+                        spendSlots.getOrDefault(keyHash, -1), scope(keyHash), validUntilMs));
+                now.add(secret.secretHash());
+            }
+        }
+        java.util.Set<String> before = registered.put(keyHash, now);
+        if (before != null) {
+            before.stream().filter(secretHash -> !now.contains(secretHash)).forEach(keys::remove);
+        }
     }
 
     /**
@@ -463,10 +554,7 @@ public final class Ledger implements AutoCloseable {
         }
         spendWindows.setCaps(slot, newCaps.dayMicros(), newCaps.monthMicros(), newCaps.totalMicros());
         caps.put(keyHash, newCaps);
-        KeyRecord record = keyRecords.get(keyHash);
-        if (record != null && !record.revoked()) {
-            keys.replace(new ApiKeys.ApiKey(keyHash, record.label(), record.accountId(), accounts.slotOf(record.accountId()), slot));
-        }
+        register(keyHash);
     }
 
     /** A key's caps, {@link Caps#NONE} when it has none. */

@@ -82,6 +82,35 @@ public final class LedgerState {
     public record KeyLimits(String keyHash, long dayCapMicros, long monthCapMicros, long totalCapMicros) {
     }
 
+    /** A key's scope as journaled ({@link JournalEvent.KeyScopeSet}): tags, allowed models, expiry (-1 never), allowed networks. */
+    public record KeyScopeRecord(String keyHash, String env, String lane, List<String> models, long expiresAtMs, List<String> networks) {
+        public KeyScopeRecord {
+            models = List.copyOf(models);
+            networks = List.copyOf(networks);
+        }
+    }
+
+    /** A secret that opens a rotated key, working until {@code validUntilMs} ({@link Long#MAX_VALUE} for the current one). */
+    public record Secret(String secretHash, String displayPrefix, long validUntilMs) {
+        public static final long CURRENT = Long.MAX_VALUE;
+    }
+
+    /**
+     * A key's secrets after {@code rotation}, given those before (null: only the key's own, first secret): the current one
+     * works until the rotation's grace end, those already past their end at the rotation are dropped, the new one is current.
+     */
+    static List<Secret> rotated(List<Secret> before, Key key, JournalEvent.KeyRotated rotation) {
+        List<Secret> after = new ArrayList<>();
+        for (Secret secret : before != null ? before : List.of(new Secret(key.keyHash(), key.displayPrefix(), Secret.CURRENT))) {
+            long validUntilMs = secret.validUntilMs() == Secret.CURRENT ? rotation.previousValidUntilMs() : secret.validUntilMs();
+            if (validUntilMs > rotation.timestampMs()) {
+                after.add(new Secret(secret.secretHash(), secret.displayPrefix(), validUntilMs));
+            }
+        }
+        after.add(new Secret(rotation.newSecretHash(), rotation.newDisplayPrefix(), Secret.CURRENT));
+        return List.copyOf(after);
+    }
+
     public record OpenReservation(long reservationId, String accountId, String keyHash, long heldMicros, String requestId, long startMs) {
     }
 
@@ -89,6 +118,11 @@ public final class LedgerState {
     private final Map<String, Key> keys = new LinkedHashMap<>();
     private final Map<Long, OpenReservation> open = new HashMap<>();
     private final Map<String, KeyLimits> keyLimits = new LinkedHashMap<>();
+    private final Map<String, KeyScopeRecord> keyScopes = new LinkedHashMap<>();
+    /** The secrets of every key ever rotated; a key never rotated is opened by the secret its hash names. */
+    private final Map<String, List<Secret>> keySecrets = new LinkedHashMap<>();
+    /** Every secret hash in {@link #keySecrets}, to the key it opens: a secret opens one key only. */
+    private final Map<String, String> secretOwners = new HashMap<>();
     private final Set<String> appliedIdempotencyKeys = new HashSet<>();
     private long lastIndex = -1;
     private long maxReservationId;
@@ -121,6 +155,9 @@ public final class LedgerState {
             }
             case KeyIssued e -> {
                 account(index, e.accountId());
+                if (secretOwners.containsKey(e.keyHash())) {
+                    throw new LedgerReplayException(index, "issues a key whose hash is another key's secret");
+                }
                 keys.put(e.keyHash(), new Key(e.keyHash(), e.displayPrefix(), e.label(), e.accountId(), false));
             }
             case KeyRevoked e -> {
@@ -172,6 +209,31 @@ public final class LedgerState {
                 }
                 keyLimits.put(e.keyHash(), new KeyLimits(e.keyHash(), e.dayCapMicros(), e.monthCapMicros(), e.totalCapMicros()));
             }
+            case JournalEvent.KeyScopeSet e -> {
+                Key key = keys.get(e.keyHash());
+                if (key == null) {
+                    throw new LedgerReplayException(index, "sets the scope of a key that was never issued");
+                }
+                keys.put(e.keyHash(), new Key(key.keyHash(), key.displayPrefix(), e.label(), key.accountId(), key.revoked()));
+                keyScopes.put(e.keyHash(), new KeyScopeRecord(e.keyHash(), e.env(), e.lane(), e.models(), e.expiresAtMs(), e.networks()));
+            }
+            case JournalEvent.KeyRotated e -> {
+                Key key = keys.get(e.keyHash());
+                if (key == null || key.revoked()) {
+                    throw new LedgerReplayException(index, "rotates a key that was never issued or is revoked");
+                }
+                if (keys.containsKey(e.newSecretHash()) || secretOwners.containsKey(e.newSecretHash())) {
+                    throw new LedgerReplayException(index, "rotates to a secret that is already a key's or a secret's");
+                }
+                List<Secret> before = keySecrets.get(e.keyHash());
+                List<Secret> after = rotated(before, key, e);
+                if (before != null) {
+                    before.forEach(secret -> secretOwners.remove(secret.secretHash()));
+                }
+                after.forEach(secret -> secretOwners.put(secret.secretHash(), e.keyHash()));
+                keySecrets.put(e.keyHash(), after);
+                keys.put(e.keyHash(), new Key(key.keyHash(), e.newDisplayPrefix(), key.label(), key.accountId(), false));
+            }
             case JournalEvent.Authored e -> throw new LedgerReplayException(index, "an operator's record inside another"); // the codec refuses it
         }
         lastIndex = index;
@@ -217,6 +279,24 @@ public final class LedgerState {
 
     public Collection<KeyLimits> keyLimits() {
         return keyLimits.values();
+    }
+
+    public Collection<KeyScopeRecord> keyScopes() {
+        return keyScopes.values();
+    }
+
+    void restoreKeyScope(KeyScopeRecord scope) {
+        keyScopes.put(scope.keyHash(), scope);
+    }
+
+    /** The secrets of each rotated key, by the key's hash. */
+    public Map<String, List<Secret>> keySecrets() {
+        return java.util.Collections.unmodifiableMap(keySecrets);
+    }
+
+    void restoreKeySecrets(String keyHash, List<Secret> secrets) {
+        keySecrets.put(keyHash, List.copyOf(secrets));
+        secrets.forEach(secret -> secretOwners.put(secret.secretHash(), keyHash));
     }
 
     void restoreKeyLimits(KeyLimits limits) {
@@ -301,6 +381,12 @@ public final class LedgerState {
         }
         for (KeyLimits limits : new TreeMap<>(keyLimits).values()) {
             digest.update(limits.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        for (KeyScopeRecord scope : new TreeMap<>(keyScopes).values()) {
+            digest.update(scope.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        for (var secrets : new TreeMap<>(keySecrets).entrySet()) {
+            digest.update((secrets.getKey() + secrets.getValue()).getBytes(StandardCharsets.UTF_8));
         }
         for (String key : new java.util.TreeSet<>(appliedIdempotencyKeys)) {
             digest.update(key.getBytes(StandardCharsets.UTF_8));

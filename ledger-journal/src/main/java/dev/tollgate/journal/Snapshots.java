@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Snapshots {
     private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
-    private static final long MAGIC = 0x544753_4E41_503032L; // "TGSNAP02"
+    private static final long MAGIC = 0x544753_4E41_503033L; // "TGSNAP03"
+    private static final long MAGIC_02 = 0x544753_4E41_503032L; // "TGSNAP02": no key scopes or secrets
     /** The format before key limits: read as one without any. */
     private static final long MAGIC_01 = 0x544753_4E41_503031L; // "TGSNAP01"
     private static final String SUFFIX = ".snapshot";
@@ -125,7 +126,7 @@ public final class Snapshots {
         }
         DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(bytes, 0, bytes.length - 4));
         long magic = in.readLong();
-        if (magic != MAGIC && magic != MAGIC_01) {
+        if (magic != MAGIC && magic != MAGIC_02 && magic != MAGIC_01) {
             throw new IOException("not a Tollgate snapshot");
         }
         LedgerState state = new LedgerState();
@@ -144,9 +145,23 @@ public final class Snapshots {
         for (int n = in.readInt(); n > 0; n--) {
             state.appliedIdempotencyKeys().add(in.readUTF());
         }
-        if (magic == MAGIC) {
+        if (magic != MAGIC_01) {
             for (int n = in.readInt(); n > 0; n--) {
                 state.restoreKeyLimits(new LedgerState.KeyLimits(in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
+            }
+        }
+        if (magic == MAGIC) {
+            for (int n = in.readInt(); n > 0; n--) {
+                state.restoreKeyScope(new LedgerState.KeyScopeRecord(in.readUTF(), in.readUTF(), in.readUTF(), readStrings(in), in.readLong(),
+                        readStrings(in)));
+            }
+            for (int n = in.readInt(); n > 0; n--) {
+                String keyHash = in.readUTF();
+                List<LedgerState.Secret> secrets = new ArrayList<>();
+                for (int s = in.readInt(); s > 0; s--) {
+                    secrets.add(new LedgerState.Secret(in.readUTF(), in.readUTF(), in.readLong()));
+                }
+                state.restoreKeySecrets(keyHash, secrets);
             }
         }
         byte[] extension = new byte[in.readInt()];
@@ -199,6 +214,25 @@ public final class Snapshots {
             out.writeLong(limits.monthCapMicros());
             out.writeLong(limits.totalCapMicros());
         }
+        out.writeInt(state.keyScopes().size());
+        for (LedgerState.KeyScopeRecord scope : state.keyScopes()) {
+            out.writeUTF(scope.keyHash());
+            out.writeUTF(scope.env());
+            out.writeUTF(scope.lane());
+            writeStrings(out, scope.models());
+            out.writeLong(scope.expiresAtMs());
+            writeStrings(out, scope.networks());
+        }
+        out.writeInt(state.keySecrets().size());
+        for (var entry : state.keySecrets().entrySet()) {
+            out.writeUTF(entry.getKey());
+            out.writeInt(entry.getValue().size());
+            for (LedgerState.Secret secret : entry.getValue()) {
+                out.writeUTF(secret.secretHash());
+                out.writeUTF(secret.displayPrefix());
+                out.writeLong(secret.validUntilMs());
+            }
+        }
         byte[] ext = extension == null ? new byte[0] : extension;
         out.writeInt(ext.length);
         out.write(ext);
@@ -207,6 +241,21 @@ public final class Snapshots {
         crc.update(bytes.toByteArray());
         out.writeInt((int) crc.getValue());
         return bytes.toByteArray();
+    }
+
+    private static void writeStrings(DataOutputStream out, List<String> values) throws IOException {
+        out.writeInt(values.size());
+        for (String value : values) {
+            out.writeUTF(value);
+        }
+    }
+
+    private static List<String> readStrings(DataInputStream in) throws IOException {
+        List<String> values = new ArrayList<>();
+        for (int n = in.readInt(); n > 0; n--) {
+            values.add(in.readUTF());
+        }
+        return values;
     }
 
     /**

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.tollgate.config.Durability;
 import dev.tollgate.journal.JournalEvent.RequestFacts;
 import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.KeyScope;
 import dev.tollgate.metering.Usage;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
@@ -214,5 +215,81 @@ class LedgerTest {
         LedgerState replayed = new LedgerState();
         journal.readAfter(-1, replayed::apply);
         assertThat(replayed.keyLimits()).containsExactly(new LedgerState.KeyLimits(hash, 500, 2_000, -1));
+    }
+
+    @Test
+    void aKeysScopeAndLabelChangeLiveAndOutliveARestartAndASnapshot() throws Exception {
+        String hash = key.sha256Hex();
+        ledger.setCaps(hash, new Ledger.Caps(900, -1, -1), new Ledger.Author("ops", ""));
+        KeyScope scope = KeyScope.of("staging", "batch", java.util.List.of("gpt-4o*"), NOW_MS + 60_000, java.util.List.of("10.0.0.0/8"));
+        ledger.setScope(hash, "ci-renamed", scope, new Ledger.Author("ops-ann", "scoped"));
+        ApiKeys.ApiKey found = ledger.keys().lookup("tg-key");
+        assertThat(found.scope()).isEqualTo(scope);
+        assertThat(found.label()).isEqualTo("ci-renamed");
+        assertThat(found.spendSlot()).as("a scope change keeps the caps' slot").isEqualTo(ledger.spendSlot(hash)).isNotNegative();
+        assertThat(ledger.keyRecord(hash).label()).isEqualTo("ci-renamed");
+
+        Ledger restarted = Ledger.recover(journal, null, MAX_ACCOUNTS, clock::incrementAndGet);
+        try {
+            assertThat(restarted.keys().lookup("tg-key")).isEqualTo(found);
+            assertThat(restarted.keyRecords()).isEqualTo(ledger.keyRecords());
+        } finally {
+            restarted.close();
+        }
+        LedgerState replayed = new LedgerState();
+        journal.readAfter(-1, replayed::apply);
+        Path snapshots = directory.resolve("snapshots");
+        java.nio.file.Files.createDirectories(snapshots);
+        Snapshots.write(snapshots, replayed, null);
+        LedgerState fromSnapshot = Snapshots.latest(snapshots).state();
+        assertThat(fromSnapshot.stateHash()).as("the snapshot keeps scopes").isEqualTo(replayed.stateHash());
+        assertThat(fromSnapshot.keyScopes()).containsExactlyElementsOf(replayed.keyScopes());
+    }
+
+    @Test
+    void aRotatedKeyIsOpenedByItsNewSecretAndByTheOldOneOnlyUntilTheGraceEnds() throws Exception {
+        String hash = key.sha256Hex();
+        ledger.setCaps(hash, new Ledger.Caps(900, -1, -1), new Ledger.Author("ops", ""));
+        String newSecret = "tg-new-secret";
+        long graceEndMs = clock.get() + 10_000;
+        ledger.rotateKey(hash, ApiKeys.sha256Hex(newSecret), "tg-new-", graceEndMs, new Ledger.Author("ops", "rotate"));
+        ApiKeys.ApiKey byNew = ledger.keys().lookup(newSecret);
+        ApiKeys.ApiKey byOld = ledger.keys().lookup("tg-key");
+        assertThat(byNew.sha256Hex()).as("the key's identity stays").isEqualTo(hash);
+        assertThat(byOld.sha256Hex()).isEqualTo(hash);
+        assertThat(byNew.spendSlot()).as("both secrets spend through the same caps").isEqualTo(byOld.spendSlot()).isNotNegative();
+        assertThat(byNew.unusableAt(graceEndMs + 1_000_000)).isNull();
+        assertThat(byOld.unusableAt(graceEndMs - 1)).isNull();
+        assertThat(byOld.unusableAt(graceEndMs)).isEqualTo("rotated");
+        assertThat(ledger.keyRecord(hash).displayPrefix()).isEqualTo("tg-new-");
+
+        // A second rotation: the first secret's grace already ended (the clock passed it), so only two secrets remain.
+        clock.set(graceEndMs + 1);
+        ledger.rotateKey(hash, ApiKeys.sha256Hex("tg-third"), "tg-thir", clock.get() + 5_000, new Ledger.Author("ops", ""));
+        assertThat(ledger.keys().lookup("tg-key")).as("a secret past its grace is dropped at the next rotation").isNull();
+        assertThat(ledger.keys().lookup(newSecret).unusableAt(clock.get())).isNull();
+        assertThat(ledger.keys().lookup("tg-third")).isNotNull();
+        assertThatThrownBy(() -> ledger.rotateKey(hash, ApiKeys.sha256Hex(newSecret), "tg-new-", clock.get(), new Ledger.Author("ops", "")))
+                .isInstanceOf(IllegalArgumentException.class);
+
+        Ledger restarted = Ledger.recover(journal, null, MAX_ACCOUNTS, clock::incrementAndGet);
+        try {
+            assertThat(restarted.keys().lookup(newSecret)).isEqualTo(ledger.keys().lookup(newSecret));
+            assertThat(restarted.keys().lookup("tg-third")).isEqualTo(ledger.keys().lookup("tg-third"));
+            assertThat(restarted.keys().lookup("tg-key")).isNull();
+            assertThat(restarted.secrets(hash)).isEqualTo(ledger.secrets(hash));
+        } finally {
+            restarted.close();
+        }
+        assertThat(ledger.revokeKey(hash, new Ledger.Author("ops", "leak"))).isTrue();
+        assertThat(ledger.keys().lookup(newSecret)).as("revoking a key stops every secret of it").isNull();
+        assertThat(ledger.keys().lookup("tg-third")).isNull();
+        LedgerState replayed = new LedgerState();
+        journal.readAfter(-1, replayed::apply);
+        Path snapshots = directory.resolve("snapshots");
+        java.nio.file.Files.createDirectories(snapshots);
+        Snapshots.write(snapshots, replayed, null);
+        assertThat(Snapshots.latest(snapshots).state().stateHash()).as("the snapshot keeps secrets").isEqualTo(replayed.stateHash());
+        assertThat(Snapshots.latest(snapshots).state().keySecrets()).isEqualTo(replayed.keySecrets());
     }
 }

@@ -42,9 +42,36 @@ class ApiKeysTest {
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < 1_000; i++) {
             String raw = ApiKeys.newRawKey(random);
-            assertThat(raw).startsWith(ApiKeys.KEY_PREFIX).hasSize(3 + 43).matches("tg-[A-Za-z0-9_-]{43}");
+            assertThat(raw).startsWith(ApiKeys.KEY_PREFIX).hasSize(3 + 43 + 6).matches("tg-[0-9A-Za-z]{49}");
+            assertThat(ApiKeys.checksumFails(raw)).isFalse();
             assertThat(seen.add(raw)).isTrue();
         }
+    }
+
+    /** Seeded: each run changes one character of a new key, and the checksum must catch every such typo. */
+    @Test
+    void aMistypedKeyFailsItsChecksumAndIsNotLookedUp() {
+        java.util.Random random = new java.util.Random(Seeds.seed("aMistypedKeyFailsItsChecksumAndIsNotLookedUp"));
+        SecureRandom secure = new SecureRandom();
+        String alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        ApiKeys keys = new ApiKeys();
+        for (int i = 0; i < 2_000; i++) {
+            String raw = ApiKeys.newRawKey(secure);
+            int at = 3 + random.nextInt(49);
+            char replacement;
+            do {
+                replacement = alphabet.charAt(random.nextInt(alphabet.length()));
+            } while (replacement == raw.charAt(at));
+            String typo = raw.substring(0, at) + replacement + raw.substring(at + 1);
+            assertThat(ApiKeys.checksumFails(typo)).as("%s mistyped at %d as %s", raw, at, typo).isTrue();
+            keys.put(ApiKeys.sha256Hex(typo), new ApiKeys.ApiKey(ApiKeys.sha256Hex(typo), "typo", "acme", 0));
+            assertThat(keys.lookup(typo)).as("a key failing its checksum is refused before any lookup").isNull();
+        }
+        // Keys of the older format, and of a configuration, are not checked and still work.
+        String older = "tg-" + "A".repeat(43);
+        keys.put(ApiKeys.sha256Hex(older), new ApiKeys.ApiKey(ApiKeys.sha256Hex(older), "older", "acme", 0));
+        assertThat(ApiKeys.checksumFails(older)).isFalse();
+        assertThat(keys.lookup(older)).isNotNull();
     }
 
     @Test

@@ -73,6 +73,11 @@ public final class ErrorShapes {
                     HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
             case INVALID_KEY -> new ErrorKind(HttpResponseStatus.UNAUTHORIZED, "invalid_request_error", "invalid_api_key",
                     HttpResponseStatus.UNAUTHORIZED, "authentication_error");
+            // 403: the SDKs raise PermissionDeniedError; the key works, only not for this model or from this address.
+            case MODEL_NOT_ALLOWED -> new ErrorKind(HttpResponseStatus.FORBIDDEN, "invalid_request_error", "model_not_allowed",
+                    HttpResponseStatus.FORBIDDEN, "permission_error");
+            case NETWORK_NOT_ALLOWED -> new ErrorKind(HttpResponseStatus.FORBIDDEN, "invalid_request_error", "network_not_allowed",
+                    HttpResponseStatus.FORBIDDEN, "permission_error");
             case BODY_TOO_LARGE -> new ErrorKind(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "invalid_request_error", "request_too_large",
                     HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request_too_large");
             case UNKNOWN_PATH -> new ErrorKind(HttpResponseStatus.NOT_FOUND, "invalid_request_error", "unknown_url",

@@ -106,6 +106,20 @@ public final class RecordFormat {
                 field(line, "month_cap_micros", e.monthCapMicros());
                 field(line, "total_cap_micros", e.totalCapMicros());
             }
+            case JournalEvent.KeyScopeSet e -> {
+                field(line, "key", key(e.keyHash()));
+                field(line, "label", e.label());
+                field(line, "env", e.env());
+                field(line, "lane", e.lane());
+                field(line, "models", String.join(",", e.models()));
+                field(line, "expires", e.expiresAtMs() < 0 ? "never" : Instant.ofEpochMilli(e.expiresAtMs()).toString());
+                field(line, "networks", String.join(",", e.networks()));
+            }
+            case JournalEvent.KeyRotated e -> {
+                field(line, "key", key(e.keyHash()));
+                field(line, "new_secret", key(e.newSecretHash()));
+                field(line, "previous_valid_until", Instant.ofEpochMilli(e.previousValidUntilMs()).toString());
+            }
             case Authored e -> fields(line, e.change());
         }
     }

@@ -71,7 +71,20 @@ final class SimulatedHistory implements AutoCloseable {
             ledger.setCaps(keyHash, new Ledger.Caps(random.nextBoolean() ? -1 : 1L << 40, 1L << 41, random.nextBoolean() ? -1 : 1L << 42),
                     new Ledger.Author("ops", "history"));
         }
+        if (random.nextInt(3) == 0) {
+            ledger.setScope(keyHash, "scoped-" + keys.size(), dev.tollgate.metering.KeyScope.of(random.nextBoolean() ? "staging" : "",
+                    random.nextBoolean() ? "batch" : "", random.nextBoolean() ? List.of("gpt-4o*", "claude-haiku-4-5") : List.of(),
+                    random.nextBoolean() ? -1 : clock.get() + random.nextInt(1_000_000), random.nextBoolean() ? List.of("10.0.0.0/8") : List.of()),
+                    new Ledger.Author("ops", "history"));
+        }
         keys.add(ledger.keys().lookupByHash(keyHash));
+        for (int rotations = random.nextInt(4) == 0 ? 1 + random.nextInt(3) : 0; rotations > 0; rotations--) {
+            byte[] secret = new byte[32];
+            random.nextBytes(secret);
+            String secretHash = HexFormat.of().formatHex(secret);
+            ledger.rotateKey(keyHash, secretHash, "tg-" + secretHash.substring(0, 4), clock.get() + random.nextInt(2_000_000),
+                    new Ledger.Author("ops", "rotation"));
+        }
     }
 
     void credit(String accountId, long amountMicros) {

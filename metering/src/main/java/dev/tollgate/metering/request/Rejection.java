@@ -21,8 +21,12 @@ public record Rejection(Kind kind, String message, String param) {
         INSUFFICIENT_BALANCE,
         /** OpenAI 429 insufficient_quota (code spend_cap_reached); Anthropic 400: one of the key's spend caps has too little left. */
         SPEND_CAP_REACHED,
-        /** 401: no key, or not a Tollgate key. */
+        /** 401: no key, not a Tollgate key, or one that expired or was rotated out. */
         INVALID_KEY,
+        /** 403 ({@code permission_error} on Anthropic): the key may not call this model. */
+        MODEL_NOT_ALLOWED,
+        /** 403 ({@code permission_error} on Anthropic): the key may not be used from the client's network. */
+        NETWORK_NOT_ALLOWED,
         /** 413: the body exceeds limits.maxRequestBodyBytes. */
         BODY_TOO_LARGE,
         /** 404: a path Tollgate does not serve. */

@@ -16,6 +16,7 @@ import dev.tollgate.journal.reconcile.UsageRow;
 import dev.tollgate.journal.reconcile.UsageTotals;
 import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.metering.KeyScope;
 import dev.tollgate.proxy.Gateway;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -153,6 +154,9 @@ public final class AdminApi {
                 }
                 if (parts.length == 3 && post && parts[2].equals("revoke")) {
                     return revokeKey(request, key);
+                }
+                if (parts.length == 3 && post && parts[2].equals("rotate")) {
+                    return rotateKey(request, key);
                 }
                 if (parts.length == 2 && request.method().equals(HttpMethod.PATCH)) {
                     return patchKey(request, key);
@@ -333,8 +337,10 @@ public final class AdminApi {
 
     // --- keys ---------------------------------------------------------------------------------------
 
-    /** The fields of a key this version does not store yet: refused rather than silently dropped. */
-    private static final Set<String> KEY_FIELDS_NOT_YET = Set.of("env", "lane", "models", "expires_at", "networks");
+    /** The fields of a key's scope, taken by both POST and PATCH. */
+    private static final Set<String> SCOPE_FIELDS = Set.of("env", "lane", "models", "expires_at", "networks");
+    /** The longest grace period a rotation may give the old secret: a leaked secret should not live on for long. */
+    static final long MAX_GRACE_PERIOD_SECONDS = 30L * 24 * 3600;
     private static final Set<String> CAP_FIELDS = Set.of("day_micros", "month_micros", "total_micros");
     private static final Set<String> LIMIT_FIELDS_NOT_YET = Set.of("alert_percent", "rpm", "tpm", "concurrency");
 
@@ -379,19 +385,23 @@ public final class AdminApi {
     }
 
     private Response patchKey(Request request, Ledger.KeyRecord key) {
-        Set<String> known = new java.util.HashSet<>(KEY_FIELDS_NOT_YET);
+        Set<String> known = new java.util.HashSet<>(SCOPE_FIELDS);
         known.addAll(Set.of("limits", "label", "note"));
         ObjectNode body = body(request, known);
-        refuseNotYet(body, KEY_FIELDS_NOT_YET, "");
-        if (body.has("label")) {
-            throw AdminError.badRequest("label: changing a key's label is not supported yet by this Tollgate; leave it out");
-        }
         if (key.revoked()) {
             throw AdminError.conflict("conflict_error", "Key " + keyId(key.keyHash()) + " is revoked.");
         }
-        if (body.has("limits")) {
+        Ledger.Author author = author(request, optionalText(body, "note", 256));
+        // Everything is validated before anything is journaled, so a refused PATCH changes nothing.
+        Ledger.Caps newCaps = body.has("limits") ? caps(body.get("limits"), ledger().caps(key.keyHash())) : null;
+        String label = body.has("label") ? label(body) : key.label();
+        KeyScope scope = scope(body, ledger().scope(key.keyHash()));
+        if (!label.equals(key.label()) || !scope.equals(ledger().scope(key.keyHash()))) {
+            ledger().setScope(key.keyHash(), label, scope, author);
+        }
+        if (newCaps != null) {
             long now = clockMs.getAsLong();
-            ledger().setCaps(key.keyHash(), caps(body.get("limits"), ledger().caps(key.keyHash())), author(request, optionalText(body, "note", 256)),
+            ledger().setCaps(key.keyHash(), newCaps, author,
                     () -> {
                         ledger().writer().awaitWritten(); // debits still queued for the journal count too
                         return reconciler.spentByKey(now, CATCH_UP).getOrDefault(key.keyHash(), new long[3]);
@@ -401,27 +411,125 @@ public final class AdminApi {
     }
 
     private Response issueKey(Request request) {
-        Set<String> known = new java.util.HashSet<>(KEY_FIELDS_NOT_YET);
-        known.addAll(Set.of("account", "label", "note"));
-        known.add("limits");
+        Set<String> known = new java.util.HashSet<>(SCOPE_FIELDS);
+        known.addAll(Set.of("account", "label", "note", "limits"));
         ObjectNode body = body(request, known);
-        refuseNotYet(body, KEY_FIELDS_NOT_YET, "");
         Ledger.Caps newCaps = body.has("limits") && !body.get("limits").isNull() ? caps(body.get("limits"), Ledger.Caps.NONE) : Ledger.Caps.NONE;
+        KeyScope scope = scope(body, KeyScope.UNRESTRICTED);
         String accountId = requireAccount(requiredText(body, "account"));
-        String label = body.has("label") ? requiredText(body, "label") : "default";
-        if (!LABEL.matcher(label).matches()) {
-            throw AdminError.badRequest("label: 1 to 64 letters, digits, spaces or _ . : / -, starting with a letter or digit");
-        }
+        String label = body.has("label") ? label(body) : "default";
         String secret = ApiKeys.newRawKey(random);
         String hash = ApiKeys.sha256Hex(secret);
         Ledger.Author author = author(request, optionalText(body, "note", 256));
         ledger().issueKey(hash, ApiKeys.displayPrefix(secret), label, accountId, author);
+        // Both before the secret is shown, so the key never spends uncapped or unscoped.
+        if (scope != KeyScope.UNRESTRICTED) {
+            ledger().setScope(hash, label, scope, author);
+        }
         if (newCaps.any()) {
-            ledger().setCaps(hash, newCaps, author); // before the secret is shown, so the key never spends uncapped
+            ledger().setCaps(hash, newCaps, author);
         }
         ObjectNode node = key(ledger().keyRecord(hash));
         node.put("key", secret); // the only time the secret is shown: only its hash is kept
         return Response.json(HttpResponseStatus.CREATED, node);
+    }
+
+    /**
+     * A new secret for a key, shown once; the old one keeps working for {@code grace_period_seconds} (default 0: it stops
+     * now). The key keeps its id, caps, scope and history.
+     */
+    private Response rotateKey(Request request, Ledger.KeyRecord key) {
+        ObjectNode body = request.body().length == 0 ? JSON.createObjectNode() : body(request, Set.of("grace_period_seconds", "note"));
+        if (key.revoked()) {
+            throw AdminError.conflict("conflict_error", "Key " + keyId(key.keyHash()) + " is revoked.");
+        }
+        if (key.displayPrefix().isEmpty()) {
+            throw AdminError.conflict("conflict_error", "Key " + keyId(key.keyHash())
+                    + " comes from the configuration file: replace its hash there to rotate it.");
+        }
+        long graceSeconds = 0;
+        JsonNode grace = body.get("grace_period_seconds");
+        if (grace != null && !grace.isNull()) {
+            if (!grace.isIntegralNumber() || !grace.canConvertToLong() || grace.longValue() < 0 || grace.longValue() > MAX_GRACE_PERIOD_SECONDS) {
+                throw AdminError.badRequest("grace_period_seconds: an integer from 0 to " + MAX_GRACE_PERIOD_SECONDS + " (30 days), found " + grace);
+            }
+            graceSeconds = grace.longValue();
+        }
+        String secret = ApiKeys.newRawKey(random);
+        ledger().rotateKey(key.keyHash(), ApiKeys.sha256Hex(secret), ApiKeys.displayPrefix(secret), clockMs.getAsLong() + graceSeconds * 1000,
+                author(request, optionalText(body, "note", 256)));
+        ObjectNode node = key(ledger().keyRecord(key.keyHash()));
+        node.put("key", secret);
+        return Response.json(HttpResponseStatus.OK, node);
+    }
+
+    private static String label(ObjectNode body) {
+        String label = requiredText(body, "label");
+        if (!LABEL.matcher(label).matches()) {
+            throw AdminError.badRequest("label: 1 to 64 letters, digits, spaces or _ . : / -, starting with a letter or digit");
+        }
+        return label;
+    }
+
+    /** The scope a body asks for, starting from {@code current}: a field left out keeps its value, null clears it. */
+    private static KeyScope scope(ObjectNode body, KeyScope current) {
+        String env = body.has("env") ? tag(body, "env") : current.env();
+        String lane = body.has("lane") ? tag(body, "lane") : current.lane();
+        List<String> models = body.has("models") ? strings(body, "models") : current.models();
+        List<String> networks = body.has("networks") ? strings(body, "networks") : current.networks();
+        long expiresAtMs = current.expiresAtMs();
+        if (body.has("expires_at")) {
+            JsonNode value = body.get("expires_at");
+            if (value.isNull()) {
+                expiresAtMs = KeyScope.NO_EXPIRY;
+            } else {
+                try {
+                    expiresAtMs = Instant.parse(value.asText()).toEpochMilli();
+                } catch (java.time.format.DateTimeParseException | ArithmeticException e) {
+                    expiresAtMs = -2;
+                }
+                if (!value.isTextual() || expiresAtMs < 0) {
+                    throw AdminError.badRequest("expires_at: an RFC 3339 UTC time like \"2027-01-01T00:00:00Z\", or null for never; found " + value);
+                }
+            }
+        }
+        try {
+            return KeyScope.of(env, lane, models, expiresAtMs, networks);
+        } catch (IllegalArgumentException e) {
+            throw AdminError.badRequest(e.getMessage());
+        }
+    }
+
+    private static String tag(ObjectNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value.isNull()) {
+            return "";
+        }
+        if (!value.isTextual()) {
+            throw AdminError.badRequest(field + ": a string like \"production\", or null for none; found " + value);
+        }
+        return value.asText();
+    }
+
+    private static List<String> strings(ObjectNode body, String field) {
+        JsonNode value = body.get(field);
+        if (value.isNull()) {
+            return List.of();
+        }
+        if (!value.isArray()) {
+            throw AdminError.badRequest(field + ": an array of strings, or null for no restriction; found " + value);
+        }
+        if (value.isEmpty()) {
+            throw AdminError.badRequest(field + ": an empty list would allow nothing; give null for no restriction, or revoke the key");
+        }
+        List<String> values = new java.util.ArrayList<>();
+        for (JsonNode item : value) {
+            if (!item.isTextual()) {
+                throw AdminError.badRequest(field + ": an array of strings; found " + item);
+            }
+            values.add(item.asText());
+        }
+        return values;
     }
 
     private Response listKeys(Request request) {
@@ -471,9 +579,27 @@ public final class AdminApi {
         node.put("account", key.accountId());
         node.put("label", key.label());
         node.put("prefix", key.displayPrefix());
-        node.put("status", key.revoked() ? "revoked" : "active");
+        long nowMs = clockMs.getAsLong();
+        KeyScope scope = ledger().scope(key.keyHash());
+        node.put("status", key.revoked() ? "revoked" : scope.expiredAt(nowMs) ? "expired" : "active");
         node.put("source", key.displayPrefix().isEmpty() ? "config" : "admin");
-        capsAndSpend(node, ledger(), key.keyHash(), clockMs.getAsLong());
+        putTag(node, "env", scope.env());
+        putTag(node, "lane", scope.lane());
+        putStrings(node, "models", scope.models());
+        if (scope.expiresAtMs() == KeyScope.NO_EXPIRY) {
+            node.putNull("expires_at");
+        } else {
+            node.put("expires_at", Instant.ofEpochMilli(scope.expiresAtMs()).toString());
+        }
+        putStrings(node, "networks", scope.networks());
+        capsAndSpend(node, ledger(), key.keyHash(), nowMs);
+        // A rotated key's earlier secrets that still work, and until when: the operator sees what a leak would still open.
+        ArrayNode previous = node.putArray("previous_secrets");
+        for (var secret : ledger().secrets(key.keyHash())) {
+            if (secret.validUntilMs() != dev.tollgate.journal.LedgerState.Secret.CURRENT && secret.validUntilMs() > nowMs && !key.revoked()) {
+                previous.addObject().put("prefix", secret.displayPrefix()).put("valid_until", Instant.ofEpochMilli(secret.validUntilMs()).toString());
+            }
+        }
         return node;
     }
 
@@ -495,6 +621,23 @@ public final class AdminApi {
             spend.put("month_micros", windows.used(slot, dev.tollgate.metering.SpendWindows.Window.MONTH,
                     dev.tollgate.metering.SpendWindows.monthOf(nowMs)));
             spend.put("total_micros", windows.used(slot, dev.tollgate.metering.SpendWindows.Window.TOTAL, 0));
+        }
+    }
+
+    private static void putTag(ObjectNode node, String field, String tag) {
+        if (tag.isEmpty()) {
+            node.putNull(field);
+        } else {
+            node.put(field, tag);
+        }
+    }
+
+    private static void putStrings(ObjectNode node, String field, List<String> values) {
+        if (values.isEmpty()) {
+            node.putNull(field); // no restriction, which an empty list would not say
+        } else {
+            ArrayNode array = node.putArray(field);
+            values.forEach(array::add);
         }
     }
 
@@ -779,6 +922,28 @@ public final class AdminApi {
                 putCap(limits, "day_micros", e.dayCapMicros());
                 putCap(limits, "month_micros", e.monthCapMicros());
                 putCap(limits, "total_micros", e.totalCapMicros());
+                yield null;
+            }
+            case JournalEvent.KeyScopeSet e -> {
+                node.put("action", "key.changed");
+                node.put("key", keyId(e.keyHash()));
+                node.put("label", e.label());
+                putTag(node, "env", e.env());
+                putTag(node, "lane", e.lane());
+                putStrings(node, "models", e.models());
+                if (e.expiresAtMs() < 0) {
+                    node.putNull("expires_at");
+                } else {
+                    node.put("expires_at", Instant.ofEpochMilli(e.expiresAtMs()).toString());
+                }
+                putStrings(node, "networks", e.networks());
+                yield null;
+            }
+            case JournalEvent.KeyRotated e -> {
+                node.put("action", "key.rotated");
+                node.put("key", keyId(e.keyHash()));
+                node.put("prefix", e.newDisplayPrefix());
+                node.put("previous_valid_until", Instant.ofEpochMilli(e.previousValidUntilMs()).toString());
                 yield null;
             }
             default -> throw new IllegalStateException("no operator makes " + authored.change().type());

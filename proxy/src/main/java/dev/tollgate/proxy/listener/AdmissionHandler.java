@@ -64,6 +64,11 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         String model = inspected.request().model();
+        if (!exchange.key().scope().allowsModel(model)) {
+            reject(exchange, new Rejection(Rejection.Kind.MODEL_NOT_ALLOWED, "This key may not use the model `" + model + "`; it may use "
+                    + String.join(", ", exchange.key().scope().models()) + ".", "model"));
+            return;
+        }
         ModelRoutes.Route route = gateway.routes().find(exchange.endpoint().surface(), model);
         if (route == null) {
             reject(exchange, new Rejection(Rejection.Kind.UNKNOWN_MODEL, exchange.surface() == Protocol.ANTHROPIC

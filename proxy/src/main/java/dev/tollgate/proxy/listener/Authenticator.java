@@ -11,6 +11,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
+import java.net.InetSocketAddress;
 
 /**
  * Finds the Tollgate key of a request: {@code Authorization: Bearer KEY} (OpenAI SDKs) or
@@ -30,13 +31,30 @@ public final class Authenticator extends ChannelInboundHandlerAdapter {
         String presented = presentedKey(exchange.request().headers());
         ApiKeys.ApiKey key = gateway.keys().lookup(presented);
         if (key == null) {
-            gateway.metrics().refused(exchange.surface(), Rejection.Kind.INVALID_KEY);
-            exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface(),
-                    Rejection.of(Rejection.Kind.INVALID_KEY, message(exchange.surface(), presented)), exchange.requestId()));
+            refuse(ctx, exchange, Rejection.of(Rejection.Kind.INVALID_KEY, message(exchange.surface(), presented)));
+            return;
+        }
+        String unusable = key.unusableAt(System.currentTimeMillis());
+        if (unusable != null) {
+            refuse(ctx, exchange, Rejection.of(Rejection.Kind.INVALID_KEY, unusable.equals("rotated")
+                    ? "This key was replaced by a new one and its grace period ended at "
+                            + java.time.Instant.ofEpochMilli(key.secretValidUntilMs()) + ". Use the new key."
+                    : "This key expired at " + java.time.Instant.ofEpochMilli(key.scope().expiresAtMs()) + ". Ask for a new key."));
+            return;
+        }
+        if (!key.scope().networks().isEmpty()
+                && !key.scope().allowsAddress(exchange.channel().remoteAddress() instanceof InetSocketAddress remote ? remote.getAddress() : null)) {
+            refuse(ctx, exchange, Rejection.of(Rejection.Kind.NETWORK_NOT_ALLOWED,
+                    "This key may not be used from your network address; it is limited to " + String.join(", ", key.scope().networks()) + "."));
             return;
         }
         exchange.authenticated(key);
         ctx.fireChannelRead(exchange); // forwarded
+    }
+
+    private void refuse(ChannelHandlerContext ctx, Exchange exchange, Rejection rejection) {
+        gateway.metrics().refused(exchange.surface(), rejection.kind());
+        exchange.respond(ErrorShapes.response(ctx.alloc(), exchange.surface(), rejection, exchange.requestId()));
     }
 
     static String presentedKey(HttpHeaders headers) {
@@ -52,6 +70,10 @@ public final class Authenticator extends ChannelInboundHandlerAdapter {
     }
 
     private static String message(Protocol surface, String presented) {
+        if (presented != null && ApiKeys.checksumFails(presented)) {
+            // Told apart without a lookup: a revoked key has a valid checksum, a mistyped or cut one does not.
+            return "This is not a valid Tollgate key: its checksum does not match, so it was mistyped or cut short.";
+        }
         if (surface == Protocol.ANTHROPIC) {
             return presented == null ? "x-api-key header is required" : "invalid x-api-key";
         }

@@ -41,7 +41,7 @@ public final class LocalEndpoints extends ChannelInboundHandlerAdapter {
         if (exchange.endpoint() == Endpoint.BALANCE) {
             exchange.respond(json(balance(exchange)));
         } else if (exchange.endpoint() == Endpoint.MODELS) {
-            exchange.respond(json(models(exchange.surface())));
+            exchange.respond(json(models(exchange.surface(), exchange.key().scope())));
         } else {
             ctx.fireChannelRead(exchange); // forwarded to admission
         }
@@ -64,13 +64,14 @@ public final class LocalEndpoints extends ChannelInboundHandlerAdapter {
         return node;
     }
 
-    private ObjectNode models(Protocol surface) {
+    /** The catalog's models on this surface that this key may use. */
+    private ObjectNode models(Protocol surface, dev.tollgate.metering.KeyScope scope) {
         ObjectNode root = JSON.createObjectNode();
         ArrayNode data = JSON.createArrayNode();
         String firstId = null;
         String lastId = null;
         for (ModelRoutes.Route route : gateway.routes().routes()) {
-            if (route.provider().protocol() != surface) {
+            if (route.provider().protocol() != surface || !scope.allowsModel(route.row().model())) {
                 continue;
             }
             ModelRow row = route.row();
