@@ -97,13 +97,15 @@ public final class LedgerState {
 
     /**
      * A key's secrets after {@code rotation}, given those before (null: only the key's own, first secret): the current one
-     * works until the rotation's grace end, those already past their end at the rotation are dropped, the new one is current.
+     * works until the rotation's grace end, earlier ones already past their end at the rotation are dropped, the new one is current.
      */
     static List<Secret> rotated(List<Secret> before, Key key, JournalEvent.KeyRotated rotation) {
         List<Secret> after = new ArrayList<>();
         for (Secret secret : before != null ? before : List.of(new Secret(key.keyHash(), key.displayPrefix(), Secret.CURRENT))) {
-            long validUntilMs = secret.validUntilMs() == Secret.CURRENT ? rotation.previousValidUntilMs() : secret.validUntilMs();
-            if (validUntilMs > rotation.timestampMs()) {
+            boolean justReplaced = secret.validUntilMs() == Secret.CURRENT;
+            long validUntilMs = justReplaced ? rotation.previousValidUntilMs() : secret.validUntilMs();
+            // The secret replaced now stays even without a grace period, so its holder is told it was replaced, not unknown.
+            if (justReplaced || validUntilMs > rotation.timestampMs()) {
                 after.add(new Secret(secret.secretHash(), secret.displayPrefix(), validUntilMs));
             }
         }

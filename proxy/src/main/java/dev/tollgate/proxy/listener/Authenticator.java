@@ -79,6 +79,6 @@ public final class Authenticator extends ChannelInboundHandlerAdapter {
         }
         return presented == null
                 ? "You didn't provide an API key. Provide your Tollgate key in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY)."
-                : "Incorrect API key provided: " + ApiKeys.displayPrefix(presented) + ". Use a key issued by this Tollgate.";
+                : "Incorrect API key provided: " + ApiKeys.displayPrefix(presented) + "; use a key issued by this Tollgate.";
     }
 }
