@@ -155,12 +155,28 @@ final class AdminCommands {
     }
 
     static Table keysTable(Iterable<JsonNode> keys) {
-        Table table = new Table("KEY", "ACCOUNT", "LABEL", "PREFIX", "STATUS", "SPENT / CAP (DAY, MONTH, TOTAL)");
+        Table table = new Table("KEY", "ACCOUNT", "LABEL", "PREFIX", "STATUS", "SCOPE", "SPENT / CAP (DAY, MONTH, TOTAL)");
         for (JsonNode key : keys) {
             table.row(key.path("id").asText(), key.path("account").asText(), key.path("label").asText(), key.path("prefix").asText(),
-                    key.path("status").asText(), caps(key));
+                    key.path("status").asText(), scope(key), caps(key));
         }
         return table;
+    }
+
+    /** "env=staging models=gpt-4o*,o3 expires=2027-01-01T00:00:00Z": what restricts a key, "any" when nothing does. */
+    private static String scope(JsonNode key) {
+        List<String> parts = new ArrayList<>();
+        for (String field : List.of("env", "lane", "models", "expires_at", "networks")) {
+            JsonNode value = key.path(field);
+            if (value.isTextual()) {
+                parts.add(field.replace("_at", "") + "=" + value.asText());
+            } else if (value.isArray()) {
+                List<String> items = new ArrayList<>();
+                value.forEach(item -> items.add(item.asText()));
+                parts.add(field + "=" + String.join(",", items));
+            }
+        }
+        return parts.isEmpty() ? "any" : String.join(" ", parts);
     }
 
     /** "$0.000064 / $2.000000, -, -": each window's spend over its cap, "-" where there is none. */
@@ -171,6 +187,59 @@ final class AdminCommands {
             windows.add(cap.isNumber() ? Money.format(key.path("spend").path(window).asLong(), "USD") + " / " + Money.format(cap.asLong(), "USD") : "-");
         }
         return windows.stream().allMatch("-"::equals) ? "none" : String.join(", ", windows);
+    }
+
+    /** The scope options of keys create and keys update: each given one is sent, "none" / "all" / "any" / "never" clear it. */
+    static final class ScopeOptions {
+        @Option(names = "--env", description = "An environment tag: production, staging, batch or your own (none clears it).")
+        String env;
+
+        @Option(names = "--lane", description = "The lane the key's requests run in (none clears it).")
+        String lane;
+
+        @Option(names = "--models", description = "Allowed models, comma-separated names and prefix* patterns (all: no restriction).")
+        String models;
+
+        @Option(names = "--expires", description = "When the key stops working: an instant like 2027-01-01T00:00:00Z (never: no expiry).")
+        String expires;
+
+        @Option(names = "--networks", description = "Allowed client networks, comma-separated CIDR blocks (any: no restriction).")
+        String networks;
+
+        void addTo(ObjectNode body) {
+            text(body, "env", env, "none");
+            text(body, "lane", lane, "none");
+            list(body, "models", models, "all");
+            text(body, "expires_at", expires, "never");
+            list(body, "networks", networks, "any");
+        }
+
+        private static void text(ObjectNode body, String field, String value, String clear) {
+            if (value == null) {
+                return;
+            }
+            if (value.equals(clear)) {
+                body.putNull(field);
+            } else {
+                body.put(field, value);
+            }
+        }
+
+        private static void list(ObjectNode body, String field, String value, String clear) {
+            if (value == null) {
+                return;
+            }
+            if (value.equals(clear)) {
+                body.putNull(field);
+                return;
+            }
+            var array = body.putArray(field);
+            for (String item : value.split(",")) {
+                if (!item.isBlank()) {
+                    array.add(item.strip());
+                }
+            }
+        }
     }
 
     /** The caps options of keys create and keys limits: currency amounts, or "none". */
@@ -303,8 +372,8 @@ final class AdminCommands {
         }
     }
 
-    @Command(name = "keys", description = "List keys (of one account with --account); create, show or revoke one.",
-            subcommands = {KeysCreate.class, KeysShow.class, KeysLimits.class, KeysRevoke.class})
+    @Command(name = "keys", description = "List keys (of one account with --account); create, show, change, rotate or revoke one.",
+            subcommands = {KeysCreate.class, KeysShow.class, KeysLimits.class, KeysUpdate.class, KeysRotate.class, KeysRevoke.class})
     static final class Keys extends AdminCommand {
         @Option(names = "--account", description = "Only this account's keys.")
         String account;
@@ -327,9 +396,13 @@ final class AdminCommands {
         @Mixin
         CapOptions caps;
 
+        @Mixin
+        ScopeOptions scope;
+
         @Override
         void run(AdminClient client, PrintWriter out) {
             ObjectNode body = JSON.createObjectNode().put("account", account).put("label", label);
+            scope.addTo(body);
             if (caps.limits() != null) {
                 body.set("limits", caps.limits());
             }
@@ -373,6 +446,59 @@ final class AdminCommands {
             ObjectNode body = JSON.createObjectNode();
             body.set("limits", limits);
             print(out, client.patch("/admin/v1/keys/" + id, body).json(), answer -> keysTable(List.of(answer)));
+        }
+    }
+
+    @Command(name = "update", description = "Change a key's label, scope or caps (the options given; the others stay).")
+    static final class KeysUpdate extends AdminCommand {
+        @Parameters(paramLabel = "KEY_ID")
+        String id;
+
+        @Option(names = "--label", description = "A new non-secret name.")
+        String label;
+
+        @Mixin
+        ScopeOptions scope;
+
+        @Mixin
+        CapOptions caps;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            ObjectNode body = JSON.createObjectNode();
+            if (label != null) {
+                body.put("label", label);
+            }
+            scope.addTo(body);
+            if (caps.limits() != null) {
+                body.set("limits", caps.limits());
+            }
+            if (body.isEmpty()) {
+                throw new IllegalArgumentException("give at least one of --label, --env, --lane, --models, --expires, --networks or a cap");
+            }
+            print(out, client.patch("/admin/v1/keys/" + id, body).json(), answer -> keysTable(List.of(answer)));
+        }
+    }
+
+    @Command(name = "rotate", description = "Give a key a new secret (shown once); the old one works for --grace-seconds more.")
+    static final class KeysRotate extends AdminCommand {
+        @Parameters(paramLabel = "KEY_ID")
+        String id;
+
+        @Option(names = "--grace-seconds", defaultValue = "0", description = "How long the old secret keeps working (default: ${DEFAULT-VALUE}; at most 2592000, 30 days).")
+        long graceSeconds;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            JsonNode key = client.post("/admin/v1/keys/" + id + "/rotate", JSON.createObjectNode().put("grace_period_seconds", graceSeconds), null).json();
+            if (connection.json) {
+                out.println(key.toPrettyString());
+                return;
+            }
+            keysTable(List.of(key)).print(out);
+            out.println();
+            out.println("Its new secret, shown once (Tollgate keeps only its hash):");
+            out.println("  " + key.path("key").asText());
         }
     }
 

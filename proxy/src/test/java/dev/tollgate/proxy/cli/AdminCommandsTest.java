@@ -122,6 +122,17 @@ class AdminCommandsTest {
         assertThat(JSON.readTree(ok("keys", "show", keyId, "--json").out()).path("limits").path("day_micros").asLong()).isEqualTo(2_000_000);
         assertThat(run("keys", "limits", keyId).err()).contains("give at least one of --day-cap");
         assertThat(ok("audit", "--limit", "1").out()).contains("key.limits_set");
+        String updated = ok("keys", "update", keyId, "--label", "ci-nightly", "--env", "batch", "--models", "gpt-4o*, o3", "--networks", "127.0.0.0/8").out();
+        assertThat(updated).contains("ci-nightly").contains("env=batch models=gpt-4o*,o3 networks=127.0.0.0/8").contains("/ $2.000000");
+        JsonNode scoped = JSON.readTree(ok("keys", "show", keyId, "--json").out());
+        assertThat(scoped.path("models").toString()).isEqualTo("[\"gpt-4o*\",\"o3\"]");
+        assertThat(ok("keys", "update", keyId, "--models", "all").out()).doesNotContain("models=");
+        assertThat(run("keys", "update", keyId).err()).contains("give at least one of --label");
+        assertThat(run("keys", "update", keyId, "--networks", "nowhere").err()).contains("networks:").contains("HTTP 400");
+        String rotated = ok("keys", "rotate", keyId, "--grace-seconds", "60").out();
+        String newSecret = rotated.lines().reduce((first, second) -> second).orElseThrow().strip();
+        assertThat(newSecret).matches("tg-[0-9A-Za-z]{49}").isNotEqualTo(secret);
+        assertThat(ok("audit", "--limit", "1").out()).contains("key.rotated");
         assertThat(ok("keys", "revoke", keyId).out()).contains("revoked");
         assertThat(ok("pricing").out()).contains("gpt-4o-mini");
     }
