@@ -34,6 +34,9 @@ import java.util.regex.Pattern;
  *   directory: data/journal         # relative to this file
  *   durability: periodic            # page_cache | periodic (default) | per_debit
  *   syncIntervalMs: 100             # for periodic
+ * accessLog:                        # optional: one JSON line per request (docs/OPERATIONS.md)
+ *   enabled: false                  # the default
+ *   path: logs/access.jsonl         # the default, relative to this file; "-" for standard output
  * accounts:
  *   - id: acme
  *     openingCreditMicros: 25000000
@@ -95,13 +98,14 @@ public final class ConfigLoader {
         Limits limits = limits(root.object("limits", false));
         JournalConfig journal = journal(root.object("journal", true), directory);
         List<AccountConfig> accounts = accounts(root, problems);
+        AccessLogConfig accessLog = accessLog(root.object("accessLog", false), directory);
         root.rejectUnknown();
 
         if (catalog != null) {
             checkCatalogAgainstProviders(catalog, providers, providerPaths, problems);
         }
         problems.throwIfAny();
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog);
     }
 
     private static ListenerConfig listener(YamlObject listener) {
@@ -203,6 +207,19 @@ public final class ConfigLoader {
         long minFreeBytes = journal.optionalNonNegativeLong("minFreeBytes", JournalConfig.DEFAULT_MIN_FREE_BYTES);
         journal.rejectUnknown();
         return journalDirectory == null ? null : new JournalConfig(directory.resolve(journalDirectory), durability, syncIntervalMs, minFreeBytes);
+    }
+
+    private static AccessLogConfig accessLog(YamlObject accessLog, Path directory) {
+        if (accessLog == null) {
+            return AccessLogConfig.DISABLED;
+        }
+        boolean enabled = accessLog.optionalBoolean("enabled", false);
+        String path = accessLog.optionalText("path", AccessLogConfig.DEFAULT_PATH);
+        accessLog.rejectUnknown();
+        if (path == null) {
+            return AccessLogConfig.DISABLED; // the problem is recorded
+        }
+        return new AccessLogConfig(enabled, path.equals(AccessLogConfig.STANDARD_OUTPUT) ? null : directory.resolve(path));
     }
 
     private static List<AccountConfig> accounts(YamlObject root, Problems problems) {

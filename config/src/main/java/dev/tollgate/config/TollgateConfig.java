@@ -10,11 +10,19 @@ public record TollgateConfig(
         Limits limits,
         JournalConfig journal,
         List<AccountConfig> accounts,
-        ListenerConfig adminListener) {
+        ListenerConfig adminListener,
+        AccessLogConfig accessLog) {
 
     public TollgateConfig {
         providers = List.copyOf(providers);
         accounts = List.copyOf(accounts);
+        accessLog = accessLog == null ? AccessLogConfig.DISABLED : accessLog;
+    }
+
+    /** A node without an access log. */
+    public TollgateConfig(ListenerConfig proxyListener, List<ProviderConfig> providers, PriceCatalog catalog, Limits limits, JournalConfig journal,
+                          List<AccountConfig> accounts, ListenerConfig adminListener) {
+        this(proxyListener, providers, catalog, limits, journal, accounts, adminListener, AccessLogConfig.DISABLED);
     }
 
     /** A node without an admin listener. */
@@ -25,7 +33,12 @@ public record TollgateConfig(
 
     /** This configuration with the admin listener at {@code admin} (null: none). */
     public TollgateConfig withAdminListener(ListenerConfig admin) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin, accessLog);
+    }
+
+    /** This configuration with the access log {@code log}. */
+    public TollgateConfig withAccessLog(AccessLogConfig log) {
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, log);
     }
 
     public ProviderConfig provider(String name) {

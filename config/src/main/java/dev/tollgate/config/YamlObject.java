@@ -114,6 +114,19 @@ final class YamlObject {
         return has(field) ? boundedInt(field, min, max) : defaultValue;
     }
 
+    /** {@code true} or {@code false}; a missing field is {@code defaultValue}. Not "yes", "on" or a quoted string: a typo is a problem. */
+    boolean optionalBoolean(String field, boolean defaultValue) {
+        if (!has(field)) {
+            return defaultValue;
+        }
+        JsonNode value = node.get(field);
+        if (!value.isBoolean()) {
+            problems.add(childPath(field), "expected true or false" + found(value));
+            return defaultValue;
+        }
+        return value.booleanValue();
+    }
+
     LocalDate date(String field) {
         JsonNode value = required(field);
         if (value == null) {

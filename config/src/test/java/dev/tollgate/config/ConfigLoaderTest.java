@@ -149,6 +149,22 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theAccessLogIsOffUnlessTurnedOnAndItsPathIsRelativeToTheFile() throws IOException {
+        String base = LISTENERS + ONE_PROVIDER;
+        assertThat(ConfigLoader.load(write("none.yaml", base), NO_ENV).accessLog()).isEqualTo(AccessLogConfig.DISABLED);
+        AccessLogConfig off = ConfigLoader.load(write("off.yaml", base + "accessLog:\n  enabled: false\n  path: x.jsonl\n"), NO_ENV).accessLog();
+        assertThat(off.enabled()).isFalse();
+        AccessLogConfig on = ConfigLoader.load(write("on.yaml", base + "accessLog:\n  enabled: true\n  path: logs/requests.jsonl\n"), NO_ENV).accessLog();
+        assertThat(on).isEqualTo(new AccessLogConfig(true, dir.toAbsolutePath().resolve("logs/requests.jsonl")));
+        AccessLogConfig defaultPath = ConfigLoader.load(write("default.yaml", base + "accessLog: { enabled: true }\n"), NO_ENV).accessLog();
+        assertThat(defaultPath.file()).isEqualTo(dir.toAbsolutePath().resolve("logs/access.jsonl"));
+        AccessLogConfig stdout = ConfigLoader.load(write("stdout.yaml", base + "accessLog: { enabled: true, path: \"-\" }\n"), NO_ENV).accessLog();
+        assertThat(stdout.enabled()).isTrue();
+        assertThat(stdout.toStandardOutput()).isTrue();
+        assertThat(stdout.destination()).isEqualTo("standard output");
+    }
+
+    @Test
     void theDefaultLimitsAreTheDocumentedOnes() {
         Limits d = Limits.defaults();
         assertThat(d.maxRequestBodyBytes()).isEqualTo(32 << 20);
@@ -280,7 +296,19 @@ class ConfigLoaderTest {
                         "providers[1].protocol: is configured as openai but the catalog row"),
                 Arguments.of("duplicate YAML key", LISTENERS + ONE_PROVIDER + "    name: other\n", "line "),
                 Arguments.of("YAML syntax error", LISTENERS + "providers: [\n", "line "),
-                Arguments.of("empty file", "", "the file is empty"));
+                Arguments.of("empty file", "", "the file is empty"),
+                Arguments.of("unknown accessLog field", LISTENERS + ONE_PROVIDER + "accessLog:\n  enabled: true\n  file: a.jsonl\n",
+                        "accessLog.file: unknown field (known fields: enabled, path)"),
+                Arguments.of("accessLog.enabled as text", LISTENERS + ONE_PROVIDER + "accessLog:\n  enabled: \"true\"\n",
+                        "accessLog.enabled: expected true or false, found \"true\""),
+                Arguments.of("accessLog.enabled as a number", LISTENERS + ONE_PROVIDER + "accessLog:\n  enabled: 1\n",
+                        "accessLog.enabled: expected true or false, found 1"),
+                Arguments.of("accessLog.path as a number", LISTENERS + ONE_PROVIDER + "accessLog:\n  enabled: true\n  path: 5\n",
+                        "accessLog.path: expected a non-empty string, found 5"),
+                Arguments.of("empty accessLog.path", LISTENERS + ONE_PROVIDER + "accessLog:\n  enabled: true\n  path: \"\"\n",
+                        "accessLog.path: expected a non-empty string"),
+                Arguments.of("accessLog not a mapping", LISTENERS + ONE_PROVIDER + "accessLog: logs/access.jsonl\n",
+                        "accessLog: expected a mapping, found \"logs/access.jsonl\""));
     }
 
     @ParameterizedTest(name = "{0}")

@@ -87,8 +87,27 @@ public final class ErrorShapes {
         };
     }
 
+    /**
+     * An error response that knows why it was made, so that whoever writes it (the exchange, for the access log) can say
+     * so without parsing the body: a {@link Rejection.Kind}'s name (as {@code tollgate_refusals_total}'s reason label
+     * spells it), or else the surface-neutral OpenAI code of the {@link ErrorKind}.
+     */
+    public static final class ErrorResponse extends DefaultFullHttpResponse {
+        private final String reason;
+
+        ErrorResponse(HttpResponseStatus status, byte[] body, String reason) {
+            super(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+            this.reason = reason;
+        }
+
+        public String reason() {
+            return reason;
+        }
+    }
+
     public static FullHttpResponse response(ByteBufAllocator alloc, Protocol surface, Rejection rejection, String requestId) {
-        FullHttpResponse response = response(alloc, surface, kindOf(rejection.kind()), rejection.message(), rejection.param(), requestId);
+        FullHttpResponse response = response(surface, kindOf(rejection.kind()), rejection.message(), rejection.param(), requestId,
+                rejection.kind().name().toLowerCase(java.util.Locale.ROOT));
         if (rejection.kind() == Rejection.Kind.INSUFFICIENT_BALANCE || rejection.kind() == Rejection.Kind.SPEND_CAP_REACHED) {
             // The SDKs retry 429s by default; retrying cannot help until someone tops up the balance or the cap's window resets.
             response.headers().set("x-should-retry", "false");
@@ -97,9 +116,13 @@ public final class ErrorShapes {
     }
 
     public static FullHttpResponse response(ByteBufAllocator alloc, Protocol surface, ErrorKind kind, String message, String param, String requestId) {
+        return response(surface, kind, message, param, requestId, kind.openAiCode() != null ? kind.openAiCode() : kind.openAiType());
+    }
+
+    private static FullHttpResponse response(Protocol surface, ErrorKind kind, String message, String param, String requestId, String reason) {
         byte[] body = body(surface, kind, message, param, requestId);
         HttpResponseStatus status = surface == Protocol.ANTHROPIC ? kind.anthropicStatus() : kind.status();
-        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+        FullHttpResponse response = new ErrorResponse(status, body, reason);
         response.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON)
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);

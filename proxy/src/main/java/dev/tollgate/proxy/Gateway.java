@@ -8,6 +8,7 @@ import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.ModelRoutes;
 import dev.tollgate.metering.request.Admission;
+import dev.tollgate.proxy.accesslog.AccessLog;
 import dev.tollgate.proxy.metrics.NodeMetrics;
 import java.util.HashSet;
 import java.util.Objects;
@@ -30,6 +31,7 @@ public final class Gateway {
     private final Admission admission;
     private final Consumer<Outcome> outcomes;
     private final NodeMetrics metrics;
+    private final AccessLog accessLog;
 
     /**
      * Brings the recovered ledger in line with the configuration: accounts it names are opened with
@@ -39,12 +41,19 @@ public final class Gateway {
      * @param outcomes receives every settle and release, on the event loop that produced it: keep it short
      */
     public Gateway(TollgateConfig config, Ledger ledger, Consumer<Outcome> outcomes) {
+        this(config, ledger, outcomes, AccessLog.DISABLED);
+    }
+
+    /** @param accessLog where each request's line goes ({@link AccessLog#DISABLED}: nowhere); its owner closes it */
+    public Gateway(TollgateConfig config, Ledger ledger, Consumer<Outcome> outcomes, AccessLog accessLog) {
         this.config = config;
         this.ledger = ledger;
         this.routes = new ModelRoutes(config.catalog(), config.providers());
         this.admission = new Admission(config.limits());
         this.outcomes = Objects.requireNonNull(outcomes);
         this.metrics = new NodeMetrics(config, ledger);
+        this.accessLog = Objects.requireNonNull(accessLog);
+        metrics.watch(accessLog);
         if (config.journal() != null) {
             ledger.writer().health().requireFreeBytes(config.journal().minFreeBytes());
         }
@@ -106,7 +115,11 @@ public final class Gateway {
         return metrics;
     }
 
-    /** Counts the outcome in the metrics, then hands it to the outcome listener. */
+    /** One JSON line per request, or {@link AccessLog#DISABLED}: check {@link AccessLog#enabled()} before building a line. */
+    public AccessLog accessLog() {
+        return accessLog;
+    }
+
     /**
      * Why this node should not be sent requests now, or null when it is ready: the journal must take records,
      * or nothing admitted could be charged. (Recovery is over once a Gateway exists.)
@@ -115,6 +128,7 @@ public final class Gateway {
         return ledger.writer().health().acceptingRecords() ? null : "journal_not_accepting_records";
     }
 
+    /** Counts the outcome in the metrics, then hands it to the outcome listener. */
     public void publish(Outcome outcome) {
         metrics.outcome(outcome);
         outcomes.accept(outcome);

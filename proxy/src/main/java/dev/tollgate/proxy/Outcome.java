@@ -6,6 +6,7 @@ import dev.tollgate.metering.Usage;
  * How one metered request ended: settled with its cost, or released with nothing charged. Exactly
  * one is produced per reservation. Holds no key and no prompt text, only what a statement may show.
  *
+ * @param keyId          the key's public id ({@code key_} and 16 hex digits of its hash, as the admin API names it): never the key
  * @param status         {@code settled} or {@code released}
  * @param reason         why: {@code completed}, {@code client_disconnected}, {@code cut_at_reservation},
  *                       {@code upstream_error}, {@code upstream_timeout}, {@code upstream_status_<code>}...
@@ -15,6 +16,7 @@ import dev.tollgate.metering.Usage;
 public record Outcome(
         String requestId,
         String accountId,
+        String keyId,
         String keyLabel,
         String provider,
         String model,

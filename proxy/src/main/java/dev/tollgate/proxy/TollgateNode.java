@@ -1,5 +1,6 @@
 package dev.tollgate.proxy;
 
+import dev.tollgate.proxy.accesslog.AccessLog;
 import dev.tollgate.proxy.admin.AdminServer;
 import dev.tollgate.proxy.admin.AdminTokens;
 import dev.tollgate.proxy.listener.TollgateServer;
@@ -26,8 +27,10 @@ public final class TollgateNode implements AutoCloseable {
     private final TollgateServer server;
     /** Null when the configuration has no admin listener. */
     private final AdminServer admin;
+    private final AccessLog accessLog;
 
-    private TollgateNode(Journal journal, Gateway gateway, Reconciler reconciler, TollgateServer server, AdminServer admin) {
+    private TollgateNode(Journal journal, Gateway gateway, Reconciler reconciler, TollgateServer server, AdminServer admin, AccessLog accessLog) {
+        this.accessLog = accessLog;
         this.journal = journal;
         this.gateway = gateway;
         this.reconciler = reconciler;
@@ -40,16 +43,27 @@ public final class TollgateNode implements AutoCloseable {
         return start(config, outcomes, threads, transport, AdminTokens.none());
     }
 
-    /** Starts the node with the admin listener of the configuration (if any) taking {@code adminTokens}. */
+    /**
+     * Starts the node with the admin listener of the configuration (if any) taking {@code adminTokens}.
+     *
+     * @throws IllegalStateException when the configured access log cannot be opened (before the journal is touched)
+     */
     public static TollgateNode start(TollgateConfig config, Consumer<Outcome> outcomes, int threads, Transport transport, AdminTokens adminTokens)
             throws InterruptedException {
         JournalConfig journalConfig = config.journal();
-        Journal journal = Journal.open(journalConfig.directory(), journalConfig.durability(), journalConfig.syncIntervalMs());
+        AccessLog accessLog = AccessLog.open(config.accessLog());
+        Journal journal;
+        try {
+            journal = Journal.open(journalConfig.directory(), journalConfig.durability(), journalConfig.syncIntervalMs());
+        } catch (RuntimeException e) {
+            accessLog.close();
+            throw e;
+        }
         Reconciler reconciler = null;
         TollgateServer server = null;
         try {
             Ledger ledger = Ledger.recover(journal, journalConfig.snapshotDirectory(), config.limits().maxAccounts(), System::currentTimeMillis);
-            Gateway gateway = new Gateway(config, ledger, outcomes);
+            Gateway gateway = new Gateway(config, ledger, outcomes, accessLog);
             // After recovery and the configuration's own records, so its first conservation check sees them all.
             reconciler = Reconciler.start(journal, journalConfig.snapshotDirectory(), gateway.accounts(), ReconcilerSettings.fromSystemProperties(),
                     System::currentTimeMillis);
@@ -58,7 +72,7 @@ public final class TollgateNode implements AutoCloseable {
             gateway.metrics().watch(reconciler, server.connections());
             AdminServer admin = config.adminListener() == null ? null
                     : AdminServer.start(gateway, reconciler, config.adminListener(), adminTokens, transport);
-            return new TollgateNode(journal, gateway, reconciler, server, admin);
+            return new TollgateNode(journal, gateway, reconciler, server, admin, accessLog);
         } catch (Exception e) {
             if (server != null) {
                 server.close();
@@ -67,6 +81,7 @@ public final class TollgateNode implements AutoCloseable {
                 reconciler.close();
             }
             journal.close();
+            accessLog.close();
             throw e;
         }
     }
@@ -122,5 +137,6 @@ public final class TollgateNode implements AutoCloseable {
         gateway.ledger().close(); // journals what the writer still holds
         reconciler.close();
         journal.close();
+        accessLog.close(); // last: the lines of the requests the listener finished are queued by now
     }
 }

@@ -55,6 +55,9 @@ final class ServeCommand implements Callable<Integer> {
                 + " with " + loaded.providers().size() + " provider(s), " + node.gateway().routes().routes().size()
                 + " routable model(s), " + node.gateway().accounts().accountIds().size() + " account(s); journal "
                 + loaded.journal().directory() + " (" + loaded.journal().durability().wireName() + ")");
+        if (node.gateway().accessLog().enabled()) {
+            System.out.println("tollgate: access log (one JSON line per request) to " + node.gateway().accessLog().destination());
+        }
         if (node.adminPort() >= 0) {
             System.out.println("tollgate: admin API on http://" + loaded.adminListener().host() + ":" + node.adminPort() + "/admin/v1 (metrics on /metrics)"
                     + (adminTokens.isEmpty() ? "; no admin token set, so only /healthz, /readyz and /metrics answer" : ""));

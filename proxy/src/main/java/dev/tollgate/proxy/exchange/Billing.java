@@ -18,6 +18,7 @@ import dev.tollgate.metering.request.PromptEstimator;
 import dev.tollgate.proxy.Endpoint;
 import dev.tollgate.proxy.Gateway;
 import dev.tollgate.proxy.Outcome;
+import dev.tollgate.proxy.admin.AdminApi;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
@@ -60,13 +61,24 @@ final class Billing {
     private final Executor eventLoop;
     /** The provider's request id as {@link #providerId} keeps it, or null when it sent none. */
     String upstreamRequestId;
+    /** The reservation's outcome once published, for the access log; null before (or when there is none). */
+    Outcome outcome;
+    /** A settlement waits for the journal, and its outcome is published when the journal answers (maybe after the exchange completed). */
+    boolean outcomeAwaited;
+    /** Told after each outcome is published. */
+    private final Runnable outcomePublished;
 
-    Billing(Gateway gateway, String requestId, Endpoint endpoint, long startEpochMs, Executor eventLoop) {
+    Billing(Gateway gateway, String requestId, Endpoint endpoint, long startEpochMs, Executor eventLoop, Runnable outcomePublished) {
         this.gateway = gateway;
+        this.outcomePublished = outcomePublished;
         this.eventLoop = eventLoop;
         this.requestId = requestId;
         this.endpoint = endpoint;
         this.startEpochMs = startEpochMs;
+    }
+
+    long startEpochMs() {
+        return startEpochMs;
     }
 
     ModelRow row() {
@@ -122,6 +134,7 @@ final class Billing {
         if (settlement == null) {
             return Recording.NOTHING_HELD;
         }
+        outcomeAwaited = true;
         if (settlement.writtenOffMicros() > 0) {
             LOG.warn("{}: cost {} micros exceeded the reservation and the balance; {} micros written off", requestId, costMicros,
                     settlement.writtenOffMicros());
@@ -243,13 +256,16 @@ final class Billing {
     }
 
     private void publish(String status, String reason, Usage usage, boolean reported, long held, long cost, long debited, long writtenOff) {
+        outcomeAwaited = false;
         try {
-            gateway.publish(new Outcome(requestId, key.accountId(), key.label(), route.provider().name(), route.row().model(),
+            outcome = new Outcome(requestId, key.accountId(), AdminApi.keyId(key.sha256Hex()), key.label(), route.provider().name(), route.row().model(),
                     endpoint.path(), status, reason, usage, reported, held, cost, debited, writtenOff,
                     gateway.accounts().balances().availableMicros(key.accountSlot()), startEpochMs, System.currentTimeMillis(),
-                    upstreamRequestId));
+                    upstreamRequestId);
+            gateway.publish(outcome);
         } catch (RuntimeException e) {
             LOG.error("{}: an outcome listener failed", requestId, e); // the money is recorded; a listener cannot undo it
         }
+        outcomePublished.run();
     }
 }

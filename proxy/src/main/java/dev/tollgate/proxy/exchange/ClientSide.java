@@ -36,6 +36,8 @@ final class ClientSide {
     private HttpResponse heldHead;
     private CompositeByteBuf heldBody;
     private boolean flushAtReadEnd;
+    /** The status of the response head that went to the connection, 0 before one did. */
+    private int statusSent;
 
     ClientSide(Channel channel, String requestId, boolean keepAlive) {
         this.channel = channel;
@@ -60,6 +62,11 @@ final class ClientSide {
         return headWritten;
     }
 
+    /** The status of the response the client was sent (the head that reached its connection), or 0 if none did. */
+    int statusSent() {
+        return statusSent;
+    }
+
     /** A whole local answer (a refusal, Tollgate's own endpoints, an upstream failure before any output). */
     void respond(FullHttpResponse response) {
         dropHeld();
@@ -68,6 +75,7 @@ final class ClientSide {
             return;
         }
         headWritten = true;
+        statusSent = response.status().code();
         stamp(response);
         channel.writeAndFlush(response, channel.voidPromise());
     }
@@ -75,6 +83,7 @@ final class ClientSide {
     void writeHead(HttpResponse head) {
         stamp(head);
         headWritten = true;
+        statusSent = head.status().code();
         channel.write(head, channel.voidPromise());
     }
 
@@ -175,6 +184,7 @@ final class ClientSide {
         heldHead = null;
         heldBody = null;
         headWritten = true;
+        statusSent = head.status().code();
         channel.write(head, channel.voidPromise());
         if (body != null && body.isReadable()) {
             channel.write(new DefaultHttpContent(body), channel.voidPromise());

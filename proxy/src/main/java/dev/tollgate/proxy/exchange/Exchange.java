@@ -12,6 +12,9 @@ import dev.tollgate.proxy.Endpoint;
 import dev.tollgate.proxy.ErrorShapes;
 import dev.tollgate.proxy.Gateway;
 import dev.tollgate.proxy.Headers;
+import dev.tollgate.proxy.accesslog.AccessEntry;
+import dev.tollgate.proxy.accesslog.AccessLog;
+import dev.tollgate.proxy.admin.AdminApi;
 import dev.tollgate.proxy.upstream.UpstreamCall;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -72,6 +75,9 @@ public final class Exchange {
     private final long arrivedNanos = System.nanoTime();
     private long forwardedNanos;
     private long finishingNanos;
+    /** Why Tollgate answered with an error of its own ({@link ErrorShapes.ErrorResponse#reason}), for the access log; null when it did not. */
+    private String errorReason;
+    private boolean accessLogged;
 
     public Exchange(Gateway gateway, Channel client, Endpoint endpoint, Protocol surface, FullHttpRequest request, Runnable readNext) {
         this.gateway = gateway;
@@ -80,7 +86,7 @@ public final class Exchange {
         this.request = request;
         this.readNext = readNext;
         this.client = new ClientSide(client, requestId, HttpUtil.isKeepAlive(request));
-        this.billing = new Billing(gateway, requestId, endpoint, System.currentTimeMillis(), client.eventLoop());
+        this.billing = new Billing(gateway, requestId, endpoint, System.currentTimeMillis(), client.eventLoop(), this::logAccess);
     }
 
     // ---------------------------------------------------------------- what it is
@@ -218,6 +224,9 @@ public final class Exchange {
         if (state == ExchangeState.DONE) {
             response.release();
             return;
+        }
+        if (response instanceof ErrorShapes.ErrorResponse error) {
+            errorReason = error.reason(); // the one place every refusal passes: the access log's reason
         }
         billing.release("internal_error"); // no path answers locally with money held; the guard costs one check
         client.respond(response);
@@ -616,10 +625,54 @@ public final class Exchange {
                 link.done(this, channel, reusable);
             }
         }
+        logAccess();
         if (onComplete != null) {
             onComplete.run();
         }
         client.finish(readNext);
+    }
+
+    /**
+     * Hands the access log this exchange's line once both are known: how its response went (the exchange is done) and
+     * its outcome, which a settlement journaled after the exchange completed (a stream cut short) publishes later.
+     */
+    private void logAccess() {
+        AccessLog log = gateway.accessLog();
+        if (accessLogged || !log.enabled() || state != ExchangeState.DONE || billing.outcomeAwaited
+                || endpoint == Endpoint.HEALTHZ || endpoint == Endpoint.READYZ) { // probes would drown the requests
+            return;
+        }
+        accessLogged = true;
+        try {
+            log.record(accessEntry());
+        } catch (RuntimeException e) {
+            LOG.error("{}: the access log line could not be made", requestId, e);
+        }
+    }
+
+    private AccessEntry accessEntry() {
+        int status = client.statusSent();
+        if (billing.outcome != null) {
+            return AccessEntry.of(billing.outcome, status);
+        }
+        String outcome;
+        String reason = errorReason;
+        if (billing.reservation != null && errorReason == null) {
+            // Its record failed and the money went back without an outcome (Billing's last resort).
+            outcome = AccessEntry.RELEASED;
+            reason = "internal_error";
+        } else if (errorReason != null && forwardedNanos == 0) {
+            outcome = AccessEntry.REFUSED;
+        } else {
+            outcome = AccessEntry.UNMETERED;
+        }
+        ApiKeys.ApiKey key = billing.key; // null unless a known key was presented: an unknown one is never written anywhere
+        ModelRoutes.Route route = billing.route;
+        long now = System.currentTimeMillis();
+        return new AccessEntry(now, requestId, key == null ? null : AdminApi.keyId(key.sha256Hex()), key == null ? null : key.label(),
+                key == null ? null : key.accountId(), route == null ? null : route.provider().name(), route == null ? null : route.row().model(),
+                endpoint == null ? null : endpoint.path(), status, outcome, reason, null, 0, 0, 0, Math.max(0, now - billing.startEpochMs()),
+                billing.upstreamRequestId);
     }
 
     // ---------------------------------------------------------------- the state word

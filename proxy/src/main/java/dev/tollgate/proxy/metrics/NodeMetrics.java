@@ -13,6 +13,7 @@ import dev.tollgate.metering.Usage;
 import dev.tollgate.metering.request.Rejection;
 import dev.tollgate.proxy.Endpoint;
 import dev.tollgate.proxy.Outcome;
+import dev.tollgate.proxy.accesslog.AccessLog;
 import dev.tollgate.proxy.listener.ConnectionGuard;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
@@ -327,6 +328,13 @@ public final class NodeMetrics {
         CounterWithCallback.builder().name("tollgate_connections_timed_out_total")
                 .help("Client connections closed by the head-read or idle timeout.")
                 .callback(cb -> cb.call(connections.timedOut())).register(registry);
+    }
+
+    /** Lines the access log could not write (see {@link AccessLog}); 0 for ever when it is off. */
+    public void watch(AccessLog accessLog) {
+        CounterWithCallback.builder().name("tollgate_access_log_dropped_total")
+                .help("Access log lines lost: its queue was full (the writer could not keep up) or the write failed. 0 when the access log is off.")
+                .callback(cb -> cb.call(accessLog.droppedLines())).register(registry);
     }
 
     // ---------------------------------------------------------------- the page

@@ -235,7 +235,7 @@ class MetricsPageTest {
     }
 
     private static Outcome outcome(String provider, String model, String endpoint, String reason) {
-        return new Outcome("tg_req_0123456789abcdef", "acme", "label", provider, model, endpoint, Outcome.RELEASED, reason,
+        return new Outcome("tg_req_0123456789abcdef", "acme", "key_0123456789abcdef", "label", provider, model, endpoint, Outcome.RELEASED, reason,
                 dev.tollgate.metering.Usage.ZERO, false, 0, 0, 0, 0, 0, 0, 1, null);
     }
 

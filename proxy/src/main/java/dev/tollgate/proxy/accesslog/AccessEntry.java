@@ -1,0 +1,52 @@
+package dev.tollgate.proxy.accesslog;
+
+import dev.tollgate.metering.Usage;
+import dev.tollgate.proxy.Outcome;
+
+/**
+ * One line of the access log, as the event loop hands it over: only facts a statement may show. It has no field
+ * for a presented key or for any text of a prompt or an answer, so no code path can put one in the log.
+ *
+ * @param endEpochMs        when the request ended (its outcome, or its response when it had none)
+ * @param keyId             the key's public id ({@code key_...}), null when no known key was presented
+ * @param httpStatus        the status of the response the client was sent, 0 when none was (the client left first)
+ * @param outcome           {@link #SETTLED}, {@link #RELEASED}, {@link #REFUSED} or {@link #UNMETERED}
+ * @param reason            why it ended so: the outcome's reason, or the refusal's error code
+ * @param usage             the tokens billed, null when nothing was metered (refused, unmetered)
+ * @param costMicros        the priced cost (debited plus written off); with the other amounts, meaningless when usage is null
+ * @param upstreamRequestId the provider's request id as the journal keeps it, or null
+ */
+public record AccessEntry(
+        long endEpochMs,
+        String requestId,
+        String keyId,
+        String keyLabel,
+        String accountId,
+        String provider,
+        String model,
+        String endpoint,
+        int httpStatus,
+        String outcome,
+        String reason,
+        Usage usage,
+        long costMicros,
+        long debitedMicros,
+        long writtenOffMicros,
+        long latencyMs,
+        String upstreamRequestId) {
+
+    public static final String SETTLED = Outcome.SETTLED;
+    public static final String RELEASED = Outcome.RELEASED;
+    /** Answered with an error before any money was held (bad key, bad body, balance too low, spend cap...). */
+    public static final String REFUSED = "refused";
+    /** Served without a reservation: Tollgate's own endpoints (models, balance) and free ones (count_tokens). */
+    public static final String UNMETERED = "unmetered";
+
+    /** A reservation's outcome, and the status its client was sent (0: none). */
+    public static AccessEntry of(Outcome outcome, int httpStatus) {
+        return new AccessEntry(outcome.endEpochMs(), outcome.requestId(), outcome.keyId(), outcome.keyLabel(), outcome.accountId(),
+                outcome.provider(), outcome.model(), outcome.endpoint(), httpStatus, outcome.status(), outcome.reason(), outcome.usage(),
+                outcome.costMicros(), outcome.debitedMicros(), outcome.writtenOffMicros(),
+                Math.max(0, outcome.endEpochMs() - outcome.startEpochMs()), outcome.upstreamRequestId());
+    }
+}
