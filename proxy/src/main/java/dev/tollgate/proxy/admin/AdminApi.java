@@ -57,6 +57,8 @@ public final class AdminApi {
     private static final Pattern VISIBLE_ASCII = Pattern.compile("[\\x21-\\x7e]+");
     private static final Duration CATCH_UP = Duration.ofSeconds(5);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The document of this API, {@code openapi.json} beside this class; it changes only with the build, so it is read once. */
+    private static final byte[] OPENAPI_DOCUMENT = openApiDocument();
 
     /** One admin request, already authenticated. */
     public record Request(HttpMethod method, String path, Map<String, List<String>> query, String idempotencyKey, String accept, byte[] body,
@@ -95,6 +97,17 @@ public final class AdminApi {
         this.gateway = gateway;
         this.reconciler = reconciler;
         this.clockMs = clockMs;
+    }
+
+    private static byte[] openApiDocument() {
+        try (var in = AdminApi.class.getResourceAsStream("openapi.json")) {
+            if (in == null) {
+                throw new IllegalStateException("openapi.json is missing from the classpath beside " + AdminApi.class.getName());
+            }
+            return in.readAllBytes();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private Ledger ledger() {
@@ -185,6 +198,11 @@ public final class AdminApi {
             case "audit" -> {
                 if (parts.length == 1 && get) {
                     return audit(request);
+                }
+            }
+            case "openapi.json" -> {
+                if (parts.length == 1 && get) {
+                    return new Response(HttpResponseStatus.OK, "application/json", OPENAPI_DOCUMENT, false);
                 }
             }
             default -> {
