@@ -19,9 +19,11 @@ public enum EventType {
     /** A key's label, environment, lane, allowed models, expiry and allowed networks. */
     KEY_SCOPE_SET(13),
     /** A key's new secret, and until when the one before keeps working. */
-    KEY_ROTATED(14);
+    KEY_ROTATED(14),
+    /** A key's or an account's requests per minute, tokens per minute and concurrent requests (each -1 for none). */
+    RATE_LIMITS_SET(15);
 
-    private static final EventType[] BY_CODE = new EventType[16];
+    private static final EventType[] BY_CODE = new EventType[32];
 
     static {
         for (EventType type : values()) {

@@ -59,6 +59,7 @@ import java.util.zip.CRC32C;
  *   <li>KEY_SCOPE_SET: keyHash, label, env, lane, model count uint8 then each model, expiresAtMs int64 (-1 for never),
  *       network count uint8 then each CIDR block</li>
  *   <li>KEY_ROTATED: keyHash, newSecretHash, newDisplayPrefix, previousValidUntilMs int64</li>
+ *   <li>RATE_LIMITS_SET: subject uint8 (0 key, 1 account), then keyHash or accountId, rpm, tpm, concurrency (3 x int64, -1 for none)</li>
  *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body (it shares this record's timestamp)</li>
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId</li>
  * </ul>
@@ -85,7 +86,9 @@ public final class JournalCodec {
     /** The records an {@link Authored} record may carry: what an operator changes, never a request's money. */
     static final java.util.Set<EventType> AUTHORABLE = java.util.EnumSet.of(EventType.ACCOUNT_OPENED, EventType.CREDIT_ADDED,
             EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED, EventType.KEY_LIMITS_SET,
-            EventType.KEY_SCOPE_SET, EventType.KEY_ROTATED);
+            EventType.KEY_SCOPE_SET, EventType.KEY_ROTATED, EventType.RATE_LIMITS_SET);
+    static final long MAX_PER_MINUTE = dev.tollgate.metering.RateLimiter.MAX_PER_MINUTE;
+    static final long MAX_CONCURRENCY = dev.tollgate.metering.RateLimiter.MAX_CONCURRENCY;
     /** The same bounds as {@code KeyScope}'s. */
     static final int MAX_KEY_MODELS = dev.tollgate.metering.KeyScope.MAX_MODELS;
     static final int MAX_KEY_NETWORKS = dev.tollgate.metering.KeyScope.MAX_NETWORKS;
@@ -182,6 +185,15 @@ public final class JournalCodec {
                 putString(out, e.newDisplayPrefix());
                 out.putLong(e.previousValidUntilMs());
             }
+            case JournalEvent.RateLimitsSet e -> {
+                out.put((byte) e.subject());
+                if (e.subject() == JournalEvent.RateLimitsSet.KEY) {
+                    putKeyHash(out, e.id());
+                } else {
+                    putString(out, e.id());
+                }
+                out.putLong(e.rpm()).putLong(e.tpm()).putLong(e.concurrency());
+            }
             case Authored e -> {
                 putString(out, e.actor());
                 putString(out, e.note());
@@ -264,6 +276,11 @@ public final class JournalCodec {
             case KEY_SCOPE_SET -> new KeyScopeSet(timestampMs, getKeyHash(in), getString(in, MAX_LABEL), getString(in, MAX_TAG),
                     getString(in, MAX_TAG), getStrings(in, MAX_KEY_MODELS, MAX_MODEL), in.getLong(), getStrings(in, MAX_KEY_NETWORKS, MAX_NETWORK));
             case KEY_ROTATED -> new KeyRotated(timestampMs, getKeyHash(in), getKeyHash(in), getString(in, MAX_DISPLAY_PREFIX), in.getLong());
+            case RATE_LIMITS_SET -> {
+                int subject = in.get() & 0xFF;
+                String id = subject == JournalEvent.RateLimitsSet.KEY ? getKeyHash(in) : getString(in, MAX_ID);
+                yield new JournalEvent.RateLimitsSet(timestampMs, subject, id, in.getLong(), in.getLong(), in.getLong());
+            }
             case AUTHORED -> {
                 String actor = getString(in, MAX_LABEL);
                 String note = getString(in, MAX_REASON);
@@ -358,6 +375,19 @@ public final class JournalCodec {
                 require(!e.newSecretHash().equals(e.keyHash()), event, "the new secret is the key's own");
                 text(event, "newDisplayPrefix", e.newDisplayPrefix(), MAX_DISPLAY_PREFIX, true);
                 require(e.previousValidUntilMs() >= 0, event, "negative grace end");
+            }
+            case JournalEvent.RateLimitsSet e -> {
+                require(e.subject() == JournalEvent.RateLimitsSet.KEY || e.subject() == JournalEvent.RateLimitsSet.ACCOUNT, event,
+                        "the subject is a key (0) or an account (1)");
+                if (e.subject() == JournalEvent.RateLimitsSet.KEY) {
+                    keyHash(event, e.id());
+                } else {
+                    id(event, e.id());
+                }
+                require(e.rpm() == -1 || e.rpm() >= 1 && e.rpm() <= MAX_PER_MINUTE, event, "rpm is -1 (none) or 1.." + MAX_PER_MINUTE);
+                require(e.tpm() == -1 || e.tpm() >= 1 && e.tpm() <= MAX_PER_MINUTE, event, "tpm is -1 (none) or 1.." + MAX_PER_MINUTE);
+                require(e.concurrency() == -1 || e.concurrency() >= 1 && e.concurrency() <= MAX_CONCURRENCY, event,
+                        "concurrency is -1 (none) or 1.." + MAX_CONCURRENCY);
             }
             case Authored e -> {
                 text(event, "actor", e.actor(), MAX_LABEL, true);

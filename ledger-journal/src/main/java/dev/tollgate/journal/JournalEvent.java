@@ -145,6 +145,19 @@ public sealed interface JournalEvent {
         }
     }
 
+    /**
+     * The rate limits of a key ({@code subject} {@link #KEY}, {@code id} its hash) or of an account ({@link #ACCOUNT},
+     * its id), replacing those before: requests per minute, tokens per minute, concurrent requests, each -1 for none.
+     */
+    record RateLimitsSet(long timestampMs, int subject, String id, long rpm, long tpm, long concurrency) implements JournalEvent {
+        public static final int KEY = 0;
+        public static final int ACCOUNT = 1;
+
+        public EventType type() {
+            return EventType.RATE_LIMITS_SET;
+        }
+    }
+
     /** What a statement or request log shows of one request. */
     record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
                         String endpoint, long startMs, long endMs, String upstreamRequestId) {

@@ -11,6 +11,7 @@ import dev.tollgate.journal.JournalEvent.ReservationMade;
 import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.KeyScope;
+import dev.tollgate.metering.RateLimiter;
 import dev.tollgate.metering.Balances;
 import dev.tollgate.metering.Reservation;
 import dev.tollgate.metering.SpendWindows;
@@ -85,6 +86,10 @@ public final class Ledger implements AutoCloseable {
     private final java.util.Map<String, Integer> spendSlots = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.Map<String, Caps> caps = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.Map<String, KeyScope> scopes = new java.util.concurrent.ConcurrentHashMap<>();
+    /** The rate limiter of every key that ever had rate limits; its state outlives a change of limits. */
+    private final java.util.Map<String, RateLimiter> keyLimiters = new java.util.concurrent.ConcurrentHashMap<>();
+    /** By account slot, read on the request path without the lock; null for an account that never had rate limits. */
+    private final java.util.concurrent.atomic.AtomicReferenceArray<RateLimiter> accountLimiters;
     /** The secrets of every rotated key (a key never rotated is opened by the secret its hash names); under the lock. */
     private final java.util.Map<String, List<LedgerState.Secret>> secrets = new java.util.HashMap<>();
     private final java.util.Map<String, String> secretOwners = new java.util.HashMap<>();
@@ -111,6 +116,7 @@ public final class Ledger implements AutoCloseable {
         this.clockMs = clockMs;
         this.recoveryReport = recoveryReport;
         // 64 bytes a capped key; bounded, since the number of accounts a configuration allows is much larger than this.
+        this.accountLimiters = new java.util.concurrent.atomic.AtomicReferenceArray<>(accounts.balances().capacity());
         this.spendWindows = new SpendWindows(Math.min(65_536, Math.max(1_024, 4 * accounts.balances().capacity())));
         for (String scope : appliedIdempotencyKeys) {
             int mark = scope.length() - FINGERPRINT_HEX - 1;
@@ -230,6 +236,9 @@ public final class Ledger implements AutoCloseable {
         }
         for (LedgerState.KeyLimits limits : state.keyLimits()) {
             ledger.applyCaps(limits.keyHash(), new Caps(limits.dayCapMicros(), limits.monthCapMicros(), limits.totalCapMicros()));
+        }
+        for (LedgerState.RateLimits limits : state.rateLimits()) {
+            ledger.applyRateLimits(limits.subject(), limits.id(), new RateLimiter.Limits(limits.rpm(), limits.tpm(), limits.concurrency()));
         }
         for (KeyRecord key : ledger.keyRecords.values()) {
             ledger.register(key.keyHash());
@@ -443,6 +452,54 @@ public final class Ledger implements AutoCloseable {
         register(keyHash);
     }
 
+    /**
+     * Sets a key's rate limits (replacing those before), journaled with its author; they bind from the next request,
+     * counting what the key already used this minute.
+     */
+    public synchronized void setKeyRateLimits(String keyHash, RateLimiter.Limits limits, Author author) {
+        if (!keyRecords.containsKey(keyHash)) {
+            throw new IllegalArgumentException("no key " + keyHash);
+        }
+        journal.append(authored(author, new JournalEvent.RateLimitsSet(now(), JournalEvent.RateLimitsSet.KEY, keyHash, limits.rpm(),
+                limits.tpm(), limits.concurrency())));
+        applyRateLimits(JournalEvent.RateLimitsSet.KEY, keyHash, limits);
+        register(keyHash);
+    }
+
+    /** As {@link #setKeyRateLimits}, for all of an account's keys together. */
+    public synchronized void setAccountRateLimits(String accountId, RateLimiter.Limits limits, Author author) {
+        requireAccount(accountId);
+        journal.append(authored(author, new JournalEvent.RateLimitsSet(now(), JournalEvent.RateLimitsSet.ACCOUNT, accountId, limits.rpm(),
+                limits.tpm(), limits.concurrency())));
+        applyRateLimits(JournalEvent.RateLimitsSet.ACCOUNT, accountId, limits);
+    }
+
+    private void applyRateLimits(int subject, String id, RateLimiter.Limits limits) {
+        RateLimiter limiter;
+        if (subject == JournalEvent.RateLimitsSet.KEY) {
+            limiter = keyLimiters.computeIfAbsent(id, hash -> new RateLimiter());
+        } else {
+            int slot = accounts.slotOf(id);
+            limiter = accountLimiters.get(slot);
+            if (limiter == null) {
+                limiter = new RateLimiter();
+                accountLimiters.set(slot, limiter);
+            }
+        }
+        limiter.setLimits(limits);
+    }
+
+    /** The rate limiter of the account in {@code accountSlot}, or null when it never had rate limits. */
+    public RateLimiter accountRateLimiter(int accountSlot) {
+        return accountLimiters.get(accountSlot);
+    }
+
+    /** A key's rate limits, {@link RateLimiter.Limits#NO_LIMITS} when none were set. */
+    public RateLimiter.Limits keyRateLimits(String keyHash) {
+        RateLimiter limiter = keyLimiters.get(keyHash);
+        return limiter == null ? RateLimiter.Limits.NO_LIMITS : limiter.limits();
+    }
+
     /** A key's scope, {@link KeyScope#UNRESTRICTED} when none was set. */
     public KeyScope scope(String keyHash) {
         return scopes.getOrDefault(keyHash, KeyScope.UNRESTRICTED);
@@ -497,7 +554,7 @@ public final class Ledger implements AutoCloseable {
             for (LedgerState.Secret secret : secrets(keyHash)) {
                 long validUntilMs = secret.validUntilMs() == LedgerState.Secret.CURRENT ? ApiKeys.ApiKey.CURRENT : secret.validUntilMs();
                 keys.put(secret.secretHash(), new ApiKeys.ApiKey(keyHash, record.label(), record.accountId(), accountSlot,
-                        spendSlots.getOrDefault(keyHash, -1), scope(keyHash), validUntilMs));
+                        spendSlots.getOrDefault(keyHash, -1), scope(keyHash), validUntilMs, keyLimiters.get(keyHash)));
                 now.add(secret.secretHash());
             }
         }

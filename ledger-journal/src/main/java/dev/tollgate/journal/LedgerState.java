@@ -113,6 +113,10 @@ public final class LedgerState {
         return List.copyOf(after);
     }
 
+    /** A key's or an account's rate limits as journaled ({@link JournalEvent.RateLimitsSet}); -1 for none. */
+    public record RateLimits(int subject, String id, long rpm, long tpm, long concurrency) {
+    }
+
     public record OpenReservation(long reservationId, String accountId, String keyHash, long heldMicros, String requestId, long startMs) {
     }
 
@@ -121,6 +125,8 @@ public final class LedgerState {
     private final Map<Long, OpenReservation> open = new HashMap<>();
     private final Map<String, KeyLimits> keyLimits = new LinkedHashMap<>();
     private final Map<String, KeyScopeRecord> keyScopes = new LinkedHashMap<>();
+    /** By subject and id ({@code 0:keyHash}, {@code 1:accountId}). */
+    private final Map<String, RateLimits> rateLimits = new LinkedHashMap<>();
     /** The secrets of every key ever rotated; a key never rotated is opened by the secret its hash names. */
     private final Map<String, List<Secret>> keySecrets = new LinkedHashMap<>();
     /** Every secret hash in {@link #keySecrets}, to the key it opens: a secret opens one key only. */
@@ -236,6 +242,12 @@ public final class LedgerState {
                 keySecrets.put(e.keyHash(), after);
                 keys.put(e.keyHash(), new Key(key.keyHash(), e.newDisplayPrefix(), key.label(), key.accountId(), false));
             }
+            case JournalEvent.RateLimitsSet e -> {
+                if (e.subject() == JournalEvent.RateLimitsSet.KEY ? !keys.containsKey(e.id()) : !accounts.containsKey(e.id())) {
+                    throw new LedgerReplayException(index, "sets the rate limits of a key or account that does not exist");
+                }
+                rateLimits.put(e.subject() + ":" + e.id(), new RateLimits(e.subject(), e.id(), e.rpm(), e.tpm(), e.concurrency()));
+            }
             case JournalEvent.Authored e -> throw new LedgerReplayException(index, "an operator's record inside another"); // the codec refuses it
         }
         lastIndex = index;
@@ -281,6 +293,14 @@ public final class LedgerState {
 
     public Collection<KeyLimits> keyLimits() {
         return keyLimits.values();
+    }
+
+    public Collection<RateLimits> rateLimits() {
+        return rateLimits.values();
+    }
+
+    void restoreRateLimits(RateLimits limits) {
+        rateLimits.put(limits.subject() + ":" + limits.id(), limits);
     }
 
     public Collection<KeyScopeRecord> keyScopes() {
@@ -382,6 +402,9 @@ public final class LedgerState {
             digest.update((reservation.toString()).getBytes(StandardCharsets.UTF_8));
         }
         for (KeyLimits limits : new TreeMap<>(keyLimits).values()) {
+            digest.update(limits.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        for (RateLimits limits : new TreeMap<>(rateLimits).values()) {
             digest.update(limits.toString().getBytes(StandardCharsets.UTF_8));
         }
         for (KeyScopeRecord scope : new TreeMap<>(keyScopes).values()) {

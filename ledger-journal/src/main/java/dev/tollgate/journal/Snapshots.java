@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
 public final class Snapshots {
     private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
     private static final long MAGIC = 0x544753_4E41_503033L; // "TGSNAP03"
-    private static final long MAGIC_02 = 0x544753_4E41_503032L; // "TGSNAP02": no key scopes or secrets
+    private static final long MAGIC_02 = 0x544753_4E41_503032L; // "TGSNAP02": no key scopes, secrets or rate limits
     /** The format before key limits: read as one without any. */
     private static final long MAGIC_01 = 0x544753_4E41_503031L; // "TGSNAP01"
     private static final String SUFFIX = ".snapshot";
@@ -163,6 +163,9 @@ public final class Snapshots {
                 }
                 state.restoreKeySecrets(keyHash, secrets);
             }
+            for (int n = in.readInt(); n > 0; n--) {
+                state.restoreRateLimits(new LedgerState.RateLimits(in.readInt(), in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
+            }
         }
         byte[] extension = new byte[in.readInt()];
         in.readFully(extension);
@@ -232,6 +235,14 @@ public final class Snapshots {
                 out.writeUTF(secret.displayPrefix());
                 out.writeLong(secret.validUntilMs());
             }
+        }
+        out.writeInt(state.rateLimits().size());
+        for (LedgerState.RateLimits limits : state.rateLimits()) {
+            out.writeInt(limits.subject());
+            out.writeUTF(limits.id());
+            out.writeLong(limits.rpm());
+            out.writeLong(limits.tpm());
+            out.writeLong(limits.concurrency());
         }
         byte[] ext = extension == null ? new byte[0] : extension;
         out.writeInt(ext.length);

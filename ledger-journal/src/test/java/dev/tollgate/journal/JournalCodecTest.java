@@ -133,6 +133,12 @@ class JournalCodecTest {
                         text(JournalCodec.MAX_TAG, false), texts(JournalCodec.MAX_KEY_MODELS, JournalCodec.MAX_MODEL), random.nextBoolean() ? -1 : timestamp(),
                         texts(JournalCodec.MAX_KEY_NETWORKS, JournalCodec.MAX_NETWORK));
                 case KEY_ROTATED -> new JournalEvent.KeyRotated(ts, keyHash(), keyHash(), text(JournalCodec.MAX_DISPLAY_PREFIX, true), timestamp());
+                case RATE_LIMITS_SET -> {
+                    boolean key = random.nextBoolean();
+                    yield new JournalEvent.RateLimitsSet(ts, key ? JournalEvent.RateLimitsSet.KEY : JournalEvent.RateLimitsSet.ACCOUNT,
+                            key ? keyHash() : text(JournalCodec.MAX_ID, true), perMinute(), perMinute(),
+                            random.nextBoolean() ? -1 : random.nextLong(1, JournalCodec.MAX_CONCURRENCY + 1));
+                }
                 case AUTHORED -> {
                     EventType[] authorable = JournalCodec.AUTHORABLE.toArray(EventType[]::new);
                     JournalEvent change = of(authorable[random.nextInt(authorable.length)]);
@@ -149,6 +155,10 @@ class JournalCodecTest {
                 values.add(text(maxBytes, true));
             }
             return values;
+        }
+
+        long perMinute() {
+            return random.nextInt(3) == 0 ? -1 : random.nextLong(1, JournalCodec.MAX_PER_MINUTE + 1);
         }
 
         long cap() {
@@ -377,7 +387,7 @@ class JournalCodecTest {
 
     @Test
     void aRecordOfAnUnknownTypeIsAnError() {
-        for (int code : new int[] {0, 15, 16, 200, 255}) {
+        for (int code : new int[] {0, 16, 31, 32, 200, 255}) {
             byte[] record = encode(new AccountOpened(1, "acme"));
             record[0] = (byte) code;
             reseal(record);

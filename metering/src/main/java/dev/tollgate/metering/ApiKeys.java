@@ -148,10 +148,11 @@ public final class ApiKeys {
      * A registered key: its hash (the key's identity: what the journal names, even after the secret was rotated), a
      * non-secret label, the account it spends from, its slot in the ledger's {@link SpendWindows} ({@code -1} for a
      * key without spend caps), what it may do ({@link KeyScope}), and until when the secret it was found by works
-     * ({@link #CURRENT} for the current secret; a secret rotated out works until its grace period ends).
+     * ({@link #CURRENT} for the current secret; a secret rotated out works until its grace period ends), and its rate
+     * limiter (null for a key that never had rate limits).
      */
     public record ApiKey(String sha256Hex, String label, String accountId, int accountSlot, int spendSlot, KeyScope scope,
-                         long secretValidUntilMs) {
+                         long secretValidUntilMs, RateLimiter rateLimiter) {
         public static final long CURRENT = Long.MAX_VALUE;
 
         public ApiKey {
@@ -163,7 +164,7 @@ public final class ApiKeys {
         }
 
         public ApiKey(String sha256Hex, String label, String accountId, int accountSlot, int spendSlot) {
-            this(sha256Hex, label, accountId, accountSlot, spendSlot, KeyScope.UNRESTRICTED, CURRENT);
+            this(sha256Hex, label, accountId, accountSlot, spendSlot, KeyScope.UNRESTRICTED, CURRENT, null);
         }
 
         /** Why this key cannot be used at {@code nowMs}, or null when it can: it expired, or its secret was rotated out. */

@@ -71,6 +71,9 @@ public final class ErrorShapes {
             // Anthropic answers its own usage limits with 400 invalid_request_error, as it does an exhausted balance.
             case SPEND_CAP_REACHED -> new ErrorKind(HttpResponseStatus.TOO_MANY_REQUESTS, "insufficient_quota", "spend_cap_reached",
                     HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
+            // As OpenAI's and Anthropic's own rate limits: the SDKs wait for retry-after and retry.
+            case RATE_LIMITED -> new ErrorKind(HttpResponseStatus.TOO_MANY_REQUESTS, "requests", "rate_limit_exceeded",
+                    HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limit_error");
             case INVALID_KEY -> new ErrorKind(HttpResponseStatus.UNAUTHORIZED, "invalid_request_error", "invalid_api_key",
                     HttpResponseStatus.UNAUTHORIZED, "authentication_error");
             // 403: the SDKs raise PermissionDeniedError; the key works, only not for this model or from this address.

@@ -120,6 +120,13 @@ public final class RecordFormat {
                 field(line, "new_secret", key(e.newSecretHash()));
                 field(line, "previous_valid_until", Instant.ofEpochMilli(e.previousValidUntilMs()).toString());
             }
+            case JournalEvent.RateLimitsSet e -> {
+                field(line, e.subject() == JournalEvent.RateLimitsSet.KEY ? "key" : "account",
+                        e.subject() == JournalEvent.RateLimitsSet.KEY ? key(e.id()) : e.id());
+                field(line, "rpm", e.rpm());
+                field(line, "tpm", e.tpm());
+                field(line, "concurrency", e.concurrency());
+            }
             case Authored e -> fields(line, e.change());
         }
     }

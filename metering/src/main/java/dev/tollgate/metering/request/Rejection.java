@@ -21,6 +21,8 @@ public record Rejection(Kind kind, String message, String param) {
         INSUFFICIENT_BALANCE,
         /** OpenAI 429 insufficient_quota (code spend_cap_reached); Anthropic 400: one of the key's spend caps has too little left. */
         SPEND_CAP_REACHED,
+        /** 429 {@code rate_limit_exceeded} ({@code rate_limit_error} on Anthropic) with retry-after: a key's or account's RPM, TPM or concurrency. */
+        RATE_LIMITED,
         /** 401: no key, not a Tollgate key, or one that expired or was rotated out. */
         INVALID_KEY,
         /** 403 ({@code permission_error} on Anthropic): the key may not call this model. */

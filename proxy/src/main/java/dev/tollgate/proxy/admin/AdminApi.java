@@ -17,6 +17,7 @@ import dev.tollgate.journal.reconcile.UsageTotals;
 import dev.tollgate.metering.AccountBook;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.KeyScope;
+import dev.tollgate.metering.RateLimiter;
 import dev.tollgate.proxy.Gateway;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -147,6 +148,9 @@ public final class AdminApi {
                 if (parts.length == 2 && get) {
                     return Response.json(HttpResponseStatus.OK, account(requireAccount(accountId)));
                 }
+                if (parts.length == 2 && request.method().equals(HttpMethod.PATCH)) {
+                    return patchAccount(request, requireAccount(accountId));
+                }
                 if (parts.length == 3 && post && parts[2].equals("credits")) {
                     return credit(request, requireAccount(accountId));
                 }
@@ -246,7 +250,30 @@ public final class AdminApi {
         node.put("debited_micros", snapshot.debitedMicros());
         node.put("written_off_micros", snapshot.writtenOffMicros());
         node.put("active_keys", ledger().keyRecords().stream().filter(k -> k.accountId().equals(accountId) && !k.revoked()).count());
+        RateLimiter limiter = ledger().accountRateLimiter(gateway.accounts().slotOf(accountId));
+        putRateLimits(node.putObject("limits"), limiter == null ? RateLimiter.Limits.NO_LIMITS : limiter.limits());
         return node;
+    }
+
+    /** {@code {"limits": {"rpm": 600, "tpm": 200000, "concurrency": 20}}}: the account's rate limits, for all its keys together. */
+    private Response patchAccount(Request request, String accountId) {
+        ObjectNode body = body(request, Set.of("limits", "note"));
+        if (body.has("limits")) {
+            JsonNode limits = body.get("limits");
+            if (!(limits instanceof ObjectNode object)) {
+                throw AdminError.badRequest("limits: an object like {\"rpm\": 600, \"tpm\": 200000, \"concurrency\": 20}");
+            }
+            for (var names = object.fieldNames(); names.hasNext(); ) {
+                String name = names.next();
+                if (!RATE_FIELDS.contains(name)) {
+                    throw AdminError.badRequest("limits: unknown field " + name + " (an account's limits are rpm, tpm and concurrency)");
+                }
+            }
+            RateLimiter limiter = ledger().accountRateLimiter(gateway.accounts().slotOf(accountId));
+            ledger().setAccountRateLimits(accountId, rateLimits(object, limiter == null ? RateLimiter.Limits.NO_LIMITS : limiter.limits()),
+                    author(request, optionalText(body, "note", 256)));
+        }
+        return Response.json(HttpResponseStatus.OK, account(accountId));
     }
 
     private Response openAccount(Request request) {
@@ -360,7 +387,8 @@ public final class AdminApi {
     /** The longest grace period a rotation may give the old secret: a leaked secret should not live on for long. */
     static final long MAX_GRACE_PERIOD_SECONDS = 30L * 24 * 3600;
     private static final Set<String> CAP_FIELDS = Set.of("day_micros", "month_micros", "total_micros");
-    private static final Set<String> LIMIT_FIELDS_NOT_YET = Set.of("alert_percent", "rpm", "tpm", "concurrency");
+    private static final Set<String> RATE_FIELDS = Set.of("rpm", "tpm", "concurrency");
+    private static final Set<String> LIMIT_FIELDS_NOT_YET = Set.of("alert_percent");
 
     private static void refuseNotYet(ObjectNode body, Set<String> fields, String prefix) {
         for (String field : fields) {
@@ -377,13 +405,42 @@ public final class AdminApi {
         }
         for (var names = object.fieldNames(); names.hasNext(); ) {
             String name = names.next();
-            if (!CAP_FIELDS.contains(name) && !LIMIT_FIELDS_NOT_YET.contains(name)) {
+            if (!CAP_FIELDS.contains(name) && !RATE_FIELDS.contains(name) && !LIMIT_FIELDS_NOT_YET.contains(name)) {
                 throw AdminError.badRequest("limits: unknown field " + name + " (known: day_micros, month_micros, total_micros, alert_percent, rpm, tpm, concurrency)");
             }
         }
         refuseNotYet(object, LIMIT_FIELDS_NOT_YET, "limits.");
         return new Ledger.Caps(cap(object, "day_micros", current.dayMicros()), cap(object, "month_micros", current.monthMicros()),
                 cap(object, "total_micros", current.totalMicros()));
+    }
+
+    private static boolean hasAny(JsonNode limits, Set<String> fields) {
+        return limits instanceof ObjectNode object && fields.stream().anyMatch(object::has);
+    }
+
+    /** The rate limits a {@code limits} object asks for, starting from {@code current}: left out keeps, null clears. */
+    private static RateLimiter.Limits rateLimits(ObjectNode limits, RateLimiter.Limits current) {
+        try {
+            return new RateLimiter.Limits(rate(limits, "rpm", current.rpm(), RateLimiter.MAX_PER_MINUTE),
+                    rate(limits, "tpm", current.tpm(), RateLimiter.MAX_PER_MINUTE),
+                    rate(limits, "concurrency", current.concurrency(), RateLimiter.MAX_CONCURRENCY));
+        } catch (IllegalArgumentException e) {
+            throw AdminError.badRequest("limits." + e.getMessage());
+        }
+    }
+
+    private static long rate(ObjectNode limits, String field, long current, long max) {
+        if (!limits.has(field)) {
+            return current;
+        }
+        JsonNode value = limits.get(field);
+        if (value.isNull()) {
+            return RateLimiter.NONE;
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToLong() || value.longValue() < 1 || value.longValue() > max) {
+            throw AdminError.badRequest("limits." + field + ": an integer from 1 to " + max + ", or null for no limit; found " + value);
+        }
+        return value.longValue();
     }
 
     private static long cap(ObjectNode limits, String field, long current) {
@@ -412,10 +469,18 @@ public final class AdminApi {
         Ledger.Author author = author(request, optionalText(body, "note", 256));
         // Everything is validated before anything is journaled, so a refused PATCH changes nothing.
         Ledger.Caps newCaps = body.has("limits") ? caps(body.get("limits"), ledger().caps(key.keyHash())) : null;
+        if (newCaps != null && !hasAny(body.get("limits"), CAP_FIELDS)) {
+            newCaps = null; // only rate limits given: no caps record
+        }
+        RateLimiter.Limits newRates = hasAny(body.get("limits"), RATE_FIELDS)
+                ? rateLimits((ObjectNode) body.get("limits"), ledger().keyRateLimits(key.keyHash())) : null;
         String label = body.has("label") ? label(body) : key.label();
         KeyScope scope = scope(body, ledger().scope(key.keyHash()));
         if (!label.equals(key.label()) || !scope.equals(ledger().scope(key.keyHash()))) {
             ledger().setScope(key.keyHash(), label, scope, author);
+        }
+        if (newRates != null) {
+            ledger().setKeyRateLimits(key.keyHash(), newRates, author);
         }
         if (newCaps != null) {
             long now = clockMs.getAsLong();
@@ -433,6 +498,8 @@ public final class AdminApi {
         known.addAll(Set.of("account", "label", "note", "limits"));
         ObjectNode body = body(request, known);
         Ledger.Caps newCaps = body.has("limits") && !body.get("limits").isNull() ? caps(body.get("limits"), Ledger.Caps.NONE) : Ledger.Caps.NONE;
+        RateLimiter.Limits newRates = hasAny(body.get("limits"), RATE_FIELDS)
+                ? rateLimits((ObjectNode) body.get("limits"), RateLimiter.Limits.NO_LIMITS) : RateLimiter.Limits.NO_LIMITS;
         KeyScope scope = scope(body, KeyScope.UNRESTRICTED);
         String accountId = requireAccount(requiredText(body, "account"));
         String label = body.has("label") ? label(body) : "default";
@@ -446,6 +513,9 @@ public final class AdminApi {
         }
         if (newCaps.any()) {
             ledger().setCaps(hash, newCaps, author);
+        }
+        if (newRates.any()) {
+            ledger().setKeyRateLimits(hash, newRates, author);
         }
         ObjectNode node = key(ledger().keyRecord(hash));
         node.put("key", secret); // the only time the secret is shown: only its hash is kept
@@ -631,6 +701,7 @@ public final class AdminApi {
         putCap(limits, "day_micros", caps.dayMicros());
         putCap(limits, "month_micros", caps.monthMicros());
         putCap(limits, "total_micros", caps.totalMicros());
+        putRateLimits(limits, ledger.keyRateLimits(keyHash));
         int slot = ledger.spendSlot(keyHash);
         if (slot >= 0) {
             dev.tollgate.metering.SpendWindows windows = ledger.spendWindows();
@@ -640,6 +711,12 @@ public final class AdminApi {
                     dev.tollgate.metering.SpendWindows.monthOf(nowMs)));
             spend.put("total_micros", windows.used(slot, dev.tollgate.metering.SpendWindows.Window.TOTAL, 0));
         }
+    }
+
+    private static void putRateLimits(ObjectNode limits, RateLimiter.Limits rates) {
+        putCap(limits, "rpm", rates.rpm());
+        putCap(limits, "tpm", rates.tpm());
+        putCap(limits, "concurrency", rates.concurrency());
     }
 
     private static void putTag(ObjectNode node, String field, String tag) {
@@ -956,6 +1033,15 @@ public final class AdminApi {
                 }
                 putStrings(node, "networks", e.networks());
                 yield null;
+            }
+            case JournalEvent.RateLimitsSet e -> {
+                boolean key = e.subject() == JournalEvent.RateLimitsSet.KEY;
+                node.put("action", key ? "key.rate_limits_set" : "account.rate_limits_set");
+                if (key) {
+                    node.put("key", keyId(e.id()));
+                }
+                putRateLimits(node.putObject("limits"), new RateLimiter.Limits(e.rpm(), e.tpm(), e.concurrency()));
+                yield key ? null : e.id();
             }
             case JournalEvent.KeyRotated e -> {
                 node.put("action", "key.rotated");

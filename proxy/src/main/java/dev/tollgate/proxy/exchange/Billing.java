@@ -57,6 +57,8 @@ final class Billing {
     LedgerReservation reservation;
     /** The output cap per choice sent upstream: what the provider may bill at most. */
     long outputTokensSent;
+    /** The tokens the settlement billed, for the rate limits' correction; 0 until settled (a release used none). */
+    long billedTokens;
     /** The exchange's own thread: outcomes are published there, and the journal's acknowledgements handed back to it. */
     private final Executor eventLoop;
     /** The provider's request id as {@link #providerId} keeps it, or null when it sent none. */
@@ -111,6 +113,7 @@ final class Billing {
             usage = withinBounds(usage, reportedByProvider, outputTokensCounted);
             costMicros = CostRule.costMicros(row(), usage);
             Usage billed = usage;
+            billedTokens = usage.inputTokens() + usage.cacheReadTokens() + usage.cacheWriteTokens() + usage.outputTokens();
             long cost = costMicros;
             // Filled in before the task below can run: settle is called on the event loop, which runs the task later.
             Reservation.Settlement[] settled = new Reservation.Settlement[1];

@@ -4,6 +4,7 @@ import dev.tollgate.config.Protocol;
 import dev.tollgate.journal.LedgerReservation;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.ModelRoutes;
+import dev.tollgate.metering.RateLimiter;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.Usage;
 import dev.tollgate.metering.request.Admission;
@@ -61,6 +62,9 @@ public final class Exchange {
     private final Protocol surface;
     private final ClientSide client;
     private final Billing billing;
+    private RateLimiter keyLimiter;
+    private RateLimiter accountLimiter;
+    private long rateLimitedTokens;
     /** Serves the connection's next request once this one is over. */
     private final Runnable readNext;
     private ExchangeState state = ExchangeState.ADMITTING;
@@ -187,6 +191,16 @@ public final class Exchange {
         billing.reservation = reservation;
         billing.outputTokensSent = outputTokensSent;
         moveTo(ExchangeState.RESERVED);
+    }
+
+    /**
+     * Admitted under rate limits (either may be null), charged {@code tokens}: the exchange ends the permit when it
+     * completes, whatever the path, and corrects the token charge by what was billed.
+     */
+    public void rateLimited(RateLimiter keyLimiter, RateLimiter accountLimiter, long tokens) {
+        this.keyLimiter = keyLimiter;
+        this.accountLimiter = accountLimiter;
+        this.rateLimitedTokens = tokens;
     }
 
     /** The upstream request is built: the client's request is let go, nothing more is read from it. */
@@ -371,6 +385,9 @@ public final class Exchange {
         }
         if (billing.holdsMoney()) {
             clientHead.headers().set(Headers.TOLLGATE_RESERVED, billing.reservation.heldMicros());
+        }
+        if (keyLimiter != null || accountLimiter != null) {
+            dev.tollgate.proxy.RateLimitHeaders.set(clientHead.headers(), surface, keyLimiter, accountLimiter, System.nanoTime());
         }
         if (relay.holdsResponseForDebit()) {
             client.holdHead(clientHead);
@@ -626,6 +643,17 @@ public final class Exchange {
             }
         }
         logAccess();
+        if (keyLimiter != null || accountLimiter != null) {
+            long now = System.nanoTime();
+            if (keyLimiter != null) {
+                keyLimiter.finish(rateLimitedTokens, billing.billedTokens, now);
+            }
+            if (accountLimiter != null) {
+                accountLimiter.finish(rateLimitedTokens, billing.billedTokens, now);
+            }
+            keyLimiter = null;
+            accountLimiter = null;
+        }
         if (onComplete != null) {
             onComplete.run();
         }

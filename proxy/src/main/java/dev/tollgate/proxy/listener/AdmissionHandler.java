@@ -8,6 +8,7 @@ import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.request.Admission;
 import dev.tollgate.metering.request.InspectedRequest;
 import dev.tollgate.metering.request.Rejection;
+import dev.tollgate.metering.RateLimiter;
 import dev.tollgate.metering.SpendWindows;
 import dev.tollgate.metering.request.RequestInspector;
 import dev.tollgate.proxy.ErrorShapes;
@@ -100,6 +101,9 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             Admission.Plan plan = gateway.admission().plan(request, route.row());
+            if (!admitUnderRateLimits(exchange, plan)) {
+                return;
+            }
             LedgerReservation reservation;
             try {
                 // The money is held now; the request goes upstream once the journal has the reservation.
@@ -131,6 +135,59 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
         if (free) {
             ctx.fireChannelRead(exchange); // forwarded: nothing to journal
         }
+    }
+
+    /**
+     * Takes a permit from the key's and the account's rate limits (those that have any), charging the reservation's
+     * token estimate, or refuses with 429 and retry-after having taken nothing. The exchange gives the permit back.
+     */
+    private boolean admitUnderRateLimits(Exchange exchange, Admission.Plan plan) {
+        RateLimiter keyLimiter = exchange.key().rateLimiter();
+        RateLimiter accountLimiter = gateway.ledger().accountRateLimiter(exchange.key().accountSlot());
+        if (keyLimiter == null && accountLimiter == null) {
+            return true;
+        }
+        long tokens = plan.promptBoundTokens() + plan.outputCapTokens() * Math.max(1, plan.choices());
+        long now = System.nanoTime();
+        RateLimiter.Refusal refusal = keyLimiter == null ? null : keyLimiter.tryAcquire(tokens, now);
+        RateLimiter refusedBy = keyLimiter;
+        if (refusal == null && accountLimiter != null) {
+            refusal = accountLimiter.tryAcquire(tokens, now);
+            refusedBy = accountLimiter;
+            if (refusal != null && keyLimiter != null) {
+                keyLimiter.cancel(tokens, now);
+            }
+        }
+        if (refusal == null) {
+            exchange.rateLimited(keyLimiter, accountLimiter, tokens);
+            return true;
+        }
+        boolean byKey = refusedBy == keyLimiter;
+        String whose = byKey ? "This key's" : "Your account's";
+        RateLimiter.Limits limits = refusedBy.limits();
+        long retryAfterNanos = refusedBy.retryAfterNanos(refusal, tokens, now);
+        String message = switch (refusal) {
+            case REQUESTS -> whose + " rate limit of " + limits.rpm() + " requests per minute is reached.";
+            case TOKENS -> refusedBy.exceedsTokenLimit(tokens)
+                    ? "This request may use up to " + tokens + " tokens, more than " + (byKey ? "this key's" : "your account's")
+                            + " limit of " + limits.tpm() + " tokens per minute; lower max_tokens or the prompt."
+                    : whose + " rate limit of " + limits.tpm() + " tokens per minute is reached (this request may use up to " + tokens + ").";
+            case CONCURRENCY -> whose + " limit of " + limits.concurrency() + " requests at once is reached.";
+        };
+        boolean hopeless = refusal == RateLimiter.Refusal.TOKENS && refusedBy.exceedsTokenLimit(tokens);
+        gateway.metrics().refused(exchange.surface(), Rejection.Kind.RATE_LIMITED);
+        io.netty.handler.codec.http.FullHttpResponse response = ErrorShapes.response(exchange.channel().alloc(), exchange.surface(),
+                Rejection.of(Rejection.Kind.RATE_LIMITED, hopeless ? message : message + " Try again in " + dev.tollgate.proxy.RateLimitHeaders.seconds(retryAfterNanos) + "s."),
+                exchange.requestId());
+        if (hopeless) {
+            response.headers().set("x-should-retry", "false"); // no wait admits it
+        } else {
+            response.headers().set("retry-after", dev.tollgate.proxy.RateLimitHeaders.seconds(retryAfterNanos));
+            response.headers().set("retry-after-ms", Math.max(1, (retryAfterNanos + 999_999) / 1_000_000));
+        }
+        dev.tollgate.proxy.RateLimitHeaders.set(response.headers(), exchange.surface(), keyLimiter, accountLimiter, now);
+        exchange.respond(response);
+        return false;
     }
 
     private void reject(Exchange exchange, Rejection rejection) {

@@ -144,7 +144,7 @@ class OpenApiTest {
         String month = YearMonth.now(ZoneOffset.UTC).toString();
         // The routes of AdminApi.route and AdminHandler, as real requests: each must be answered and documented.
         List<String> served = List.of("GET /healthz", "GET /readyz", "GET /metrics", "GET /admin/v1/openapi.json",
-                "GET /admin/v1/accounts", "POST /admin/v1/accounts", "GET /admin/v1/accounts/acme", "POST /admin/v1/accounts/acme/credits",
+                "GET /admin/v1/accounts", "POST /admin/v1/accounts", "GET /admin/v1/accounts/acme", "PATCH /admin/v1/accounts/acme", "POST /admin/v1/accounts/acme/credits",
                 "POST /admin/v1/accounts/acme/adjustments", "GET /admin/v1/accounts/acme/statements/" + month,
                 "GET /admin/v1/keys", "POST /admin/v1/keys", "GET /admin/v1/keys/" + keyId, "PATCH /admin/v1/keys/" + keyId,
                 "POST /admin/v1/keys/" + keyId + "/rotate", "POST /admin/v1/keys/" + keyId + "/revoke", "GET /admin/v1/usage", "GET /admin/v1/requests", "GET /admin/v1/exports/debits",
@@ -267,6 +267,13 @@ class OpenApiTest {
         checked("GET", "/admin/v1/exports/debits?from=2026-12-02&to=2026-12-01", READ_TOKEN, null, 400);
         checked("GET", "/admin/v1/pricing", READ_TOKEN, null, 200);
 
+        // Rate limits of a key and of an account.
+        checked("PATCH", "/admin/v1/keys/" + keyId, WRITE_TOKEN, "{\"limits\":{\"rpm\":600,\"tpm\":200000,\"concurrency\":20}}", 200);
+        checked("PATCH", "/admin/v1/keys/" + keyId, WRITE_TOKEN, "{\"limits\":{\"rpm\":0}}", 400);
+        checked("PATCH", "/admin/v1/accounts/acme", WRITE_TOKEN, "{\"limits\":{\"rpm\":1000,\"concurrency\":null},\"note\":\"shared\"}", 200);
+        checked("PATCH", "/admin/v1/accounts/acme", WRITE_TOKEN, "{\"limits\":{\"day_micros\":1}}", 400);
+        checked("PATCH", "/admin/v1/accounts/ghost", WRITE_TOKEN, "{}", 404);
+        checked("PATCH", "/admin/v1/accounts/acme", READ_TOKEN, "{}", 403);
         // Scope and rotation, then revocation, then the audit trail of all of it.
         checked("PATCH", "/admin/v1/keys/" + keyId, WRITE_TOKEN, "{\"label\":\"ci-2\",\"env\":\"staging\",\"lane\":\"batch\",\"models\":[\"gpt-4o*\"],"
                 + "\"expires_at\":\"2099-01-01T00:00:00Z\",\"networks\":[\"127.0.0.0/8\"]}", 200);
@@ -278,7 +285,7 @@ class OpenApiTest {
         checked("PATCH", "/admin/v1/keys/" + keyId, WRITE_TOKEN, "{\"limits\":{\"total_micros\":1}}", 409);
         HttpResponse<String> audit = checked("GET", "/admin/v1/audit", READ_TOKEN, null, 200);
         assertThat(JSON.readTree(audit.body()).path("data")).extracting(entry -> entry.path("action").asText())
-                .contains("key.revoked", "key.rotated", "key.changed", "key.limits_set", "key.issued", "account.adjusted", "account.credited", "account.opened");
+                .contains("key.revoked", "key.rotated", "key.changed", "key.rate_limits_set", "account.rate_limits_set", "key.limits_set", "key.issued", "account.adjusted", "account.credited", "account.opened");
         checked("GET", "/admin/v1/audit?account=acme&limit=2", READ_TOKEN, null, 200);
         checked("GET", "/admin/v1/audit?limit=x", READ_TOKEN, null, 400);
 

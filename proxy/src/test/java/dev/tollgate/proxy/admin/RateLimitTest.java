@@ -1,0 +1,226 @@
+package dev.tollgate.proxy.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.anthropic.client.AnthropicClient;
+import com.anthropic.client.okhttp.AnthropicOkHttpClient;
+import com.anthropic.models.ErrorType;
+import com.anthropic.models.messages.MessageCreateParams;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.errors.RateLimitException;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import dev.tollgate.metering.ApiKeys;
+import dev.tollgate.proxy.TollgateNode;
+import dev.tollgate.proxy.sim.SimulatedProvider;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Rate limits per key and per account over real HTTP: requests per minute with the surfaces' own headers, a 429 with
+ * retry-after that the official SDKs raise as their rate-limit exception, concurrency, a request bigger than the whole
+ * token allowance, an account's limit shared by its keys under concurrency, and limits kept across a restart.
+ */
+class RateLimitTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private SimulatedProvider sim;
+    private TollgateNode node;
+    private final String configKey = ApiKeys.newRawKey(new SecureRandom());
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+
+    @BeforeEach
+    void start() throws Exception {
+        sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
+        node = AdminTestNode.start(sim, dir, configKey);
+    }
+
+    @AfterEach
+    void stop() {
+        if (node != null) {
+            node.close();
+        }
+        sim.close();
+    }
+
+    private JsonNode admin(String method, String path, String body, int status) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.adminPort() + path))
+                .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + AdminTestNode.WRITE_TOKEN).header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isEqualTo(status);
+        return JSON.readTree(response.body());
+    }
+
+    private HttpRequest chat(String key, String prompt, int maxTokens) {
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + "/v1/chat/completions")).timeout(Duration.ofSeconds(60))
+                .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"gpt-4o-mini\",\"max_tokens\":" + maxTokens
+                        + ",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}")).build();
+    }
+
+    private HttpResponse<String> send(HttpRequest request) throws Exception {
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    private String issue(String account, String limits) throws Exception {
+        return admin("POST", "/admin/v1/keys", "{\"account\":\"" + account + "\",\"limits\":" + limits + "}", 201).path("key").asText();
+    }
+
+    @Test
+    void aKeysRequestsPerMinuteAreCountedInTheSurfacesHeadersAndRefusedWithRetryAfter() throws Exception {
+        String secret = issue("bootstrap", "{\"rpm\": 3, \"tpm\": 100000}");
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> answer = send(chat(secret, "Hi [sim:events=3]", 50));
+            assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+            assertThat(answer.headers().firstValue("x-ratelimit-limit-requests")).hasValue("3");
+            assertThat(answer.headers().firstValue("x-ratelimit-remaining-requests")).hasValue(String.valueOf(2 - i));
+            assertThat(answer.headers().firstValue("x-ratelimit-reset-requests").orElseThrow()).matches("\\d+(ms|s)|\\d+m\\d+s");
+            assertThat(answer.headers().firstValue("x-ratelimit-limit-tokens")).hasValue("100000");
+            assertThat(Long.parseLong(answer.headers().firstValue("x-ratelimit-remaining-tokens").orElseThrow())).isBetween(0L, 100_000L);
+        }
+        HttpResponse<String> refused = send(chat(secret, "Hi", 50));
+        assertThat(refused.statusCode()).as(refused.body()).isEqualTo(429);
+        JsonNode error = JSON.readTree(refused.body()).path("error");
+        assertThat(error.path("code").asText()).isEqualTo("rate_limit_exceeded");
+        assertThat(error.path("type").asText()).isEqualTo("requests");
+        assertThat(error.path("message").asText()).contains("3 requests per minute");
+        long retryAfter = Long.parseLong(refused.headers().firstValue("retry-after").orElseThrow());
+        assertThat(retryAfter).isBetween(1L, 60L);
+        assertThat(refused.headers().firstValue("x-ratelimit-remaining-requests")).hasValue("0");
+        assertThat(refused.headers().firstValue("x-should-retry")).isEmpty();
+
+        OpenAIClient openAi = OpenAIOkHttpClient.builder().baseUrl("http://127.0.0.1:" + node.port() + "/v1").apiKey(secret).maxRetries(0).build();
+        AnthropicClient anthropic = AnthropicOkHttpClient.builder().baseUrl("http://127.0.0.1:" + node.port()).apiKey(secret).maxRetries(0).build();
+        try {
+            RateLimitException openAiError = catchThrowableOfType(RateLimitException.class, () -> openAi.chat().completions()
+                    .create(ChatCompletionCreateParams.builder().model("gpt-4o-mini").addUserMessage("Hi").build()));
+            assertThat(openAiError).isNotNull();
+            assertThat(openAiError.code()).hasValue("rate_limit_exceeded");
+            com.anthropic.errors.RateLimitException anthropicError = catchThrowableOfType(com.anthropic.errors.RateLimitException.class,
+                    () -> anthropic.messages().create(MessageCreateParams.builder().model("claude-haiku-4-5").maxTokens(10).addUserMessage("Hi").build()));
+            assertThat(anthropicError).isNotNull();
+            assertThat(anthropicError.errorType()).hasValue(ErrorType.RATE_LIMIT_ERROR);
+            assertThat(anthropicError.headers().values("anthropic-ratelimit-requests-limit")).containsExactly("3");
+            assertThat(anthropicError.headers().values("anthropic-ratelimit-requests-reset").get(0)).endsWith("Z");
+        } finally {
+            openAi.close();
+            anthropic.close();
+        }
+
+        // Limits are journaled with their author and come back after a restart; null clears one.
+        JsonNode key = admin("GET", "/admin/v1/keys?account=bootstrap", null, 200).path("data");
+        String keyId = null;
+        for (JsonNode each : key) {
+            if (each.path("limits").path("rpm").asLong() == 3) {
+                keyId = each.path("id").asText();
+            }
+        }
+        assertThat(keyId).isNotNull();
+        assertThat(admin("GET", "/admin/v1/audit?limit=1", null, 200).path("data").get(0).path("action").asText()).isEqualTo("key.rate_limits_set");
+        node.close();
+        node = AdminTestNode.start(sim, dir, configKey);
+        JsonNode restarted = admin("GET", "/admin/v1/keys/" + keyId, null, 200).path("limits");
+        assertThat(restarted.path("rpm").asLong()).isEqualTo(3);
+        assertThat(restarted.path("tpm").asLong()).isEqualTo(100_000);
+        assertThat(restarted.path("concurrency").isNull()).isTrue();
+        admin("PATCH", "/admin/v1/keys/" + keyId, "{\"limits\": {\"rpm\": null}}", 200);
+        HttpResponse<String> unlimited = send(chat(secret, "Hi", 50));
+        assertThat(unlimited.statusCode()).isEqualTo(200);
+        assertThat(unlimited.headers().firstValue("x-ratelimit-limit-requests")).isEmpty();
+        assertThat(unlimited.headers().firstValue("x-ratelimit-limit-tokens")).hasValue("100000");
+
+        for (String bad : new String[] {"{\"limits\": {\"rpm\": 0}}", "{\"limits\": {\"tpm\": \"many\"}}", "{\"limits\": {\"concurrency\": 1.5}}"}) {
+            assertThat(admin("PATCH", "/admin/v1/keys/" + keyId, bad, 400).path("error").path("message").asText()).as(bad).contains("limits.");
+        }
+    }
+
+    @Test
+    void concurrencyAndTheTokenAllowanceRefuseWhatTheyMust() throws Exception {
+        String secret = issue("bootstrap", "{\"concurrency\": 2, \"tpm\": 1000}");
+        List<CompletableFuture<HttpResponse<String>>> held = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            held.add(http.sendAsync(chat(secret, "slow [sim:first-byte-ms=3000]", 100), HttpResponse.BodyHandlers.ofString()));
+        }
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (sim.requestsReceived() < 2 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(sim.requestsReceived()).as("both held requests reached the provider").isEqualTo(2);
+        HttpResponse<String> third = send(chat(secret, "a third at once", 100));
+        assertThat(third.statusCode()).as(third.body()).isEqualTo(429);
+        assertThat(JSON.readTree(third.body()).path("error").path("message").asText()).contains("2 requests at once");
+        for (CompletableFuture<HttpResponse<String>> answer : held) {
+            assertThat(answer.get().statusCode()).isEqualTo(200);
+        }
+        // Held tokens come back at settlement: what the two used, not their worst case, stays charged.
+        assertThat(send(chat(secret, "after them [sim:events=2]", 100)).statusCode()).isEqualTo(200);
+
+        HttpResponse<String> tooBig = send(chat(secret, "huge", 4000));
+        assertThat(tooBig.statusCode()).isEqualTo(429);
+        assertThat(JSON.readTree(tooBig.body()).path("error").path("message").asText()).contains("more than this key's limit of 1000 tokens");
+        assertThat(tooBig.headers().firstValue("x-should-retry")).as("no wait admits it").hasValue("false");
+        assertThat(tooBig.headers().firstValue("retry-after")).isEmpty();
+    }
+
+    /** Seeded: keys of one account racing for its shared limit of requests per minute never pass it together. */
+    @Test
+    void anAccountsLimitIsSharedByItsKeysUnderConcurrency() throws Exception {
+        long seed = Long.getLong("tollgate.seed", 20261127L);
+        System.out.println("RateLimitTest seed=" + seed + " (rerun with -Dtollgate.seed=" + seed + ")");
+        Random random = new Random(seed);
+        int rpm = 5 + random.nextInt(20);
+        admin("POST", "/admin/v1/accounts", "{\"id\":\"acme\"}", 201);
+        http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.adminPort() + "/admin/v1/accounts/acme/credits"))
+                .header("Authorization", "Bearer " + AdminTestNode.WRITE_TOKEN).header("Idempotency-Key", "fund")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"amount_micros\":50000000}")).build(), HttpResponse.BodyHandlers.ofString());
+        JsonNode account = admin("PATCH", "/admin/v1/accounts/acme", "{\"limits\": {\"rpm\": " + rpm + "}, \"note\": \"shared\"}", 200);
+        assertThat(account.path("limits").path("rpm").asLong()).isEqualTo(rpm);
+        List<String> secrets = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            secrets.add(admin("POST", "/admin/v1/keys", "{\"account\":\"acme\"}", 201).path("key").asText());
+        }
+        List<CompletableFuture<HttpResponse<String>>> answers = new ArrayList<>();
+        int sent = rpm + 10 + random.nextInt(20);
+        for (int i = 0; i < sent; i++) {
+            answers.add(http.sendAsync(chat(secrets.get(random.nextInt(secrets.size())), "Hi [sim:events=" + (1 + random.nextInt(5)) + "]", 20),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        int served = 0;
+        for (CompletableFuture<HttpResponse<String>> answer : answers) {
+            HttpResponse<String> response = answer.get();
+            if (response.statusCode() == 200) {
+                served++;
+            } else {
+                assertThat(response.statusCode()).as(response.body()).isEqualTo(429);
+                assertThat(JSON.readTree(response.body()).path("error").path("message").asText()).startsWith("Your account's rate limit");
+            }
+        }
+        assertThat(served).as("%d sent against an account limit of %d a minute", sent, rpm).isLessThanOrEqualTo(rpm).isPositive();
+        assertThat(admin("GET", "/admin/v1/audit?limit=4", null, 200).path("data").findValuesAsText("action")).contains("account.rate_limits_set");
+        node.close();
+        node = AdminTestNode.start(sim, dir, configKey);
+        assertThat(admin("GET", "/admin/v1/accounts/acme", null, 200).path("limits").path("rpm").asLong()).isEqualTo(rpm);
+        assertThat(admin("PATCH", "/admin/v1/accounts/acme", "{\"limits\": {\"day_micros\": 5}}", 400).path("error").path("message").asText())
+                .contains("unknown field day_micros");
+    }
+}
