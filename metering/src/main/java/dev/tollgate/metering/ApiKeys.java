@@ -49,9 +49,13 @@ public final class ApiKeys {
         return byHash.containsKey(sha256Hex);
     }
 
-    /** The key a client presented, or null if it is unknown, fails its checksum (a typo) or is absurdly long. */
+    /**
+     * The key a client presented, or null if it is unknown or absurdly long. The checksum is not checked here: a key
+     * that fails it is never registered, and the request path of a good key should not pay for it; {@link #checksumFails}
+     * tells the client why a key was refused.
+     */
     public ApiKey lookup(String presentedKey) {
-        if (presentedKey == null || presentedKey.isEmpty() || presentedKey.length() > MAX_KEY_LENGTH || checksumFails(presentedKey)) {
+        if (presentedKey == null || presentedKey.isEmpty() || presentedKey.length() > MAX_KEY_LENGTH) {
             return null;
         }
         return byHash.get(sha256Hex(presentedKey));
@@ -77,7 +81,7 @@ public final class ApiKeys {
 
     /**
      * Whether {@code presentedKey} has the checksummed format's shape but not its checksum: a mistyped or truncated key,
-     * told apart from an unknown or revoked one without hashing or a lookup.
+     * told apart from an unknown or revoked one without a lookup.
      */
     public static boolean checksumFails(String presentedKey) {
         if (!hasChecksummedShape(presentedKey)) {
@@ -102,9 +106,7 @@ public final class ApiKeys {
 
     private static String checksum(CharSequence prefixAndRandom) {
         java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-        for (int i = 0; i < prefixAndRandom.length(); i++) {
-            crc.update(prefixAndRandom.charAt(i)); // ASCII only: one byte a character
-        }
+        crc.update(prefixAndRandom.toString().getBytes(StandardCharsets.US_ASCII)); // only ever base62 and the prefix
         long value = crc.getValue();
         char[] digits = new char[CHECKSUM_CHARACTERS];
         for (int i = CHECKSUM_CHARACTERS - 1; i >= 0; i--) {
