@@ -40,8 +40,16 @@ public class ReserveSettleBenchmark {
     private Balances balances;
     private SpendWindows windows;
     private int cappedSlot;
+    /** Limits no benchmark iteration reaches: the cost measured is the admitted path's. */
+    private final dev.tollgate.metering.RateLimiter limiter = new dev.tollgate.metering.RateLimiter();
     private final AtomicLong baselineAvailable = new AtomicLong(Long.MAX_VALUE / 2);
     private final AtomicLong baselineReserved = new AtomicLong();
+
+    @Setup
+    public void limits() {
+        limiter.setLimits(new dev.tollgate.metering.RateLimiter.Limits(dev.tollgate.metering.RateLimiter.MAX_PER_MINUTE,
+                dev.tollgate.metering.RateLimiter.MAX_PER_MINUTE, 1_000));
+    }
 
     @Setup
     public void setUp() {
@@ -69,6 +77,18 @@ public class ReserveSettleBenchmark {
     private long reserveAndSettle(int slot) {
         long held = balances.reserveUpTo(slot, MINIMUM_MICROS, WORST_CASE_MICROS);
         return held + balances.settle(slot, held, COST_MICROS);
+    }
+
+    /**
+     * A rate-limited key's permit at admission and its end at completion (rpm, tpm and concurrency set): what rate
+     * limits add to the request path of a request they admit.
+     */
+    @Benchmark
+    public int rateLimitPermit() {
+        long now = System.nanoTime();
+        dev.tollgate.metering.RateLimiter.Refusal refusal = limiter.tryAcquire(700, now);
+        limiter.finish(700, 120, now);
+        return refusal == null ? 1 : 0;
     }
 
     @Benchmark
