@@ -189,6 +189,28 @@ final class AdminCommands {
         return windows.stream().allMatch("-"::equals) ? "none" : String.join(", ", windows);
     }
 
+    /** What an audit entry changed, in a few words: the amount, the key and its new limits, scope or secret. */
+    static String auditDetail(JsonNode row) {
+        if (row.has("amount_micros")) {
+            return Money.format(row.path("amount_micros").asLong(), "USD") + (row.has("reason") ? " (" + row.path("reason").asText() + ")" : "");
+        }
+        StringBuilder detail = new StringBuilder(row.path("key").asText(""));
+        if (row.has("limits")) {
+            List<String> set = new ArrayList<>();
+            row.path("limits").fields().forEachRemaining(limit -> set.add(limit.getKey() + "=" + (limit.getValue().isNull() ? "none" : limit.getValue().asText())));
+            detail.append(' ').append(row.path("action").asText().endsWith("rate_limits_set") ? "rate limits " : "caps ").append(String.join(" ", set));
+        }
+        if (row.path("action").asText().equals("key.changed")) {
+            String scope = scope(row);
+            detail.append(" label=").append(row.path("label").asText()).append(' ').append(scope.equals("any") ? "scope any" : scope);
+        }
+        if (row.has("previous_valid_until")) {
+            detail.append(" new secret ").append(row.path("prefix").asText()).append(", the old one works until ")
+                    .append(row.path("previous_valid_until").asText());
+        }
+        return detail.toString().strip();
+    }
+
     /** The scope options of keys create and keys update: each given one is sent, "none" / "all" / "any" / "never" clear it. */
     static final class ScopeOptions {
         @Option(names = "--env", description = "An environment tag: production, staging, batch or your own (none clears it).")
@@ -643,9 +665,7 @@ final class AdminCommands {
             print(out, answer, audit -> {
                 Table table = new Table("TIME", "BY", "ACTION", "ACCOUNT", "DETAIL");
                 for (JsonNode row : audit.path("data")) {
-                    String detail = row.has("amount_micros") ? Money.format(row.path("amount_micros").asLong(), "USD")
-                            + (row.has("reason") ? " (" + row.path("reason").asText() + ")" : "") : row.path("key").asText("")
-                            + (row.has("limits") ? " caps " + row.path("limits").toString() : "");
+                    String detail = auditDetail(row);
                     if (!row.path("note").asText("").isEmpty()) {
                         detail += " note: " + row.path("note").asText();
                     }

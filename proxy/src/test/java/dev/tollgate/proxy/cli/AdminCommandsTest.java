@@ -121,9 +121,10 @@ class AdminCommandsTest {
         assertThat(ok("keys", "limits", keyId, "--day-cap", "2", "--total-cap", "none").out()).contains("/ $2.000000, -, -");
         assertThat(JSON.readTree(ok("keys", "show", keyId, "--json").out()).path("limits").path("day_micros").asLong()).isEqualTo(2_000_000);
         assertThat(run("keys", "limits", keyId).err()).contains("give at least one of --day-cap");
-        assertThat(ok("audit", "--limit", "1").out()).contains("key.limits_set");
+        assertThat(ok("audit", "--limit", "1").out()).contains("key.limits_set").contains("caps day_micros=2000000 month_micros=none total_micros=none");
         String updated = ok("keys", "update", keyId, "--label", "ci-nightly", "--env", "batch", "--models", "gpt-4o*, o3", "--networks", "127.0.0.0/8").out();
         assertThat(updated).contains("ci-nightly").contains("env=batch models=gpt-4o*,o3 networks=127.0.0.0/8").contains("/ $2.000000");
+        assertThat(ok("audit", "--limit", "1").out()).contains("key.changed").contains("label=ci-nightly env=batch models=gpt-4o*,o3");
         JsonNode scoped = JSON.readTree(ok("keys", "show", keyId, "--json").out());
         assertThat(scoped.path("models").toString()).isEqualTo("[\"gpt-4o*\",\"o3\"]");
         assertThat(ok("keys", "update", keyId, "--models", "all").out()).doesNotContain("models=");
@@ -132,7 +133,8 @@ class AdminCommandsTest {
         String rotated = ok("keys", "rotate", keyId, "--grace-seconds", "60").out();
         String newSecret = rotated.lines().reduce((first, second) -> second).orElseThrow().strip();
         assertThat(newSecret).matches("tg-[0-9A-Za-z]{49}").isNotEqualTo(secret);
-        assertThat(ok("audit", "--limit", "1").out()).contains("key.rotated");
+        assertThat(ok("audit", "--limit", "1").out()).contains("key.rotated").contains("new secret " + newSecret.substring(0, 7) + "...")
+                .contains("the old one works until");
         assertThat(ok("keys", "revoke", keyId).out()).contains("revoked");
         assertThat(ok("pricing").out()).contains("gpt-4o-mini");
     }
