@@ -19,9 +19,12 @@ public enum EventType {
     /** A key's label, environment, lane, allowed models, expiry and allowed networks. */
     KEY_SCOPE_SET(13),
     /** A key's new secret, and until when the one before keeps working. */
-    KEY_ROTATED(14);
+    KEY_ROTATED(14),
+    // 15 is reserved (RATE_LIMITS_SET).
+    /** The price catalog in force from now on: its version, where it was read from and how many rows it has. */
+    CATALOG_LOADED(16);
 
-    private static final EventType[] BY_CODE = new EventType[16];
+    private static final EventType[] BY_CODE = new EventType[32];
 
     static {
         for (EventType type : values()) {
