@@ -23,6 +23,11 @@ public final class CatalogLoader {
     private CatalogLoader() {
     }
 
+    /** The catalog from where {@code current} was read (its file, or the built-in one), read and validated again. */
+    public static PriceCatalog reload(PriceCatalog current) {
+        return current.file() == null ? loadBuiltin() : load(current.file());
+    }
+
     public static PriceCatalog loadBuiltin() {
         try (InputStream in = CatalogLoader.class.getResourceAsStream(BUILTIN_RESOURCE)) {
             if (in == null) {
@@ -34,9 +39,11 @@ public final class CatalogLoader {
         }
     }
 
+    /** The catalog in {@code file}, which it keeps as its {@link PriceCatalog#file()} to be read again on a reload. */
     public static PriceCatalog load(Path file) {
         try (InputStream in = Files.newInputStream(file)) {
-            return load(file.toString(), in);
+            PriceCatalog catalog = load(file.toString(), in);
+            return new PriceCatalog(catalog.currency(), catalog.microsPerUnit(), catalog.rows(), file.toAbsolutePath());
         } catch (IOException e) {
             throw new ConfigException(List.of(file + ": cannot read: " + e.getMessage()));
         }

@@ -266,6 +266,20 @@ public final class ConfigLoader {
         return accounts;
     }
 
+    /**
+     * The problems of {@code catalog} with the configured {@code providers} (as {@link #load} returned them, so in the
+     * file's order), one line each as the configuration reports them: for a catalog reloaded while the node runs.
+     */
+    public static List<String> catalogProblems(PriceCatalog catalog, List<ProviderConfig> providers, String fileName) {
+        Problems problems = new Problems(fileName);
+        List<String> paths = new ArrayList<>();
+        for (int i = 0; i < providers.size(); i++) {
+            paths.add("providers[" + i + "]");
+        }
+        checkCatalogAgainstProviders(catalog, providers, paths, problems);
+        return problems.lines();
+    }
+
     /** One problem for each provider whose protocol disagrees with a catalog row of its name. */
     private static void checkCatalogAgainstProviders(PriceCatalog catalog, List<ProviderConfig> providers, List<String> paths, Problems problems) {
         for (int i = 0; i < providers.size(); i++) {

@@ -36,6 +36,11 @@ public record TollgateConfig(
         return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin, accessLog);
     }
 
+    /** This configuration with the price catalog {@code newCatalog} (a reload). */
+    public TollgateConfig withCatalog(PriceCatalog newCatalog) {
+        return new TollgateConfig(proxyListener, providers, newCatalog, limits, journal, accounts, adminListener, accessLog);
+    }
+
     /** This configuration with the access log {@code log}. */
     public TollgateConfig withAccessLog(AccessLogConfig log) {
         return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, log);

@@ -21,7 +21,9 @@ public enum EventType {
     /** A key's new secret, and until when the one before keeps working. */
     KEY_ROTATED(14),
     /** A key's or an account's requests per minute, tokens per minute and concurrent requests (each -1 for none). */
-    RATE_LIMITS_SET(15);
+    RATE_LIMITS_SET(15),
+    /** The price catalog in force from now on: its version, where it was read from and how many rows it has. */
+    CATALOG_LOADED(16);
 
     private static final EventType[] BY_CODE = new EventType[32];
 

@@ -2,6 +2,7 @@ package dev.tollgate.journal;
 
 import dev.tollgate.journal.JournalEvent.AccountOpened;
 import dev.tollgate.journal.JournalEvent.Authored;
+import dev.tollgate.journal.JournalEvent.CatalogLoaded;
 import dev.tollgate.journal.JournalEvent.Adjusted;
 import dev.tollgate.journal.JournalEvent.CreditAdded;
 import dev.tollgate.journal.JournalEvent.KeyIssued;
@@ -25,7 +26,7 @@ import java.util.HexFormat;
 import java.util.zip.CRC32C;
 
 /**
- * The binary layout of journal records, version 1, little-endian:
+ * The binary layout of journal records, little-endian:
  *
  * <pre>
  *   0                   1                   2                   3
@@ -54,20 +55,29 @@ import java.util.zip.CRC32C;
  *   <li>SETTLED: reservationId int64, facts, input, cacheRead, cacheWrite, output, reasoning tokens (5 x int64),
  *       usageReported uint8, costMicros, debitedMicros, writtenOffMicros (3 x int64), reason</li>
  *   <li>RELEASED: reservationId int64, facts, reason</li>
+ *   <li>CATALOG_LOADED: version (16 lower-case hex digits), source, rowCount int32</li>
  *   <li>USAGE_DRIFT: reservationId int64, the reported then the billed usage (2 x 5 x int64, in SETTLED's order)</li>
  *   <li>KEY_LIMITS_SET: keyHash, dayCapMicros, monthCapMicros, totalCapMicros (3 x int64, -1 for none)</li>
  *   <li>KEY_SCOPE_SET: keyHash, label, env, lane, model count uint8 then each model, expiresAtMs int64 (-1 for never),
  *       network count uint8 then each CIDR block</li>
  *   <li>KEY_ROTATED: keyHash, newSecretHash, newDisplayPrefix, previousValidUntilMs int64</li>
  *   <li>RATE_LIMITS_SET: subject uint8 (0 key, 1 account), then keyHash or accountId, rpm, tpm, concurrency (3 x int64, -1 for none)</li>
- *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body (it shares this record's timestamp)</li>
- *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId</li>
+ *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body in version 1 of its layout
+ *       (it shares this record's timestamp)</li>
+ *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId,
+ *       then in version 2 catalogVersion (empty, or 16 lower-case hex digits)</li>
  * </ul>
+ * The version byte is the version of that type's layout. Every type is at version 1 except SETTLED and
+ * RELEASED, which are written at version 2 (their facts end with the catalog version) and read at 1 or 2
+ * (version 1 reads as an empty catalog version), so journals written before keep replaying.
  * Every record is validated before it is written and again when it is read back; a record of a
- * version this code does not know is an error.
+ * version this code does not know for its type is an error.
  */
 public final class JournalCodec {
+    /** The first layout of every type, and the only one of every type but SETTLED and RELEASED ({@link #currentVersion}). */
     public static final int VERSION = 1;
+    /** The layout of SETTLED and RELEASED whose facts carry the catalog version. */
+    public static final int FACTS_WITH_CATALOG_VERSION = 2;
     public static final int HEADER_LENGTH = 12;
     public static final int CHECKSUM_LENGTH = 4;
     /** No record is larger; the field limits below keep every valid record well under it. */
@@ -81,12 +91,16 @@ public final class JournalCodec {
     static final int MAX_LANE = 32;
     static final int MAX_MODEL = 128;
     static final int MAX_UPSTREAM_ID = 256;
+    /** A catalog version: the first 16 hex digits of a SHA-256 ({@code PriceCatalog.version()}). */
+    static final int CATALOG_VERSION_LENGTH = 16;
+    static final int MAX_CATALOG_SOURCE = 256;
     private static final int KEY_HASH_BYTES = 32;
     private static final HexFormat HEX = HexFormat.of();
     /** The records an {@link Authored} record may carry: what an operator changes, never a request's money. */
     static final java.util.Set<EventType> AUTHORABLE = java.util.EnumSet.of(EventType.ACCOUNT_OPENED, EventType.CREDIT_ADDED,
             EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED, EventType.KEY_LIMITS_SET,
-            EventType.KEY_SCOPE_SET, EventType.KEY_ROTATED, EventType.RATE_LIMITS_SET);
+            EventType.KEY_SCOPE_SET, EventType.KEY_ROTATED, EventType.RATE_LIMITS_SET,
+            EventType.CATALOG_LOADED);
     static final long MAX_PER_MINUTE = dev.tollgate.metering.RateLimiter.MAX_PER_MINUTE;
     static final long MAX_CONCURRENCY = dev.tollgate.metering.RateLimiter.MAX_CONCURRENCY;
     /** The same bounds as {@code KeyScope}'s. */
@@ -101,13 +115,33 @@ public final class JournalCodec {
     private JournalCodec() {
     }
 
+    /** The version of the layout this code writes for {@code type}. */
+    public static int currentVersion(EventType type) {
+        return type == EventType.SETTLED || type == EventType.RELEASED ? FACTS_WITH_CATALOG_VERSION : VERSION;
+    }
+
     /** Encodes a validated event into {@code out} (from position 0) and returns the record length. */
     public static int encode(JournalEvent event, ByteBuffer out) {
+        return encode(event, out, currentVersion(event.type()));
+    }
+
+    /**
+     * Encodes in an older layout, as an older writer did: for the tests that prove those records still read.
+     * Version 1 of SETTLED or RELEASED has no place for a catalog version, so the event must have none.
+     */
+    static int encode(JournalEvent event, ByteBuffer out, int version) {
         validate(event);
+        if (version < 1 || version > currentVersion(event.type())) {
+            throw new IllegalArgumentException("no version " + version + " of a " + event.type() + " record");
+        }
+        RequestFacts facts = event instanceof Settled e ? e.request() : event instanceof Released e ? e.request() : null;
+        if (version < FACTS_WITH_CATALOG_VERSION && facts != null && !facts.catalogVersion().isEmpty()) {
+            throw new IllegalArgumentException("version " + version + " of a " + event.type() + " record has no catalog version");
+        }
         out.clear().order(ByteOrder.LITTLE_ENDIAN);
         try {
-            out.put((byte) event.type().code()).put((byte) VERSION).putShort((short) 0).putLong(event.timestampMs());
-            putBody(out, event);
+            out.put((byte) event.type().code()).put((byte) version).putShort((short) 0).putLong(event.timestampMs());
+            putBody(out, event, version);
         } catch (BufferOverflowException e) {
             throw new JournalFormatException(event.type() + " record longer than " + MAX_RECORD_LENGTH + " bytes");
         }
@@ -119,7 +153,7 @@ public final class JournalCodec {
         return out.position();
     }
 
-    private static void putBody(ByteBuffer out, JournalEvent event) {
+    private static void putBody(ByteBuffer out, JournalEvent event, int version) {
         switch (event) {
             case AccountOpened e -> putString(out, e.accountId());
             case CreditAdded e -> {
@@ -150,7 +184,7 @@ public final class JournalCodec {
             case ReservationExtended e -> out.putLong(e.reservationId()).putLong(e.amountMicros());
             case Settled e -> {
                 out.putLong(e.reservationId());
-                putFacts(out, e.request());
+                putFacts(out, e.request(), version);
                 putUsage(out, e.usage());
                 out.put((byte) (e.usageReportedByProvider() ? 1 : 0));
                 out.putLong(e.costMicros()).putLong(e.debitedMicros()).putLong(e.writtenOffMicros());
@@ -158,7 +192,7 @@ public final class JournalCodec {
             }
             case Released e -> {
                 out.putLong(e.reservationId());
-                putFacts(out, e.request());
+                putFacts(out, e.request(), version);
                 putString(out, e.reason());
             }
             case UsageDrift e -> {
@@ -194,11 +228,16 @@ public final class JournalCodec {
                 }
                 out.putLong(e.rpm()).putLong(e.tpm()).putLong(e.concurrency());
             }
+            case CatalogLoaded e -> {
+                putString(out, e.version());
+                putString(out, e.source());
+                out.putInt(e.rowCount());
+            }
             case Authored e -> {
                 putString(out, e.actor());
                 putString(out, e.note());
                 out.put((byte) e.change().type().code());
-                putBody(out, e.change());
+                putBody(out, e.change(), VERSION);
             }
         }
     }
@@ -225,8 +264,9 @@ public final class JournalCodec {
         if (type == null) {
             throw new JournalFormatException("unknown record type " + typeCode);
         }
-        if (version != VERSION) {
-            throw new JournalFormatException("unknown version " + version + " of a " + type + " record (this code reads version " + VERSION + ")");
+        if (version < VERSION || version > currentVersion(type)) {
+            throw new JournalFormatException("unknown version " + version + " of a " + type + " record (this code reads versions " + VERSION
+                    + " to " + currentVersion(type) + ")");
         }
         if (HEADER_LENGTH + bodyLength + CHECKSUM_LENGTH != length) {
             throw new JournalFormatException(type + " record: body length " + bodyLength + " does not match the record length " + length);
@@ -239,7 +279,7 @@ public final class JournalCodec {
         in.limit(HEADER_LENGTH + bodyLength).position(4);
         try {
             long timestampMs = in.getLong();
-            JournalEvent event = getBody(type, timestampMs, in);
+            JournalEvent event = getBody(type, timestampMs, in, version);
             if (in.hasRemaining()) {
                 throw new JournalFormatException(type + " record: " + in.remaining() + " unread bytes");
             }
@@ -250,7 +290,7 @@ public final class JournalCodec {
         }
     }
 
-    private static JournalEvent getBody(EventType type, long timestampMs, ByteBuffer in) {
+    private static JournalEvent getBody(EventType type, long timestampMs, ByteBuffer in, int version) {
         return switch (type) {
             case ACCOUNT_OPENED -> new AccountOpened(timestampMs, getString(in, MAX_ID));
             case CREDIT_ADDED -> new CreditAdded(timestampMs, getString(in, MAX_ID), in.getLong(), getString(in, MAX_IDEMPOTENCY_KEY));
@@ -264,13 +304,13 @@ public final class JournalCodec {
             case RESERVATION_EXTENDED -> new ReservationExtended(timestampMs, in.getLong(), in.getLong());
             case SETTLED -> {
                 long reservationId = in.getLong();
-                RequestFacts facts = getFacts(in);
+                RequestFacts facts = getFacts(in, version);
                 Usage usage = getUsage(in);
                 boolean reported = in.get() != 0;
                 yield new Settled(timestampMs, reservationId, facts, usage, reported, in.getLong(), in.getLong(), in.getLong(),
                         getString(in, MAX_REASON));
             }
-            case RELEASED -> new Released(timestampMs, in.getLong(), getFacts(in), getString(in, MAX_REASON));
+            case RELEASED -> new Released(timestampMs, in.getLong(), getFacts(in, version), getString(in, MAX_REASON));
             case USAGE_DRIFT -> new UsageDrift(timestampMs, in.getLong(), getUsage(in), getUsage(in));
             case KEY_LIMITS_SET -> new KeyLimitsSet(timestampMs, getKeyHash(in), in.getLong(), in.getLong(), in.getLong());
             case KEY_SCOPE_SET -> new KeyScopeSet(timestampMs, getKeyHash(in), getString(in, MAX_LABEL), getString(in, MAX_TAG),
@@ -281,6 +321,7 @@ public final class JournalCodec {
                 String id = subject == JournalEvent.RateLimitsSet.KEY ? getKeyHash(in) : getString(in, MAX_ID);
                 yield new JournalEvent.RateLimitsSet(timestampMs, subject, id, in.getLong(), in.getLong(), in.getLong());
             }
+            case CATALOG_LOADED -> new CatalogLoaded(timestampMs, getString(in, CATALOG_VERSION_LENGTH), getString(in, MAX_CATALOG_SOURCE), in.getInt());
             case AUTHORED -> {
                 String actor = getString(in, MAX_LABEL);
                 String note = getString(in, MAX_REASON);
@@ -289,7 +330,7 @@ public final class JournalCodec {
                 if (changeType == null || !AUTHORABLE.contains(changeType)) {
                     throw new JournalFormatException("AUTHORED record carries a record of type " + changeCode + ", which no operator makes");
                 }
-                yield new Authored(timestampMs, actor, note, getBody(changeType, timestampMs, in));
+                yield new Authored(timestampMs, actor, note, getBody(changeType, timestampMs, in, VERSION));
             }
         };
     }
@@ -389,6 +430,11 @@ public final class JournalCodec {
                 require(e.concurrency() == -1 || e.concurrency() >= 1 && e.concurrency() <= MAX_CONCURRENCY, event,
                         "concurrency is -1 (none) or 1.." + MAX_CONCURRENCY);
             }
+            case CatalogLoaded e -> {
+                require(isCatalogVersion(e.version()), event, "a catalog version is " + CATALOG_VERSION_LENGTH + " lower-case hex digits");
+                text(event, "source", e.source(), MAX_CATALOG_SOURCE, true);
+                require(e.rowCount() > 0, event, "a catalog has at least one row");
+            }
             case Authored e -> {
                 text(event, "actor", e.actor(), MAX_LABEL, true);
                 text(event, "note", e.note(), MAX_REASON, false);
@@ -410,6 +456,20 @@ public final class JournalCodec {
         text(event, "endpoint", facts.endpoint(), MAX_ID, false);
         require(facts.startMs() >= 0 && facts.endMs() >= facts.startMs(), event, "request times out of order");
         text(event, "upstreamRequestId", facts.upstreamRequestId(), MAX_UPSTREAM_ID, false);
+        require(facts.catalogVersion() != null && (facts.catalogVersion().isEmpty() || isCatalogVersion(facts.catalogVersion())), event,
+                "a request's catalog version is empty or " + CATALOG_VERSION_LENGTH + " lower-case hex digits");
+    }
+
+    private static boolean isCatalogVersion(String version) {
+        if (version == null || version.length() != CATALOG_VERSION_LENGTH) {
+            return false;
+        }
+        int invalid = 0;
+        for (int i = 0; i < CATALOG_VERSION_LENGTH; i++) {
+            char c = version.charAt(i);
+            invalid |= c < NOT_LOWER_HEX.length ? NOT_LOWER_HEX[c] : 1;
+        }
+        return invalid == 0;
     }
 
     private static void id(JournalEvent event, String accountId) {
@@ -563,7 +623,7 @@ public final class JournalCodec {
         return HEX.formatHex(bytes);
     }
 
-    private static void putFacts(ByteBuffer out, RequestFacts facts) {
+    private static void putFacts(ByteBuffer out, RequestFacts facts, int version) {
         putString(out, facts.requestId());
         putString(out, facts.accountId());
         putKeyHash(out, facts.keyHash());
@@ -573,10 +633,14 @@ public final class JournalCodec {
         putString(out, facts.endpoint());
         out.putLong(facts.startMs()).putLong(facts.endMs());
         putString(out, facts.upstreamRequestId());
+        if (version >= FACTS_WITH_CATALOG_VERSION) {
+            putString(out, facts.catalogVersion());
+        }
     }
 
-    private static RequestFacts getFacts(ByteBuffer in) {
+    private static RequestFacts getFacts(ByteBuffer in, int version) {
         return new RequestFacts(getString(in, MAX_ID), getString(in, MAX_ID), getKeyHash(in), getString(in, MAX_LANE), getString(in, MAX_ID),
-                getString(in, MAX_MODEL), getString(in, MAX_ID), in.getLong(), in.getLong(), getString(in, MAX_UPSTREAM_ID));
+                getString(in, MAX_MODEL), getString(in, MAX_ID), in.getLong(), in.getLong(), getString(in, MAX_UPSTREAM_ID),
+                version >= FACTS_WITH_CATALOG_VERSION ? getString(in, CATALOG_VERSION_LENGTH) : "");
     }
 }

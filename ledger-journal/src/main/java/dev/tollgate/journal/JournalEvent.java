@@ -158,8 +158,29 @@ public sealed interface JournalEvent {
         }
     }
 
-    /** What a statement or request log shows of one request. */
+    /**
+     * The price catalog that prices every request admitted from now on (a request already admitted keeps the one it
+     * was admitted with, named in its debit's {@link RequestFacts#catalogVersion}). {@code version} is the catalog's
+     * {@code PriceCatalog.version()}, {@code source} "builtin" or the catalog file's name. It moves no money.
+     */
+    record CatalogLoaded(long timestampMs, String version, String source, int rowCount) implements JournalEvent {
+        public EventType type() {
+            return EventType.CATALOG_LOADED;
+        }
+    }
+
+    /**
+     * What a statement or request log shows of one request. {@code catalogVersion} is the version of the price catalog
+     * the request was admitted with, so priced with; empty when unknown (records written before it was journaled,
+     * and releases that recovery writes).
+     */
     record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
-                        String endpoint, long startMs, long endMs, String upstreamRequestId) {
+                        String endpoint, long startMs, long endMs, String upstreamRequestId, String catalogVersion) {
+
+        /** Facts of a request priced by no known catalog version. */
+        public RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
+                            String endpoint, long startMs, long endMs, String upstreamRequestId) {
+            this(requestId, accountId, keyHash, lane, provider, model, endpoint, startMs, endMs, upstreamRequestId, "");
+        }
     }
 }

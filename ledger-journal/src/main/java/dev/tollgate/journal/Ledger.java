@@ -97,6 +97,8 @@ public final class Ledger implements AutoCloseable {
     private final java.util.Map<String, java.util.Set<String>> registered = new java.util.HashMap<>();
     private final LongSupplier clockMs;
     private final RecoveryReport recoveryReport;
+    /** The version of the price catalog last journaled as loaded, empty before any; written under the lock. */
+    private volatile String catalogVersion = "";
     /** Appends the reservation lifecycle (made, extended, settled, released) in order; see {@link JournalWriter} for on which thread. */
     private final JournalWriter writer;
     /**
@@ -243,6 +245,7 @@ public final class Ledger implements AutoCloseable {
         for (KeyRecord key : ledger.keyRecords.values()) {
             ledger.register(key.keyHash());
         }
+        ledger.catalogVersion = state.catalogVersion();
         return ledger;
     }
 
@@ -727,6 +730,25 @@ public final class Ledger implements AutoCloseable {
                 }
             });
         }
+    }
+
+    /** The version of the price catalog last journaled as loaded; empty when none was. */
+    public String catalogVersion() {
+        return catalogVersion;
+    }
+
+    /**
+     * Journals that the catalog {@code version} prices every request admitted from now on, unless it is the one last
+     * journaled; returns whether it journaled. With an author (a reload) the record carries who made the change.
+     * Call it before the catalog takes effect, so every debit naming a version comes after that version's record.
+     */
+    public synchronized boolean recordCatalog(String version, String source, int rowCount, Author author) {
+        if (version.equals(catalogVersion)) {
+            return false;
+        }
+        journal.append(authored(author, new JournalEvent.CatalogLoaded(now(), version, source, rowCount)));
+        catalogVersion = version;
+        return true;
     }
 
     private int requireAccount(String accountId) {

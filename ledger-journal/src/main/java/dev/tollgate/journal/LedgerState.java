@@ -132,6 +132,8 @@ public final class LedgerState {
     /** Every secret hash in {@link #keySecrets}, to the key it opens: a secret opens one key only. */
     private final Map<String, String> secretOwners = new HashMap<>();
     private final Set<String> appliedIdempotencyKeys = new HashSet<>();
+    /** The version of the last price catalog journaled as loaded; empty before any. */
+    private String catalogVersion = "";
     private long lastIndex = -1;
     private long maxReservationId;
     private long recordsApplied;
@@ -248,6 +250,7 @@ public final class LedgerState {
                 }
                 rateLimits.put(e.subject() + ":" + e.id(), new RateLimits(e.subject(), e.id(), e.rpm(), e.tpm(), e.concurrency()));
             }
+            case JournalEvent.CatalogLoaded e -> catalogVersion = e.version();
             case JournalEvent.Authored e -> throw new LedgerReplayException(index, "an operator's record inside another"); // the codec refuses it
         }
         lastIndex = index;
@@ -331,6 +334,15 @@ public final class LedgerState {
         return sorted;
     }
 
+    /** The version of the price catalog last journaled as loaded, empty when none was. */
+    public String catalogVersion() {
+        return catalogVersion;
+    }
+
+    void restoreCatalogVersion(String version) {
+        catalogVersion = version;
+    }
+
     /** Index of the last record applied, -1 before any. */
     public long lastIndex() {
         return lastIndex;
@@ -376,7 +388,7 @@ public final class LedgerState {
 
     /**
      * A digest of everything money depends on (accounts, keys, open reservations, idempotency keys,
-     * the reservation id high-water mark), independent of how the state was reached: replaying twice,
+     * the reservation id high-water mark, the catalog that prices new requests), independent of how the state was reached: replaying twice,
      * or a snapshot plus the records after it, gives the same hash as one replay from empty.
      */
     public String stateHash() {
@@ -417,6 +429,10 @@ public final class LedgerState {
             digest.update(key.getBytes(StandardCharsets.UTF_8));
         }
         digest.update(number.clear().putLong(maxReservationId).array());
+        if (!catalogVersion.isEmpty()) {
+            // Only when there is one, so the hash of a journal from before catalog records stays what it was.
+            digest.update(("catalog|" + catalogVersion).getBytes(StandardCharsets.UTF_8));
+        }
         return HexFormat.of().formatHex(digest.digest());
     }
 }

@@ -31,13 +31,16 @@ import org.slf4j.LoggerFactory;
  * open reservations: count, then id, accountId, keyHash, held, requestId, startMs
  * idempotency keys: count, then each
  * key limits: count, then hash, dayCap, monthCap, totalCap (not in a "TGSNAP01" snapshot, which is still read)
+ * key scopes, key secrets (since "TGSNAP03")
+ * the catalog version last journaled as loaded (since "TGSNAP04"; older snapshots read as none)
  * extension: length, bytes (the reconciler's rollups; opaque here)
  * CRC32C of all of the above (int32)
  * </pre>
  */
 public final class Snapshots {
     private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
-    private static final long MAGIC = 0x544753_4E41_503033L; // "TGSNAP03"
+    private static final long MAGIC = 0x544753_4E41_503034L; // "TGSNAP04"
+    private static final long MAGIC_03 = 0x544753_4E41_503033L; // "TGSNAP03": no catalog version
     private static final long MAGIC_02 = 0x544753_4E41_503032L; // "TGSNAP02": no key scopes, secrets or rate limits
     /** The format before key limits: read as one without any. */
     private static final long MAGIC_01 = 0x544753_4E41_503031L; // "TGSNAP01"
@@ -126,7 +129,7 @@ public final class Snapshots {
         }
         DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(bytes, 0, bytes.length - 4));
         long magic = in.readLong();
-        if (magic != MAGIC && magic != MAGIC_02 && magic != MAGIC_01) {
+        if (magic != MAGIC && magic != MAGIC_03 && magic != MAGIC_02 && magic != MAGIC_01) {
             throw new IOException("not a Tollgate snapshot");
         }
         LedgerState state = new LedgerState();
@@ -150,7 +153,7 @@ public final class Snapshots {
                 state.restoreKeyLimits(new LedgerState.KeyLimits(in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
             }
         }
-        if (magic == MAGIC) {
+        if (magic == MAGIC || magic == MAGIC_03) {
             for (int n = in.readInt(); n > 0; n--) {
                 state.restoreKeyScope(new LedgerState.KeyScopeRecord(in.readUTF(), in.readUTF(), in.readUTF(), readStrings(in), in.readLong(),
                         readStrings(in)));
@@ -166,6 +169,9 @@ public final class Snapshots {
             for (int n = in.readInt(); n > 0; n--) {
                 state.restoreRateLimits(new LedgerState.RateLimits(in.readInt(), in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
             }
+        }
+        if (magic == MAGIC) {
+            state.restoreCatalogVersion(in.readUTF());
         }
         byte[] extension = new byte[in.readInt()];
         in.readFully(extension);
@@ -244,6 +250,7 @@ public final class Snapshots {
             out.writeLong(limits.tpm());
             out.writeLong(limits.concurrency());
         }
+        out.writeUTF(state.catalogVersion());
         byte[] ext = extension == null ? new byte[0] : extension;
         out.writeInt(ext.length);
         out.write(ext);

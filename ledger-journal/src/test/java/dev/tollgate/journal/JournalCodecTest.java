@@ -99,7 +99,27 @@ class JournalCodecTest {
             long start = random.nextLong(0, Long.MAX_VALUE / 2);
             return new RequestFacts(text(JournalCodec.MAX_ID, true), text(JournalCodec.MAX_ID, true), keyHash(), text(JournalCodec.MAX_LANE, false),
                     text(JournalCodec.MAX_ID, false), text(JournalCodec.MAX_MODEL, false), text(JournalCodec.MAX_ID, false), start,
-                    start + random.nextLong(0, Long.MAX_VALUE / 2), text(JournalCodec.MAX_UPSTREAM_ID, false));
+                    start + random.nextLong(0, Long.MAX_VALUE / 2), text(JournalCodec.MAX_UPSTREAM_ID, false),
+                    random.nextInt(4) == 0 ? "" : catalogVersion());
+        }
+
+        String catalogVersion() {
+            return keyHash().substring(0, JournalCodec.CATALOG_VERSION_LENGTH);
+        }
+
+        /** As the codec reads a version 1 record: without a catalog version. */
+        static JournalEvent withoutCatalogVersion(JournalEvent event) {
+            return switch (event) {
+                case Settled e -> new Settled(e.timestampMs(), e.reservationId(), withoutCatalogVersion(e.request()), e.usage(),
+                        e.usageReportedByProvider(), e.costMicros(), e.debitedMicros(), e.writtenOffMicros(), e.reason());
+                case Released e -> new Released(e.timestampMs(), e.reservationId(), withoutCatalogVersion(e.request()), e.reason());
+                default -> event;
+            };
+        }
+
+        static RequestFacts withoutCatalogVersion(RequestFacts f) {
+            return new RequestFacts(f.requestId(), f.accountId(), f.keyHash(), f.lane(), f.provider(), f.model(), f.endpoint(), f.startMs(),
+                    f.endMs(), f.upstreamRequestId());
         }
 
         Usage usage() {
@@ -139,6 +159,8 @@ class JournalCodecTest {
                             key ? keyHash() : text(JournalCodec.MAX_ID, true), perMinute(), perMinute(),
                             random.nextBoolean() ? -1 : random.nextLong(1, JournalCodec.MAX_CONCURRENCY + 1));
                 }
+                case CATALOG_LOADED -> new JournalEvent.CatalogLoaded(ts, catalogVersion(), text(JournalCodec.MAX_CATALOG_SOURCE, true),
+                        random.nextInt(1, Integer.MAX_VALUE));
                 case AUTHORED -> {
                     EventType[] authorable = JournalCodec.AUTHORABLE.toArray(EventType[]::new);
                     JournalEvent change = of(authorable[random.nextInt(authorable.length)]);
@@ -188,6 +210,20 @@ class JournalCodecTest {
         return Arrays.copyOf(buffer.array(), length);
     }
 
+    static byte[] encode(JournalEvent event, int version) {
+        ByteBuffer buffer = ByteBuffer.allocate(JournalCodec.MAX_RECORD_LENGTH);
+        int length = JournalCodec.encode(event, buffer, version);
+        return Arrays.copyOf(buffer.array(), length);
+    }
+
+    static String catalogVersionOf(JournalEvent event) {
+        return switch (event) {
+            case Settled e -> e.request().catalogVersion();
+            case Released e -> e.request().catalogVersion();
+            default -> "";
+        };
+    }
+
     /** Decodes from a buffer exactly as long as the record, so no read past its end goes unnoticed. */
     static JournalEvent decode(byte[] record) {
         return JournalCodec.decode(ByteBuffer.wrap(record.clone()), record.length);
@@ -209,17 +245,30 @@ class JournalCodecTest {
         Random random = new Random(seed("JournalCodecTest.everyTypeRoundTripsWithRandomFieldValues"));
         RandomEvents events = new RandomEvents(random);
         Set<EventType> seen = EnumSet.noneOf(EventType.class);
+        Set<EventType> versionOneSeen = EnumSet.noneOf(EventType.class);
         int longest = 0;
         for (int i = 0; i < 20_000; i++) {
             JournalEvent event = events.any();
             byte[] record = encode(event);
             longest = Math.max(longest, record.length);
             assertThat(record[0] & 0xFF).isEqualTo(event.type().code());
-            assertThat(record[1] & 0xFF).isEqualTo(JournalCodec.VERSION);
+            int expectedVersion = event.type() == EventType.SETTLED || event.type() == EventType.RELEASED ? 2 : 1;
+            assertThat(record[1] & 0xFF).isEqualTo(expectedVersion).isEqualTo(JournalCodec.currentVersion(event.type()));
             assertThat(decode(record)).as("round trip of %s", event).isEqualTo(event);
             seen.add(event.type());
+            if (expectedVersion == 2) {
+                // The same debit as a version 1 writer wrote it, which had no catalog version: it reads as none.
+                JournalEvent older = RandomEvents.withoutCatalogVersion(event);
+                byte[] v1 = encode(older, 1);
+                assertThat(v1[1] & 0xFF).isEqualTo(1);
+                assertThat(v1.length).isEqualTo(record.length - 2 - catalogVersionOf(event).length());
+                longest = Math.max(longest, v1.length);
+                assertThat(decode(v1)).as("version 1 round trip of %s", older).isEqualTo(older);
+                versionOneSeen.add(event.type());
+            }
         }
         assertThat(seen).containsExactlyInAnyOrder(EventType.values());
+        assertThat(versionOneSeen).containsExactlyInAnyOrder(EventType.SETTLED, EventType.RELEASED);
         System.out.println("longest record: " + longest + " bytes of at most " + JournalCodec.MAX_RECORD_LENGTH);
     }
 
@@ -230,7 +279,7 @@ class JournalCodecTest {
         Function<Integer, String> full = bytes -> "😀".repeat(bytes / 4) + "x".repeat(bytes % 4);
         RequestFacts facts = new RequestFacts(full.apply(JournalCodec.MAX_ID), full.apply(JournalCodec.MAX_ID), "f".repeat(64),
                 full.apply(JournalCodec.MAX_LANE), full.apply(JournalCodec.MAX_ID), full.apply(JournalCodec.MAX_MODEL), full.apply(JournalCodec.MAX_ID),
-                0, Long.MAX_VALUE, full.apply(JournalCodec.MAX_UPSTREAM_ID));
+                0, Long.MAX_VALUE, full.apply(JournalCodec.MAX_UPSTREAM_ID), "0123456789abcdef");
         Usage usage = new Usage(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE);
         List<JournalEvent> largest = List.of(
                 new AccountOpened(Long.MAX_VALUE, full.apply(JournalCodec.MAX_ID)),
@@ -244,7 +293,10 @@ class JournalCodecTest {
                         full.apply(JournalCodec.MAX_ID)),
                 new ReservationExtended(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE),
                 new Settled(Long.MAX_VALUE, Long.MAX_VALUE, facts, usage, true, Long.MAX_VALUE, Long.MAX_VALUE - 1, 1, full.apply(JournalCodec.MAX_REASON)),
-                new Released(Long.MAX_VALUE, Long.MAX_VALUE, facts, full.apply(JournalCodec.MAX_REASON)));
+                new Released(Long.MAX_VALUE, Long.MAX_VALUE, facts, full.apply(JournalCodec.MAX_REASON)),
+                new JournalEvent.CatalogLoaded(Long.MAX_VALUE, "ffffffffffffffff", full.apply(JournalCodec.MAX_CATALOG_SOURCE), Integer.MAX_VALUE),
+                new JournalEvent.Authored(Long.MAX_VALUE, full.apply(JournalCodec.MAX_LABEL), full.apply(JournalCodec.MAX_REASON),
+                        new JournalEvent.CatalogLoaded(Long.MAX_VALUE, "ffffffffffffffff", full.apply(JournalCodec.MAX_CATALOG_SOURCE), Integer.MAX_VALUE)));
         for (JournalEvent event : largest) {
             byte[] record = encode(event);
             assertThat(record.length).isLessThanOrEqualTo(JournalCodec.MAX_RECORD_LENGTH);
@@ -318,7 +370,19 @@ class JournalCodecTest {
                         ""), "x"),
                 new Released(now, 1, new RequestFacts("r1", "acme", hash, "interactive", "openai", "m", "/e", now, now,
                         "u".repeat(JournalCodec.MAX_UPSTREAM_ID + 1)), "x"),
-                new Released(now, 1, new RequestFacts("r1", "acme", hash.replace('a', 'A'), "interactive", "openai", "m", "/e", now, now, ""), "x")));
+                new Released(now, 1, new RequestFacts("r1", "acme", hash.replace('a', 'A'), "interactive", "openai", "m", "/e", now, now, ""), "x"),
+                new Released(now, 1, new RequestFacts("r1", "acme", hash, "interactive", "openai", "m", "/e", now, now, "", "0123456789ABCDEF"), "x"),
+                new Released(now, 1, new RequestFacts("r1", "acme", hash, "interactive", "openai", "m", "/e", now, now, "", "0123456789abcde"), "x"),
+                new Settled(now, 1, new RequestFacts("r1", "acme", hash, "interactive", "openai", "m", "/e", now, now, "", "builtin"), usage, true, 0, 0,
+                        0, "completed"),
+                new Settled(now, 1, new RequestFacts("r1", "acme", hash, "interactive", "openai", "m", "/e", now, now, "", null), usage, true, 0, 0,
+                        0, "completed"),
+                new JournalEvent.CatalogLoaded(now, "", "builtin", 12),
+                new JournalEvent.CatalogLoaded(now, "0123456789abcdef0", "builtin", 12),
+                new JournalEvent.CatalogLoaded(now, "0123456789abcdeg", "builtin", 12),
+                new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "", 12),
+                new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "s".repeat(JournalCodec.MAX_CATALOG_SOURCE + 1), 12),
+                new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "builtin", 0)));
         try (Journal journal = Journal.open(directory, Durability.PAGE_CACHE, 100)) {
             for (JournalEvent event : invalid) {
                 assertThat(catchThrowable(() -> JournalCodec.validate(event))).as("%s", event).isInstanceOf(JournalFormatException.class)
@@ -354,13 +418,62 @@ class JournalCodecTest {
 
     @Test
     void aRecordOfAnUnknownVersionIsAnErrorNamingTheVersion() {
-        for (int version : new int[] {0, 2, 255}) {
-            byte[] record = encode(typicalSettlement(7, "acme", "cd".repeat(32), 1_795_000_000_000L));
-            record[1] = (byte) version;
-            reseal(record); // a record intact in every other way, so only the version can refuse it
-            assertThatThrownBy(() -> decode(record)).isInstanceOf(JournalFormatException.class)
-                    .hasMessageContaining("unknown version " + version).hasMessageContaining("SETTLED");
+        // SETTLED and RELEASED have versions 1 and 2, every other type only 1.
+        JournalEvent settled = typicalSettlement(7, "acme", "cd".repeat(32), 1_795_000_000_000L);
+        JournalEvent released = new Released(1, 7, ((Settled) settled).request(), "upstream_error");
+        JournalEvent opened = new AccountOpened(1, "acme");
+        JournalEvent catalog = new JournalEvent.CatalogLoaded(1, "0123456789abcdef", "builtin", 3);
+        for (JournalEvent event : List.of(settled, released, opened, catalog)) {
+            int current = JournalCodec.currentVersion(event.type());
+            for (int version : new int[] {0, current + 1, 255}) {
+                byte[] record = encode(event);
+                record[1] = (byte) version;
+                reseal(record); // a record intact in every other way, so only the version can refuse it
+                assertThatThrownBy(() -> decode(record)).as("%s version %d", event.type(), version).isInstanceOf(JournalFormatException.class)
+                        .hasMessageContaining("unknown version " + version).hasMessageContaining(event.type().toString());
+            }
         }
+        assertThatThrownBy(() -> encode(opened, 2)).isInstanceOf(IllegalArgumentException.class);
+        // Version 1 has no place for a catalog version: writing one there would lose it silently.
+        RequestFacts f = ((Settled) settled).request();
+        Released priced = new Released(1, 7, new RequestFacts(f.requestId(), f.accountId(), f.keyHash(), f.lane(), f.provider(), f.model(),
+                f.endpoint(), f.startMs(), f.endMs(), f.upstreamRequestId(), "0123456789abcdef"), "upstream_error");
+        assertThat(decode(encode(priced))).isEqualTo(priced);
+        assertThatThrownBy(() -> encode(priced, 1)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no catalog version");
+    }
+
+    /**
+     * A SETTLED and a RELEASED record exactly as the code before catalog versions wrote them (version 1, bytes
+     * captured from that code): they still read, with an empty catalog version, so journals from before replay.
+     */
+    /** {@code typicalSettlement(7, "acme", "cd".repeat(32), 1_795_000_000_000L)} encoded by the code of commit 461728d. */
+    private static final String V1_SETTLED_HEX = "08010101005e56eea10100000700000000000000170074675f7265715f61353537323562633834373764616366040061636d65cdcdcdcdcd"
+            + "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd0b00696e74657261637469766506006f70656e61690b006770742d346f"
+            + "2d6d696e6914002f76312f636861742f636f6d706c6574696f6e73ae5a56eea1010000005e56eea101000024007265715f39643166306332"
+            + "623765366134633366386232643165306639613862376336642c030000000000000004000000000000000000000000000064010000000000"
+            + "004000000000000000014108000000000000410800000000000000000000000000000900636f6d706c657465642ab556b8";
+    /** The same request's facts released with reason "upstream_error", encoded by the same code. */
+    private static final String V1_RELEASED_HEX = "0901c500005e56eea10100000700000000000000170074675f7265715f61353537323562633834373764616366040061636d65cdcdcdcdcd"
+            + "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd0b00696e74657261637469766506006f70656e61690b006770742d346f"
+            + "2d6d696e6914002f76312f636861742f636f6d706c6574696f6e73ae5a56eea1010000005e56eea101000024007265715f39643166306332"
+            + "623765366134633366386232643165306639613862376336640e00757073747265616d5f6572726f729e2c9219";
+
+    @Test
+    void aVersionOneDebitWrittenBeforeCatalogVersionsStillReads() {
+        byte[] settled = HexFormat.of().parseHex(V1_SETTLED_HEX);
+        byte[] released = HexFormat.of().parseHex(V1_RELEASED_HEX);
+        assertThat(settled[1]).isEqualTo((byte) 1);
+        assertThat(released[1]).isEqualTo((byte) 1);
+        Settled expected = typicalSettlement(7, "acme", "cd".repeat(32), 1_795_000_000_000L);
+        assertThat(expected.request().catalogVersion()).isEmpty();
+        assertThat(decode(settled)).isEqualTo(expected);
+        assertThat(decode(released)).isEqualTo(new Released(1_795_000_000_000L, 7, expected.request(), "upstream_error"));
+        // Written again today it is version 2, one empty string longer, and reads back the same.
+        byte[] now = encode(expected);
+        assertThat(now[1]).isEqualTo((byte) 2);
+        assertThat(now.length).isEqualTo(settled.length + 2);
+        assertThat(decode(now)).isEqualTo(expected);
+        assertThat(encode(expected, 1)).isEqualTo(settled);
     }
 
     @Test
@@ -387,7 +500,7 @@ class JournalCodecTest {
 
     @Test
     void aRecordOfAnUnknownTypeIsAnError() {
-        for (int code : new int[] {0, 16, 31, 32, 200, 255}) {
+        for (int code : new int[] {0, 17, 31, 32, 200, 255}) {
             byte[] record = encode(new AccountOpened(1, "acme"));
             record[0] = (byte) code;
             reseal(record);

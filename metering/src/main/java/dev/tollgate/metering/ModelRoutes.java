@@ -14,16 +14,21 @@ import java.util.Map;
  * row is routable only when a provider of that name is configured with the row's protocol; the
  * first configured provider wins where two serve the same name. Model names match exactly: a dated
  * snapshot can be priced differently from its alias, so it needs its own row.
+ *
+ * <p>Built from one catalog and never changed: a reload builds new routes, and a request keeps the route (so the
+ * prices, and {@link #catalogVersion()}) it was admitted with.
  */
 public final class ModelRoutes {
     private final Map<String, Route> byProtocolAndModel = new HashMap<>();
     private final List<Route> routes = new ArrayList<>();
+    private final PriceCatalog catalog;
 
     public ModelRoutes(PriceCatalog catalog, List<ProviderConfig> providers) {
+        this.catalog = catalog;
         for (ProviderConfig provider : providers) {
             for (ModelRow row : catalog.rows()) {
                 if (row.provider().equals(provider.name())) {
-                    Route route = new Route(provider, row);
+                    Route route = new Route(provider, row, catalog.version());
                     if (byProtocolAndModel.putIfAbsent(key(provider.protocol(), row.model()), route) == null) {
                         routes.add(route);
                     }
@@ -42,10 +47,21 @@ public final class ModelRoutes {
         return List.copyOf(routes);
     }
 
+    /** The catalog these routes price by. */
+    public PriceCatalog catalog() {
+        return catalog;
+    }
+
+    /** The version of that catalog, journaled with every debit priced by these routes. */
+    public String catalogVersion() {
+        return catalog.version();
+    }
+
     private static String key(Protocol protocol, String model) {
         return protocol.name() + '\u0000' + model;
     }
 
-    public record Route(ProviderConfig provider, ModelRow row) {
+    /** A provider's model at its catalog row, and the version of the catalog that row is from. */
+    public record Route(ProviderConfig provider, ModelRow row, String catalogVersion) {
     }
 }

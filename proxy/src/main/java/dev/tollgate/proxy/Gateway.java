@@ -1,6 +1,10 @@
 package dev.tollgate.proxy;
 
 import dev.tollgate.config.AccountConfig;
+import dev.tollgate.config.CatalogLoader;
+import dev.tollgate.config.ConfigException;
+import dev.tollgate.config.ConfigLoader;
+import dev.tollgate.config.PriceCatalog;
 import dev.tollgate.config.Limits;
 import dev.tollgate.config.TollgateConfig;
 import dev.tollgate.journal.Ledger;
@@ -25,9 +29,12 @@ public final class Gateway {
     /** The idempotency key of an account's opening credit from the configuration: applied once, ever. */
     static final String OPENING_CREDIT_KEY = "config-opening-credit";
 
-    private final TollgateConfig config;
+    /**
+     * The configuration with the catalog in force, the routes built from it, and when it took effect: one reference, so
+     * a reader never sees a catalog with another's routes. A reload replaces it; a request keeps the route it found.
+     */
+    private volatile Pricing pricing;
     private final Ledger ledger;
-    private final ModelRoutes routes;
     private final Admission admission;
     private final Consumer<Outcome> outcomes;
     private final NodeMetrics metrics;
@@ -46,9 +53,8 @@ public final class Gateway {
 
     /** @param accessLog where each request's line goes ({@link AccessLog#DISABLED}: nowhere); its owner closes it */
     public Gateway(TollgateConfig config, Ledger ledger, Consumer<Outcome> outcomes, AccessLog accessLog) {
-        this.config = config;
         this.ledger = ledger;
-        this.routes = new ModelRoutes(config.catalog(), config.providers());
+        this.pricing = new Pricing(config, new ModelRoutes(config.catalog(), config.providers()), System.currentTimeMillis());
         this.admission = new Admission(config.limits());
         this.outcomes = Objects.requireNonNull(outcomes);
         this.metrics = new NodeMetrics(config, ledger);
@@ -56,6 +62,11 @@ public final class Gateway {
         metrics.watch(accessLog);
         if (config.journal() != null) {
             ledger.writer().health().requireFreeBytes(config.journal().minFreeBytes());
+        }
+        // Before any request is admitted at it, so every debit naming this version follows its record.
+        PriceCatalog catalog = config.catalog();
+        if (ledger.recordCatalog(catalog.version(), catalog.source(), catalog.rows().size(), null)) {
+            LOG.info("price catalog {} ({}, {} rows) journaled as loaded", catalog.version(), catalog.source(), catalog.rows().size());
         }
         Set<String> configuredKeys = new HashSet<>();
         for (AccountConfig account : config.accounts()) {
@@ -86,12 +97,27 @@ public final class Gateway {
         return ledger;
     }
 
+    /** The configuration, with the price catalog in force now. */
     public TollgateConfig config() {
-        return config;
+        return pricing.config();
     }
 
     public Limits limits() {
-        return config.limits();
+        return pricing.config().limits();
+    }
+
+    /** The price catalog in force now: what a request admitted now is priced by. */
+    public PriceCatalog catalog() {
+        return pricing.config().catalog();
+    }
+
+    /** The catalog in force and when it took effect (epoch milliseconds: the node's start, or the reload that changed it). */
+    public CatalogInForce catalogInForce() {
+        Pricing now = pricing;
+        return new CatalogInForce(now.config().catalog(), now.loadedAtMs());
+    }
+
+    public record CatalogInForce(PriceCatalog catalog, long loadedAtMs) {
     }
 
     public AccountBook accounts() {
@@ -102,8 +128,76 @@ public final class Gateway {
         return ledger.keys();
     }
 
+    /** The routes of the catalog in force. Look a request's route up once and keep it: that keeps its prices. */
     public ModelRoutes routes() {
-        return routes;
+        return pricing.routes();
+    }
+
+    /** The catalog, its routes and when it took effect. */
+    private record Pricing(TollgateConfig config, ModelRoutes routes, long loadedAtMs) {
+    }
+
+    /** What a reload did: the catalog in force after it, and whether it is a new version. */
+    public record Reload(PriceCatalog catalog, boolean changed, String previousVersion, long loadedAtMs) {
+    }
+
+    /** Why a reload was refused: every problem, one line each; nothing changed. */
+    public static final class ReloadRefused extends RuntimeException {
+        private final java.util.List<String> problems;
+
+        public ReloadRefused(java.util.List<String> problems) {
+            super(String.join("; ", problems));
+            this.problems = java.util.List.copyOf(problems);
+        }
+
+        public java.util.List<String> problems() {
+            return problems;
+        }
+    }
+
+    /**
+     * Reads the price catalog again from where it was read at start-up (its file, or the built-in one), validates it
+     * as start-up does and against the configured providers, and makes it the one in force. A request admitted before
+     * keeps its route, so its price; every request admitted after is priced by the new catalog. A new version is
+     * journaled first (with {@code author}), so its debits follow its record; the same version changes nothing.
+     *
+     * @throws ReloadRefused with the catalog's problems, changing and journaling nothing
+     */
+    public synchronized Reload reloadCatalog(Ledger.Author author) {
+        Pricing before = pricing;
+        PriceCatalog current = before.config().catalog();
+        PriceCatalog loaded;
+        try {
+            loaded = CatalogLoader.reload(current);
+        } catch (ConfigException e) {
+            metrics.catalogReload("invalid");
+            throw new ReloadRefused(e.problems());
+        }
+        java.util.List<String> problems = new java.util.ArrayList<>(
+                ConfigLoader.catalogProblems(loaded, before.config().providers(), loaded.source()));
+        // Balances are integer micro-units of the currency: changing it under them would relabel every balance.
+        if (!loaded.currency().equals(current.currency()) || loaded.microsPerUnit() != current.microsPerUnit()) {
+            problems.add(loaded.source() + ": currency: " + loaded.currency() + " at " + loaded.microsPerUnit()
+                    + " micros per unit; the balances are held in " + current.currency() + " at " + current.microsPerUnit()
+                    + ", which only a restart with a new configuration can change");
+        }
+        if (!problems.isEmpty()) {
+            metrics.catalogReload("invalid");
+            throw new ReloadRefused(problems);
+        }
+        if (loaded.version().equals(current.version())) {
+            metrics.catalogReload("unchanged");
+            return new Reload(current, false, current.version(), before.loadedAtMs());
+        }
+        ledger.recordCatalog(loaded.version(), loaded.source(), loaded.rows().size(), author);
+        Pricing after = new Pricing(before.config().withCatalog(loaded), new ModelRoutes(loaded, before.config().providers()),
+                System.currentTimeMillis());
+        pricing = after;
+        metrics.catalogLoaded(loaded);
+        metrics.catalogReload("changed");
+        LOG.info("price catalog reloaded by {}: version {} ({}, {} rows) replaces {}", author == null ? "-" : author.actor(), loaded.version(),
+                loaded.source(), loaded.rows().size(), current.version());
+        return new Reload(loaded, true, current.version(), after.loadedAtMs());
     }
 
     public Admission admission() {

@@ -13,11 +13,13 @@ import java.util.Map;
  * read from the journal: one line per request, so finance can join it against anything. The sum of
  * {@code debited_micros} over a month is that month's debits on the statements, account by account.
  * Key hashes are shortened to {@value #KEY_PREFIX_LENGTH} hex digits, with the key's label when known.
+ * {@code catalog_version} is the price catalog the request was admitted with (empty for debits journaled before it was kept),
+ * last so that the columns before it keep their places.
  */
 public final class DebitExport {
     public static final String HEADER = "settled_at,journal_index,request_id,account,key,key_label,lane,provider,model,endpoint,started_at,"
             + "ended_at,upstream_request_id,input_tokens,cache_read_tokens,cache_write_tokens,output_tokens,reasoning_tokens,"
-            + "usage_reported_by_provider,cost_micros,debited_micros,written_off_micros,reason";
+            + "usage_reported_by_provider,cost_micros,debited_micros,written_off_micros,reason,catalog_version";
     public static final int KEY_PREFIX_LENGTH = 12;
 
     private DebitExport() {
@@ -76,6 +78,7 @@ public final class DebitExport {
                 .append(settled.costMicros()).append(',')
                 .append(settled.debitedMicros()).append(',')
                 .append(settled.writtenOffMicros()).append(',')
-                .append(Csv.field(settled.reason())).append('\n');
+                .append(Csv.field(settled.reason())).append(',')
+                .append(facts.catalogVersion()).append('\n');
     }
 }

@@ -127,6 +127,11 @@ public final class RecordFormat {
                 field(line, "tpm", e.tpm());
                 field(line, "concurrency", e.concurrency());
             }
+            case JournalEvent.CatalogLoaded e -> {
+                field(line, "catalog_version", e.version());
+                field(line, "source", e.source());
+                field(line, "rows", e.rowCount());
+            }
             case Authored e -> fields(line, e.change());
         }
     }
@@ -142,6 +147,9 @@ public final class RecordFormat {
         field(line, "started", Instant.ofEpochMilli(facts.startMs()).toString());
         field(line, "ended", Instant.ofEpochMilli(facts.endMs()).toString());
         field(line, "upstream_id", facts.upstreamRequestId());
+        if (!facts.catalogVersion().isEmpty()) {
+            field(line, "catalog_version", facts.catalogVersion());
+        }
     }
 
     /** The first {@value #KEY_PREFIX_LENGTH} hex digits of a key hash. */

@@ -198,6 +198,9 @@ public final class AdminApi {
                 if (parts.length == 1 && get) {
                     return pricing();
                 }
+                if (parts.length == 2 && parts[1].equals("reload")) {
+                    return post ? reloadPricing(request) : methodNotAllowed(request, "POST");
+                }
             }
             case "audit" -> {
                 if (parts.length == 1 && get) {
@@ -895,6 +898,11 @@ public final class AdminApi {
             node.put("debited_micros", entry.debitedMicros());
             node.put("written_off_micros", entry.writtenOffMicros());
             node.put("upstream_request_id", facts.upstreamRequestId());
+            if (facts.catalogVersion().isEmpty()) {
+                node.putNull("catalog_version"); // journaled before catalog versions were
+            } else {
+                node.put("catalog_version", facts.catalogVersion());
+            }
         }
         root.put("has_more", page.hasMore());
         if (page.hasMore()) {
@@ -936,11 +944,16 @@ public final class AdminApi {
     }
 
     private Response pricing() {
+        Gateway.CatalogInForce inForce = gateway.catalogInForce();
+        var catalog = inForce.catalog();
         ObjectNode root = JSON.createObjectNode();
-        root.put("currency", gateway.config().catalog().currency());
-        root.put("micros_per_unit", gateway.config().catalog().microsPerUnit());
+        root.put("version", catalog.version());
+        root.put("source", catalog.source());
+        root.put("loaded_at", Instant.ofEpochMilli(inForce.loadedAtMs()).toString());
+        root.put("currency", catalog.currency());
+        root.put("micros_per_unit", catalog.microsPerUnit());
         ArrayNode data = root.putArray("data");
-        for (ModelRow row : gateway.config().catalog().rows()) {
+        for (ModelRow row : catalog.rows()) {
             ObjectNode node = data.addObject();
             node.put("provider", row.provider());
             node.put("model", row.model());
@@ -955,6 +968,34 @@ public final class AdminApi {
             node.put("as_of", row.asOf().toString());
             node.put("source", String.valueOf(row.source()));
         }
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    /**
+     * Reads the price catalog again (as SIGHUP does): requests admitted from now on are priced by it, those already
+     * admitted keep their price. A catalog with problems is refused with every problem, and nothing changes.
+     */
+    private Response reloadPricing(Request request) {
+        String note = request.body().length == 0 ? "" : optionalText(body(request, Set.of("note")), "note", 256);
+        Gateway.Reload reload;
+        try {
+            reload = gateway.reloadCatalog(author(request, note));
+        } catch (Gateway.ReloadRefused refused) {
+            ObjectNode root = JSON.createObjectNode();
+            ObjectNode error = root.putObject("error");
+            error.put("type", "invalid_request_error");
+            error.put("message", "The price catalog was not reloaded; the one in force stays: " + String.join("\n", refused.problems()));
+            ArrayNode problems = error.putArray("problems");
+            refused.problems().forEach(problems::add);
+            return Response.json(HttpResponseStatus.BAD_REQUEST, root);
+        }
+        ObjectNode root = JSON.createObjectNode();
+        root.put("version", reload.catalog().version());
+        root.put("previous_version", reload.previousVersion());
+        root.put("changed", reload.changed());
+        root.put("source", reload.catalog().source());
+        root.put("rows", reload.catalog().rows().size());
+        root.put("loaded_at", Instant.ofEpochMilli(reload.loadedAtMs()).toString());
         return Response.json(HttpResponseStatus.OK, root);
     }
 
@@ -1048,6 +1089,13 @@ public final class AdminApi {
                 node.put("key", keyId(e.keyHash()));
                 node.put("prefix", e.newDisplayPrefix());
                 node.put("previous_valid_until", Instant.ofEpochMilli(e.previousValidUntilMs()).toString());
+                yield null;
+            }
+            case JournalEvent.CatalogLoaded e -> {
+                node.put("action", "pricing.reloaded");
+                node.put("version", e.version());
+                node.put("source", e.source());
+                node.put("rows", e.rowCount());
                 yield null;
             }
             default -> throw new IllegalStateException("no operator makes " + authored.change().type());

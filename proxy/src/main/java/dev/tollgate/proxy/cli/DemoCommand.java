@@ -132,6 +132,7 @@ final class DemoCommand implements Callable<Integer> {
                     + "          # balances; also topup, adjust, keys, usage, requests, statement, audit (--help)");
             System.out.println();
         }
+        CatalogReloadSignal.install(node.gateway(), System.out);
         System.out.println("Each request prints its exact cost and the balance after it. Ctrl-C stops.");
         System.out.flush();
 

@@ -62,6 +62,7 @@ final class ServeCommand implements Callable<Integer> {
             System.out.println("tollgate: admin API on http://" + loaded.adminListener().host() + ":" + node.adminPort() + "/admin/v1 (metrics on /metrics)"
                     + (adminTokens.isEmpty() ? "; no admin token set, so only /healthz, /readyz and /metrics answer" : ""));
         }
+        CatalogReloadSignal.install(node.gateway(), System.out);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             node.close();

@@ -213,17 +213,20 @@ final class Billing {
         }
     }
 
-    /** What the journal records of this request: no key, no prompt, only what a statement shows. */
+    /**
+     * What the journal records of this request: no key, no prompt, only what a statement shows. The catalog version is
+     * the route's, kept from admission, so a reload while the request runs does not change what it is priced by.
+     */
     private RequestFacts facts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()),
-                upstreamRequestId == null ? "" : upstreamRequestId);
+                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion());
     }
 
     /** The facts without anything the provider said, for the release that follows a record that would not encode. */
     private RequestFacts minimalFacts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
-                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()), "");
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()), "", route.catalogVersion());
     }
 
     /**

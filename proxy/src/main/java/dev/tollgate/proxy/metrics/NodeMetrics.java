@@ -77,6 +77,9 @@ public final class NodeMetrics {
     private final PrometheusRegistry registry = new PrometheusRegistry();
     private final TollgateConfig config;
     private final Ledger ledger;
+    /** The catalog in force: a reload replaces it ({@link #catalogLoaded}). */
+    private volatile dev.tollgate.config.PriceCatalog catalog;
+    private final Counter catalogReloads;
 
     private final Counter requests;
     private final Counter tokens;
@@ -111,6 +114,17 @@ public final class NodeMetrics {
     public NodeMetrics(TollgateConfig config, Ledger ledger) {
         this.config = config;
         this.ledger = ledger;
+        this.catalog = config.catalog();
+        GaugeWithCallback.builder().name("tollgate_catalog_info")
+                .help("The price catalog in force (always 1): its version, as the journal names it with every debit, and where it was read from.")
+                .labelNames("version", "source")
+                .callback(cb -> {
+                    dev.tollgate.config.PriceCatalog current = catalog;
+                    cb.call(1, current.version(), current.source());
+                }).register(registry);
+        catalogReloads = Counter.builder().name("tollgate_catalog_reloads_total")
+                .help("Price catalog reloads by result: changed (a new version in force), unchanged (the same version), invalid (refused, nothing changed).")
+                .labelNames("result").withoutExemplars().register(registry);
         requests = Counter.builder().name("tollgate_requests_total")
                 .help("Metered requests by how they ended: status settled (billed) or released (nothing charged), and why.")
                 .labelNames("surface", "provider", "model", "status", "reason", "lane").withoutExemplars().register(registry);
@@ -257,6 +271,16 @@ public final class NodeMetrics {
         addedLatency[surface.ordinal()].observe(nanos / 1e9);
     }
 
+    /** A catalog took effect: new models get series of their own from now on, and the info gauge shows its version. */
+    public void catalogLoaded(dev.tollgate.config.PriceCatalog loaded) {
+        catalog = loaded;
+    }
+
+    /** One reload, by its result: {@code changed}, {@code unchanged} or {@code invalid}. */
+    public void catalogReload(String result) {
+        catalogReloads.labelValues(result).inc();
+    }
+
     // ---------------------------------------------------------------- read at scrape time
 
     private void registerLedgerGauges() {
@@ -383,7 +407,7 @@ public final class NodeMetrics {
             return found;
         }
         // First use of this model: made once, and only for a model of the catalog.
-        if (config.catalog().find(provider, model) == null) {
+        if (catalog.find(provider, model) == null) {
             found = models.get(OTHER);
             if (found != null) {
                 return found;

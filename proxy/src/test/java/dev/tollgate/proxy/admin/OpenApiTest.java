@@ -148,7 +148,7 @@ class OpenApiTest {
                 "POST /admin/v1/accounts/acme/adjustments", "GET /admin/v1/accounts/acme/statements/" + month,
                 "GET /admin/v1/keys", "POST /admin/v1/keys", "GET /admin/v1/keys/" + keyId, "PATCH /admin/v1/keys/" + keyId,
                 "POST /admin/v1/keys/" + keyId + "/rotate", "POST /admin/v1/keys/" + keyId + "/revoke", "GET /admin/v1/usage", "GET /admin/v1/requests", "GET /admin/v1/exports/debits",
-                "GET /admin/v1/pricing", "GET /admin/v1/audit");
+                "GET /admin/v1/pricing", "POST /admin/v1/pricing/reload", "GET /admin/v1/audit");
         Set<String> servedOperations = new LinkedHashSet<>();
         for (String route : served) {
             String method = route.substring(0, route.indexOf(' '));
@@ -266,6 +266,10 @@ class OpenApiTest {
         checked("GET", "/admin/v1/exports/debits", READ_TOKEN, null, 200);
         checked("GET", "/admin/v1/exports/debits?from=2026-12-02&to=2026-12-01", READ_TOKEN, null, 400);
         checked("GET", "/admin/v1/pricing", READ_TOKEN, null, 200);
+        checked("POST", "/admin/v1/pricing/reload", WRITE_TOKEN, "{\"note\":\"new prices\"}", 200);
+        checked("POST", "/admin/v1/pricing/reload", WRITE_TOKEN, null, 200);
+        checked("POST", "/admin/v1/pricing/reload", WRITE_TOKEN, "{\"note\":5}", 400);
+        checked("POST", "/admin/v1/pricing/reload", READ_TOKEN, null, 403);
 
         // Rate limits of a key and of an account.
         checked("PATCH", "/admin/v1/keys/" + keyId, WRITE_TOKEN, "{\"limits\":{\"rpm\":600,\"tpm\":200000,\"concurrency\":20}}", 200);

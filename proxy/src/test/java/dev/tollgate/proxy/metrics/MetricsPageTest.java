@@ -205,11 +205,16 @@ class MetricsPageTest {
             assertThat(page).doesNotContain(requestId);
         }
         for (Sample sample : samples) {
-            if (sample.name().startsWith("tollgate_")) {
+            if (sample.name().equals("tollgate_catalog_info")) {
+                // One series, of the catalog in force: its version and file name name no key, account or request.
+                assertThat(sample.labels().keySet()).containsExactlyInAnyOrder("version", "source");
+            } else if (sample.name().startsWith("tollgate_")) {
                 assertThat(sample.labels().keySet()).as(sample.name())
-                        .isSubsetOf("surface", "provider", "model", "status", "reason", "lane", "kind", "le");
+                        .isSubsetOf("surface", "provider", "model", "status", "reason", "lane", "kind", "le", "result");
             }
         }
+        assertThat(samples).filteredOn(sample -> sample.name().equals("tollgate_catalog_info")).hasSize(1)
+                .allSatisfy(sample -> assertThat(sample.labels()).containsEntry("version", CatalogLoader.loadBuiltin().version()));
 
         promtoolAccepts(page);
     }
