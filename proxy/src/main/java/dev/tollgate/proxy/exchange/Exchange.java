@@ -619,6 +619,18 @@ public final class Exchange {
             return;
         }
         moveTo(ExchangeState.DONE);
+        // First, so no failure in the cleanup below can keep a concurrency slot taken for good.
+        if (keyLimiter != null || accountLimiter != null) {
+            long now = System.nanoTime();
+            if (keyLimiter != null) {
+                keyLimiter.finish(rateLimitedTokens, billing.billedTokens, now);
+            }
+            if (accountLimiter != null) {
+                accountLimiter.finish(rateLimitedTokens, billing.billedTokens, now);
+            }
+            keyLimiter = null;
+            accountLimiter = null;
+        }
         cancelTimer();
         releaseRequest();
         if (forwardedNanos != 0) {
@@ -643,17 +655,6 @@ public final class Exchange {
             }
         }
         logAccess();
-        if (keyLimiter != null || accountLimiter != null) {
-            long now = System.nanoTime();
-            if (keyLimiter != null) {
-                keyLimiter.finish(rateLimitedTokens, billing.billedTokens, now);
-            }
-            if (accountLimiter != null) {
-                accountLimiter.finish(rateLimitedTokens, billing.billedTokens, now);
-            }
-            keyLimiter = null;
-            accountLimiter = null;
-        }
         if (onComplete != null) {
             onComplete.run();
         }
