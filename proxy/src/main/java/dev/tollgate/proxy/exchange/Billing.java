@@ -113,7 +113,7 @@ final class Billing {
             usage = withinBounds(usage, reportedByProvider, outputTokensCounted);
             costMicros = CostRule.costMicros(row(), usage);
             Usage billed = usage;
-            billedTokens = usage.inputTokens() + usage.cacheReadTokens() + usage.cacheWriteTokens() + usage.outputTokens();
+            billedTokens = usage.totalTokens();
             long cost = costMicros;
             // Filled in before the task below can run: settle is called on the event loop, which runs the task later.
             Reservation.Settlement[] settled = new Reservation.Settlement[1];
