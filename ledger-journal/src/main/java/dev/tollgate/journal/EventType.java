@@ -23,7 +23,11 @@ public enum EventType {
     /** A key's or an account's requests per minute, tokens per minute and concurrent requests (each -1 for none). */
     RATE_LIMITS_SET(15),
     /** The price catalog in force from now on: its version, where it was read from and how many rows it has. */
-    CATALOG_LOADED(16);
+    CATALOG_LOADED(16),
+    /** A key's soft-alert percentage of its spend caps, or an account's low-balance threshold (-1 for none). */
+    ALERT_SET(17),
+    /** A soft alert raised: a key's spend reached its alert percentage of a cap, or an account's balance fell below its threshold. */
+    ALERT_RAISED(18);
 
     private static final EventType[] BY_CODE = new EventType[32];
 

@@ -62,6 +62,9 @@ import java.util.zip.CRC32C;
  *       network count uint8 then each CIDR block</li>
  *   <li>KEY_ROTATED: keyHash, newSecretHash, newDisplayPrefix, previousValidUntilMs int64</li>
  *   <li>RATE_LIMITS_SET: subject uint8 (0 key, 1 account), then keyHash or accountId, rpm, tpm, concurrency (3 x int64, -1 for none)</li>
+ *   <li>ALERT_SET: subject uint8 (0 key, 1 account), then keyHash or accountId, value int64 (-1 for none)</li>
+ *   <li>ALERT_RAISED: window uint8 (0 day, 1 month, 2 total, 3 balance), accountId, keyHash, period int32, limitMicros,
+ *       thresholdMicros, amountMicros (3 x int64)</li>
  *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body in version 1 of its layout
  *       (it shares this record's timestamp)</li>
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId,
@@ -94,13 +97,14 @@ public final class JournalCodec {
     /** A catalog version: the first 16 hex digits of a SHA-256 ({@code PriceCatalog.version()}). */
     static final int CATALOG_VERSION_LENGTH = 16;
     static final int MAX_CATALOG_SOURCE = 256;
+    private static final JournalEvent.AlertRaised.Window[] ALERT_WINDOWS = JournalEvent.AlertRaised.Window.values();
     private static final int KEY_HASH_BYTES = 32;
     private static final HexFormat HEX = HexFormat.of();
     /** The records an {@link Authored} record may carry: what an operator changes, never a request's money. */
     static final java.util.Set<EventType> AUTHORABLE = java.util.EnumSet.of(EventType.ACCOUNT_OPENED, EventType.CREDIT_ADDED,
             EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED, EventType.KEY_LIMITS_SET,
             EventType.KEY_SCOPE_SET, EventType.KEY_ROTATED, EventType.RATE_LIMITS_SET,
-            EventType.CATALOG_LOADED);
+            EventType.CATALOG_LOADED, EventType.ALERT_SET);
     static final long MAX_PER_MINUTE = dev.tollgate.metering.RateLimiter.MAX_PER_MINUTE;
     static final long MAX_CONCURRENCY = dev.tollgate.metering.RateLimiter.MAX_CONCURRENCY;
     /** The same bounds as {@code KeyScope}'s. */
@@ -233,6 +237,21 @@ public final class JournalCodec {
                 putString(out, e.source());
                 out.putInt(e.rowCount());
             }
+            case JournalEvent.AlertSet e -> {
+                out.put((byte) e.subject());
+                if (e.subject() == JournalEvent.AlertSet.KEY) {
+                    putKeyHash(out, e.id());
+                } else {
+                    putString(out, e.id());
+                }
+                out.putLong(e.value());
+            }
+            case JournalEvent.AlertRaised e -> {
+                out.put((byte) e.window().ordinal());
+                putString(out, e.accountId());
+                putKeyHash(out, e.keyHash());
+                out.putInt(e.period()).putLong(e.limitMicros()).putLong(e.thresholdMicros()).putLong(e.amountMicros());
+            }
             case Authored e -> {
                 putString(out, e.actor());
                 putString(out, e.note());
@@ -322,6 +341,19 @@ public final class JournalCodec {
                 yield new JournalEvent.RateLimitsSet(timestampMs, subject, id, in.getLong(), in.getLong(), in.getLong());
             }
             case CATALOG_LOADED -> new CatalogLoaded(timestampMs, getString(in, CATALOG_VERSION_LENGTH), getString(in, MAX_CATALOG_SOURCE), in.getInt());
+            case ALERT_SET -> {
+                int subject = Byte.toUnsignedInt(in.get());
+                String id = subject == JournalEvent.AlertSet.KEY ? getKeyHash(in) : getString(in, MAX_ID);
+                yield new JournalEvent.AlertSet(timestampMs, subject, id, in.getLong());
+            }
+            case ALERT_RAISED -> {
+                int window = Byte.toUnsignedInt(in.get());
+                if (window >= ALERT_WINDOWS.length) {
+                    throw new IllegalArgumentException("no alert window " + window);
+                }
+                yield new JournalEvent.AlertRaised(timestampMs, ALERT_WINDOWS[window], getString(in, MAX_ID), getKeyHash(in), in.getInt(),
+                        in.getLong(), in.getLong(), in.getLong());
+            }
             case AUTHORED -> {
                 String actor = getString(in, MAX_LABEL);
                 String note = getString(in, MAX_REASON);
@@ -434,6 +466,26 @@ public final class JournalCodec {
                 require(isCatalogVersion(e.version()), event, "a catalog version is " + CATALOG_VERSION_LENGTH + " lower-case hex digits");
                 text(event, "source", e.source(), MAX_CATALOG_SOURCE, true);
                 require(e.rowCount() > 0, event, "a catalog has at least one row");
+            }
+            case JournalEvent.AlertSet e -> {
+                require(e.subject() == JournalEvent.AlertSet.KEY || e.subject() == JournalEvent.AlertSet.ACCOUNT, event,
+                        "the subject is a key (0) or an account (1)");
+                if (e.subject() == JournalEvent.AlertSet.KEY) {
+                    keyHash(event, e.id());
+                    require(e.value() == -1 || e.value() >= 1 && e.value() <= 100, event, "a key's alert percentage is -1 (none) or 1..100");
+                } else {
+                    id(event, e.id());
+                    require(e.value() >= -1, event, "a low-balance threshold is -1 (none) or at least 0 micros");
+                }
+            }
+            case JournalEvent.AlertRaised e -> {
+                require(e.window() != null, event, "missing window");
+                id(event, e.accountId());
+                keyHash(event, e.keyHash());
+                require(e.period() >= 0, event, "negative period");
+                require(e.window() == JournalEvent.AlertRaised.Window.BALANCE ? e.limitMicros() == -1 : e.limitMicros() > 0, event,
+                        "a cap's alert names the cap, a balance alert none");
+                require(e.thresholdMicros() >= 0, event, "negative threshold");
             }
             case Authored e -> {
                 text(event, "actor", e.actor(), MAX_LABEL, true);

@@ -170,6 +170,39 @@ public sealed interface JournalEvent {
     }
 
     /**
+     * A key's soft alert ({@code subject} {@link #KEY}, {@code id} its hash, {@code value} the percentage 1 to 100 of
+     * each of its caps) or an account's ({@link #ACCOUNT}, its id, {@code value} the low-balance threshold in micros),
+     * replacing the one before; {@code value} -1 for none.
+     */
+    record AlertSet(long timestampMs, int subject, String id, long value) implements JournalEvent {
+        public static final int KEY = 0;
+        public static final int ACCOUNT = 1;
+
+        public EventType type() {
+            return EventType.ALERT_SET;
+        }
+    }
+
+    /**
+     * A soft alert raised, once per crossing: for {@link Window#DAY}, {@link Window#MONTH} or {@link Window#TOTAL}, key
+     * {@code keyHash} of account {@code accountId} has used {@code amountMicros} of the window's {@code limitMicros}
+     * cap in {@code period} (the UTC day or month number, 0 for the total), at or beyond {@code thresholdMicros};
+     * for {@link Window#BALANCE}, the account's balance {@code amountMicros} fell below its {@code thresholdMicros}
+     * ({@code keyHash} the key whose debit took it there, {@code limitMicros} -1, {@code period} the how-many-th time).
+     * It moves no money; it is what the alert webhook delivers, and what stops an alert being raised twice.
+     */
+    record AlertRaised(long timestampMs, Window window, String accountId, String keyHash, int period, long limitMicros,
+                       long thresholdMicros, long amountMicros) implements JournalEvent {
+        public enum Window {
+            DAY, MONTH, TOTAL, BALANCE
+        }
+
+        public EventType type() {
+            return EventType.ALERT_RAISED;
+        }
+    }
+
+    /**
      * What a statement or request log shows of one request. {@code catalogVersion} is the version of the price catalog
      * the request was admitted with, so priced with; empty when unknown (records written before it was journaled,
      * and releases that recovery writes).

@@ -106,6 +106,9 @@ public final class Ledger implements AutoCloseable {
      * reservation once the journal takes records again, so the journal comes to equal the counters without a restart.
      */
     private final java.util.concurrent.ConcurrentLinkedQueue<Released> unrecorded = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final SoftAlerts alerts;
+    /** Every key's soft-alert percentage of its caps ({@link SpendWindows#NO_ALERT} when absent), also in its spend slot once it has one. */
+    private final java.util.Map<String, Integer> alertPercents = new java.util.concurrent.ConcurrentHashMap<>();
 
     private Ledger(Journal journal, AccountBook accounts, ApiKeys keys, long lastReservationId, Set<String> appliedIdempotencyKeys,
                    LongSupplier clockMs, RecoveryReport recoveryReport) {
@@ -120,6 +123,7 @@ public final class Ledger implements AutoCloseable {
         // 64 bytes a capped key; bounded, since the number of accounts a configuration allows is much larger than this.
         this.accountLimiters = new java.util.concurrent.atomic.AtomicReferenceArray<>(accounts.balances().capacity());
         this.spendWindows = new SpendWindows(Math.min(65_536, Math.max(1_024, 4 * accounts.balances().capacity())));
+        this.alerts = new SoftAlerts(accounts.balances(), spendWindows, writer);
         for (String scope : appliedIdempotencyKeys) {
             int mark = scope.length() - FINGERPRINT_HEX - 1;
             if (mark > 0 && scope.charAt(mark) == FINGERPRINT_MARK && isHex(scope, mark + 1)) {
@@ -239,6 +243,16 @@ public final class Ledger implements AutoCloseable {
         for (LedgerState.KeyLimits limits : state.keyLimits()) {
             ledger.applyCaps(limits.keyHash(), new Caps(limits.dayCapMicros(), limits.monthCapMicros(), limits.totalCapMicros()));
         }
+        for (LedgerState.KeyAlerts keyAlerts : state.keyAlerts()) {
+            ledger.applyAlertPercent(keyAlerts.keyHash(), keyAlerts.percent());
+            Integer slot = ledger.spendSlots.get(keyAlerts.keyHash());
+            if (slot != null) {
+                ledger.alerts.restore(slot, keyAlerts);
+            }
+        }
+        for (LedgerState.BalanceAlert balanceAlert : state.balanceAlerts()) {
+            ledger.alerts.restore(accounts.slotOf(balanceAlert.accountId()), balanceAlert);
+        }
         for (LedgerState.RateLimits limits : state.rateLimits()) {
             ledger.applyRateLimits(limits.subject(), limits.id(), new RateLimiter.Limits(limits.rpm(), limits.tpm(), limits.concurrency()));
         }
@@ -315,6 +329,7 @@ public final class Ledger implements AutoCloseable {
         }
         journal.append(new CreditAdded(now(), accountId, amountMicros, idempotencyKey));
         accounts.balances().credit(slot, amountMicros);
+        alerts.rearm(slot);
         appliedIdempotencyKeys.add(LedgerState.idempotencyScope(accountId, idempotencyKey));
         return true;
     }
@@ -334,6 +349,7 @@ public final class Ledger implements AutoCloseable {
         String journaledKey = idempotencyKey + FINGERPRINT_MARK + fingerprint;
         journal.append(authored(author, new CreditAdded(now(), accountId, amountMicros, journaledKey)));
         accounts.balances().credit(slot, amountMicros);
+        alerts.rearm(slot);
         remember(accountId, idempotencyKey, fingerprint);
         return Applied.APPLIED;
     }
@@ -357,6 +373,7 @@ public final class Ledger implements AutoCloseable {
             accounts.balances().adjust(slot, -amountMicros);
             throw e;
         }
+        alerts.rearm(slot);
         remember(accountId, idempotencyKey, fingerprint);
         return Applied.APPLIED;
     }
@@ -401,6 +418,7 @@ public final class Ledger implements AutoCloseable {
             accounts.balances().adjust(slot, -amountMicros);
             throw e;
         }
+        alerts.rearm(slot);
         appliedIdempotencyKeys.add(LedgerState.idempotencyScope(accountId, idempotencyKey));
         return true;
     }
@@ -490,6 +508,56 @@ public final class Ledger implements AutoCloseable {
             }
         }
         limiter.setLimits(limits);
+    }
+
+    /**
+     * Sets a key's soft alert: the percentage (1 to 100) of each of its caps at which an alert is raised once per window,
+     * or {@link SpendWindows#NO_ALERT}; journaled with its author. A key without caps has nothing to alert on until it gets some.
+     */
+    public synchronized void setKeyAlertPercent(String keyHash, int percent, Author author) {
+        if (!keyRecords.containsKey(keyHash)) {
+            throw new IllegalArgumentException("no key " + keyHash);
+        }
+        journal.append(authored(author, new JournalEvent.AlertSet(now(), JournalEvent.AlertSet.KEY, keyHash, percent)));
+        applyAlertPercent(keyHash, percent);
+    }
+
+    private void applyAlertPercent(String keyHash, int percent) {
+        alertPercents.put(keyHash, percent);
+        Integer slot = spendSlots.get(keyHash);
+        if (slot != null) {
+            spendWindows.setAlertPercent(slot, percent);
+        }
+    }
+
+    /** A key's soft-alert percentage, {@link SpendWindows#NO_ALERT} for none. */
+    public int keyAlertPercent(String keyHash) {
+        return alertPercents.getOrDefault(keyHash, SpendWindows.NO_ALERT);
+    }
+
+    /**
+     * Sets an account's low-balance threshold in micros (-1 for none), journaled with its author: an alert is raised once
+     * when a debit takes the balance below it, and again only after money added brought it back.
+     */
+    public synchronized void setLowBalanceThreshold(String accountId, long thresholdMicros, Author author) {
+        int slot = requireAccount(accountId);
+        journal.append(authored(author, new JournalEvent.AlertSet(now(), JournalEvent.AlertSet.ACCOUNT, accountId, thresholdMicros)));
+        alerts.setThreshold(slot, thresholdMicros);
+    }
+
+    /** An account's low-balance threshold in micros, -1 for none. */
+    public long lowBalanceThreshold(String accountId) {
+        int slot = accounts.slotOf(accountId);
+        return slot < 0 ? -1 : alerts.threshold(slot);
+    }
+
+    /** Tells {@code listener} of every soft alert this node raises (for the log line and the metric). */
+    public void onAlert(SoftAlerts.Listener listener) {
+        alerts.listener(listener);
+    }
+
+    SoftAlerts alerts() {
+        return alerts;
     }
 
     /** The rate limiter of the account in {@code accountSlot}, or null when it never had rate limits. */
@@ -606,6 +674,7 @@ public final class Ledger implements AutoCloseable {
         if (slot == null) {
             // Every key that ever had limits set keeps a slot, cleared or not, so replay gives the same slots as live.
             slot = spendWindows.allocate();
+            spendWindows.setAlertPercent(slot, alertPercents.getOrDefault(keyHash, SpendWindows.NO_ALERT));
             spendSlots.put(keyHash, slot);
             if (spentSoFar != null) {
                 long nowMs = now();

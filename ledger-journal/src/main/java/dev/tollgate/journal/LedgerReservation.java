@@ -123,6 +123,7 @@ public final class LedgerReservation {
                     whenJournaled.appended(failure);
                 }
             });
+            ledger.alerts().afterSettle(key, nowMs);
         }
         return settlement;
     }

@@ -73,6 +73,11 @@ public final class LedgerState {
         public long conservationErrorMicros() {
             return creditedMicros - debitedMicros - availableMicros - reservedMicros;
         }
+
+        /** What the account holds, reservations counted as still its own: what a low-balance alert watches. */
+        public long balanceMicros() {
+            return creditedMicros - debitedMicros;
+        }
     }
 
     public record Key(String keyHash, String displayPrefix, String label, String accountId, boolean revoked) {
@@ -117,6 +122,21 @@ public final class LedgerState {
     public record RateLimits(int subject, String id, long rpm, long tpm, long concurrency) {
     }
 
+    /**
+     * The soft alerts of a key: its percentage of each cap (-1 none) and the periods its day and month alerts were last
+     * raised for and whether its total's was (-1: never).
+     */
+    public record KeyAlerts(String keyHash, int percent, int dayAlerted, int monthAlerted, boolean totalAlerted) {
+        static final KeyAlerts NONE = new KeyAlerts("", -1, -1, -1, false);
+    }
+
+    /**
+     * An account's low-balance alert: its threshold (-1 none), how many times it was raised, and whether it is raised now
+     * (until money added takes the balance back to the threshold).
+     */
+    public record BalanceAlert(String accountId, long thresholdMicros, int raisedCount, boolean raised) {
+    }
+
     public record OpenReservation(long reservationId, String accountId, String keyHash, long heldMicros, String requestId, long startMs) {
     }
 
@@ -132,6 +152,8 @@ public final class LedgerState {
     /** Every secret hash in {@link #keySecrets}, to the key it opens: a secret opens one key only. */
     private final Map<String, String> secretOwners = new HashMap<>();
     private final Set<String> appliedIdempotencyKeys = new HashSet<>();
+    private final Map<String, KeyAlerts> keyAlerts = new LinkedHashMap<>();
+    private final Map<String, BalanceAlert> balanceAlerts = new LinkedHashMap<>();
     /** The version of the last price catalog journaled as loaded; empty before any. */
     private String catalogVersion = "";
     private long lastIndex = -1;
@@ -154,6 +176,7 @@ public final class LedgerState {
                     Account account = account(index, e.accountId());
                     account.creditedMicros += e.amountMicros();
                     account.availableMicros += e.amountMicros();
+                    rearmBalanceAlert(account);
                 }
             }
             case Adjusted e -> {
@@ -161,6 +184,7 @@ public final class LedgerState {
                     Account account = account(index, e.accountId());
                     account.creditedMicros += e.amountMicros();
                     account.availableMicros += e.amountMicros();
+                    rearmBalanceAlert(account);
                 }
             }
             case KeyIssued e -> {
@@ -251,11 +275,55 @@ public final class LedgerState {
                 rateLimits.put(e.subject() + ":" + e.id(), new RateLimits(e.subject(), e.id(), e.rpm(), e.tpm(), e.concurrency()));
             }
             case JournalEvent.CatalogLoaded e -> catalogVersion = e.version();
+            case JournalEvent.AlertSet e -> {
+                if (e.subject() == JournalEvent.AlertSet.KEY) {
+                    if (!keys.containsKey(e.id())) {
+                        throw new LedgerReplayException(index, "sets the alert of a key that was never issued");
+                    }
+                    KeyAlerts before = keyAlerts.getOrDefault(e.id(), KeyAlerts.NONE);
+                    keyAlerts.put(e.id(), new KeyAlerts(e.id(), (int) e.value(), before.dayAlerted(), before.monthAlerted(), before.totalAlerted()));
+                } else {
+                    Account account = account(index, e.id());
+                    BalanceAlert before = balanceAlerts.get(e.id());
+                    balanceAlerts.put(e.id(), new BalanceAlert(e.id(), e.value(), before == null ? 0 : before.raisedCount(),
+                            before != null && before.raised()));
+                    rearmBalanceAlert(account);
+                }
+            }
+            case JournalEvent.AlertRaised e -> {
+                if (e.window() == JournalEvent.AlertRaised.Window.BALANCE) {
+                    BalanceAlert before = balanceAlerts.get(e.accountId());
+                    if (before == null) {
+                        throw new LedgerReplayException(index, "raises the low-balance alert of an account that has no threshold");
+                    }
+                    balanceAlerts.put(e.accountId(), new BalanceAlert(e.accountId(), before.thresholdMicros(), before.raisedCount() + 1, true));
+                } else {
+                    KeyAlerts before = keyAlerts.get(e.keyHash());
+                    if (before == null) {
+                        throw new LedgerReplayException(index, "raises the alert of a key that has no alert percentage");
+                    }
+                    keyAlerts.put(e.keyHash(), switch (e.window()) {
+                        case DAY -> new KeyAlerts(e.keyHash(), before.percent(), Math.max(before.dayAlerted(), e.period()), before.monthAlerted(),
+                                before.totalAlerted());
+                        case MONTH -> new KeyAlerts(e.keyHash(), before.percent(), before.dayAlerted(), Math.max(before.monthAlerted(), e.period()),
+                                before.totalAlerted());
+                        default -> new KeyAlerts(e.keyHash(), before.percent(), before.dayAlerted(), before.monthAlerted(), true);
+                    });
+                }
+            }
             case JournalEvent.Authored e -> throw new LedgerReplayException(index, "an operator's record inside another"); // the codec refuses it
         }
         lastIndex = index;
         recordsApplied++;
         return true;
+    }
+
+    /** A raised low-balance alert re-arms once money added (or a lower threshold) puts the balance at or above the threshold. */
+    private void rearmBalanceAlert(Account account) {
+        BalanceAlert alert = balanceAlerts.get(account.id());
+        if (alert != null && alert.raised() && (alert.thresholdMicros() < 0 || account.balanceMicros() >= alert.thresholdMicros())) {
+            balanceAlerts.put(account.id(), new BalanceAlert(account.id(), alert.thresholdMicros(), alert.raisedCount(), false));
+        }
     }
 
     private Account account(long index, String accountId) {
@@ -296,6 +364,22 @@ public final class LedgerState {
 
     public Collection<KeyLimits> keyLimits() {
         return keyLimits.values();
+    }
+
+    public Collection<KeyAlerts> keyAlerts() {
+        return keyAlerts.values();
+    }
+
+    public Collection<BalanceAlert> balanceAlerts() {
+        return balanceAlerts.values();
+    }
+
+    void restoreKeyAlerts(KeyAlerts alerts) {
+        keyAlerts.put(alerts.keyHash(), alerts);
+    }
+
+    void restoreBalanceAlert(BalanceAlert alert) {
+        balanceAlerts.put(alert.accountId(), alert);
     }
 
     public Collection<RateLimits> rateLimits() {
@@ -427,6 +511,13 @@ public final class LedgerState {
         }
         for (String key : new java.util.TreeSet<>(appliedIdempotencyKeys)) {
             digest.update(key.getBytes(StandardCharsets.UTF_8));
+        }
+        // Each only when there is one, as the catalog version below, so older journals hash as they did.
+        for (KeyAlerts alerts : new TreeMap<>(keyAlerts).values()) {
+            digest.update(alerts.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        for (BalanceAlert alert : new TreeMap<>(balanceAlerts).values()) {
+            digest.update(alert.toString().getBytes(StandardCharsets.UTF_8));
         }
         digest.update(number.clear().putLong(maxReservationId).array());
         if (!catalogVersion.isEmpty()) {

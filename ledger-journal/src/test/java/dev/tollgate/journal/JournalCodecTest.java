@@ -161,6 +161,17 @@ class JournalCodecTest {
                 }
                 case CATALOG_LOADED -> new JournalEvent.CatalogLoaded(ts, catalogVersion(), text(JournalCodec.MAX_CATALOG_SOURCE, true),
                         random.nextInt(1, Integer.MAX_VALUE));
+                case ALERT_SET -> {
+                    boolean key = random.nextBoolean();
+                    yield new JournalEvent.AlertSet(ts, key ? JournalEvent.AlertSet.KEY : JournalEvent.AlertSet.ACCOUNT,
+                            key ? keyHash() : text(JournalCodec.MAX_ID, true),
+                            random.nextBoolean() ? -1 : key ? random.nextInt(1, 101) : random.nextLong(0, Long.MAX_VALUE));
+                }
+                case ALERT_RAISED -> {
+                    JournalEvent.AlertRaised.Window window = JournalEvent.AlertRaised.Window.values()[random.nextInt(4)];
+                    yield new JournalEvent.AlertRaised(ts, window, text(JournalCodec.MAX_ID, true), keyHash(), random.nextInt(0, Integer.MAX_VALUE),
+                            window == JournalEvent.AlertRaised.Window.BALANCE ? -1 : random.nextLong(1, Long.MAX_VALUE), amount(), amount());
+                }
                 case AUTHORED -> {
                     EventType[] authorable = JournalCodec.AUTHORABLE.toArray(EventType[]::new);
                     JournalEvent change = of(authorable[random.nextInt(authorable.length)]);
@@ -382,7 +393,17 @@ class JournalCodecTest {
                 new JournalEvent.CatalogLoaded(now, "0123456789abcdeg", "builtin", 12),
                 new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "", 12),
                 new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "s".repeat(JournalCodec.MAX_CATALOG_SOURCE + 1), 12),
-                new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "builtin", 0)));
+                new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "builtin", 0),
+                new JournalEvent.AlertSet(now, 2, "acme", 10),
+                new JournalEvent.AlertSet(now, JournalEvent.AlertSet.KEY, hash, 0),
+                new JournalEvent.AlertSet(now, JournalEvent.AlertSet.KEY, hash, 101),
+                new JournalEvent.AlertSet(now, JournalEvent.AlertSet.KEY, "acme", 80),
+                new JournalEvent.AlertSet(now, JournalEvent.AlertSet.ACCOUNT, "acme", -2),
+                new JournalEvent.AlertRaised(now, null, "acme", hash, 0, 10, 8, 9),
+                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.DAY, "acme", hash, -1, 10, 8, 9),
+                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.DAY, "acme", hash, 0, 0, 8, 9),
+                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.BALANCE, "acme", hash, 0, 10, 8, 9),
+                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.TOTAL, "acme", hash, 0, 10, -8, 9)));
         try (Journal journal = Journal.open(directory, Durability.PAGE_CACHE, 100)) {
             for (JournalEvent event : invalid) {
                 assertThat(catchThrowable(() -> JournalCodec.validate(event))).as("%s", event).isInstanceOf(JournalFormatException.class)
@@ -500,7 +521,7 @@ class JournalCodecTest {
 
     @Test
     void aRecordOfAnUnknownTypeIsAnError() {
-        for (int code : new int[] {0, 17, 31, 32, 200, 255}) {
+        for (int code : new int[] {0, 19, 31, 32, 200, 255}) {
             byte[] record = encode(new AccountOpened(1, "acme"));
             record[0] = (byte) code;
             reseal(record);

@@ -15,6 +15,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  *  | month word: month number (20 bits)   | used micros (44 bits)  |  8
  *  |             total used micros (int64)                         | 16
  *  |             day cap, month cap, total cap (int64; -1: none)   | 24
+ *  |             soft-alert percentage of each cap (int64; -1: none) | 48
+ *  | alerted: day+1 (20 bits) | month+1 (20 bits) | total (1 bit)  | 56
  *  +---------------------------------------------------------------+
  * </pre>
  *
@@ -24,9 +26,14 @@ import org.agrona.concurrent.UnsafeBuffer;
  * plus money debited. The period sits in the same word as what was used in it, so one compare-and-set both
  * rolls a window over to a new day and charges it, and a settlement of a request admitted yesterday gives
  * back nothing to today's window.
+ *
+ * <p>The soft alert sits in the same slot: after a settlement, a window whose used micros reached the alert
+ * percentage of its cap is {@linkplain #claimAlert claimed} once per period by one compare-and-set, so of many
+ * concurrent settlements that cross it exactly one raises the alert.
  */
 public final class SpendWindows {
     public static final long NO_CAP = -1;
+    public static final int NO_ALERT = -1;
     /** The largest cap (about 8.8 million currency units): a window's used micros must fit in 44 bits with room for a write-off. */
     public static final long MAX_CAP_MICROS = 1L << 43;
     public static final int SLOT_LENGTH = BitUtil.CACHE_LINE_LENGTH;
@@ -36,6 +43,11 @@ public final class SpendWindows {
     private static final int DAY_CAP = 24;
     private static final int MONTH_CAP = 32;
     private static final int TOTAL_CAP = 40;
+    private static final int ALERT_PERCENT = 48;
+    private static final int ALERTED = 56;
+    private static final int PERIOD_BITS = 20;
+    private static final long PERIOD_MASK = (1L << PERIOD_BITS) - 1;
+    private static final long TOTAL_ALERTED = 1L << (2 * PERIOD_BITS);
     private static final int USED_BITS = 44;
     private static final long USED_MASK = (1L << USED_BITS) - 1;
     private static final long MS_PER_DAY = 86_400_000L;
@@ -73,6 +85,7 @@ public final class SpendWindows {
         }
         int slot = allocated++;
         setCaps(slot, NO_CAP, NO_CAP, NO_CAP);
+        setAlertPercent(slot, NO_ALERT);
         return slot;
     }
 
@@ -88,6 +101,70 @@ public final class SpendWindows {
             throw new IllegalArgumentException("a cap is 0 to " + MAX_CAP_MICROS + " micros, or none: " + capMicros);
         }
         return capMicros;
+    }
+
+    /** The percentage (1 to 100) of each cap at which the key's soft alert is raised, or {@link #NO_ALERT}. */
+    public void setAlertPercent(int slot, int percent) {
+        if (percent != NO_ALERT && (percent < 1 || percent > 100)) {
+            throw new IllegalArgumentException("an alert percentage is 1 to 100, or none: " + percent);
+        }
+        buffer.putLongVolatile(offset(slot) + ALERT_PERCENT, percent);
+    }
+
+    public int alertPercent(int slot) {
+        return (int) buffer.getLongVolatile(offset(slot) + ALERT_PERCENT);
+    }
+
+    /**
+     * Whether the window's used micros in {@code period} reached the alert percentage of its cap (false without a cap,
+     * with a cap of zero, which only blocks, or without an alert percentage).
+     */
+    public boolean reachedAlert(int slot, Window window, int period) {
+        long percent = alertPercent(slot);
+        long cap = cap(slot, window);
+        return percent > 0 && cap > 0 && used(slot, window, period) * 100 >= cap * percent;
+    }
+
+    /**
+     * Marks the window's alert raised for {@code period} (the day or month number; ignored for the total): true for
+     * the one caller that marked it, false when it already was for this period or a later one.
+     */
+    public boolean claimAlert(int slot, Window window, int period) {
+        int offset = offset(slot) + ALERTED;
+        while (true) {
+            long word = buffer.getLongVolatile(offset);
+            long marked = withAlerted(word, window, period);
+            if (marked == word) {
+                return false;
+            }
+            if (buffer.compareAndSetLong(offset, word, marked)) {
+                return true;
+            }
+        }
+    }
+
+    /** The period a window's alert was last raised for ({@code 0} for the total), or -1 for never. */
+    public int alertedPeriod(int slot, Window window) {
+        long word = buffer.getLongVolatile(offset(slot) + ALERTED);
+        return switch (window) {
+            case DAY -> (int) (word & PERIOD_MASK) - 1;
+            case MONTH -> (int) ((word >>> PERIOD_BITS) & PERIOD_MASK) - 1;
+            case TOTAL -> (word & TOTAL_ALERTED) != 0 ? 0 : -1;
+        };
+    }
+
+    /** Marks as {@link #claimAlert} does, without telling who: replaying the alerts the journal recorded, at start-up. */
+    public void restoreAlerted(int slot, Window window, int period) {
+        claimAlert(slot, window, period);
+    }
+
+    private static long withAlerted(long word, Window window, int period) {
+        return switch (window) {
+            case DAY -> (word & PERIOD_MASK) - 1 >= period ? word : (word & ~PERIOD_MASK) | (period + 1L);
+            case MONTH -> ((word >>> PERIOD_BITS) & PERIOD_MASK) - 1 >= period ? word
+                    : (word & ~(PERIOD_MASK << PERIOD_BITS)) | ((period + 1L) << PERIOD_BITS);
+            case TOTAL -> word | TOTAL_ALERTED;
+        };
     }
 
     /** Sets what was used, rebuilt from the journal at start-up, before any request can see the key. */

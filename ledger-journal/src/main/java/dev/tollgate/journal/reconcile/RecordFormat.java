@@ -132,6 +132,20 @@ public final class RecordFormat {
                 field(line, "source", e.source());
                 field(line, "rows", e.rowCount());
             }
+            case JournalEvent.AlertSet e -> {
+                boolean key = e.subject() == JournalEvent.AlertSet.KEY;
+                field(line, key ? "key" : "account", key ? key(e.id()) : e.id());
+                field(line, key ? "alert_percent" : "low_balance_threshold_micros", e.value());
+            }
+            case JournalEvent.AlertRaised e -> {
+                field(line, "account", e.accountId());
+                field(line, "key", key(e.keyHash()));
+                field(line, "window", e.window().name().toLowerCase(java.util.Locale.ROOT));
+                field(line, "period", e.period());
+                field(line, "limit", e.limitMicros());
+                field(line, "threshold", e.thresholdMicros());
+                field(line, "amount", e.amountMicros());
+            }
             case Authored e -> fields(line, e.change());
         }
     }
