@@ -37,6 +37,15 @@ import java.util.regex.Pattern;
  * accessLog:                        # optional: one JSON line per request (docs/OPERATIONS.md)
  *   enabled: false                  # the default
  *   path: logs/access.jsonl         # the default, relative to this file; "-" for standard output
+ * alerts:                           # optional: soft alerts also go to a webhook (docs/OPERATIONS.md)
+ *   webhook:
+ *     url: https://billing.example.com/hooks/tollgate
+ *     secretEnv: TOLLGATE_ALERT_WEBHOOK_SECRET   # the default: the HMAC-SHA256 signing secret
+ *     maxAttempts: 8                # then the alert is given up (logged, counted)
+ *     initialBackoffMs: 1000        # doubling, with jitter, up to maxBackoffMs: 60000
+ *     timeoutMs: 5000
+ * metrics:
+ *   keyLabels: false                # the default; true adds each key's label to the request series
  * accounts:
  *   - id: acme
  *     openingCreditMicros: 25000000
@@ -99,13 +108,62 @@ public final class ConfigLoader {
         JournalConfig journal = journal(root.object("journal", true), directory);
         List<AccountConfig> accounts = accounts(root, problems);
         AccessLogConfig accessLog = accessLog(root.object("accessLog", false), directory);
+        AlertsConfig alerts = alerts(root.object("alerts", false), environment, problems);
+        MetricsConfig metrics = metrics(root.object("metrics", false));
         root.rejectUnknown();
 
         if (catalog != null) {
             checkCatalogAgainstProviders(catalog, providers, providerPaths, problems);
         }
         problems.throwIfAny();
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics);
+    }
+
+    private static AlertsConfig alerts(YamlObject alerts, Function<String, String> environment, Problems problems) {
+        if (alerts == null) {
+            return AlertsConfig.NONE;
+        }
+        YamlObject webhook = alerts.object("webhook", false);
+        alerts.rejectUnknown();
+        if (webhook == null) {
+            return AlertsConfig.NONE;
+        }
+        java.net.URI url = webhook.httpUrl("url");
+        String secretEnv = webhook.optionalText("secretEnv", AlertsConfig.Webhook.DEFAULT_SECRET_ENV);
+        int maxAttempts = webhook.optionalBoundedInt("maxAttempts", 1, 100, AlertsConfig.Webhook.DEFAULT_MAX_ATTEMPTS);
+        int initialBackoffMs = webhook.optionalBoundedInt("initialBackoffMs", 1, 3_600_000, AlertsConfig.Webhook.DEFAULT_INITIAL_BACKOFF_MS);
+        int maxBackoffMs = webhook.optionalBoundedInt("maxBackoffMs", 1, 3_600_000, AlertsConfig.Webhook.DEFAULT_MAX_BACKOFF_MS);
+        int timeoutMs = webhook.optionalBoundedInt("timeoutMs", 1, 600_000, AlertsConfig.Webhook.DEFAULT_TIMEOUT_MS);
+        if (webhook.has("secret")) {
+            problems.add(webhook.childPath("secret"), "secrets are never read from files: name an environment variable in secretEnv instead");
+        }
+        webhook.rejectUnknown();
+        Secret secret = null;
+        if (!ENV_NAME.matcher(secretEnv).matches()) {
+            problems.add(webhook.childPath("secretEnv"), "expected the name of an environment variable, found \"" + secretEnv + "\"");
+        } else {
+            String value = environment.apply(secretEnv);
+            if (value == null || value.isBlank()) {
+                // Unsigned alerts would let anyone who can reach the receiver fake one (an auto-reload, say).
+                problems.add(webhook.childPath("secretEnv"), "environment variable " + secretEnv + " is not set: alerts are always signed");
+            } else {
+                secret = new Secret(value.strip());
+            }
+        }
+        if (maxBackoffMs < initialBackoffMs) {
+            problems.add(webhook.childPath("maxBackoffMs"), "is less than initialBackoffMs (" + initialBackoffMs + ")");
+        }
+        return url == null || secret == null ? AlertsConfig.NONE
+                : new AlertsConfig(new AlertsConfig.Webhook(url, secret, maxAttempts, initialBackoffMs, maxBackoffMs, timeoutMs));
+    }
+
+    private static MetricsConfig metrics(YamlObject metrics) {
+        if (metrics == null) {
+            return MetricsConfig.DEFAULT;
+        }
+        boolean keyLabels = metrics.optionalBoolean("keyLabels", false);
+        metrics.rejectUnknown();
+        return new MetricsConfig(keyLabels);
     }
 
     private static ListenerConfig listener(YamlObject listener) {

@@ -11,12 +11,22 @@ public record TollgateConfig(
         JournalConfig journal,
         List<AccountConfig> accounts,
         ListenerConfig adminListener,
-        AccessLogConfig accessLog) {
+        AccessLogConfig accessLog,
+        AlertsConfig alerts,
+        MetricsConfig metrics) {
 
     public TollgateConfig {
         providers = List.copyOf(providers);
         accounts = List.copyOf(accounts);
         accessLog = accessLog == null ? AccessLogConfig.DISABLED : accessLog;
+        alerts = alerts == null ? AlertsConfig.NONE : alerts;
+        metrics = metrics == null ? MetricsConfig.DEFAULT : metrics;
+    }
+
+    /** A node without an alert webhook and with the default metrics. */
+    public TollgateConfig(ListenerConfig proxyListener, List<ProviderConfig> providers, PriceCatalog catalog, Limits limits, JournalConfig journal,
+                          List<AccountConfig> accounts, ListenerConfig adminListener, AccessLogConfig accessLog) {
+        this(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, AlertsConfig.NONE, MetricsConfig.DEFAULT);
     }
 
     /** A node without an access log. */
@@ -33,17 +43,27 @@ public record TollgateConfig(
 
     /** This configuration with the admin listener at {@code admin} (null: none). */
     public TollgateConfig withAdminListener(ListenerConfig admin) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin, accessLog);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin, accessLog, alerts, metrics);
     }
 
     /** This configuration with the price catalog {@code newCatalog} (a reload). */
     public TollgateConfig withCatalog(PriceCatalog newCatalog) {
-        return new TollgateConfig(proxyListener, providers, newCatalog, limits, journal, accounts, adminListener, accessLog);
+        return new TollgateConfig(proxyListener, providers, newCatalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics);
     }
 
     /** This configuration with the access log {@code log}. */
     public TollgateConfig withAccessLog(AccessLogConfig log) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, log);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, log, alerts, metrics);
+    }
+
+    /** This configuration with the alert webhook of {@code newAlerts}. */
+    public TollgateConfig withAlerts(AlertsConfig newAlerts) {
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, newAlerts, metrics);
+    }
+
+    /** This configuration with {@code newMetrics}. */
+    public TollgateConfig withMetrics(MetricsConfig newMetrics) {
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, newMetrics);
     }
 
     public ProviderConfig provider(String name) {

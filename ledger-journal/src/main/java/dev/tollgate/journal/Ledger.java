@@ -701,6 +701,11 @@ public final class Ledger implements AutoCloseable {
         return !spendSlots.isEmpty();
     }
 
+    /** How many keys may still get spend caps (each takes a slot of {@link #spendWindows()} for good). */
+    public int freeSpendSlots() {
+        return spendWindows.capacity() - spendWindows.allocated();
+    }
+
     public SpendWindows spendWindows() {
         return spendWindows;
     }

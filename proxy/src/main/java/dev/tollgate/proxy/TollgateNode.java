@@ -1,6 +1,7 @@
 package dev.tollgate.proxy;
 
 import dev.tollgate.proxy.accesslog.AccessLog;
+import dev.tollgate.proxy.alerts.AlertWebhook;
 import dev.tollgate.proxy.admin.AdminServer;
 import dev.tollgate.proxy.admin.AdminTokens;
 import dev.tollgate.proxy.listener.TollgateServer;
@@ -28,9 +29,14 @@ public final class TollgateNode implements AutoCloseable {
     /** Null when the configuration has no admin listener. */
     private final AdminServer admin;
     private final AccessLog accessLog;
+    /** Null without a webhook configured. */
+    private final AlertWebhook webhook;
+    private static final org.slf4j.Logger ALERT_LOG = org.slf4j.LoggerFactory.getLogger("dev.tollgate.alerts");
 
-    private TollgateNode(Journal journal, Gateway gateway, Reconciler reconciler, TollgateServer server, AdminServer admin, AccessLog accessLog) {
+    private TollgateNode(Journal journal, Gateway gateway, Reconciler reconciler, TollgateServer server, AdminServer admin, AccessLog accessLog,
+                         AlertWebhook webhook) {
         this.accessLog = accessLog;
+        this.webhook = webhook;
         this.journal = journal;
         this.gateway = gateway;
         this.reconciler = reconciler;
@@ -64,6 +70,10 @@ public final class TollgateNode implements AutoCloseable {
         try {
             Ledger ledger = Ledger.recover(journal, journalConfig.snapshotDirectory(), config.limits().maxAccounts(), System::currentTimeMillis);
             Gateway gateway = new Gateway(config, ledger, outcomes, accessLog);
+            ledger.onAlert(alert -> {
+                ALERT_LOG.info(dev.tollgate.proxy.alerts.AlertEvent.logLine(alert, ledger));
+                gateway.metrics().alertRaised(alert.window().name().toLowerCase(java.util.Locale.ROOT));
+            });
             // After recovery and the configuration's own records, so its first conservation check sees them all.
             reconciler = Reconciler.start(journal, journalConfig.snapshotDirectory(), gateway.accounts(), ReconcilerSettings.fromSystemProperties(),
                     System::currentTimeMillis);
@@ -72,7 +82,10 @@ public final class TollgateNode implements AutoCloseable {
             gateway.metrics().watch(reconciler, server.connections());
             AdminServer admin = config.adminListener() == null ? null
                     : AdminServer.start(gateway, reconciler, config.adminListener(), adminTokens, transport);
-            return new TollgateNode(journal, gateway, reconciler, server, admin, accessLog);
+            AlertWebhook webhook = config.alerts().webhook() == null ? null
+                    : AlertWebhook.start(config.alerts().webhook(), journal, ledger, config.catalog().currency(),
+                    gateway.metrics().alertWebhookListener(), System::currentTimeMillis);
+            return new TollgateNode(journal, gateway, reconciler, server, admin, accessLog, webhook);
         } catch (Exception e) {
             if (server != null) {
                 server.close();
@@ -135,6 +148,9 @@ public final class TollgateNode implements AutoCloseable {
         }
         server.close();
         gateway.ledger().close(); // journals what the writer still holds
+        if (webhook != null) {
+            webhook.close(); // what it has not delivered yet, it delivers after the next start
+        }
         reconciler.close();
         journal.close();
         accessLog.close(); // last: the lines of the requests the listener finished are queued by now

@@ -253,14 +253,19 @@ public final class AdminApi {
         node.put("debited_micros", snapshot.debitedMicros());
         node.put("written_off_micros", snapshot.writtenOffMicros());
         node.put("active_keys", ledger().keyRecords().stream().filter(k -> k.accountId().equals(accountId) && !k.revoked()).count());
+        putCap(node, "low_balance_threshold_micros", ledger().lowBalanceThreshold(accountId));
         RateLimiter limiter = ledger().accountRateLimiter(gateway.accounts().slotOf(accountId));
         putRateLimits(node.putObject("limits"), limiter == null ? RateLimiter.Limits.NO_LIMITS : limiter.limits());
         return node;
     }
 
-    /** {@code {"limits": {"rpm": 600, "tpm": 200000, "concurrency": 20}}}: the account's rate limits, for all its keys together. */
+    /**
+     * {@code {"limits": {"rpm": 600, "tpm": 200000, "concurrency": 20}, "low_balance_threshold_micros": 5000000}}: the
+     * account's rate limits, for all its keys together, and the balance below which its low-balance alert is raised.
+     */
     private Response patchAccount(Request request, String accountId) {
-        ObjectNode body = body(request, Set.of("limits", "note"));
+        ObjectNode body = body(request, Set.of("limits", "low_balance_threshold_micros", "note"));
+        Long threshold = lowBalanceThreshold(body);
         if (body.has("limits")) {
             JsonNode limits = body.get("limits");
             if (!(limits instanceof ObjectNode object)) {
@@ -273,15 +278,38 @@ public final class AdminApi {
                 }
             }
             RateLimiter limiter = ledger().accountRateLimiter(gateway.accounts().slotOf(accountId));
-            ledger().setAccountRateLimits(accountId, rateLimits(object, limiter == null ? RateLimiter.Limits.NO_LIMITS : limiter.limits()),
-                    author(request, optionalText(body, "note", 256)));
+            RateLimiter.Limits current = limiter == null ? RateLimiter.Limits.NO_LIMITS : limiter.limits();
+            RateLimiter.Limits wanted = rateLimits(object, current);
+            if (!wanted.equals(current)) {
+                ledger().setAccountRateLimits(accountId, wanted, author(request, optionalText(body, "note", 256)));
+            }
+        }
+        if (threshold != null && threshold != ledger().lowBalanceThreshold(accountId)) {
+            ledger().setLowBalanceThreshold(accountId, threshold, author(request, optionalText(body, "note", 256)));
         }
         return Response.json(HttpResponseStatus.OK, account(accountId));
     }
 
+    /** The {@code low_balance_threshold_micros} asked for: null when left out, -1 for null (none). */
+    private static Long lowBalanceThreshold(ObjectNode body) {
+        if (!body.has("low_balance_threshold_micros")) {
+            return null;
+        }
+        JsonNode value = body.get("low_balance_threshold_micros");
+        if (value.isNull()) {
+            return -1L;
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToLong() || value.longValue() < 0 || value.longValue() > MAX_AMOUNT_MICROS) {
+            throw AdminError.badRequest("low_balance_threshold_micros: an integer number of micro-units from 0 to " + MAX_AMOUNT_MICROS
+                    + ", or null for no low-balance alert; found " + value);
+        }
+        return value.longValue();
+    }
+
     private Response openAccount(Request request) {
-        ObjectNode body = body(request, Set.of("id", "note"));
+        ObjectNode body = body(request, Set.of("id", "low_balance_threshold_micros", "note"));
         String accountId = requiredText(body, "id");
+        Long threshold = lowBalanceThreshold(body);
         if (!ACCOUNT_ID.matcher(accountId).matches()) {
             throw AdminError.badRequest("id: an account id is 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit");
         }
@@ -292,6 +320,9 @@ public final class AdminApi {
             ledger().openAccount(accountId, author(request, optionalText(body, "note", 256)));
         } catch (IllegalStateException e) {
             throw AdminError.conflict("capacity_error", e.getMessage());
+        }
+        if (threshold != null && threshold >= 0) {
+            ledger().setLowBalanceThreshold(accountId, threshold, author(request, optionalText(body, "note", 256)));
         }
         return Response.json(HttpResponseStatus.CREATED, account(accountId));
     }
@@ -391,14 +422,22 @@ public final class AdminApi {
     static final long MAX_GRACE_PERIOD_SECONDS = 30L * 24 * 3600;
     private static final Set<String> CAP_FIELDS = Set.of("day_micros", "month_micros", "total_micros");
     private static final Set<String> RATE_FIELDS = Set.of("rpm", "tpm", "concurrency");
-    private static final Set<String> LIMIT_FIELDS_NOT_YET = Set.of("alert_percent");
+    private static final String ALERT_FIELD = "alert_percent";
 
-    private static void refuseNotYet(ObjectNode body, Set<String> fields, String prefix) {
-        for (String field : fields) {
-            if (body.has(field) && !body.get(field).isNull()) {
-                throw AdminError.badRequest(prefix + field + ": not supported yet by this Tollgate; leave it out");
-            }
+    /** The {@code limits.alert_percent} asked for: null when left out, {@code SpendWindows.NO_ALERT} for null (none). */
+    private static Integer alertPercent(JsonNode limits) {
+        if (!(limits instanceof ObjectNode object) || !object.has(ALERT_FIELD)) {
+            return null;
         }
+        JsonNode value = object.get(ALERT_FIELD);
+        if (value.isNull()) {
+            return dev.tollgate.metering.SpendWindows.NO_ALERT;
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToInt() || value.intValue() < 1 || value.intValue() > 100) {
+            throw AdminError.badRequest("limits.alert_percent: an integer from 1 to 100 (the share of each cap at which the key's alert is raised),"
+                    + " or null for none; found " + value);
+        }
+        return value.intValue();
     }
 
     /** The caps a {@code limits} object asks for, starting from {@code current} (a field left out keeps its value; null clears it). */
@@ -408,11 +447,11 @@ public final class AdminApi {
         }
         for (var names = object.fieldNames(); names.hasNext(); ) {
             String name = names.next();
-            if (!CAP_FIELDS.contains(name) && !RATE_FIELDS.contains(name) && !LIMIT_FIELDS_NOT_YET.contains(name)) {
+            if (!CAP_FIELDS.contains(name) && !RATE_FIELDS.contains(name) && !name.equals(ALERT_FIELD)) {
                 throw AdminError.badRequest("limits: unknown field " + name + " (known: day_micros, month_micros, total_micros, alert_percent, rpm, tpm, concurrency)");
             }
         }
-        refuseNotYet(object, LIMIT_FIELDS_NOT_YET, "limits.");
+        alertPercent(object); // validated with the rest, so a refused request changes nothing
         return new Ledger.Caps(cap(object, "day_micros", current.dayMicros()), cap(object, "month_micros", current.monthMicros()),
                 cap(object, "total_micros", current.totalMicros()));
     }
@@ -477,21 +516,31 @@ public final class AdminApi {
         }
         RateLimiter.Limits newRates = hasAny(body.get("limits"), RATE_FIELDS)
                 ? rateLimits((ObjectNode) body.get("limits"), ledger().keyRateLimits(key.keyHash())) : null;
+        Integer newAlertPercent = alertPercent(body.get("limits"));
         String label = body.has("label") ? label(body) : key.label();
         KeyScope scope = scope(body, ledger().scope(key.keyHash()));
+        // The caps first: the one change that can be refused after validation (no spend-cap slot left, the reconciler too
+        // slow to say what the key spent), so a refused PATCH journals nothing.
+        if (newCaps != null && !newCaps.equals(ledger().caps(key.keyHash()))) {
+            long now = clockMs.getAsLong();
+            try {
+                ledger().setCaps(key.keyHash(), newCaps, author,
+                        () -> {
+                            ledger().writer().awaitWritten(); // debits still queued for the journal count too
+                            return reconciler.spentByKey(now, CATCH_UP).getOrDefault(key.keyHash(), new long[3]);
+                        });
+            } catch (IllegalStateException e) {
+                throw AdminError.conflict("capacity_error", e.getMessage());
+            }
+        }
         if (!label.equals(key.label()) || !scope.equals(ledger().scope(key.keyHash()))) {
             ledger().setScope(key.keyHash(), label, scope, author);
         }
-        if (newRates != null) {
+        if (newRates != null && !newRates.equals(ledger().keyRateLimits(key.keyHash()))) {
             ledger().setKeyRateLimits(key.keyHash(), newRates, author);
         }
-        if (newCaps != null) {
-            long now = clockMs.getAsLong();
-            ledger().setCaps(key.keyHash(), newCaps, author,
-                    () -> {
-                        ledger().writer().awaitWritten(); // debits still queued for the journal count too
-                        return reconciler.spentByKey(now, CATCH_UP).getOrDefault(key.keyHash(), new long[3]);
-                    });
+        if (newAlertPercent != null && newAlertPercent != ledger().keyAlertPercent(key.keyHash())) {
+            ledger().setKeyAlertPercent(key.keyHash(), newAlertPercent, author);
         }
         return Response.json(HttpResponseStatus.OK, key(ledger().keyRecord(key.keyHash())));
     }
@@ -503,9 +552,14 @@ public final class AdminApi {
         Ledger.Caps newCaps = body.has("limits") && !body.get("limits").isNull() ? caps(body.get("limits"), Ledger.Caps.NONE) : Ledger.Caps.NONE;
         RateLimiter.Limits newRates = hasAny(body.get("limits"), RATE_FIELDS)
                 ? rateLimits((ObjectNode) body.get("limits"), RateLimiter.Limits.NO_LIMITS) : RateLimiter.Limits.NO_LIMITS;
+        Integer alertPercent = alertPercent(body.get("limits"));
         KeyScope scope = scope(body, KeyScope.UNRESTRICTED);
         String accountId = requireAccount(requiredText(body, "account"));
         String label = body.has("label") ? label(body) : "default";
+        if (newCaps.any() && ledger().freeSpendSlots() == 0) {
+            // Before the key is issued: a key issued and then refused its caps would be left behind, uncapped.
+            throw AdminError.conflict("capacity_error", "all " + ledger().spendWindows().capacity() + " spend-cap slots are in use");
+        }
         String secret = ApiKeys.newRawKey(random);
         String hash = ApiKeys.sha256Hex(secret);
         Ledger.Author author = author(request, optionalText(body, "note", 256));
@@ -519,6 +573,9 @@ public final class AdminApi {
         }
         if (newRates.any()) {
             ledger().setKeyRateLimits(hash, newRates, author);
+        }
+        if (alertPercent != null && alertPercent != dev.tollgate.metering.SpendWindows.NO_ALERT) {
+            ledger().setKeyAlertPercent(hash, alertPercent, author);
         }
         ObjectNode node = key(ledger().keyRecord(hash));
         node.put("key", secret); // the only time the secret is shown: only its hash is kept
@@ -704,6 +761,7 @@ public final class AdminApi {
         putCap(limits, "day_micros", caps.dayMicros());
         putCap(limits, "month_micros", caps.monthMicros());
         putCap(limits, "total_micros", caps.totalMicros());
+        putCap(limits, "alert_percent", ledger.keyAlertPercent(keyHash));
         putRateLimits(limits, ledger.keyRateLimits(keyHash));
         int slot = ledger.spendSlot(keyHash);
         if (slot >= 0) {
@@ -1082,6 +1140,18 @@ public final class AdminApi {
                     node.put("key", keyId(e.id()));
                 }
                 putRateLimits(node.putObject("limits"), new RateLimiter.Limits(e.rpm(), e.tpm(), e.concurrency()));
+                yield key ? null : e.id();
+            }
+            case JournalEvent.AlertSet e -> {
+                boolean key = e.subject() == JournalEvent.AlertSet.KEY;
+                if (key) {
+                    node.put("action", "key.alert_set");
+                    node.put("key", keyId(e.id()));
+                    putCap(node.putObject("limits"), "alert_percent", e.value());
+                } else {
+                    node.put("action", "account.low_balance_threshold_set");
+                    putCap(node, "low_balance_threshold_micros", e.value());
+                }
                 yield key ? null : e.id();
             }
             case JournalEvent.KeyRotated e -> {

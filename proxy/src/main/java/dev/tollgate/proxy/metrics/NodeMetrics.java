@@ -80,6 +80,9 @@ public final class NodeMetrics {
     /** The catalog in force: a reload replaces it ({@link #catalogLoaded}). */
     private volatile dev.tollgate.config.PriceCatalog catalog;
     private final Counter catalogReloads;
+    private final Counter alertsRaised;
+    private final Counter alertDeliveries;
+    private final Counter alertFailedAttempts;
 
     private final Counter requests;
     private final Counter tokens;
@@ -125,6 +128,15 @@ public final class NodeMetrics {
         catalogReloads = Counter.builder().name("tollgate_catalog_reloads_total")
                 .help("Price catalog reloads by result: changed (a new version in force), unchanged (the same version), invalid (refused, nothing changed).")
                 .labelNames("result").withoutExemplars().register(registry);
+        alertsRaised = Counter.builder().name("tollgate_alerts_raised_total")
+                .help("Soft alerts raised on this node, once per crossing: window day, month or total (a key's spend reached its alert percentage of that cap) or balance (an account fell below its low-balance threshold).")
+                .labelNames("window").withoutExemplars().register(registry);
+        alertDeliveries = Counter.builder().name("tollgate_alert_webhook_deliveries_total")
+                .help("Alerts the webhook finished with: delivered (a 2xx answer) or given_up (out of attempts, or refused with a 4xx).")
+                .labelNames("outcome").withoutExemplars().register(registry);
+        alertFailedAttempts = Counter.builder().name("tollgate_alert_webhook_failed_attempts_total")
+                .help("Webhook attempts that failed (an answer other than 2xx, a timeout or a connection failure); most are tried again.")
+                .withoutExemplars().register(registry);
         requests = Counter.builder().name("tollgate_requests_total")
                 .help("Metered requests by how they ended: status settled (billed) or released (nothing charged), and why.")
                 .labelNames("surface", "provider", "model", "status", "reason", "lane").withoutExemplars().register(registry);
@@ -279,6 +291,31 @@ public final class NodeMetrics {
     /** One reload, by its result: {@code changed}, {@code unchanged} or {@code invalid}. */
     public void catalogReload(String result) {
         catalogReloads.labelValues(result).inc();
+    }
+
+    /** A soft alert raised on this node: {@code window} is day, month, total or balance. */
+    public void alertRaised(String window) {
+        alertsRaised.labelValues(window).inc();
+    }
+
+    /** What the alert webhook did, as its listener. */
+    public dev.tollgate.proxy.alerts.AlertWebhook.Listener alertWebhookListener() {
+        return new dev.tollgate.proxy.alerts.AlertWebhook.Listener() {
+            @Override
+            public void delivered(int attempts) {
+                alertDeliveries.labelValues("delivered").inc();
+            }
+
+            @Override
+            public void failedAttempt() {
+                alertFailedAttempts.inc();
+            }
+
+            @Override
+            public void givenUp() {
+                alertDeliveries.labelValues("given_up").inc();
+            }
+        };
     }
 
     // ---------------------------------------------------------------- read at scrape time

@@ -54,8 +54,40 @@ public final class AdminTestNode {
     }
 
     public static TollgateNode start(SimulatedProvider sim, Path directory, String configKey, PriceCatalog catalog) throws InterruptedException {
-        AdminTokens tokens = AdminTokens.fromEnvironment(Map.of(AdminTokens.TOKENS_ENV, "ops:write:" + WRITE_TOKEN + ",auditor:read:" + READ_TOKEN)::get);
-        return TollgateNode.start(config(sim, directory, configKey, new ListenerConfig("127.0.0.1", 0), catalog), outcome -> { }, 1, Transport.best(),
-                tokens);
+        return start(config(sim, directory, configKey, new ListenerConfig("127.0.0.1", 0), catalog));
     }
+
+    /** A node of {@code config} (made with {@link #config}, perhaps changed) taking the two admin tokens. */
+    public static TollgateNode start(TollgateConfig config) throws InterruptedException {
+        AdminTokens tokens = AdminTokens.fromEnvironment(Map.of(AdminTokens.TOKENS_ENV, "ops:write:" + WRITE_TOKEN + ",auditor:read:" + READ_TOKEN)::get);
+        return TollgateNode.start(config, outcome -> { }, 1, Transport.best(), tokens);
+    }
+
+    /**
+     * Calls the admin API of {@code node} with the write token and checks the status: {@code headers} are name, value
+     * pairs. Returns the parsed JSON body.
+     */
+    public static com.fasterxml.jackson.databind.JsonNode admin(java.net.http.HttpClient http, TollgateNode node, String method, String path,
+                                                                 String body, int status, String... headers) throws Exception {
+        java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.adminPort() + path))
+                .timeout(java.time.Duration.ofSeconds(30)).header("Authorization", "Bearer " + WRITE_TOKEN).header("Content-Type", "application/json")
+                .method(method, body == null ? java.net.http.HttpRequest.BodyPublishers.noBody() : java.net.http.HttpRequest.BodyPublishers.ofString(body));
+        for (int i = 0; i < headers.length; i += 2) {
+            request.header(headers[i], headers[i + 1]);
+        }
+        java.net.http.HttpResponse<String> response = http.send(request.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        org.assertj.core.api.Assertions.assertThat(response.statusCode()).as("%s %s: %s", method, path, response.body()).isEqualTo(status);
+        return JSON.readTree(response.body());
+    }
+
+    /** The node's {@code /metrics} page, as the read token sees it. */
+    public static String metrics(java.net.http.HttpClient http, TollgateNode node) throws Exception {
+        java.net.http.HttpResponse<String> response = http.send(java.net.http.HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + node.adminPort() + "/metrics")).header("Authorization", "Bearer " + READ_TOKEN).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        org.assertj.core.api.Assertions.assertThat(response.statusCode()).isEqualTo(200);
+        return response.body();
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 }
