@@ -3,6 +3,7 @@ package dev.tollgate.journal;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -25,17 +26,24 @@ import org.slf4j.LoggerFactory;
  * and the next older one (or a replay from the first record) is used instead.
  *
  * <pre>
- * magic "TGSNAP02" | lastIndex | maxReservationId | recordsApplied
+ * magic "TGSNAP04" | lastIndex | maxReservationId | recordsApplied
  * accounts: count, then id, credited, debited, available, reserved, writtenOff
  * keys: count, then hash, displayPrefix, label, accountId, revoked
  * open reservations: count, then id, accountId, keyHash, held, requestId, startMs
  * idempotency keys: count, then each
- * key limits: count, then hash, dayCap, monthCap, totalCap (not in a "TGSNAP01" snapshot, which is still read)
- * key scopes, key secrets (since "TGSNAP03")
- * the catalog version last journaled as loaded (since "TGSNAP04"; older snapshots read as none)
+ * key limits: count, then hash, dayCap, monthCap, totalCap (since "TGSNAP02")
+ * key scopes: count, then hash, env, lane, models (count, each), expiresAt, networks (count, each) (since "TGSNAP03")
+ * key secrets: count, then hash, then count, then secretHash, displayPrefix, validUntil (since "TGSNAP03")
+ * rate limits: count, then subject, id, rpm, tpm, concurrency (since "TGSNAP03")
+ * the catalog version last journaled as loaded (since "TGSNAP04")
  * extension: length, bytes (the reconciler's rollups; opaque here)
  * CRC32C of all of the above (int32)
  * </pre>
+ *
+ * Written as "TGSNAP04"; "TGSNAP03" (read with no catalog version), "TGSNAP02" (no key scopes, secrets or rate
+ * limits) and "TGSNAP01" (no key limits either) are still read. A checksum can match a snapshot a bug wrote wrongly,
+ * so every count and length is checked against the bytes left before it sizes anything: a bad one is an
+ * {@link IOException} and the snapshot is ignored like a damaged one.
  */
 public final class Snapshots {
     private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
@@ -47,6 +55,8 @@ public final class Snapshots {
     private static final String SUFFIX = ".snapshot";
     /** Older snapshots beyond this many are deleted after a new one is written. */
     static final int KEEP = 2;
+    /** The largest array a JVM allocates, so the largest snapshot {@link #serialize} can have written. */
+    private static final long MAX_BYTES = Integer.MAX_VALUE - 8;
 
     private Snapshots() {
     }
@@ -118,6 +128,11 @@ public final class Snapshots {
     }
 
     static Loaded read(Path file) throws IOException {
+        // No snapshot is this large (serialize builds it in one array); Files.readAllBytes would throw OutOfMemoryError.
+        long size = Files.size(file);
+        if (size > MAX_BYTES) {
+            throw new IOException("too large to be a snapshot: " + size + " bytes");
+        }
         byte[] bytes = Files.readAllBytes(file);
         if (bytes.length < 12) {
             throw new IOException("truncated");
@@ -128,6 +143,14 @@ public final class Snapshots {
             throw new IOException("checksum mismatch");
         }
         DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(bytes, 0, bytes.length - 4));
+        try {
+            return read(in, file);
+        } catch (EOFException e) {
+            throw new IOException("ends in the middle of a field (truncated, or a count is wrong)", e);
+        }
+    }
+
+    private static Loaded read(DataInputStream in, Path file) throws IOException {
         long magic = in.readLong();
         if (magic != MAGIC && magic != MAGIC_03 && magic != MAGIC_02 && magic != MAGIC_01) {
             throw new IOException("not a Tollgate snapshot");
@@ -136,45 +159,48 @@ public final class Snapshots {
         long lastIndex = in.readLong();
         long maxReservationId = in.readLong();
         long recordsApplied = in.readLong();
-        for (int n = in.readInt(); n > 0; n--) {
+        for (int n = count(in, "account count"); n > 0; n--) {
             state.restoreAccount(in.readUTF(), in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readLong());
         }
-        for (int n = in.readInt(); n > 0; n--) {
+        for (int n = count(in, "key count"); n > 0; n--) {
             state.restoreKey(new LedgerState.Key(in.readUTF(), in.readUTF(), in.readUTF(), in.readUTF(), in.readBoolean()));
         }
-        for (int n = in.readInt(); n > 0; n--) {
+        for (int n = count(in, "open reservation count"); n > 0; n--) {
             state.restoreOpen(new LedgerState.OpenReservation(in.readLong(), in.readUTF(), in.readUTF(), in.readLong(), in.readUTF(), in.readLong()));
         }
-        for (int n = in.readInt(); n > 0; n--) {
+        for (int n = count(in, "idempotency key count"); n > 0; n--) {
             state.appliedIdempotencyKeys().add(in.readUTF());
         }
         if (magic != MAGIC_01) {
-            for (int n = in.readInt(); n > 0; n--) {
+            for (int n = count(in, "key limits count"); n > 0; n--) {
                 state.restoreKeyLimits(new LedgerState.KeyLimits(in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
             }
         }
         if (magic == MAGIC || magic == MAGIC_03) {
-            for (int n = in.readInt(); n > 0; n--) {
+            for (int n = count(in, "key scope count"); n > 0; n--) {
                 state.restoreKeyScope(new LedgerState.KeyScopeRecord(in.readUTF(), in.readUTF(), in.readUTF(), readStrings(in), in.readLong(),
                         readStrings(in)));
             }
-            for (int n = in.readInt(); n > 0; n--) {
+            for (int n = count(in, "key secrets count"); n > 0; n--) {
                 String keyHash = in.readUTF();
                 List<LedgerState.Secret> secrets = new ArrayList<>();
-                for (int s = in.readInt(); s > 0; s--) {
+                for (int s = count(in, "secret count of a key"); s > 0; s--) {
                     secrets.add(new LedgerState.Secret(in.readUTF(), in.readUTF(), in.readLong()));
                 }
                 state.restoreKeySecrets(keyHash, secrets);
             }
-            for (int n = in.readInt(); n > 0; n--) {
+            for (int n = count(in, "rate limits count"); n > 0; n--) {
                 state.restoreRateLimits(new LedgerState.RateLimits(in.readInt(), in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
             }
         }
         if (magic == MAGIC) {
             state.restoreCatalogVersion(in.readUTF());
         }
-        byte[] extension = new byte[in.readInt()];
+        byte[] extension = new byte[count(in, "extension length")];
         in.readFully(extension);
+        if (in.available() > 0) {
+            throw new IOException(in.available() + " bytes after the extension, which ends every snapshot");
+        }
         state.restorePosition(lastIndex, maxReservationId, recordsApplied);
         return new Loaded(state, extension, file);
     }
@@ -261,6 +287,19 @@ public final class Snapshots {
         return bytes.toByteArray();
     }
 
+    /**
+     * A count or length as written, refused when negative or larger than the bytes left (every element takes at least
+     * one): a corrupt one must neither size an array nor run a loop long past the end of the file.
+     */
+    private static int count(DataInputStream in, String what) throws IOException {
+        int count = in.readInt();
+        int left = in.available();
+        if (count < 0 || count > left) {
+            throw new IOException("corrupt " + what + ": " + count + (count < 0 ? "" : ", with only " + left + " bytes left"));
+        }
+        return count;
+    }
+
     private static void writeStrings(DataOutputStream out, List<String> values) throws IOException {
         out.writeInt(values.size());
         for (String value : values) {
@@ -270,7 +309,7 @@ public final class Snapshots {
 
     private static List<String> readStrings(DataInputStream in) throws IOException {
         List<String> values = new ArrayList<>();
-        for (int n = in.readInt(); n > 0; n--) {
+        for (int n = count(in, "list length"); n > 0; n--) {
             values.add(in.readUTF());
         }
         return values;

@@ -25,6 +25,15 @@ public final class Headers {
             "x-forwarded-host", "x-forwarded-proto", "x-real-ip");
     /** Upstream response headers the client does not get: cookies of the provider's edge and its framing. */
     private static final Set<String> NOT_RETURNED = Set.of("set-cookie", "content-encoding", "alt-svc");
+    /**
+     * The provider's rate-limit headers ({@code x-ratelimit-limit-requests}, {@code anthropic-ratelimit-tokens-remaining},
+     * ...) describe Tollgate's account at the provider, not the client's key, so none reaches the client; Tollgate sets its
+     * own ({@link RateLimitHeaders}). Matched by prefix, as providers add families (Anthropic's input- and output-tokens).
+     * {@code retry-after} is kept: a provider's 429 is passed through and the client's retry goes back to the same account,
+     * so the provider's wait is the client's.
+     */
+    private static final String OPENAI_RATE_LIMIT_PREFIX = "x-ratelimit-";
+    private static final String ANTHROPIC_RATE_LIMIT_PREFIX = "anthropic-ratelimit-";
 
     private Headers() {
     }
@@ -45,10 +54,15 @@ public final class Headers {
         Set<String> named = connectionTokens(from);
         for (Map.Entry<String, String> header : from) {
             String name = header.getKey().toLowerCase(java.util.Locale.ROOT);
-            if (!HOP_BY_HOP.contains(name) && !NOT_RETURNED.contains(name) && !named.contains(name)) {
+            if (!HOP_BY_HOP.contains(name) && !NOT_RETURNED.contains(name) && !named.contains(name) && !isProviderRateLimit(name)) {
                 to.add(name, header.getValue());
             }
         }
+    }
+
+    /** {@code lowerCaseName} is already lower case, so a plain prefix test is case-insensitive and allocates nothing. */
+    private static boolean isProviderRateLimit(String lowerCaseName) {
+        return lowerCaseName.startsWith(OPENAI_RATE_LIMIT_PREFIX) || lowerCaseName.startsWith(ANTHROPIC_RATE_LIMIT_PREFIX);
     }
 
     private static Set<String> connectionTokens(HttpHeaders headers) {

@@ -10,7 +10,8 @@ import java.time.Instant;
  * whichever has less left): OpenAI's {@code x-ratelimit-limit-requests}, {@code -remaining-requests},
  * {@code -reset-requests} and the {@code -tokens} trio (resets as durations like {@code 6m0s}); Anthropic's
  * {@code anthropic-ratelimit-requests-limit}, {@code -remaining}, {@code -reset} and the {@code -tokens-} trio (resets as
- * RFC 3339 instants). They replace the provider's own, which describe Tollgate's account at the provider, not the client.
+ * RFC 3339 instants). They replace the provider's own, which describe Tollgate's account at the provider, not the client:
+ * {@link Headers#copyResponseHeaders} drops every provider header of either family, so the ones set here are the only ones.
  */
 public final class RateLimitHeaders {
     private static final String[] OPENAI_NAMES = {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",

@@ -35,6 +35,19 @@ enum Dialect {
         }
 
         @Override
+        void rateLimitHeaders(HttpHeaders headers, boolean limited) {
+            headers.set("x-ratelimit-limit-requests", "10000");
+            headers.set("x-ratelimit-limit-tokens", "30000000");
+            headers.set("x-ratelimit-remaining-requests", limited ? "0" : "9999");
+            headers.set("x-ratelimit-remaining-tokens", "29999950");
+            headers.set("x-ratelimit-reset-requests", limited ? "1s" : "6ms");
+            headers.set("x-ratelimit-reset-tokens", "0s");
+            if (limited) {
+                headers.set("retry-after", "1");
+            }
+        }
+
+        @Override
         Json.Body missingKeyError(String requestId) {
             return error(401, "You didn't provide an API key. You need to provide your API key in an Authorization header"
                     + " using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", null, null, requestId);
@@ -95,6 +108,26 @@ enum Dialect {
         }
 
         @Override
+        void rateLimitHeaders(HttpHeaders headers, boolean limited) {
+            String reset = java.time.Instant.ofEpochSecond(System.currentTimeMillis() / 1000 + 1).toString();
+            headers.set("anthropic-ratelimit-requests-limit", "4000");
+            headers.set("anthropic-ratelimit-requests-remaining", limited ? "0" : "3999");
+            headers.set("anthropic-ratelimit-requests-reset", reset);
+            headers.set("anthropic-ratelimit-tokens-limit", "2000000");
+            headers.set("anthropic-ratelimit-tokens-remaining", "1999950");
+            headers.set("anthropic-ratelimit-tokens-reset", reset);
+            headers.set("anthropic-ratelimit-input-tokens-limit", "1600000");
+            headers.set("anthropic-ratelimit-input-tokens-remaining", "1599970");
+            headers.set("anthropic-ratelimit-input-tokens-reset", reset);
+            headers.set("anthropic-ratelimit-output-tokens-limit", "400000");
+            headers.set("anthropic-ratelimit-output-tokens-remaining", "399980");
+            headers.set("anthropic-ratelimit-output-tokens-reset", reset);
+            if (limited) {
+                headers.set("retry-after", "1");
+            }
+        }
+
+        @Override
         Json.Body missingKeyError(String requestId) {
             return error(401, "x-api-key header is required", null, null, requestId);
         }
@@ -129,6 +162,12 @@ enum Dialect {
     abstract String requestIdHeader();
 
     abstract String newRequestId(SimIds ids);
+
+    /**
+     * The rate-limit headers the real provider puts on its answers (and {@code retry-after} on a 429), so a proxy's
+     * handling of them is tested: they describe the caller's account at the provider. {@code limited}: a 429 answer.
+     */
+    abstract void rateLimitHeaders(HttpHeaders headers, boolean limited);
 
     abstract Json.Body missingKeyError(String requestId);
 

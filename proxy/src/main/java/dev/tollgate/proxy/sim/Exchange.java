@@ -141,6 +141,10 @@ final class Exchange {
         headers.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_JSON);
         headers.setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
         headers.set(dialect.requestIdHeader(), requestIdHeader);
+        int code = status.code();
+        if (code / 100 == 2 || code == 429) {
+            dialect.rateLimitHeaders(headers, code == 429);
+        }
         HttpUtil.setKeepAlive(response, keepAlive);
         var written = ctx.writeAndFlush(response);
         if (!keepAlive) {
@@ -159,6 +163,7 @@ final class Exchange {
         headers.set(HttpHeaderNames.CONTENT_TYPE, EVENT_STREAM);
         headers.set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE);
         headers.set(dialect.requestIdHeader(), requestIdHeader);
+        dialect.rateLimitHeaders(headers, false);
         HttpUtil.setTransferEncodingChunked(head, true);
         HttpUtil.setKeepAlive(head, keepAlive);
         SseStream stream = new SseStream(this, script, interEventDelayMs(directives), directives.wire());

@@ -33,6 +33,12 @@
  * content delta, before anything else is written: with N equal to the number of deltas it cuts
  * before the stop events, with N larger the stream completes. Non-streaming requests ignore it.
  *
+ * <h2>Rate-limit headers</h2>
+ * Every 2xx and 429 answer carries the provider's own rate-limit headers, as the real ones do: OpenAI's
+ * {@code x-ratelimit-*} requests and tokens trios, Anthropic's {@code anthropic-ratelimit-*} requests, tokens,
+ * input-tokens and output-tokens trios; a 429 adds {@code retry-after: 1}. Their values are fixed (large limits), so a
+ * proxy that lets them through is easy to tell.
+ *
  * <h2>Timing</h2>
  * The first-byte delay holds back the response head (streams) or the whole response (JSON); the
  * inter-event delay separates every two consecutive SSE events, prelude and trailer included.

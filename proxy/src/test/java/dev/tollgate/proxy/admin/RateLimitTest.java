@@ -25,7 +25,10 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -35,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Rate limits per key and per account over real HTTP: requests per minute with the surfaces' own headers, a 429 with
  * retry-after that the official SDKs raise as their rate-limit exception, concurrency, a request bigger than the whole
- * token allowance, an account's limit shared by its keys under concurrency, and limits kept across a restart.
+ * token allowance, an account's limit shared by its keys under concurrency, limits kept across a restart, and the
+ * provider's own rate-limit headers never reaching the client.
  */
 class RateLimitTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -180,6 +184,74 @@ class RateLimitTest {
         assertThat(JSON.readTree(tooBig.body()).path("error").path("message").asText()).contains("more than this key's limit of 1000 tokens");
         assertThat(tooBig.headers().firstValue("x-should-retry")).as("no wait admits it").hasValue("false");
         assertThat(tooBig.headers().firstValue("retry-after")).isEmpty();
+    }
+
+    private static final String[] OPENAI_REQUESTS_HEADERS = {"x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"};
+    private static final String[] ANTHROPIC_REQUESTS_HEADERS = {"anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+            "anthropic-ratelimit-requests-reset"};
+
+    /** OpenAI's chat or Anthropic's messages at {@code base}, streamed or not. */
+    private static HttpRequest generate(String base, boolean anthropic, boolean stream, String key, String prompt) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + (anthropic ? "/v1/messages" : "/v1/chat/completions")))
+                .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json");
+        if (anthropic) {
+            request.header("x-api-key", key).header("anthropic-version", "2023-06-01");
+        } else {
+            request.header("Authorization", "Bearer " + key);
+        }
+        String model = anthropic ? "claude-haiku-4-5" : "gpt-4o-mini";
+        return request.POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\",\"max_tokens\":20,\"stream\":" + stream
+                + ",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}")).build();
+    }
+
+    /** Every rate-limit header of either surface in the answer, by lower-case name. */
+    private static Map<String, String> rateLimitHeaders(HttpResponse<String> response) {
+        Map<String, String> found = new TreeMap<>();
+        response.headers().map().forEach((name, values) -> {
+            String lower = name.toLowerCase(Locale.ROOT);
+            if (lower.startsWith("x-ratelimit-") || lower.startsWith("anthropic-ratelimit-")) {
+                found.put(lower, String.join(",", values));
+            }
+        });
+        return found;
+    }
+
+    /**
+     * The provider's rate-limit headers describe Tollgate's own account at the provider, not the client's key: on JSON and
+     * streamed answers of both surfaces, and on the provider's 429 passed through, the client gets Tollgate's headers or none.
+     */
+    @Test
+    void theProvidersRateLimitHeadersNeverReachTheClient() throws Exception {
+        String proxy = "http://127.0.0.1:" + node.port();
+        String requestsOnly = issue("bootstrap", "{\"rpm\": 50}");
+        for (boolean anthropic : new boolean[] {false, true}) {
+            String[] tollgates = anthropic ? ANTHROPIC_REQUESTS_HEADERS : OPENAI_REQUESTS_HEADERS;
+            for (boolean stream : new boolean[] {false, true}) {
+                String what = (anthropic ? "messages" : "chat") + (stream ? " streamed" : "");
+                // Or this test would prove nothing.
+                Map<String, String> providers = rateLimitHeaders(send(generate(sim.rootUrl(), anthropic, stream, "sk-direct", "Hi [sim:events=3]")));
+                assertThat(providers).as("the simulator's own, " + what).containsKeys(tollgates).hasSizeGreaterThan(tollgates.length);
+
+                HttpResponse<String> unlimited = send(generate(proxy, anthropic, stream, configKey, "Hi [sim:events=3]"));
+                assertThat(unlimited.statusCode()).as(unlimited.body()).isEqualTo(200);
+                assertThat(rateLimitHeaders(unlimited)).as("a key without limits, " + what).isEmpty();
+
+                HttpResponse<String> limited = send(generate(proxy, anthropic, stream, requestsOnly, "Hi [sim:events=3]"));
+                assertThat(limited.statusCode()).as(limited.body()).isEqualTo(200);
+                Map<String, String> headers = rateLimitHeaders(limited);
+                assertThat(headers.keySet()).as("a key with a limit of requests only, " + what).containsExactlyInAnyOrder(tollgates);
+                assertThat(headers.get(tollgates[0])).isEqualTo("50");
+            }
+            // Tollgate forwards the client's retry to the same account at the provider, so the provider's wait is the client's.
+            HttpResponse<String> refused = send(generate(proxy, anthropic, false, configKey, "[sim:error=429]"));
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(429);
+            assertThat(refused.headers().firstValue("retry-after")).hasValue("1");
+            assertThat(rateLimitHeaders(refused)).isEmpty();
+            HttpResponse<String> refusedLimited = send(generate(proxy, anthropic, false, requestsOnly, "[sim:error=429]"));
+            assertThat(refusedLimited.statusCode()).as(refusedLimited.body()).isEqualTo(429);
+            assertThat(refusedLimited.headers().firstValue("retry-after")).hasValue("1");
+            assertThat(rateLimitHeaders(refusedLimited).keySet()).containsExactlyInAnyOrder(tollgates);
+        }
     }
 
     /** Seeded: keys of one account racing for its shared limit of requests per minute never pass it together. */
