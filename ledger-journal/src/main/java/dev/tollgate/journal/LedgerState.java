@@ -102,13 +102,15 @@ public final class LedgerState {
 
     /**
      * A key's secrets after {@code rotation}, given those before (null: only the key's own, first secret): the current one
-     * works until the rotation's grace end, earlier ones already past their end at the rotation are dropped, the new one is current.
+     * works until the rotation's grace end, earlier ones until the earlier of their own end and that one, those past their end
+     * at the rotation are dropped, the new one is current. Both the live ledger and replay call this, so they agree.
      */
     static List<Secret> rotated(List<Secret> before, Key key, JournalEvent.KeyRotated rotation) {
         List<Secret> after = new ArrayList<>();
         for (Secret secret : before != null ? before : List.of(new Secret(key.keyHash(), key.displayPrefix(), Secret.CURRENT))) {
             boolean justReplaced = secret.validUntilMs() == Secret.CURRENT;
-            long validUntilMs = justReplaced ? rotation.previousValidUntilMs() : secret.validUntilMs();
+            // A rotation with a short grace (often a leak) must not leave an older secret working past it on its longer grace.
+            long validUntilMs = Math.min(secret.validUntilMs(), rotation.previousValidUntilMs());
             // The secret replaced now stays even without a grace period, so its holder is told it was replaced, not unknown.
             if (justReplaced || validUntilMs > rotation.timestampMs()) {
                 after.add(new Secret(secret.secretHash(), secret.displayPrefix(), validUntilMs));

@@ -292,4 +292,55 @@ class LedgerTest {
         assertThat(Snapshots.latest(snapshots).state().stateHash()).as("the snapshot keeps secrets").isEqualTo(replayed.stateHash());
         assertThat(Snapshots.latest(snapshots).state().keySecrets()).isEqualTo(replayed.keySecrets());
     }
+
+    @Test
+    void aLaterRotationCapsEveryOlderSecretAtItsGraceEndLiveAndOnReplayAlike() throws Exception {
+        String hash = key.sha256Hex();
+        long thirtyDaysMs = 30L * 24 * 3600 * 1000;
+        long firstGraceEndMs = clock.get() + thirtyDaysMs;
+        ledger.rotateKey(hash, ApiKeys.sha256Hex("tg-second"), "tg-seco", firstGraceEndMs, new Ledger.Author("ops", "yearly"));
+        assertThat(ledger.keys().lookup("tg-key").unusableAt(clock.get() + thirtyDaysMs / 2)).isNull();
+
+        // A shorter grace on the next rotation shortens the first secret's too; it stays listed until then.
+        long secondGraceEndMs = clock.get() + 5_000;
+        ledger.rotateKey(hash, ApiKeys.sha256Hex("tg-third"), "tg-thir", secondGraceEndMs, new Ledger.Author("ops", "suspected leak"));
+        assertThat(ledger.secrets(hash)).extracting(LedgerState.Secret::validUntilMs)
+                .containsExactly(secondGraceEndMs, secondGraceEndMs, LedgerState.Secret.CURRENT);
+        assertThat(ledger.keys().lookup("tg-key").unusableAt(secondGraceEndMs)).isEqualTo("rotated");
+        assertThat(ledger.keys().lookup("tg-key").unusableAt(secondGraceEndMs - 1)).isNull();
+        LedgerState beforeLeak = new LedgerState();
+        journal.readAfter(-1, beforeLeak::apply);
+        assertThat(beforeLeak.keySecrets().get(hash)).as("replay caps as the live ledger does").isEqualTo(ledger.secrets(hash));
+        Path snapshots = directory.resolve("snapshots");
+        java.nio.file.Files.createDirectories(snapshots);
+        Snapshots.write(snapshots, beforeLeak, null);
+        assertThat(Snapshots.latest(snapshots).state().keySecrets().get(hash)).as("the snapshot keeps the capped ends").isEqualTo(ledger.secrets(hash));
+
+        // No grace at all (a leak): no older secret works a moment longer.
+        ledger.rotateKey(hash, ApiKeys.sha256Hex("tg-fourth"), "tg-four", clock.get(), new Ledger.Author("ops", "leak"));
+        long afterMs = clock.get();
+        for (String old : new String[] {"tg-key", "tg-second", "tg-third"}) {
+            ApiKeys.ApiKey found = ledger.keys().lookup(old);
+            assertThat(found == null || found.unusableAt(afterMs) != null).as(old).isTrue();
+        }
+        assertThat(ledger.keys().lookup("tg-fourth").unusableAt(afterMs)).isNull();
+        var secrets = ledger.secrets(hash);
+        assertThat(secrets.getLast().validUntilMs()).isEqualTo(LedgerState.Secret.CURRENT);
+        assertThat(secrets.subList(0, secrets.size() - 1)).extracting(LedgerState.Secret::validUntilMs).allMatch(endMs -> endMs <= afterMs);
+
+        LedgerState replayed = new LedgerState();
+        journal.readAfter(-1, replayed::apply);
+        assertThat(replayed.keySecrets().get(hash)).as("replay gives the live secrets").isEqualTo(ledger.secrets(hash));
+        Ledger restarted = Ledger.recover(journal, null, MAX_ACCOUNTS, clock::incrementAndGet);
+        try {
+            assertThat(restarted.secrets(hash)).isEqualTo(ledger.secrets(hash));
+            for (String secret : new String[] {"tg-key", "tg-second", "tg-third", "tg-fourth"}) {
+                assertThat(restarted.keys().lookup(secret)).as(secret).isEqualTo(ledger.keys().lookup(secret));
+            }
+        } finally {
+            restarted.close();
+        }
+        Snapshots.write(snapshots, replayed, null);
+        assertThat(Snapshots.latest(snapshots).state().keySecrets()).isEqualTo(replayed.keySecrets());
+    }
 }

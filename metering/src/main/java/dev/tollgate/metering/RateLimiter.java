@@ -71,7 +71,7 @@ public final class RateLimiter {
 
     /**
      * Admits one request charged {@code tokens} (the reservation's estimate) at {@code nowNanos}, or refuses it having
-     * changed nothing. Returns null when admitted: the caller must {@link #finish} it once.
+     * changed nothing. Returns null when admitted: the caller must {@link #finish} or {@link #cancel} it once.
      */
     public Refusal tryAcquire(long tokens, long nowNanos) {
         Limits current = limits;
@@ -110,15 +110,22 @@ public final class RateLimiter {
         }
     }
 
-    /** Undoes a {@link #tryAcquire} whose request was then refused for another reason (the account's limit, the balance). */
-    public void cancel(long chargedTokens, long nowNanos) {
+    /**
+     * Undoes a {@link #tryAcquire} made at {@code acquiredNanos} whose request was refused before it was forwarded (the
+     * account's limit, the balance, a spend cap, the journal): it leaves the in-flight count and gives back its charge
+     * less the time since. Meanwhile another request may have been charged from the arrival time this one pushed ahead
+     * instead of from its own now, by at most that time; giving back the whole charge would then make the limiter more
+     * generous than had this request never come. With nothing in between the two give the same.
+     */
+    public void cancel(long chargedTokens, long acquiredNanos, long nowNanos) {
         inFlight.decrementAndGet();
         Limits current = limits;
+        long elapsedNanos = Math.max(0, nowNanos - acquiredNanos);
         if (current.rpm != NONE) {
-            give(requestsTatNanos, 1, MINUTE_NANOS / current.rpm, nowNanos);
+            giveNanos(requestsTatNanos, MINUTE_NANOS / current.rpm - elapsedNanos, nowNanos);
         }
         if (current.tpm != NONE) {
-            give(tokensTatNanos, clampTokens(chargedTokens), MINUTE_NANOS / current.tpm, nowNanos);
+            giveNanos(tokensTatNanos, clampTokens(chargedTokens) * (MINUTE_NANOS / current.tpm) - elapsedNanos, nowNanos);
         }
     }
 
@@ -188,6 +195,12 @@ public final class RateLimiter {
     }
 
     private static void give(AtomicLong tatNanos, long amount, long intervalNanos, long nowNanos) {
-        tatNanos.updateAndGet(tat -> Math.max(nowNanos, tat - amount * intervalNanos));
+        giveNanos(tatNanos, amount * intervalNanos, nowNanos);
+    }
+
+    private static void giveNanos(AtomicLong tatNanos, long nanos, long nowNanos) {
+        if (nanos > 0) {
+            tatNanos.updateAndGet(tat -> Math.max(nowNanos, tat - nanos));
+        }
     }
 }

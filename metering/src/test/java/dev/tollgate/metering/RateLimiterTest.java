@@ -57,10 +57,95 @@ class RateLimiterTest {
         assertThat(limiter.remainingRequests(T0)).as("the request refused for tokens gave its request back").isEqualTo(9);
         assertThat(limiter.tryAcquire(100, T0)).isNull();
         assertThat(limiter.tryAcquire(100, T0)).isEqualTo(RateLimiter.Refusal.CONCURRENCY);
-        limiter.cancel(100, T0);
+        limiter.cancel(100, T0, T0);
         assertThat(limiter.inFlight()).isEqualTo(1);
         assertThat(limiter.remainingRequests(T0)).isEqualTo(9);
         assertThat(limiter.remainingTokens(T0)).isEqualTo(500);
+    }
+
+    @Test
+    void aCancelledPermitGivesBackItsRequestItsTokensAndItsSlot() {
+        RateLimiter limiter = new RateLimiter(T0);
+        limiter.setLimits(new RateLimiter.Limits(2, 1_000, 1));
+        for (int i = 0; i < 5; i++) {
+            long acquiredNanos = T0 + i * SECOND;
+            assertThat(limiter.tryAcquire(600, acquiredNanos)).as("refused request %d", i).isNull();
+            limiter.cancel(600, acquiredNanos, acquiredNanos + 3_000_000); // 3 ms later: the balance refused it at the reservation
+        }
+        long nowNanos = T0 + 5 * SECOND;
+        assertThat(limiter.inFlight()).isZero();
+        assertThat(limiter.remainingRequests(nowNanos)).isEqualTo(2);
+        assertThat(limiter.remainingTokens(nowNanos)).isEqualTo(1_000);
+        assertThat(limiter.tryAcquire(600, nowNanos)).as("the funded request").isNull();
+        limiter.finish(600, 600, nowNanos);
+        assertThat(limiter.tryAcquire(400, nowNanos)).isNull();
+        limiter.finish(400, 400, nowNanos);
+        assertThat(limiter.tryAcquire(0, nowNanos)).as("the two that counted used the minute's requests").isEqualTo(RateLimiter.Refusal.REQUESTS);
+    }
+
+    /** A request charged while a cancelled one held the arrival time ahead ends where it would have without the cancelled one. */
+    @Test
+    void aCancelNeverLeavesTheLimiterMoreGenerousThanIfTheRequestNeverCame() {
+        RateLimiter limiter = new RateLimiter(T0);
+        RateLimiter never = new RateLimiter(T0);
+        for (RateLimiter each : List.of(limiter, never)) {
+            each.setLimits(new RateLimiter.Limits(2, 1_000, RateLimiter.NONE)); // 30 s a request, 60 ms a token
+        }
+        assertThat(limiter.tryAcquire(500, T0)).isNull(); // refused later, before going upstream
+        long laterNanos = T0 + 20 * SECOND;
+        for (RateLimiter each : List.of(limiter, never)) {
+            assertThat(each.tryAcquire(100, laterNanos)).isNull();
+        }
+        limiter.cancel(500, T0, laterNanos);
+        assertThat(limiter.inFlight()).isEqualTo(never.inFlight()).isEqualTo(1);
+        for (long nowNanos = laterNanos; nowNanos <= T0 + 90 * SECOND; nowNanos += SECOND) {
+            assertThat(limiter.requestsResetNanos(nowNanos)).as("at %d s", (nowNanos - T0) / SECOND).isGreaterThanOrEqualTo(never.requestsResetNanos(nowNanos));
+            assertThat(limiter.tokensResetNanos(nowNanos)).as("at %d s", (nowNanos - T0) / SECOND).isGreaterThanOrEqualTo(never.tokensResetNanos(nowNanos));
+        }
+        assertThat(limiter.requestsResetNanos(laterNanos)).as("and no stricter either").isEqualTo(never.requestsResetNanos(laterNanos));
+    }
+
+    /** Seeded: threads cancelling permits while others finish theirs leave the counted ones within the limits, the slots all free. */
+    @Test
+    void concurrentCancelsGiveBackExactlyWhatTheyTook() throws Exception {
+        Random random = new Random(Seeds.seed("RateLimiterTest.concurrentCancelsGiveBackExactlyWhatTheyTook"));
+        int rpm = 5 + random.nextInt(100);
+        RateLimiter limiter = new RateLimiter(T0);
+        limiter.setLimits(new RateLimiter.Limits(rpm, RateLimiter.NONE, 4));
+        AtomicInteger counted = new AtomicInteger();
+        CountDownLatch go = new CountDownLatch(1);
+        List<Thread> workers = new ArrayList<>();
+        for (int t = 0; t < 8; t++) {
+            boolean cancels = t % 2 == 0;
+            Thread worker = new Thread(() -> {
+                try {
+                    go.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (int i = 0; i < 2_000; i++) {
+                    if (limiter.tryAcquire(0, T0) == null) {
+                        if (cancels) {
+                            limiter.cancel(0, T0, T0);
+                        } else {
+                            counted.incrementAndGet();
+                            limiter.finish(0, 0, T0);
+                        }
+                    }
+                }
+            });
+            workers.add(worker);
+            worker.start();
+        }
+        go.countDown();
+        for (Thread worker : workers) {
+            worker.join();
+        }
+        // The finishing threads may run out of tries while a cancelling one holds the last slot; whatever they got, the
+        // cancelled permits left no trace.
+        assertThat(counted.get()).as("rpm %d", rpm).isPositive().isLessThanOrEqualTo(rpm);
+        assertThat(limiter.remainingRequests(T0)).isEqualTo(rpm - counted.get());
+        assertThat(limiter.inFlight()).isZero();
     }
 
     @Test

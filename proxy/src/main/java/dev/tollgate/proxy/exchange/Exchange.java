@@ -65,6 +65,7 @@ public final class Exchange {
     private RateLimiter keyLimiter;
     private RateLimiter accountLimiter;
     private long rateLimitedTokens;
+    private long rateLimitAcquiredNanos;
     /** Serves the connection's next request once this one is over. */
     private final Runnable readNext;
     private ExchangeState state = ExchangeState.ADMITTING;
@@ -194,13 +195,14 @@ public final class Exchange {
     }
 
     /**
-     * Admitted under rate limits (either may be null), charged {@code tokens}: the exchange ends the permit when it
-     * completes, whatever the path, and corrects the token charge by what was billed.
+     * Admitted under rate limits (either may be null) at {@code acquiredNanos}, charged {@code tokens}: the exchange ends
+     * the permit when it completes, whatever the path, and corrects the token charge by what was billed.
      */
-    public void rateLimited(RateLimiter keyLimiter, RateLimiter accountLimiter, long tokens) {
+    public void rateLimited(RateLimiter keyLimiter, RateLimiter accountLimiter, long tokens, long acquiredNanos) {
         this.keyLimiter = keyLimiter;
         this.accountLimiter = accountLimiter;
         this.rateLimitedTokens = tokens;
+        this.rateLimitAcquiredNanos = acquiredNanos;
     }
 
     /** The upstream request is built: the client's request is let go, nothing more is read from it. */
@@ -590,6 +592,14 @@ public final class Exchange {
         client.channel().close();
     }
 
+    private void endPermit(RateLimiter limiter, boolean forwarded, long nowNanos) {
+        if (forwarded) {
+            limiter.finish(rateLimitedTokens, billing.billedTokens, nowNanos);
+        } else {
+            limiter.cancel(rateLimitedTokens, rateLimitAcquiredNanos, nowNanos);
+        }
+    }
+
     /** Settles {@code generated}, or releases when nothing was generated (null); journaled without waiting. */
     private void endOutcome(Usage generated, String reason) {
         if (generated == null) {
@@ -622,11 +632,14 @@ public final class Exchange {
         // First, so no failure in the cleanup below can keep a concurrency slot taken for good.
         if (keyLimiter != null || accountLimiter != null) {
             long now = System.nanoTime();
+            // Refused before going upstream (the balance, a spend cap, the journal): the provider saw nothing, nor does the rate limit.
+            // Once forwarded it counts, even if it then failed: the provider spent on it.
+            boolean forwarded = forwardedNanos != 0;
             if (keyLimiter != null) {
-                keyLimiter.finish(rateLimitedTokens, billing.billedTokens, now);
+                endPermit(keyLimiter, forwarded, now);
             }
             if (accountLimiter != null) {
-                accountLimiter.finish(rateLimitedTokens, billing.billedTokens, now);
+                endPermit(accountLimiter, forwarded, now);
             }
             keyLimiter = null;
             accountLimiter = null;

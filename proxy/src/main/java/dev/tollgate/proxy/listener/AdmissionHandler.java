@@ -155,11 +155,11 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
             refusal = accountLimiter.tryAcquire(tokens, now);
             refusedBy = accountLimiter;
             if (refusal != null && keyLimiter != null) {
-                keyLimiter.cancel(tokens, now);
+                keyLimiter.cancel(tokens, now, now);
             }
         }
         if (refusal == null) {
-            exchange.rateLimited(keyLimiter, accountLimiter, tokens);
+            exchange.rateLimited(keyLimiter, accountLimiter, tokens, now);
             return true;
         }
         boolean byKey = refusedBy == keyLimiter;

@@ -254,6 +254,37 @@ class RateLimitTest {
         }
     }
 
+    @Test
+    void requestsRefusedBeforeGoingUpstreamDoNotCountButOnesThatFailedUpstreamDo() throws Exception {
+        admin("POST", "/admin/v1/accounts", "{\"id\":\"thin\"}", 201);
+        String secret = issue("thin", "{\"rpm\": 2}");
+        for (int i = 0; i < 4; i++) {
+            // The OpenAI surface answers a low balance as OpenAI does, 429 insufficient_quota: only the code tells it from a rate limit.
+            HttpResponse<String> refused = send(chat(secret, "Hi", 50));
+            assertThat(JSON.readTree(refused.body()).path("error").path("code").asText()).as("unfunded request %d: %s", i, refused.body())
+                    .isEqualTo("insufficient_quota");
+        }
+        HttpResponse<String> credit = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.adminPort() + "/admin/v1/accounts/thin/credits"))
+                .header("Authorization", "Bearer " + AdminTestNode.WRITE_TOKEN).header("Idempotency-Key", "fund")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"amount_micros\":50000000}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(credit.statusCode()).as(credit.body()).isEqualTo(201);
+        for (int i = 0; i < 2; i++) {
+            HttpResponse<String> served = send(chat(secret, "Hi [sim:events=2]", 50));
+            assertThat(served.statusCode()).as("funded request %d after the refusals: %s", i, served.body()).isEqualTo(200);
+        }
+        HttpResponse<String> third = send(chat(secret, "Hi", 50));
+        assertThat(JSON.readTree(third.body()).path("error").path("code").asText()).as("the two served used the minute's requests: %s", third.body())
+                .isEqualTo("rate_limit_exceeded");
+
+        // The provider saw this one, so it counts although it failed.
+        String other = issue("thin", "{\"rpm\": 2}");
+        HttpResponse<String> failed = send(chat(other, "Hi [sim:error=500]", 50));
+        assertThat(failed.statusCode()).as(failed.body()).isNotIn(200, 429);
+        assertThat(send(chat(other, "Hi [sim:events=2]", 50)).statusCode()).isEqualTo(200);
+        HttpResponse<String> limited = send(chat(other, "Hi", 50));
+        assertThat(JSON.readTree(limited.body()).path("error").path("code").asText()).as(limited.body()).isEqualTo("rate_limit_exceeded");
+    }
+
     /** Seeded: keys of one account racing for its shared limit of requests per minute never pass it together. */
     @Test
     void anAccountsLimitIsSharedByItsKeysUnderConcurrency() throws Exception {
