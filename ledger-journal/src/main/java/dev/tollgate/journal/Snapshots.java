@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * and the next older one (or a replay from the first record) is used instead.
  *
  * <pre>
- * magic "TGSNAP04" | lastIndex | maxReservationId | recordsApplied
+ * magic "TGSNAP05" | lastIndex | maxReservationId | recordsApplied
  * accounts: count, then id, credited, debited, available, reserved, writtenOff
  * keys: count, then hash, displayPrefix, label, accountId, revoked
  * open reservations: count, then id, accountId, keyHash, held, requestId, startMs
@@ -36,18 +36,21 @@ import org.slf4j.LoggerFactory;
  * key secrets: count, then hash, then count, then secretHash, displayPrefix, validUntil (since "TGSNAP03")
  * rate limits: count, then subject, id, rpm, tpm, concurrency (since "TGSNAP03")
  * the catalog version last journaled as loaded (since "TGSNAP04")
+ * key alerts: count, then hash, percent, dayAlerted, monthAlerted, totalAlerted (since "TGSNAP05")
+ * balance alerts: count, then accountId, threshold, raisedCount, raised (since "TGSNAP05")
  * extension: length, bytes (the reconciler's rollups; opaque here)
  * CRC32C of all of the above (int32)
  * </pre>
  *
- * Written as "TGSNAP04"; "TGSNAP03" (read with no catalog version), "TGSNAP02" (no key scopes, secrets or rate
+ * Written as "TGSNAP05"; "TGSNAP04" (read with no soft alerts), "TGSNAP03" (no catalog version either), "TGSNAP02" (no key scopes, secrets or rate
  * limits) and "TGSNAP01" (no key limits either) are still read. A checksum can match a snapshot a bug wrote wrongly,
  * so every count and length is checked against the bytes left before it sizes anything: a bad one is an
  * {@link IOException} and the snapshot is ignored like a damaged one.
  */
 public final class Snapshots {
     private static final Logger LOG = LoggerFactory.getLogger(Snapshots.class);
-    private static final long MAGIC = 0x544753_4E41_503034L; // "TGSNAP04"
+    private static final long MAGIC = 0x544753_4E41_503035L; // "TGSNAP05"
+    private static final long MAGIC_04 = 0x544753_4E41_503034L; // "TGSNAP04": no soft alerts
     private static final long MAGIC_03 = 0x544753_4E41_503033L; // "TGSNAP03": no catalog version
     private static final long MAGIC_02 = 0x544753_4E41_503032L; // "TGSNAP02": no key scopes, secrets or rate limits
     /** The format before key limits: read as one without any. */
@@ -152,7 +155,7 @@ public final class Snapshots {
 
     private static Loaded read(DataInputStream in, Path file) throws IOException {
         long magic = in.readLong();
-        if (magic != MAGIC && magic != MAGIC_03 && magic != MAGIC_02 && magic != MAGIC_01) {
+        if (magic != MAGIC && magic != MAGIC_04 && magic != MAGIC_03 && magic != MAGIC_02 && magic != MAGIC_01) {
             throw new IOException("not a Tollgate snapshot");
         }
         LedgerState state = new LedgerState();
@@ -176,7 +179,7 @@ public final class Snapshots {
                 state.restoreKeyLimits(new LedgerState.KeyLimits(in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
             }
         }
-        if (magic == MAGIC || magic == MAGIC_03) {
+        if (magic == MAGIC || magic == MAGIC_04 || magic == MAGIC_03) {
             for (int n = count(in, "key scope count"); n > 0; n--) {
                 state.restoreKeyScope(new LedgerState.KeyScopeRecord(in.readUTF(), in.readUTF(), in.readUTF(), readStrings(in), in.readLong(),
                         readStrings(in)));
@@ -193,8 +196,16 @@ public final class Snapshots {
                 state.restoreRateLimits(new LedgerState.RateLimits(in.readInt(), in.readUTF(), in.readLong(), in.readLong(), in.readLong()));
             }
         }
-        if (magic == MAGIC) {
+        if (magic == MAGIC || magic == MAGIC_04) {
             state.restoreCatalogVersion(in.readUTF());
+        }
+        if (magic == MAGIC) {
+            for (int n = count(in, "key alerts count"); n > 0; n--) {
+                state.restoreKeyAlerts(new LedgerState.KeyAlerts(in.readUTF(), in.readInt(), in.readInt(), in.readInt(), in.readBoolean()));
+            }
+            for (int n = count(in, "balance alerts count"); n > 0; n--) {
+                state.restoreBalanceAlert(new LedgerState.BalanceAlert(in.readUTF(), in.readLong(), in.readInt(), in.readBoolean()));
+            }
         }
         byte[] extension = new byte[count(in, "extension length")];
         in.readFully(extension);
@@ -277,6 +288,21 @@ public final class Snapshots {
             out.writeLong(limits.concurrency());
         }
         out.writeUTF(state.catalogVersion());
+        out.writeInt(state.keyAlerts().size());
+        for (LedgerState.KeyAlerts alerts : state.keyAlerts()) {
+            out.writeUTF(alerts.keyHash());
+            out.writeInt(alerts.percent());
+            out.writeInt(alerts.dayAlerted());
+            out.writeInt(alerts.monthAlerted());
+            out.writeBoolean(alerts.totalAlerted());
+        }
+        out.writeInt(state.balanceAlerts().size());
+        for (LedgerState.BalanceAlert alert : state.balanceAlerts()) {
+            out.writeUTF(alert.accountId());
+            out.writeLong(alert.thresholdMicros());
+            out.writeInt(alert.raisedCount());
+            out.writeBoolean(alert.raised());
+        }
         byte[] ext = extension == null ? new byte[0] : extension;
         out.writeInt(ext.length);
         out.write(ext);

@@ -86,6 +86,10 @@ class SnapshotsTest {
         assertRefused(withInt(written, ACCOUNT_COUNT_OFFSET, Integer.MAX_VALUE), "corrupt account count: 2147483647");
         assertRefused(withInt(written, ACCOUNT_COUNT_OFFSET, -5), "corrupt account count: -5");
         // Within the bytes left, but more accounts than there are: the reading runs into the end of the file.
-        assertRefused(withInt(written, ACCOUNT_COUNT_OFFSET, 3), "ends in the middle of a field");
+        // Where the misread ends depends on the sections after the accounts: a field cut off, or a count read from the wrong bytes.
+        Files.write(file, withInt(written, ACCOUNT_COUNT_OFFSET, 3));
+        assertThatThrownBy(() -> Snapshots.read(file)).isExactlyInstanceOf(IOException.class)
+                .hasMessageMatching("(?s).*(ends in the middle of a field|corrupt .* count: -?[0-9]+, with only [0-9]+ bytes left).*");
+        assertThat(Snapshots.latest(directory)).isNull();
     }
 }

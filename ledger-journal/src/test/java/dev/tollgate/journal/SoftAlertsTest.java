@@ -110,6 +110,13 @@ class SoftAlertsTest {
             assertThat(alert.window()).isEqualTo(Window.DAY);
             assertThat(alert.period()).isEqualTo(SpendWindows.dayOf(NOW_MS) + 1);
         });
+        LedgerState replayed = new LedgerState();
+        journal.readAfter(-1, replayed::apply);
+        assertThat(replayed.keyAlerts()).singleElement()
+                .isEqualTo(new LedgerState.KeyAlerts(hash, 80, SpendWindows.dayOf(NOW_MS) + 1, -1, false));
+        Path snapshots = directory.resolve("snapshots");
+        Snapshots.write(snapshots, replayed, new byte[0]);
+        assertThat(Snapshots.latest(snapshots).state().keyAlerts()).containsExactlyElementsOf(replayed.keyAlerts());
     }
 
     @Test
@@ -168,6 +175,11 @@ class SoftAlertsTest {
         journal.readAfter(-1, replayed::apply);
         assertThat(replayed.balanceAlerts()).singleElement()
                 .isEqualTo(new LedgerState.BalanceAlert("acme", 40_000_000, 2, true));
+        Path snapshots = directory.resolve("snapshots");
+        Snapshots.write(snapshots, replayed, new byte[0]);
+        LedgerState fromSnapshot = Snapshots.latest(snapshots).state();
+        assertThat(fromSnapshot.balanceAlerts()).containsExactlyElementsOf(replayed.balanceAlerts());
+        assertThat(fromSnapshot.stateHash()).isEqualTo(replayed.stateHash());
     }
 
     /** Of many settlements that cross the same alert at once, exactly one raises it. */

@@ -58,6 +58,10 @@ final class SimulatedHistory implements AutoCloseable {
         ledger.openAccount(accountId);
         accounts.add(accountId);
         credit(accountId, 2_000_000 + random.nextInt(3_000_000));
+        if (random.nextBoolean()) {
+            // Within the balances the history moves through, so low-balance alerts are raised, re-armed and raised again.
+            ledger.setLowBalanceThreshold(accountId, random.nextInt(3_000_000), new Ledger.Author("ops", "history"));
+        }
         issueKey(accountId);
     }
 
@@ -70,6 +74,9 @@ final class SimulatedHistory implements AutoCloseable {
             // Generous caps, so they are journaled, snapshotted and replayed without refusing the history's reservations.
             ledger.setCaps(keyHash, new Ledger.Caps(random.nextBoolean() ? -1 : 1L << 40, 1L << 41, random.nextBoolean() ? -1 : 1L << 42),
                     new Ledger.Author("ops", "history"));
+            if (random.nextBoolean()) {
+                ledger.setKeyAlertPercent(keyHash, 1 + random.nextInt(100), new Ledger.Author("ops", "history"));
+            }
         }
         if (random.nextInt(3) == 0) {
             ledger.setScope(keyHash, "scoped-" + keys.size(), dev.tollgate.metering.KeyScope.of(random.nextBoolean() ? "staging" : "",

@@ -174,8 +174,12 @@ class AdminApiTest {
                 "not_found_error", "No account ghost");
         refused(admin("POST", "/admin/v1/accounts", WRITE_TOKEN, "{\"id\":\"has space\"}"), 400, "invalid_request_error", "account id");
         refused(admin("POST", "/admin/v1/accounts", WRITE_TOKEN, "{\"id\":\"bootstrap\"}"), 409, "conflict_error", "already exists");
-        refused(admin("POST", "/admin/v1/keys", WRITE_TOKEN, "{\"account\":\"bootstrap\",\"limits\":{\"alert_percent\":80}}"), 400,
-                "invalid_request_error", "limits.alert_percent: not supported yet");
+        refused(admin("POST", "/admin/v1/keys", WRITE_TOKEN, "{\"account\":\"bootstrap\",\"limits\":{\"alert_percent\":0}}"), 400,
+                "invalid_request_error", "limits.alert_percent: an integer from 1 to 100");
+        refused(admin("POST", "/admin/v1/keys", WRITE_TOKEN, "{\"account\":\"bootstrap\",\"limits\":{\"alert_percent\":80.5}}"), 400,
+                "invalid_request_error", "limits.alert_percent: an integer from 1 to 100");
+        refused(admin("POST", "/admin/v1/accounts", WRITE_TOKEN, "{\"id\":\"lowball\",\"low_balance_threshold_micros\":\"5\"}"), 400,
+                "invalid_request_error", "low_balance_threshold_micros: an integer number of micro-units");
         refused(admin("POST", "/admin/v1/keys", WRITE_TOKEN, "{\"account\":\"ghost\"}"), 404, "not_found_error", "ghost");
         refused(admin("GET", "/admin/v1/keys/key_0000000000000000", READ_TOKEN, null), 404, "not_found_error", "No key");
         refused(admin("GET", "/admin/v1/keys/sk-whatever", READ_TOKEN, null), 404, "not_found_error", "key_0123456789abcdef");
