@@ -144,12 +144,13 @@ final class AdminCommands {
     }
 
     static Table accountsTable(Iterable<JsonNode> accounts) {
-        Table table = new Table("ACCOUNT", "AVAILABLE", "RESERVED", "CREDITED", "DEBITED", "WRITTEN OFF", "KEYS");
+        Table table = new Table("ACCOUNT", "AVAILABLE", "RESERVED", "CREDITED", "DEBITED", "WRITTEN OFF", "KEYS", "LOW-BALANCE ALERT");
         for (JsonNode account : accounts) {
             String currency = account.path("currency").asText("USD");
             table.row(account.path("id").asText(), money(account, "available_micros", currency), money(account, "reserved_micros", currency),
                     money(account, "credited_micros", currency), money(account, "debited_micros", currency),
-                    money(account, "written_off_micros", currency), account.path("active_keys").asLong());
+                    money(account, "written_off_micros", currency), account.path("active_keys").asLong(),
+                    account.path("low_balance_threshold_micros").isNumber() ? "below " + money(account, "low_balance_threshold_micros", currency) : "-");
         }
         return table;
     }
@@ -186,7 +187,9 @@ final class AdminCommands {
             JsonNode cap = key.path("limits").path(window);
             windows.add(cap.isNumber() ? Money.format(key.path("spend").path(window).asLong(), "USD") + " / " + Money.format(cap.asLong(), "USD") : "-");
         }
-        return windows.stream().allMatch("-"::equals) ? "none" : String.join(", ", windows);
+        String caps = windows.stream().allMatch("-"::equals) ? "none" : String.join(", ", windows);
+        JsonNode alert = key.path("limits").path("alert_percent");
+        return alert.isNumber() ? caps + " (alert at " + alert.asInt() + "%)" : caps;
     }
 
     /** What an audit entry changed, in a few words: the amount, the key and its new limits, scope or secret. */
@@ -198,7 +201,13 @@ final class AdminCommands {
         if (row.has("limits")) {
             List<String> set = new ArrayList<>();
             row.path("limits").fields().forEachRemaining(limit -> set.add(limit.getKey() + "=" + (limit.getValue().isNull() ? "none" : limit.getValue().asText())));
-            detail.append(' ').append(row.path("action").asText().endsWith("rate_limits_set") ? "rate limits " : "caps ").append(String.join(" ", set));
+            String action = row.path("action").asText();
+            detail.append(' ').append(action.endsWith("rate_limits_set") ? "rate limits " : action.endsWith("alert_set") ? "" : "caps ")
+                    .append(String.join(" ", set));
+        }
+        if (row.has("low_balance_threshold_micros")) {
+            JsonNode threshold = row.path("low_balance_threshold_micros");
+            detail.append(" low-balance alert ").append(threshold.isNull() ? "none" : "below " + Money.format(threshold.asLong(), "USD"));
         }
         if (row.path("action").asText().equals("key.changed")) {
             String scope = scope(row);
@@ -275,32 +284,42 @@ final class AdminCommands {
         @Option(names = "--total-cap", description = "Hard cap in total (an amount, or none).")
         String total;
 
+        @Option(names = "--alert-percent", description = "Soft alert when the key's spend reaches this percentage (1 to 100) of a cap, once per window"
+                + " (or none).")
+        String alertPercent;
+
         /** The {@code limits} object of the request, or null when no cap option was given. */
         ObjectNode limits() {
-            if (day == null && month == null && total == null) {
+            if (day == null && month == null && total == null && alertPercent == null) {
                 return null;
             }
             ObjectNode limits = JSON.createObjectNode();
             put(limits, "day_micros", day);
             put(limits, "month_micros", month);
             put(limits, "total_micros", total);
+            if (alertPercent != null) {
+                if (alertPercent.equals("none")) {
+                    limits.putNull("alert_percent");
+                } else {
+                    try {
+                        limits.put("alert_percent", Integer.parseInt(alertPercent));
+                    } catch (NumberFormatException e) {
+                        throw new IllegalArgumentException("--alert-percent: a whole number from 1 to 100, or none; found " + alertPercent);
+                    }
+                }
+            }
             return limits;
         }
 
         private static void put(ObjectNode limits, String field, String amount) {
-            if (amount == null) {
-                return;
-            }
-            if (amount.equals("none")) {
-                limits.putNull(field);
-            } else {
-                limits.put(field, micros(amount));
+            if (amount != null) {
+                putAmountOrNone(limits, field, amount);
             }
         }
     }
 
-    @Command(name = "accounts", description = "List accounts with their balances; show or open one.",
-            subcommands = {AccountsShow.class, AccountsOpen.class})
+    @Command(name = "accounts", description = "List accounts with their balances; show, open or change one.",
+            subcommands = {AccountsShow.class, AccountsOpen.class, AccountsUpdate.class})
     static final class Accounts extends AdminCommand {
         @Override
         void run(AdminClient client, PrintWriter out) {
@@ -324,10 +343,42 @@ final class AdminCommands {
         @Parameters(paramLabel = "ACCOUNT")
         String account;
 
+        @Option(names = "--low-balance-threshold", description = "Alert once when a debit takes the balance below this amount.")
+        String lowBalanceThreshold;
+
         @Override
         void run(AdminClient client, PrintWriter out) {
             ObjectNode body = JSON.createObjectNode().put("id", account);
+            if (lowBalanceThreshold != null) {
+                putAmountOrNone(body, "low_balance_threshold_micros", lowBalanceThreshold);
+            }
             print(out, client.post("/admin/v1/accounts", body, null).json(), answer -> accountsTable(List.of(answer)));
+        }
+    }
+
+    @Command(name = "update", description = "Change an account's low-balance threshold (the options given; the others stay).")
+    static final class AccountsUpdate extends AdminCommand {
+        @Parameters(paramLabel = "ACCOUNT")
+        String account;
+
+        @Option(names = "--low-balance-threshold", required = true,
+                description = "Alert once when a debit takes the balance below this amount (or none); money added re-arms it.")
+        String lowBalanceThreshold;
+
+        @Override
+        void run(AdminClient client, PrintWriter out) {
+            ObjectNode body = JSON.createObjectNode();
+            putAmountOrNone(body, "low_balance_threshold_micros", lowBalanceThreshold);
+            print(out, client.patch("/admin/v1/accounts/" + account, body).json(), answer -> accountsTable(List.of(answer)));
+        }
+    }
+
+    /** An amount in currency units as micros, or null for "none". */
+    private static void putAmountOrNone(ObjectNode body, String field, String amount) {
+        if (amount.equals("none")) {
+            body.putNull(field);
+        } else {
+            body.put(field, micros(amount));
         }
     }
 
@@ -463,7 +514,7 @@ final class AdminCommands {
         void run(AdminClient client, PrintWriter out) {
             ObjectNode limits = caps.limits();
             if (limits == null) {
-                throw new IllegalArgumentException("give at least one of --day-cap, --month-cap, --total-cap");
+                throw new IllegalArgumentException("give at least one of --day-cap, --month-cap, --total-cap, --alert-percent");
             }
             ObjectNode body = JSON.createObjectNode();
             body.set("limits", limits);

@@ -122,6 +122,13 @@ class AdminCommandsTest {
         assertThat(JSON.readTree(ok("keys", "show", keyId, "--json").out()).path("limits").path("day_micros").asLong()).isEqualTo(2_000_000);
         assertThat(run("keys", "limits", keyId).err()).contains("give at least one of --day-cap");
         assertThat(ok("audit", "--limit", "1").out()).contains("key.limits_set").contains("caps day_micros=2000000 month_micros=none total_micros=none");
+        assertThat(ok("keys", "limits", keyId, "--alert-percent", "80").out()).contains("/ $2.000000, -, - (alert at 80%)");
+        assertThat(ok("audit", "--limit", "1").out()).contains("key.alert_set").contains("alert_percent=80");
+        assertThat(run("keys", "limits", keyId, "--alert-percent", "most").err()).contains("--alert-percent: a whole number from 1 to 100");
+        assertThat(ok("accounts", "update", "acme", "--low-balance-threshold", "5").out()).contains("below $5.000000");
+        assertThat(ok("audit", "--limit", "1").out()).contains("account.low_balance_threshold_set").contains("low-balance alert below $5.000000");
+        assertThat(JSON.readTree(ok("accounts", "update", "acme", "--low-balance-threshold", "none", "--json").out())
+                .path("low_balance_threshold_micros").isNull()).isTrue();
         String updated = ok("keys", "update", keyId, "--label", "ci-nightly", "--env", "batch", "--models", "gpt-4o*, o3", "--networks", "127.0.0.0/8").out();
         assertThat(updated).contains("ci-nightly").contains("env=batch models=gpt-4o*,o3 networks=127.0.0.0/8").contains("/ $2.000000");
         assertThat(ok("audit", "--limit", "1").out()).contains("key.changed").contains("label=ci-nightly env=batch models=gpt-4o*,o3");
