@@ -1,6 +1,7 @@
 package dev.tollgate.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import java.io.IOException;
@@ -162,6 +163,35 @@ class ConfigLoaderTest {
         assertThat(stdout.enabled()).isTrue();
         assertThat(stdout.toStandardOutput()).isTrue();
         assertThat(stdout.destination()).isEqualTo("standard output");
+    }
+
+    @Test
+    void anAlertWebhookIsSignedWithASecretFromTheEnvironmentAndKeyLabelsInMetricsAreOptIn() throws IOException {
+        String base = LISTENERS + ONE_PROVIDER;
+        TollgateConfig plain = ConfigLoader.load(write("plain.yaml", base), NO_ENV);
+        assertThat(plain.alerts()).isEqualTo(AlertsConfig.NONE);
+        assertThat(plain.metrics().keyLabels()).isFalse();
+        String webhook = "alerts:\n  webhook:\n    url: https://billing.example.com/hooks/tollgate\n    maxAttempts: 3\n";
+        TollgateConfig withHook = ConfigLoader.load(write("hook.yaml", base + webhook + "metrics: { keyLabels: true }\n"),
+                java.util.Map.of("TOLLGATE_ALERT_WEBHOOK_SECRET", " whsec-1 ")::get);
+        AlertsConfig.Webhook hook = withHook.alerts().webhook();
+        assertThat(hook.url()).hasToString("https://billing.example.com/hooks/tollgate");
+        assertThat(hook.secret().reveal()).isEqualTo("whsec-1");
+        assertThat(hook.maxAttempts()).isEqualTo(3);
+        assertThat(hook.initialBackoffMs()).isEqualTo(AlertsConfig.Webhook.DEFAULT_INITIAL_BACKOFF_MS);
+        assertThat(hook.toString()).doesNotContain("whsec-1");
+        assertThat(withHook.metrics().keyLabels()).isTrue();
+
+        assertThatThrownBy(() -> ConfigLoader.load(write("unsigned.yaml", base + webhook), NO_ENV)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("alerts.webhook.secretEnv").hasMessageContaining("TOLLGATE_ALERT_WEBHOOK_SECRET is not set");
+        assertThatThrownBy(() -> ConfigLoader.load(write("inline.yaml", base + webhook + "    secret: whsec-in-a-file\n"),
+                java.util.Map.of("TOLLGATE_ALERT_WEBHOOK_SECRET", "x")::get)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("secrets are never read from files").hasMessageNotContaining("whsec-in-a-file");
+        assertThatThrownBy(() -> ConfigLoader.load(write("backoff.yaml", base + webhook + "    initialBackoffMs: 5000\n    maxBackoffMs: 10\n"),
+                java.util.Map.of("TOLLGATE_ALERT_WEBHOOK_SECRET", "x")::get)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("maxBackoffMs");
+        assertThatThrownBy(() -> ConfigLoader.load(write("typo.yaml", base + "metrics: { keyLabel: true }\n"), NO_ENV))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("keyLabel");
     }
 
     @Test

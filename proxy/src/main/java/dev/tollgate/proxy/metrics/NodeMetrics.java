@@ -40,7 +40,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * requests did (counted as their outcomes are published), what was refused before a reservation, latencies, and
  * gauges read from the ledger, the journal, the reconciler and the listener at scrape time.
  *
- * <p><b>Bounded labels.</b> No label holds a key, a key's label, an account or a request id. {@code model} is a
+ * <p><b>Bounded labels.</b> No label holds a key, an account or a request id, nor a key's label unless the operator turns
+ * on {@code metrics.keyLabels}: then the {@code tollgate_key_*} series carry it, for at most {@link #MAX_KEY_LABELS}
+ * labels (the rest as {@code other}). {@code model} is a
  * model of the configured catalog (anything else is {@code other}), {@code provider} a configured provider,
  * {@code reason} one of the code's own reasons (at most {@link #MAX_REASONS} per series, then {@code other}).
  *
@@ -61,6 +63,8 @@ public final class NodeMetrics {
     public static final String OTHER = "other";
     /** Distinct reasons kept per requests series before further ones are counted as {@code other}. */
     static final int MAX_REASONS = 64;
+    /** Distinct key labels kept in the {@code tollgate_key_*} series before further ones are counted as {@code other}. */
+    static final int MAX_KEY_LABELS = 1_000;
 
     /** Latency buckets, in seconds: 0.5 ms to 60 s (an upstream's first byte may take that long for a long prompt). */
     private static final double[] LATENCY_BUCKETS = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -81,6 +85,11 @@ public final class NodeMetrics {
     private volatile dev.tollgate.config.PriceCatalog catalog;
     private final Counter catalogReloads;
     private final Counter alertsRaised;
+    /** The {@code tollgate_key_*} series, by key label; null unless {@code metrics.keyLabels} is on. */
+    private final Counter keyRequests;
+    private final Counter keyTokens;
+    private final Counter keyCost;
+    private final ConcurrentHashMap<String, KeySeries> keySeries = new ConcurrentHashMap<>();
     private final Counter alertDeliveries;
     private final Counter alertFailedAttempts;
 
@@ -128,6 +137,21 @@ public final class NodeMetrics {
         catalogReloads = Counter.builder().name("tollgate_catalog_reloads_total")
                 .help("Price catalog reloads by result: changed (a new version in force), unchanged (the same version), invalid (refused, nothing changed).")
                 .labelNames("result").withoutExemplars().register(registry);
+        if (config.metrics().keyLabels()) {
+            keyRequests = Counter.builder().name("tollgate_key_requests_total")
+                    .help("Metered requests by the label of the key that made them (metrics.keyLabels) and status: settled or released.")
+                    .labelNames("key_label", "status").withoutExemplars().register(registry);
+            keyTokens = Counter.builder().name("tollgate_key_tokens_total")
+                    .help("Tokens billed, by key label and kind: input (all of the prompt, cached or not) or output (reasoning included).")
+                    .labelNames("key_label", "kind").withoutExemplars().register(registry);
+            keyCost = Counter.builder().name("tollgate_key_cost_micros_total")
+                    .help("What settled requests cost, in micro-units of the account currency, by key label.")
+                    .labelNames("key_label").withoutExemplars().register(registry);
+        } else {
+            keyRequests = null;
+            keyTokens = null;
+            keyCost = null;
+        }
         alertsRaised = Counter.builder().name("tollgate_alerts_raised_total")
                 .help("Soft alerts raised on this node, once per crossing: window day, month or total (a key's spend reached its alert percentage of that cap) or balance (an account fell below its low-balance threshold).")
                 .labelNames("window").withoutExemplars().register(registry);
@@ -250,6 +274,47 @@ public final class NodeMetrics {
             incIfPositive(model.writtenOff, outcome.writtenOffMicros());
         }
         requestDuration[surface.ordinal()].observe(Math.max(0, outcome.endEpochMs() - outcome.startEpochMs()) / 1000.0);
+        if (keyRequests != null) {
+            KeySeries key = keySeriesOf(outcome.keyLabel());
+            if (settled) {
+                key.settled.inc();
+                Usage usage = outcome.usage();
+                incIfPositive(key.input, usage.inputTokens() + usage.cacheReadTokens() + usage.cacheWriteTokens());
+                incIfPositive(key.output, usage.outputTokens());
+                incIfPositive(key.cost, outcome.costMicros());
+            } else {
+                key.released.inc();
+            }
+        }
+    }
+
+    /** The data points of one key label, made on first use (at most {@link #MAX_KEY_LABELS}, then {@link #OTHER}). */
+    private KeySeries keySeriesOf(String keyLabel) {
+        String label = keyLabel == null || keyLabel.isEmpty() ? "-" : keyLabel;
+        KeySeries series = keySeries.get(label);
+        if (series != null) {
+            return series;
+        }
+        if (keySeries.size() >= MAX_KEY_LABELS) {
+            label = OTHER;
+        }
+        return keySeries.computeIfAbsent(label, KeySeries::new);
+    }
+
+    private final class KeySeries {
+        final CounterDataPoint settled;
+        final CounterDataPoint released;
+        final CounterDataPoint input;
+        final CounterDataPoint output;
+        final CounterDataPoint cost;
+
+        KeySeries(String label) {
+            settled = keyRequests.labelValues(label, "settled");
+            released = keyRequests.labelValues(label, "released");
+            input = keyTokens.labelValues(label, "input");
+            output = keyTokens.labelValues(label, "output");
+            cost = keyCost.labelValues(label);
+        }
     }
 
     private static void incIfPositive(CounterDataPoint counter, long amount) {

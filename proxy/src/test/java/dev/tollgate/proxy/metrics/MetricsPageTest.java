@@ -65,6 +65,7 @@ class MetricsPageTest {
 
     private SimulatedProvider sim;
     private TollgateNode node;
+    private TollgateConfig config;
     private final String key = ApiKeys.newRawKey(new SecureRandom());
     private final BlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
@@ -76,7 +77,7 @@ class MetricsPageTest {
         sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
         URI upstream = URI.create(sim.baseUrl());
         Secret providerKey = new Secret("sk-provider-metrics-test-key");
-        TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0),
+        config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0),
                 List.of(new ProviderConfig("openai", Protocol.OPENAI, upstream, null, providerKey, null),
                         new ProviderConfig("anthropic", Protocol.ANTHROPIC, upstream, null, providerKey, null)),
                 CatalogLoader.loadBuiltin(), Limits.defaults(),
@@ -237,6 +238,36 @@ class MetricsPageTest {
         assertThat(value(samples, "tollgate_requests_total", Map.of("provider", NodeMetrics.OTHER, "model", NodeMetrics.OTHER,
                 "surface", "openai", "reason", "completed"))).isEqualTo(1);
         assertThat(sum(samples, "tollgate_requests_total", Map.of())).isEqualTo(NodeMetrics.MAX_REASONS + 11);
+    }
+
+    @Test
+    void keyLabelsAreOnThePageOnlyWhenTheOperatorTurnsThemOn() throws Exception {
+        assertThat(post("/v1/chat/completions", key, chat("Hi [sim:events=3]", false)).statusCode()).isEqualTo(200);
+        assertThat(outcomes.poll(20, TimeUnit.SECONDS)).isNotNull();
+        assertThat(pageUnchecked()).doesNotContain("tollgate_key_").doesNotContain("metrics-key-label");
+        node.close();
+        node = TollgateNode.start(config.withMetrics(new dev.tollgate.config.MetricsConfig(true)), outcomes::add, 1, Transport.best());
+        assertThat(post("/v1/chat/completions", key, chat("Hi [sim:events=3] [sim:cached=2]", false)).statusCode()).isEqualTo(200);
+        assertThat(post("/v1/chat/completions", key, chat("boom [sim:error=500]", false)).statusCode()).isEqualTo(500);
+        Outcome settled = outcomes.poll(20, TimeUnit.SECONDS);
+        assertThat(outcomes.poll(20, TimeUnit.SECONDS)).isNotNull();
+        List<Sample> samples = parse(page());
+        Map<String, String> label = Map.of("key_label", "metrics-key-label");
+        assertThat(value(samples, "tollgate_key_requests_total", Map.of("key_label", "metrics-key-label", "status", "settled"))).isEqualTo(1);
+        assertThat(value(samples, "tollgate_key_requests_total", Map.of("key_label", "metrics-key-label", "status", "released"))).isEqualTo(1);
+        assertThat(value(samples, "tollgate_key_cost_micros_total", label)).isEqualTo(settled.costMicros()).isPositive();
+        assertThat(value(samples, "tollgate_key_tokens_total", Map.of("key_label", "metrics-key-label", "kind", "input")))
+                .isEqualTo(settled.usage().inputTokens() + settled.usage().cacheReadTokens() + settled.usage().cacheWriteTokens());
+        assertThat(value(samples, "tollgate_key_tokens_total", Map.of("key_label", "metrics-key-label", "kind", "output"))).isEqualTo(3);
+        // Bounded: beyond the limit, further labels are one series.
+        NodeMetrics metrics = node.gateway().metrics();
+        for (int i = 0; i < NodeMetrics.MAX_KEY_LABELS + 5; i++) {
+            metrics.outcome(new Outcome("tg_req_0", "acme", "key_0", "label-" + i, "openai", MINI, "/v1/chat/completions", Outcome.RELEASED,
+                    "client_disconnected", dev.tollgate.metering.Usage.ZERO, false, 0, 0, 0, 0, 0, 0, 1, null));
+        }
+        List<Sample> bounded = matching(parse(page()), "tollgate_key_requests_total", Map.of("status", "released"));
+        assertThat(bounded).hasSize(NodeMetrics.MAX_KEY_LABELS + 1);
+        assertThat(value(bounded, "tollgate_key_requests_total", Map.of("key_label", NodeMetrics.OTHER))).isEqualTo(6);
     }
 
     private static Outcome outcome(String provider, String model, String endpoint, String reason) {
