@@ -71,6 +71,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--upstream-threads", defaultValue = "1", description = "Event loop threads of the simulated provider (default: ${DEFAULT-VALUE}).")
     int upstreamThreads;
 
+    @Option(names = "--alert-webhook", description = "Deliver soft alerts to this URL, signed with $"
+            + dev.tollgate.config.AlertsConfig.Webhook.DEFAULT_SECRET_ENV + " (default: none).")
+    URI alertWebhook;
+
     @Override
     public Integer call() throws Exception {
         // The simulated provider insists on its own key, as a real one does: Tollgate injects it, and the
@@ -98,6 +102,17 @@ final class DemoCommand implements Callable<Integer> {
         TollgateConfig config = new TollgateConfig(new ListenerConfig(host, port), providers, catalog, Limits.defaults(),
                 new JournalConfig(journalPath, Durability.PERIODIC, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account))
                 .withAdminListener(adminPort < 0 ? null : new ListenerConfig(host, adminPort));
+        if (alertWebhook != null) {
+            String secret = System.getenv(dev.tollgate.config.AlertsConfig.Webhook.DEFAULT_SECRET_ENV);
+            if (secret == null || secret.isBlank()) {
+                throw new IllegalArgumentException("--alert-webhook: set " + dev.tollgate.config.AlertsConfig.Webhook.DEFAULT_SECRET_ENV
+                        + " to the secret that signs the alerts");
+            }
+            config = config.withAlerts(new dev.tollgate.config.AlertsConfig(new dev.tollgate.config.AlertsConfig.Webhook(alertWebhook,
+                    new Secret(secret.strip()), dev.tollgate.config.AlertsConfig.Webhook.DEFAULT_MAX_ATTEMPTS,
+                    dev.tollgate.config.AlertsConfig.Webhook.DEFAULT_INITIAL_BACKOFF_MS, dev.tollgate.config.AlertsConfig.Webhook.DEFAULT_MAX_BACKOFF_MS,
+                    dev.tollgate.config.AlertsConfig.Webhook.DEFAULT_TIMEOUT_MS)));
+        }
         // A fresh admin token each run, shown below: the demo's admin API is as closed as a real one.
         String adminToken = "tga-" + ApiKeys.newRawKey(new SecureRandom()).substring(ApiKeys.KEY_PREFIX.length());
 
