@@ -40,6 +40,9 @@ public class ReserveSettleBenchmark {
     private Balances balances;
     private SpendWindows windows;
     private int cappedSlot;
+    /** A second key's windows with the same caps and a soft alert, so the benchmarks above are measured as before. */
+    private SpendWindows alertedWindows;
+    private int alertedSlot;
     /** Limits no benchmark iteration reaches: the cost measured is the admitted path's. */
     private final dev.tollgate.metering.RateLimiter limiter = new dev.tollgate.metering.RateLimiter();
     private final AtomicLong baselineAvailable = new AtomicLong(Long.MAX_VALUE / 2);
@@ -61,6 +64,10 @@ public class ReserveSettleBenchmark {
         cappedSlot = windows.allocate();
         // Caps far above what the run spends, so every window is checked and charged but none refuses.
         windows.setCaps(cappedSlot, SpendWindows.MAX_CAP_MICROS, SpendWindows.MAX_CAP_MICROS, SpendWindows.MAX_CAP_MICROS);
+        alertedWindows = new SpendWindows(4);
+        alertedSlot = alertedWindows.allocate();
+        alertedWindows.setCaps(alertedSlot, SpendWindows.MAX_CAP_MICROS, SpendWindows.MAX_CAP_MICROS, SpendWindows.MAX_CAP_MICROS);
+        alertedWindows.setAlertPercent(alertedSlot, 80);
     }
 
     /** Each thread's own account, for the different-accounts case. */
@@ -123,6 +130,17 @@ public class ReserveSettleBenchmark {
     public long reservationWithThreeCaps() {
         Reservation reservation = Reservation.tryReserve(balances, 0, windows, cappedSlot, System.currentTimeMillis(), MINIMUM_MICROS, WORST_CASE_MICROS);
         return reservation.settle(COST_MICROS).debitedMicros();
+    }
+
+    /**
+     * As {@link #reservationWithThreeCaps} for a key with a soft alert (80% of each cap, never reached here): the check
+     * every settlement of such a key makes ({@code SoftAlerts.afterSettle}), on the same counters.
+     */
+    @Benchmark
+    public long reservationWithThreeCapsAndAlert() {
+        long now = System.currentTimeMillis();
+        Reservation reservation = Reservation.tryReserve(balances, 0, alertedWindows, alertedSlot, now, MINIMUM_MICROS, WORST_CASE_MICROS);
+        return reservation.settle(COST_MICROS).debitedMicros() + alertedWindows.alertsDue(alertedSlot, now);
     }
 
     /**

@@ -62,8 +62,11 @@ public final class SoftAlerts {
     /** Checks the key's windows and its account's balance after one of its settlements; nothing to do costs two reads. */
     void afterSettle(ApiKeys.ApiKey key, long nowMs) {
         int spendSlot = key.spendSlot();
-        if (spendSlot >= 0 && spendWindows.alertPercent(spendSlot) > 0) {
-            checkCaps(key, spendSlot, nowMs);
+        if (spendSlot >= 0) {
+            int due = spendWindows.alertsDue(spendSlot, nowMs);
+            if (due != 0) {
+                raiseDue(key, spendSlot, due, nowMs);
+            }
         }
         int accountSlot = key.accountSlot();
         long threshold = thresholdMicros.get(accountSlot);
@@ -72,10 +75,10 @@ public final class SoftAlerts {
         }
     }
 
-    private void checkCaps(ApiKeys.ApiKey key, int slot, long nowMs) {
+    private void raiseDue(ApiKeys.ApiKey key, int slot, int due, long nowMs) {
         for (SpendWindows.Window window : CAP_WINDOWS) {
             int period = period(window, nowMs);
-            if (spendWindows.reachedAlert(slot, window, period) && spendWindows.claimAlert(slot, window, period)) {
+            if ((due & 1 << window.ordinal()) != 0 && spendWindows.claimAlert(slot, window, period)) {
                 long capMicros = spendWindows.cap(slot, window);
                 raise(new AlertRaised(nowMs, Window.valueOf(window.name()), key.accountId(), key.sha256Hex(), period, capMicros,
                         thresholdOf(capMicros, spendWindows.alertPercent(slot)), spendWindows.used(slot, window, period)));

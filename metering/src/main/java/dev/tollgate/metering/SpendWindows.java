@@ -126,6 +126,32 @@ public final class SpendWindows {
     }
 
     /**
+     * The windows whose alert is due at {@code nowMs}, one bit per {@link Window} ordinal: their used micros reached the
+     * alert percentage of their cap and their alert is not yet raised for the current period. Zero, after one read,
+     * for a key without an alert percentage. What {@link #claimAlert} then settles among concurrent callers.
+     */
+    public int alertsDue(int slot, long nowMs) {
+        int base = offset(slot);
+        if (buffer.getLongVolatile(base + ALERT_PERCENT) <= 0) {
+            return 0;
+        }
+        long alerted = buffer.getLongVolatile(base + ALERTED);
+        int day = dayOf(nowMs);
+        int month = monthOf(nowMs);
+        int due = 0;
+        if (reachedAlert(slot, Window.DAY, day) && withAlerted(alerted, Window.DAY, day) != alerted) {
+            due |= 1 << Window.DAY.ordinal();
+        }
+        if (reachedAlert(slot, Window.MONTH, month) && withAlerted(alerted, Window.MONTH, month) != alerted) {
+            due |= 1 << Window.MONTH.ordinal();
+        }
+        if (reachedAlert(slot, Window.TOTAL, 0) && withAlerted(alerted, Window.TOTAL, 0) != alerted) {
+            due |= 1 << Window.TOTAL.ordinal();
+        }
+        return due;
+    }
+
+    /**
      * Marks the window's alert raised for {@code period} (the day or month number; ignored for the total): true for
      * the one caller that marked it, false when it already was for this period or a later one.
      */

@@ -24,6 +24,51 @@ class SpendWindowsTest {
     private final SpendWindows windows = new SpendWindows(4);
 
     @Test
+    void anAlertIsDueOncePerPeriodOfEachCappedWindowItsSpendReached() {
+        balances.credit(0, 10_000_000);
+        int slot = windows.allocate();
+        windows.setCaps(slot, 1_000, 10_000, SpendWindows.NO_CAP);
+        int day = SpendWindows.dayOf(NOW);
+        int month = SpendWindows.monthOf(NOW);
+        Reservation.tryReserve(balances, 0, windows, slot, NOW, 1, 799).settle(799);
+        assertThat(windows.alertsDue(slot, NOW)).as("no alert percentage").isZero();
+        windows.setAlertPercent(slot, 80);
+        assertThat(windows.alertsDue(slot, NOW)).as("799 of 1,000 is below 80%").isZero();
+        Reservation.tryReserve(balances, 0, windows, slot, NOW, 1, 1).settle(1);
+        assertThat(windows.alertsDue(slot, NOW)).isEqualTo(1 << SpendWindows.Window.DAY.ordinal());
+        assertThat(windows.claimAlert(slot, SpendWindows.Window.DAY, day)).isTrue();
+        assertThat(windows.claimAlert(slot, SpendWindows.Window.DAY, day)).as("once per day").isFalse();
+        assertThat(windows.alertsDue(slot, NOW)).isZero();
+        assertThat(windows.alertedPeriod(slot, SpendWindows.Window.DAY)).isEqualTo(day);
+        assertThat(windows.alertedPeriod(slot, SpendWindows.Window.MONTH)).isEqualTo(-1);
+        assertThat(windows.claimAlert(slot, SpendWindows.Window.DAY, day - 1)).as("an earlier day is never raised after a later one").isFalse();
+
+        // The next day starts from nothing; the month keeps counting.
+        for (int i = 0; i < 9; i++) {
+            Reservation.tryReserve(balances, 0, windows, slot, NOW + DAY_MS, 1, 900).settle(900);
+            Reservation.tryReserve(balances, 0, windows, slot, NOW + 2 * DAY_MS + i, 1, 1).settle(1);
+        }
+        assertThat(windows.used(slot, SpendWindows.Window.MONTH, month)).isEqualTo(800 + 8_100 + 9);
+        assertThat(windows.alertsDue(slot, NOW + 2 * DAY_MS)).isEqualTo(1 << SpendWindows.Window.MONTH.ordinal());
+        assertThat(windows.claimAlert(slot, SpendWindows.Window.MONTH, month)).isTrue();
+        assertThat(windows.alertsDue(slot, NOW + 2 * DAY_MS)).as("day 3 used 9 of 1,000").isZero();
+        Reservation.tryReserve(balances, 0, windows, slot, NOW + 2 * DAY_MS, 1, 900).settle(900);
+        assertThat(windows.alertsDue(slot, NOW + 2 * DAY_MS)).as("a new day: its own alert").isEqualTo(1 << SpendWindows.Window.DAY.ordinal());
+        windows.setAlertPercent(slot, SpendWindows.NO_ALERT);
+        assertThat(windows.alertsDue(slot, NOW + 2 * DAY_MS)).isZero();
+
+        // Replayed claims mark as live ones do, whatever their order.
+        int other = windows.allocate();
+        windows.restoreAlerted(other, SpendWindows.Window.MONTH, month);
+        windows.restoreAlerted(other, SpendWindows.Window.MONTH, month - 3);
+        windows.restoreAlerted(other, SpendWindows.Window.TOTAL, 0);
+        assertThat(windows.alertedPeriod(other, SpendWindows.Window.MONTH)).isEqualTo(month);
+        assertThat(windows.alertedPeriod(other, SpendWindows.Window.TOTAL)).isZero();
+        assertThat(windows.alertedPeriod(other, SpendWindows.Window.DAY)).isEqualTo(-1);
+        assertThat(windows.claimAlert(other, SpendWindows.Window.TOTAL, 0)).isFalse();
+    }
+
+    @Test
     void aReservationTakesFromEveryWindowOrFromNone() {
         balances.credit(0, 10_000_000);
         int slot = windows.allocate();
