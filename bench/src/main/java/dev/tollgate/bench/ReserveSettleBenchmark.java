@@ -140,7 +140,7 @@ public class ReserveSettleBenchmark {
     public long reservationWithThreeCapsAndAlert() {
         long now = System.currentTimeMillis();
         Reservation reservation = Reservation.tryReserve(balances, 0, alertedWindows, alertedSlot, now, MINIMUM_MICROS, WORST_CASE_MICROS);
-        return reservation.settle(COST_MICROS).debitedMicros() + alertedWindows.alertsDue(alertedSlot, now);
+        return reservation.settle(COST_MICROS).debitedMicros() + alertedWindows.alertsDue(alertedSlot, reservation.day(), reservation.month());
     }
 
     /**

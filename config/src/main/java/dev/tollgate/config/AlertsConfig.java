@@ -22,7 +22,7 @@ public record AlertsConfig(Webhook webhook) {
      */
     public record Webhook(URI url, Secret secret, int maxAttempts, int initialBackoffMs, int maxBackoffMs, int timeoutMs) {
         public static final String DEFAULT_SECRET_ENV = "TOLLGATE_ALERT_WEBHOOK_SECRET";
-        public static final int DEFAULT_MAX_ATTEMPTS = 8;
+        public static final int DEFAULT_MAX_ATTEMPTS = 24; // about 20 minutes with the default backoff
         public static final int DEFAULT_INITIAL_BACKOFF_MS = 1_000;
         public static final int DEFAULT_MAX_BACKOFF_MS = 60_000;
         public static final int DEFAULT_TIMEOUT_MS = 5_000;

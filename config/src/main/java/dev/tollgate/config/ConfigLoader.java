@@ -41,7 +41,7 @@ import java.util.regex.Pattern;
  *   webhook:
  *     url: https://billing.example.com/hooks/tollgate
  *     secretEnv: TOLLGATE_ALERT_WEBHOOK_SECRET   # the default: the HMAC-SHA256 signing secret
- *     maxAttempts: 8                # then the alert is given up (logged, counted)
+ *     maxAttempts: 24               # then the alert is given up (logged, counted); about 20 minutes
  *     initialBackoffMs: 1000        # doubling, with jitter, up to maxBackoffMs: 60000
  *     timeoutMs: 5000
  * metrics:

@@ -482,7 +482,11 @@ public final class JournalCodec {
                 require(e.window() != null, event, "missing window");
                 id(event, e.accountId());
                 keyHash(event, e.keyHash());
-                require(e.period() >= 0, event, "negative period");
+                require(e.window() == JournalEvent.AlertRaised.Window.TOTAL ? e.period() == 0
+                        : e.window() == JournalEvent.AlertRaised.Window.BALANCE ? e.period() >= 0
+                        : e.period() >= 0 && e.period() <= dev.tollgate.metering.SpendWindows.MAX_ALERT_PERIOD, event,
+                        "a day or month period is 0.." + dev.tollgate.metering.SpendWindows.MAX_ALERT_PERIOD + ", a total's 0, a balance's count at least 0");
+                require(e.amountMicros() >= 0, event, "negative amount");
                 require(e.window() == JournalEvent.AlertRaised.Window.BALANCE ? e.limitMicros() == -1 : e.limitMicros() > 0, event,
                         "a cap's alert names the cap, a balance alert none");
                 require(e.thresholdMicros() >= 0, event, "negative threshold");

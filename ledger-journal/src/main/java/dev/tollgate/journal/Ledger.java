@@ -329,7 +329,7 @@ public final class Ledger implements AutoCloseable {
         }
         journal.append(new CreditAdded(now(), accountId, amountMicros, idempotencyKey));
         accounts.balances().credit(slot, amountMicros);
-        alerts.rearm(slot);
+        alerts.afterMoneyAdded(accountId, slot, now());
         appliedIdempotencyKeys.add(LedgerState.idempotencyScope(accountId, idempotencyKey));
         return true;
     }
@@ -349,7 +349,7 @@ public final class Ledger implements AutoCloseable {
         String journaledKey = idempotencyKey + FINGERPRINT_MARK + fingerprint;
         journal.append(authored(author, new CreditAdded(now(), accountId, amountMicros, journaledKey)));
         accounts.balances().credit(slot, amountMicros);
-        alerts.rearm(slot);
+        alerts.afterMoneyAdded(accountId, slot, now());
         remember(accountId, idempotencyKey, fingerprint);
         return Applied.APPLIED;
     }
@@ -373,7 +373,9 @@ public final class Ledger implements AutoCloseable {
             accounts.balances().adjust(slot, -amountMicros);
             throw e;
         }
-        alerts.rearm(slot);
+        if (amountMicros > 0) {
+            alerts.afterMoneyAdded(accountId, slot, now());
+        }
         remember(accountId, idempotencyKey, fingerprint);
         return Applied.APPLIED;
     }
@@ -418,7 +420,9 @@ public final class Ledger implements AutoCloseable {
             accounts.balances().adjust(slot, -amountMicros);
             throw e;
         }
-        alerts.rearm(slot);
+        if (amountMicros > 0) {
+            alerts.afterMoneyAdded(accountId, slot, now());
+        }
         appliedIdempotencyKeys.add(LedgerState.idempotencyScope(accountId, idempotencyKey));
         return true;
     }
@@ -536,13 +540,15 @@ public final class Ledger implements AutoCloseable {
     }
 
     /**
-     * Sets an account's low-balance threshold in micros (-1 for none), journaled with its author: an alert is raised once
-     * when a debit takes the balance below it, and again only after money added brought it back.
+     * Sets an account's low-balance threshold in micros (-1 for none), journaled with its author, and arms its alert: an
+     * alert is raised once when a settlement finds the balance below it (at once if it already is), and again only after
+     * money added brought the balance back.
      */
     public synchronized void setLowBalanceThreshold(String accountId, long thresholdMicros, Author author) {
         int slot = requireAccount(accountId);
-        journal.append(authored(author, new JournalEvent.AlertSet(now(), JournalEvent.AlertSet.ACCOUNT, accountId, thresholdMicros)));
-        alerts.setThreshold(slot, thresholdMicros);
+        JournalEvent record = authored(author, new JournalEvent.AlertSet(now(), JournalEvent.AlertSet.ACCOUNT, accountId, thresholdMicros));
+        JournalCodec.validate(record);
+        alerts.setThreshold(slot, thresholdMicros, () -> journal.append(record));
     }
 
     /** An account's low-balance threshold in micros, -1 for none. */

@@ -123,7 +123,7 @@ public final class LedgerReservation {
                     whenJournaled.appended(failure);
                 }
             });
-            ledger.alerts().afterSettle(key, nowMs);
+            ledger.alerts().afterSettle(key, reservation.day(), reservation.month(), nowMs);
         }
         return settlement;
     }

@@ -73,11 +73,6 @@ public final class LedgerState {
         public long conservationErrorMicros() {
             return creditedMicros - debitedMicros - availableMicros - reservedMicros;
         }
-
-        /** What the account holds, reservations counted as still its own: what a low-balance alert watches. */
-        public long balanceMicros() {
-            return creditedMicros - debitedMicros;
-        }
     }
 
     public record Key(String keyHash, String displayPrefix, String label, String accountId, boolean revoked) {
@@ -178,7 +173,6 @@ public final class LedgerState {
                     Account account = account(index, e.accountId());
                     account.creditedMicros += e.amountMicros();
                     account.availableMicros += e.amountMicros();
-                    rearmBalanceAlert(account);
                 }
             }
             case Adjusted e -> {
@@ -186,7 +180,6 @@ public final class LedgerState {
                     Account account = account(index, e.accountId());
                     account.creditedMicros += e.amountMicros();
                     account.availableMicros += e.amountMicros();
-                    rearmBalanceAlert(account);
                 }
             }
             case KeyIssued e -> {
@@ -285,11 +278,11 @@ public final class LedgerState {
                     KeyAlerts before = keyAlerts.getOrDefault(e.id(), KeyAlerts.NONE);
                     keyAlerts.put(e.id(), new KeyAlerts(e.id(), (int) e.value(), before.dayAlerted(), before.monthAlerted(), before.totalAlerted()));
                 } else {
-                    Account account = account(index, e.id());
+                    account(index, e.id());
+                    // Set (or set again when money added brought the balance back): armed. The live ledger journals
+                    // every change of the alert in the order it made them, so none is recomputed here.
                     BalanceAlert before = balanceAlerts.get(e.id());
-                    balanceAlerts.put(e.id(), new BalanceAlert(e.id(), e.value(), before == null ? 0 : before.raisedCount(),
-                            before != null && before.raised()));
-                    rearmBalanceAlert(account);
+                    balanceAlerts.put(e.id(), new BalanceAlert(e.id(), e.value(), before == null ? 0 : before.raisedCount(), false));
                 }
             }
             case JournalEvent.AlertRaised e -> {
@@ -318,14 +311,6 @@ public final class LedgerState {
         lastIndex = index;
         recordsApplied++;
         return true;
-    }
-
-    /** A raised low-balance alert re-arms once money added (or a lower threshold) puts the balance at or above the threshold. */
-    private void rearmBalanceAlert(Account account) {
-        BalanceAlert alert = balanceAlerts.get(account.id());
-        if (alert != null && alert.raised() && (alert.thresholdMicros() < 0 || account.balanceMicros() >= alert.thresholdMicros())) {
-            balanceAlerts.put(account.id(), new BalanceAlert(account.id(), alert.thresholdMicros(), alert.raisedCount(), false));
-        }
     }
 
     private Account account(long index, String accountId) {

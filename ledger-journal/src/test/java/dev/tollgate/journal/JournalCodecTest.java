@@ -169,7 +169,12 @@ class JournalCodecTest {
                 }
                 case ALERT_RAISED -> {
                     JournalEvent.AlertRaised.Window window = JournalEvent.AlertRaised.Window.values()[random.nextInt(4)];
-                    yield new JournalEvent.AlertRaised(ts, window, text(JournalCodec.MAX_ID, true), keyHash(), random.nextInt(0, Integer.MAX_VALUE),
+                    int period = switch (window) {
+                        case TOTAL -> 0;
+                        case BALANCE -> random.nextInt(0, Integer.MAX_VALUE);
+                        default -> random.nextInt(0, dev.tollgate.metering.SpendWindows.MAX_ALERT_PERIOD + 1);
+                    };
+                    yield new JournalEvent.AlertRaised(ts, window, text(JournalCodec.MAX_ID, true), keyHash(), period,
                             window == JournalEvent.AlertRaised.Window.BALANCE ? -1 : random.nextLong(1, Long.MAX_VALUE), amount(), amount());
                 }
                 case AUTHORED -> {
@@ -403,7 +408,10 @@ class JournalCodecTest {
                 new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.DAY, "acme", hash, -1, 10, 8, 9),
                 new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.DAY, "acme", hash, 0, 0, 8, 9),
                 new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.BALANCE, "acme", hash, 0, 10, 8, 9),
-                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.TOTAL, "acme", hash, 0, 10, -8, 9)));
+                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.TOTAL, "acme", hash, 0, 10, -8, 9),
+                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.TOTAL, "acme", hash, 3, 10, 8, 9),
+                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.DAY, "acme", hash, 1 << 20, 10, 8, 9),
+                new JournalEvent.AlertRaised(now, JournalEvent.AlertRaised.Window.BALANCE, "acme", hash, 0, -1, 8, -9)));
         try (Journal journal = Journal.open(directory, Durability.PAGE_CACHE, 100)) {
             for (JournalEvent event : invalid) {
                 assertThat(catchThrowable(() -> JournalCodec.validate(event))).as("%s", event).isInstanceOf(JournalFormatException.class)

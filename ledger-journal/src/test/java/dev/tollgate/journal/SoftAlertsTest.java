@@ -49,7 +49,7 @@ class SoftAlertsTest {
 
     private Ledger recover() {
         Ledger recovered = Ledger.recover(journal, null, 4, clock::get);
-        recovered.onAlert(told::add);
+        recovered.onAlert((alert, key) -> told.add(alert));
         return recovered;
     }
 
@@ -180,6 +180,83 @@ class SoftAlertsTest {
         LedgerState fromSnapshot = Snapshots.latest(snapshots).state();
         assertThat(fromSnapshot.balanceAlerts()).containsExactlyElementsOf(replayed.balanceAlerts());
         assertThat(fromSnapshot.stateHash()).isEqualTo(replayed.stateHash());
+    }
+
+    /**
+     * A balance kept hovering at its threshold by top-ups racing the settlements: every crossing is raised once and every
+     * re-arm journaled, alternating, and a replay of the journal arrives at the live ledger's alert state.
+     */
+    @Test
+    void topUpsRacingSettlementsLeaveTheJournalWithTheLiveAlertState() throws Exception {
+        long seed = Long.getLong("tollgate.seed", System.nanoTime());
+        System.out.println("SoftAlertsTest.racingTopUps: seed " + seed + " (replay with -Dtollgate.seed=" + seed + ")");
+        SplittableRandom random = new SplittableRandom(seed);
+        long threshold = 99_000_000;
+        ledger.setLowBalanceThreshold("acme", threshold, OPS);
+        int accountSlot = ledger.accounts().slotOf("acme");
+        java.util.concurrent.atomic.AtomicBoolean spending = new java.util.concurrent.atomic.AtomicBoolean(true);
+        long[][] costs = new long[2][];
+        for (int t = 0; t < costs.length; t++) {
+            costs[t] = random.longs(400, 1, 40_000).toArray();
+        }
+        long topUpSeed = random.nextLong();
+        CountDownLatch go = new CountDownLatch(1);
+        List<Thread> workers = new ArrayList<>();
+        for (long[] mine : costs) {
+            workers.add(Thread.ofPlatform().start(() -> {
+                awaitQuietly(go);
+                for (long cost : mine) {
+                    spend(ledger, cost);
+                }
+            }));
+        }
+        Thread topUps = Thread.ofPlatform().start(() -> {
+            SplittableRandom own = new SplittableRandom(topUpSeed);
+            awaitQuietly(go);
+            int n = 0;
+            while (spending.get()) {
+                var account = ledger.accounts().snapshot("acme");
+                long balance = account.creditedMicros() - account.debitedMicros();
+                if (balance < threshold - own.nextLong(0, 30_000)) { // below: a crossing to raise, then a re-arm
+                    ledger.credit("acme", threshold - balance + own.nextLong(1, 60_000), "top-up-" + n++);
+                }
+                Thread.onSpinWait();
+            }
+        });
+        go.countDown();
+        for (Thread worker : workers) {
+            worker.join();
+        }
+        spending.set(false);
+        topUps.join();
+        ledger.writer().awaitWritten();
+
+        List<String> changes = new ArrayList<>();
+        journal.readAfter(-1, (index, event) -> {
+            if (event.change() instanceof JournalEvent.AlertSet set && set.subject() == JournalEvent.AlertSet.ACCOUNT) {
+                changes.add("armed");
+            } else if (event instanceof AlertRaised alert && alert.window() == Window.BALANCE) {
+                changes.add("raised " + alert.period());
+            }
+        });
+        for (int i = 0; i < changes.size(); i++) {
+            assertThat(changes.get(i)).as("change %d of %s", i, changes).isEqualTo(i % 2 == 0 ? "armed" : "raised " + i / 2);
+        }
+        System.out.println("SoftAlertsTest.racingTopUps: " + changes.size() / 2 + " crossings");
+        assertThat(changes.size()).as("the balance crossed its threshold").isGreaterThan(2);
+        LedgerState replayed = new LedgerState();
+        journal.readAfter(-1, replayed::apply);
+        assertThat(replayed.balanceAlerts()).singleElement().isEqualTo(ledger.alerts().balanceAlert("acme", accountSlot));
+        Ledger restarted = recover();
+        assertThat(restarted.alerts().balanceAlert("acme", accountSlot)).isEqualTo(ledger.alerts().balanceAlert("acme", accountSlot));
+    }
+
+    private static void awaitQuietly(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Of many settlements that cross the same alert at once, exactly one raises it. */

@@ -84,6 +84,16 @@ public final class Reservation {
         return accountSlot;
     }
 
+    /** The UTC day number the reservation was admitted in, whose windows its debit goes to (0 without windows). */
+    public int day() {
+        return day;
+    }
+
+    /** The UTC month number the reservation was admitted in (0 without windows). */
+    public int month() {
+        return month;
+    }
+
     /** What the reservation holds now, or held when it closed. */
     public long heldMicros() {
         return state & ~CLOSED_BIT;

@@ -34,6 +34,8 @@ import org.agrona.concurrent.UnsafeBuffer;
 public final class SpendWindows {
     public static final long NO_CAP = -1;
     public static final int NO_ALERT = -1;
+    /** Periods (UTC day and month numbers) an alert can be marked for: below 2^20 - 1, about the year 4840. */
+    public static final int MAX_ALERT_PERIOD = (1 << 20) - 2;
     /** The largest cap (about 8.8 million currency units): a window's used micros must fit in 44 bits with room for a write-off. */
     public static final long MAX_CAP_MICROS = 1L << 43;
     public static final int SLOT_LENGTH = BitUtil.CACHE_LINE_LENGTH;
@@ -126,18 +128,17 @@ public final class SpendWindows {
     }
 
     /**
-     * The windows whose alert is due at {@code nowMs}, one bit per {@link Window} ordinal: their used micros reached the
-     * alert percentage of their cap and their alert is not yet raised for the current period. Zero, after one read,
-     * for a key without an alert percentage. What {@link #claimAlert} then settles among concurrent callers.
+     * The windows whose alert is due for the UTC {@code day} and {@code month} (a settlement's: those its reservation was
+     * admitted in), one bit per {@link Window} ordinal: their used micros reached the alert percentage of their cap and
+     * their alert is not yet raised for that period. Zero, after one read, for a key without an alert percentage. What
+     * {@link #claimAlert} then settles among concurrent callers.
      */
-    public int alertsDue(int slot, long nowMs) {
+    public int alertsDue(int slot, int day, int month) {
         int base = offset(slot);
         if (buffer.getLongVolatile(base + ALERT_PERCENT) <= 0) {
             return 0;
         }
         long alerted = buffer.getLongVolatile(base + ALERTED);
-        int day = dayOf(nowMs);
-        int month = monthOf(nowMs);
         int due = 0;
         if (reachedAlert(slot, Window.DAY, day) && withAlerted(alerted, Window.DAY, day) != alerted) {
             due |= 1 << Window.DAY.ordinal();

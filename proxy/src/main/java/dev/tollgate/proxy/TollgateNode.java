@@ -67,28 +67,37 @@ public final class TollgateNode implements AutoCloseable {
         }
         Reconciler reconciler = null;
         TollgateServer server = null;
+        AlertWebhook webhook = null;
+        AdminServer admin = null;
         try {
             Ledger ledger = Ledger.recover(journal, journalConfig.snapshotDirectory(), config.limits().maxAccounts(), System::currentTimeMillis);
             Gateway gateway = new Gateway(config, ledger, outcomes, accessLog);
-            ledger.onAlert(alert -> {
-                ALERT_LOG.info(dev.tollgate.proxy.alerts.AlertEvent.logLine(alert, ledger));
+            ledger.onAlert((alert, key) -> {
+                ALERT_LOG.info(dev.tollgate.proxy.alerts.AlertEvent.logLine(alert, key.label()));
                 gateway.metrics().alertRaised(alert.window().name().toLowerCase(java.util.Locale.ROOT));
             });
             // After recovery and the configuration's own records, so its first conservation check sees them all.
             reconciler = Reconciler.start(journal, journalConfig.snapshotDirectory(), gateway.accounts(), ReconcilerSettings.fromSystemProperties(),
                     System::currentTimeMillis);
             restoreSpend(ledger, reconciler);
-            server = TollgateServer.start(gateway, config.proxyListener(), threads, transport);
-            gateway.metrics().watch(reconciler, server.connections());
-            AdminServer admin = config.adminListener() == null ? null
-                    : AdminServer.start(gateway, reconciler, config.adminListener(), adminTokens, transport);
-            AlertWebhook webhook = config.alerts().webhook() == null ? null
+            // Before the listener: on its first start it begins at the journal's end, so no alert raised by a request is before it.
+            webhook = config.alerts().webhook() == null ? null
                     : AlertWebhook.start(config.alerts().webhook(), journal, ledger, config.catalog().currency(),
                     gateway.metrics().alertWebhookListener(), System::currentTimeMillis);
+            server = TollgateServer.start(gateway, config.proxyListener(), threads, transport);
+            gateway.metrics().watch(reconciler, server.connections());
+            admin = config.adminListener() == null ? null
+                    : AdminServer.start(gateway, reconciler, config.adminListener(), adminTokens, transport);
             return new TollgateNode(journal, gateway, reconciler, server, admin, accessLog, webhook);
         } catch (Exception e) {
+            if (admin != null) {
+                admin.close();
+            }
             if (server != null) {
                 server.close();
+            }
+            if (webhook != null) {
+                webhook.close();
             }
             if (reconciler != null) {
                 reconciler.close();

@@ -19,8 +19,9 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * One raised alert as the outside world sees it: the webhook's JSON body, its event id, its signature, and the log
- * line. The event id is the journal index of the alert's record, so every delivery of one crossing (a retry, a
- * redelivery after a crash) carries the same id and a receiver dedupes on it.
+ * line. The event id names the crossing itself (the key's window and period, or the account and the how-many-th
+ * low-balance alert), not where its record sits, so every delivery of one crossing carries the same id, also when a
+ * crash made the journal lose the record and the next settlement raised the same crossing again: the receiver dedupes on it.
  */
 public final class AlertEvent {
     public static final String SIGNATURE_HEADER = "Tollgate-Signature";
@@ -30,9 +31,15 @@ public final class AlertEvent {
     private AlertEvent() {
     }
 
-    /** {@code alrt_} and the journal index of the alert's record in 16 hex digits. */
-    public static String id(long journalIndex) {
-        return "alrt_" + String.format(Locale.ROOT, "%016x", journalIndex);
+    /** {@code alrt_} and 24 hex digits of the SHA-256 of what crossed: the window, the key (or account) and the period. */
+    public static String id(AlertRaised alert) {
+        String crossing = alert.window().name() + '|' + (alert.window() == Window.BALANCE ? alert.accountId() : alert.keyHash()) + '|' + alert.period();
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(crossing.getBytes(StandardCharsets.UTF_8));
+            return "alrt_" + HexFormat.of().formatHex(digest, 0, 12);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** {@code key.spend_alert} for a key's cap, {@code account.low_balance} for an account's balance. */
@@ -41,9 +48,9 @@ public final class AlertEvent {
     }
 
     /** The webhook's body: what crossed what, in integer micro-units; never a secret. */
-    public static byte[] body(long journalIndex, AlertRaised alert, Ledger ledger, String currency) {
+    public static byte[] body(AlertRaised alert, Ledger ledger, String currency) {
         ObjectNode node = JSON.createObjectNode();
-        node.put("id", id(journalIndex));
+        node.put("id", id(alert));
         node.put("type", type(alert));
         node.put("created_at", Instant.ofEpochMilli(alert.timestampMs()).toString());
         node.put("account", alert.accountId());
@@ -64,7 +71,7 @@ public final class AlertEvent {
             }
             node.put("cap_micros", alert.limitMicros());
             node.put("threshold_micros", alert.thresholdMicros());
-            node.put("spent_micros", alert.amountMicros());
+            node.put("used_micros", alert.amountMicros()); // held plus debited, as the cap counts it
         }
         try {
             return JSON.writeValueAsBytes(node);
@@ -95,14 +102,13 @@ public final class AlertEvent {
     }
 
     /** The log line of an alert raised on this node: ids, amounts and the key's label, never a secret. */
-    public static String logLine(AlertRaised alert, Ledger ledger) {
-        Ledger.KeyRecord record = ledger.keyRecord(alert.keyHash());
-        String key = AdminApi.keyId(alert.keyHash()) + (record == null || record.label().isEmpty() ? "" : " (" + record.label() + ")");
+    public static String logLine(AlertRaised alert, String keyLabel) {
+        String key = AdminApi.keyId(alert.keyHash()) + (keyLabel == null || keyLabel.isEmpty() ? "" : " (" + keyLabel + ")");
         if (alert.window() == Window.BALANCE) {
             return "alert: account " + alert.accountId() + " balance " + alert.amountMicros() + " micros is below its low-balance threshold of "
                     + alert.thresholdMicros() + " micros (after a debit by key " + key + ")";
         }
-        return "alert: key " + key + " of account " + alert.accountId() + " used " + alert.amountMicros() + " micros of its "
+        return "alert: key " + key + " of account " + alert.accountId() + " used (held plus debited) " + alert.amountMicros() + " micros of its "
                 + alert.window().name().toLowerCase(Locale.ROOT) + " cap of " + alert.limitMicros() + " micros (alert at "
                 + alert.thresholdMicros() + ")";
     }

@@ -23,16 +23,20 @@ import org.slf4j.LoggerFactory;
 /**
  * Delivers every alert the journal records to the configured webhook, from a tailer of its own: an alert raised just
  * before a crash is in the journal, so it is delivered after the restart. The position of the last alert delivered (or
- * given up) is kept in a cursor file beside the journal and written after each one, so an alert is sent again only if
- * the node stopped between sending it and writing the file; the receiver dedupes those on the event id.
+ * given up) is kept in a cursor file beside the journal and written (and forced to disk) after each one, so an alert is
+ * sent again only if the node stopped between sending it and writing the file; the receiver dedupes those on the event id.
  *
  * <p>A 2xx answer delivers an alert. Any other answer, a timeout or a connection failure is tried again after a backoff
- * that doubles from {@code initialBackoffMs} to {@code maxBackoffMs} with full jitter, up to {@code maxAttempts} in
- * all; a 4xx other than 408 and 429 is not tried again (the receiver will not change its mind). An alert given up is
- * logged and counted, and delivery goes on with the next one. Alerts are delivered one at a time, in journal order.
+ * that doubles from {@code initialBackoffMs} to {@code maxBackoffMs} with half jitter, up to {@code maxAttempts} in
+ * all; 400, 410 and 413 are not tried again (the receiver will not take this body), while other 4xx are (a receiver
+ * being deployed answers 404, one whose secret is being rotated 401). An alert given up is logged and counted, and
+ * delivery goes on with the next one. Alerts are delivered one at a time, in journal order. A failure of the tailer
+ * itself (the cursor file not writable, a journal it cannot read) is logged, counted, and tried again.
  *
  * <p>On the first start with a webhook (no cursor file), delivery begins at the end of the journal: alerts raised
- * before the webhook existed are not sent.
+ * before the webhook existed are not sent. A cursor file that cannot be read is replaced by the journal's beginning
+ * (every alert delivered again, each with its id, rather than one lost); a cursor past the journal's end (a machine
+ * crash lost the journal's last records) by the end.
  */
 public final class AlertWebhook implements AutoCloseable {
     /** The cursor file, in the journal's directory: the journal index of the last record handled, in hex. */
@@ -50,6 +54,9 @@ public final class AlertWebhook implements AutoCloseable {
         void failedAttempt();
 
         void givenUp();
+
+        /** The tailer itself failed (it tries again after a pause). */
+        void tailerFailed();
     }
 
     private final AlertsConfig.Webhook config;
@@ -62,9 +69,11 @@ public final class AlertWebhook implements AutoCloseable {
     private final HttpClient client;
     private final Thread thread;
     private volatile boolean running = true;
+    private final long startAfterIndex;
 
     private AlertWebhook(AlertsConfig.Webhook config, Journal journal, Ledger ledger, String currency, Path cursorFile, Listener listener,
-                         LongSupplier clockMs) {
+                         LongSupplier clockMs, long startAfterIndex) {
+        this.startAfterIndex = startAfterIndex;
         this.config = config;
         this.journal = journal;
         this.ledger = ledger;
@@ -81,10 +90,26 @@ public final class AlertWebhook implements AutoCloseable {
     public static AlertWebhook start(AlertsConfig.Webhook config, Journal journal, Ledger ledger, String currency, Listener listener,
                                      LongSupplier clockMs) {
         Path cursorFile = journal.directory().resolve(CURSOR_FILE);
-        AlertWebhook webhook = new AlertWebhook(config, journal, ledger, currency, cursorFile, listener, clockMs);
+        long position;
+        long lastIndex = journal.lastIndex();
         if (!Files.exists(cursorFile)) {
-            webhook.saveCursor(journal.lastIndex());
+            position = lastIndex;
+        } else {
+            try {
+                position = Long.parseUnsignedLong(Files.readString(cursorFile).strip(), 16);
+            } catch (IOException | NumberFormatException e) {
+                LOG.warn("the alert webhook's cursor {} cannot be read ({}): delivering every alert of the journal again, each with its id",
+                        cursorFile, e.toString());
+                position = -1;
+            }
+            if (position > lastIndex) {
+                LOG.warn("the alert webhook's cursor {} is past the journal's end {}: going on from the end", Long.toHexString(position),
+                        Long.toHexString(lastIndex));
+                position = lastIndex;
+            }
         }
+        AlertWebhook webhook = new AlertWebhook(config, journal, ledger, currency, cursorFile, listener, clockMs, position);
+        webhook.saveCursor(position);
         webhook.thread.start();
         return webhook;
     }
@@ -93,7 +118,30 @@ public final class AlertWebhook implements AutoCloseable {
     }
 
     private void run() {
-        long position = readCursor();
+        long position = startAfterIndex;
+        while (running) {
+            try {
+                position = tail(position);
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                if (!running) {
+                    return;
+                }
+                LOG.error("alert webhook delivery failed, trying again in 5 s: {}", e.toString());
+                listener.tailerFailed();
+                try {
+                    Thread.sleep(5_000);
+                } catch (InterruptedException stopped) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Delivers from after {@code position} until stopped; returns the position reached (or throws). */
+    private long tail(long from) throws InterruptedException {
+        long position = from;
         long savedAt = clockMs.getAsLong();
         long saved = position;
         try (Journal.Cursor cursor = journal.cursor(null)) {
@@ -110,10 +158,11 @@ public final class AlertWebhook implements AutoCloseable {
                 });
                 for (Pending alert : pending) {
                     if (!deliver(alert)) {
-                        return; // stopping: this alert is delivered after the restart
+                        return saved; // stopping: this alert is delivered after the restart
                     }
                     saveCursor(alert.index());
                     saved = alert.index();
+                    position = saved;
                     savedAt = clockMs.getAsLong();
                 }
                 position = last[0];
@@ -129,19 +178,14 @@ public final class AlertWebhook implements AutoCloseable {
             if (position != saved) {
                 saveCursor(position);
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            if (running) {
-                LOG.error("alert webhook delivery stopped: {}", e.toString());
-            }
+            return position;
         }
     }
 
     /** Tries one alert until it is delivered or given up (true), or the node stops (false). */
     private boolean deliver(Pending pending) throws InterruptedException {
-        String eventId = AlertEvent.id(pending.index());
-        byte[] body = AlertEvent.body(pending.index(), pending.alert(), ledger, currency);
+        String eventId = AlertEvent.id(pending.alert());
+        byte[] body = AlertEvent.body(pending.alert(), ledger, currency);
         byte[] secret = config.secret().reveal().getBytes(StandardCharsets.UTF_8);
         long backoffMs = config.initialBackoffMs();
         for (int attempt = 1; running; attempt++) {
@@ -160,7 +204,7 @@ public final class AlertWebhook implements AutoCloseable {
                     return true;
                 }
                 outcome = "HTTP " + status;
-                retry = status >= 500 || status == 408 || status == 429;
+                retry = status != 400 && status != 410 && status != 413;
             } catch (IOException e) {
                 outcome = e.getClass().getSimpleName();
                 retry = true;
@@ -180,19 +224,15 @@ public final class AlertWebhook implements AutoCloseable {
         return false;
     }
 
-    private long readCursor() {
-        try {
-            return Long.parseUnsignedLong(Files.readString(cursorFile).strip(), 16);
-        } catch (IOException | NumberFormatException e) {
-            throw new IllegalStateException("cannot read the alert webhook's cursor " + cursorFile + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Written whole and then moved into place, so a crash leaves the old position or the new one, never half of one. */
+    /** Written whole, forced to disk and then moved into place, so a crash leaves the old position or the new one. */
     private void saveCursor(long index) {
         Path temporary = cursorFile.resolveSibling(CURSOR_FILE + ".tmp");
         try {
-            Files.writeString(temporary, Long.toHexString(index) + "\n");
+            try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(temporary, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+                channel.write(java.nio.ByteBuffer.wrap((Long.toHexString(index) + "\n").getBytes(StandardCharsets.US_ASCII)));
+                channel.force(true);
+            }
             Files.move(temporary, cursorFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new IllegalStateException("cannot write the alert webhook's cursor " + cursorFile + ": " + e.getMessage(), e);
@@ -205,9 +245,14 @@ public final class AlertWebhook implements AutoCloseable {
         running = false;
         thread.interrupt();
         try {
-            thread.join(10_000);
+            // The tailer reads the journal: it must be gone before the journal closes. An attempt in flight ends with
+            // its timeout at the latest.
+            thread.join(config.timeoutMs() + 10_000L);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (thread.isAlive()) {
+            LOG.warn("the alert webhook's tailer did not stop in time");
         }
     }
 }

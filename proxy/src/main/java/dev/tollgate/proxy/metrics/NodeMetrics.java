@@ -92,6 +92,7 @@ public final class NodeMetrics {
     private final ConcurrentHashMap<String, KeySeries> keySeries = new ConcurrentHashMap<>();
     private final Counter alertDeliveries;
     private final Counter alertFailedAttempts;
+    private final Counter alertTailerFailures;
 
     private final Counter requests;
     private final Counter tokens;
@@ -160,6 +161,9 @@ public final class NodeMetrics {
                 .labelNames("outcome").withoutExemplars().register(registry);
         alertFailedAttempts = Counter.builder().name("tollgate_alert_webhook_failed_attempts_total")
                 .help("Webhook attempts that failed (an answer other than 2xx, a timeout or a connection failure); most are tried again.")
+                .withoutExemplars().register(registry);
+        alertTailerFailures = Counter.builder().name("tollgate_alert_webhook_tailer_failures_total")
+                .help("Failures of the alert webhook's journal tailer itself (its cursor file not writable, the journal not readable); it tries again after 5 s.")
                 .withoutExemplars().register(registry);
         requests = Counter.builder().name("tollgate_requests_total")
                 .help("Metered requests by how they ended: status settled (billed) or released (nothing charged), and why.")
@@ -379,6 +383,11 @@ public final class NodeMetrics {
             @Override
             public void givenUp() {
                 alertDeliveries.labelValues("given_up").inc();
+            }
+
+            @Override
+            public void tailerFailed() {
+                alertTailerFailures.inc();
             }
         };
     }
