@@ -53,6 +53,8 @@ class AlertWebhookTest {
     private final List<Delivery> deliveries = new CopyOnWriteArrayList<>();
     /** How many of the next attempts the receiver refuses with 503. */
     private final AtomicInteger refuseNext = new AtomicInteger();
+    /** A status the receiver answers every attempt with while set (0: none). */
+    private final AtomicInteger refuseWith = new AtomicInteger();
     private final String configKey = ApiKeys.newRawKey(new SecureRandom());
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
 
@@ -68,7 +70,7 @@ class AlertWebhookTest {
         receiver = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         receiver.createContext("/hooks/tollgate", exchange -> {
             byte[] body = exchange.getRequestBody().readAllBytes();
-            int status = refuseNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0 ? 503 : 204;
+            int status = refuseWith.get() != 0 ? refuseWith.get() : refuseNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0 ? 503 : 204;
             deliveries.add(new Delivery(exchange.getRequestHeaders().getFirst("Tollgate-Event-Id"),
                     exchange.getRequestHeaders().getFirst("Tollgate-Signature"), body, status));
             exchange.sendResponseHeaders(status, -1);
@@ -187,6 +189,35 @@ class AlertWebhookTest {
         Thread.sleep(500); // time enough for a wrongly redelivered alert to arrive
         assertThat(deliveries).hasSize(3);
         assertThat(admin("GET", keyPath, null, 200).path("limits").path("alert_percent").asInt()).isEqualTo(percent);
+    }
+
+    @Test
+    void aRefusedBodyIsGivenUpAtOnceAndAnUnreadableCursorDeliversAgainWithTheSameIds() throws Exception {
+        admin("POST", "/admin/v1/accounts", "{\"id\":\"acme\",\"low_balance_threshold_micros\":9999999}", 201);
+        admin("POST", "/admin/v1/accounts/acme/credits", "{\"amount_micros\":10000000}", 201, "Idempotency-Key", "fund");
+        String secret = admin("POST", "/admin/v1/keys", "{\"account\":\"acme\"}", 201).path("key").asText();
+        refuseWith.set(400);
+        chat(secret); // below: raised, and refused with 400
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!AdminTestNode.metrics(http, node).contains("tollgate_alert_webhook_deliveries_total{outcome=\"given_up\"} 1.0")
+                && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(deliveries).as("400 is not tried again").hasSize(1);
+        assertThat(deliveries.getFirst().answered()).isEqualTo(400);
+        refuseWith.set(0);
+        admin("POST", "/admin/v1/accounts/acme/credits", "{\"amount_micros\":1000000}", 201, "Idempotency-Key", "top-up");
+        admin("PATCH", "/admin/v1/accounts/acme", "{\"low_balance_threshold_micros\":20000000}", 200);
+        chat(secret);
+        String second = awaitDelivered(1).getFirst().eventId();
+        assertThat(second).isNotEqualTo(deliveries.getFirst().eventId());
+
+        node.close();
+        java.nio.file.Files.writeString(dir.resolve("journal").resolve(AlertWebhook.CURSOR_FILE), "not a position\n");
+        node = startNode();
+        List<Delivery> again = awaitDelivered(3);
+        assertThat(again.subList(1, 3)).extracting(Delivery::eventId).as("the journal's alerts again, with their ids")
+                .containsExactly(deliveries.getFirst().eventId(), second);
     }
 
     @Test
