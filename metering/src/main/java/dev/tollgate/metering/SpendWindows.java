@@ -122,9 +122,11 @@ public final class SpendWindows {
      * with a cap of zero, which only blocks, or without an alert percentage).
      */
     public boolean reachedAlert(int slot, Window window, int period) {
-        long percent = alertPercent(slot);
-        long cap = cap(slot, window);
-        return percent > 0 && cap > 0 && used(slot, window, period) * 100 >= cap * percent;
+        return reached(cap(slot, window), used(slot, window, period), alertPercent(slot));
+    }
+
+    private static boolean reached(long cap, long used, long percent) {
+        return percent > 0 && cap > 0 && used * 100 >= cap * percent;
     }
 
     /**
@@ -135,18 +137,21 @@ public final class SpendWindows {
      */
     public int alertsDue(int slot, int day, int month) {
         int base = offset(slot);
-        if (buffer.getLongVolatile(base + ALERT_PERCENT) <= 0) {
+        long percent = buffer.getLongVolatile(base + ALERT_PERCENT);
+        if (percent <= 0) {
             return 0;
         }
-        long alerted = buffer.getLongVolatile(base + ALERTED);
+        // Plain reads: an alert is a soft signal, and a settlement's own writes to these words happened on this thread.
+        long alerted = buffer.getLong(base + ALERTED);
         int due = 0;
-        if (reachedAlert(slot, Window.DAY, day) && withAlerted(alerted, Window.DAY, day) != alerted) {
+        if (reached(buffer.getLong(base + DAY_CAP), usedIn(base + DAY, day), percent) && withAlerted(alerted, Window.DAY, day) != alerted) {
             due |= 1 << Window.DAY.ordinal();
         }
-        if (reachedAlert(slot, Window.MONTH, month) && withAlerted(alerted, Window.MONTH, month) != alerted) {
+        if (reached(buffer.getLong(base + MONTH_CAP), usedIn(base + MONTH, month), percent)
+                && withAlerted(alerted, Window.MONTH, month) != alerted) {
             due |= 1 << Window.MONTH.ordinal();
         }
-        if (reachedAlert(slot, Window.TOTAL, 0) && withAlerted(alerted, Window.TOTAL, 0) != alerted) {
+        if (reached(buffer.getLong(base + TOTAL_CAP), buffer.getLong(base + TOTAL), percent) && withAlerted(alerted, Window.TOTAL, 0) != alerted) {
             due |= 1 << Window.TOTAL.ordinal();
         }
         return due;
