@@ -441,6 +441,12 @@ public final class JournalCodec {
                 for (String network : e.networks()) {
                     text(event, "network", network, MAX_NETWORK, true);
                 }
+                try {
+                    // What recovery builds from the record: one it could not would stop every later start.
+                    dev.tollgate.metering.KeyScope.of(e.env(), e.lane(), e.models(), e.expiresAtMs(), e.networks());
+                } catch (IllegalArgumentException | NullPointerException invalid) {
+                    throw invalid(event, invalid.getMessage());
+                }
             }
             case KeyRotated e -> {
                 keyHash(event, e.keyHash());

@@ -149,9 +149,8 @@ class JournalCodecTest {
                 case RELEASED -> new Released(ts, random.nextLong(1, Long.MAX_VALUE), facts(), text(JournalCodec.MAX_REASON, true));
                 case USAGE_DRIFT -> new JournalEvent.UsageDrift(ts, random.nextLong(1, Long.MAX_VALUE), usage(), usage());
                 case KEY_LIMITS_SET -> new JournalEvent.KeyLimitsSet(ts, keyHash(), cap(), cap(), cap());
-                case KEY_SCOPE_SET -> new JournalEvent.KeyScopeSet(ts, keyHash(), text(JournalCodec.MAX_LABEL, true), text(JournalCodec.MAX_TAG, false),
-                        text(JournalCodec.MAX_TAG, false), texts(JournalCodec.MAX_KEY_MODELS, JournalCodec.MAX_MODEL), random.nextBoolean() ? -1 : timestamp(),
-                        texts(JournalCodec.MAX_KEY_NETWORKS, JournalCodec.MAX_NETWORK));
+                case KEY_SCOPE_SET -> new JournalEvent.KeyScopeSet(ts, keyHash(), text(JournalCodec.MAX_LABEL, true), tag(), tag(),
+                        scopeModels(), random.nextBoolean() ? -1 : timestamp(), networks());
                 case KEY_ROTATED -> new JournalEvent.KeyRotated(ts, keyHash(), keyHash(), text(JournalCodec.MAX_DISPLAY_PREFIX, true), timestamp());
                 case RATE_LIMITS_SET -> {
                     boolean key = random.nextBoolean();
@@ -185,14 +184,36 @@ class JournalCodecTest {
             };
         }
 
-        /** Up to {@code maxCount} strings, each of the largest size half the time: the longest records must fit too. */
-        java.util.List<String> texts(int maxCount, int maxBytes) {
-            int count = random.nextBoolean() ? maxCount : random.nextInt(maxCount + 1);
-            java.util.List<String> values = new java.util.ArrayList<>();
-            for (int i = 0; i < count; i++) {
-                values.add(text(maxBytes, true));
+        /** A scope's tag as KeyScope takes it (none, or up to its longest). */
+        String tag() {
+            int length = random.nextBoolean() ? JournalCodec.MAX_TAG : random.nextInt(JournalCodec.MAX_TAG + 1);
+            StringBuilder tag = new StringBuilder();
+            for (int i = 0; i < length; i++) {
+                tag.append(i == 0 ? "abcdefghijklmnopqrstuvwxyz0123456789".charAt(random.nextInt(36)) : "abz09_.-".charAt(random.nextInt(8)));
             }
-            return values;
+            return tag.toString();
+        }
+
+        /** Up to the most models KeyScope takes, exact names and prefix patterns, each of the longest size half the time. */
+        java.util.List<String> scopeModels() {
+            int count = random.nextBoolean() ? JournalCodec.MAX_KEY_MODELS : random.nextInt(JournalCodec.MAX_KEY_MODELS + 1);
+            java.util.List<String> models = new java.util.ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                int length = random.nextBoolean() ? dev.tollgate.metering.KeyScope.MAX_MODEL_PATTERN_LENGTH - 1 : 1 + random.nextInt(40);
+                String name = "m" + "a1_.:/@-".repeat(length / 8 + 1).substring(0, length - 1);
+                models.add(random.nextBoolean() ? name + "*" : name);
+            }
+            return models;
+        }
+
+        /** Up to the most networks KeyScope takes, IPv4 and full-length IPv6 blocks. */
+        java.util.List<String> networks() {
+            int count = random.nextBoolean() ? JournalCodec.MAX_KEY_NETWORKS : random.nextInt(JournalCodec.MAX_KEY_NETWORKS + 1);
+            java.util.List<String> networks = new java.util.ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                networks.add(random.nextBoolean() ? "10." + random.nextInt(256) + ".0.0/16" : "fd00:ffff:ffff:ffff:ffff:ffff:ffff:" + Integer.toHexString(0x1000 + i) + "/128");
+            }
+            return networks;
         }
 
         long perMinute() {
@@ -399,6 +420,8 @@ class JournalCodecTest {
                 new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "", 12),
                 new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "s".repeat(JournalCodec.MAX_CATALOG_SOURCE + 1), 12),
                 new JournalEvent.CatalogLoaded(now, "0123456789abcdef", "builtin", 0),
+                new JournalEvent.KeyScopeSet(now, hash, "ci", "", "", java.util.List.of(), -1, java.util.List.of("10.0.0.0/33")),
+                new JournalEvent.KeyScopeSet(now, hash, "ci", "", "", java.util.List.of("gpt-*-mini"), -1, java.util.List.of()),
                 new JournalEvent.AlertSet(now, 2, "acme", 10),
                 new JournalEvent.AlertSet(now, JournalEvent.AlertSet.KEY, hash, 0),
                 new JournalEvent.AlertSet(now, JournalEvent.AlertSet.KEY, hash, 101),

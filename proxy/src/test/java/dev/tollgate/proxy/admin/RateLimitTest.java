@@ -67,12 +67,7 @@ class RateLimitTest {
     }
 
     private JsonNode admin(String method, String path, String body, int status) throws Exception {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.adminPort() + path))
-                .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + AdminTestNode.WRITE_TOKEN).header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body)).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isEqualTo(status);
-        return JSON.readTree(response.body());
+        return AdminTestNode.admin(http, node, method, path, body, status);
     }
 
     private HttpRequest chat(String key, String prompt, int maxTokens) {

@@ -68,9 +68,7 @@ class ScopedKeyTest {
     }
 
     private JsonNode admin(String method, String path, String body, int status) throws Exception {
-        HttpResponse<String> response = admin(method, path, body);
-        assertThat(response.statusCode()).as(method + " " + path + ": " + response.body()).isEqualTo(status);
-        return JSON.readTree(response.body());
+        return AdminTestNode.admin(http, node, method, path, body, status);
     }
 
     private HttpResponse<String> chat(String key, String model) throws Exception {

@@ -39,7 +39,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SpendCapTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String W = AdminTestNode.WRITE_TOKEN;
 
     @TempDir
     Path dir;
@@ -64,15 +63,7 @@ class SpendCapTest {
     }
 
     private JsonNode admin(String method, String path, String body, int status, String... headers) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.adminPort() + path)).timeout(Duration.ofSeconds(30))
-                .header("Authorization", "Bearer " + W).header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        for (int i = 0; i < headers.length; i += 2) {
-            request.header(headers[i], headers[i + 1]);
-        }
-        HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(status);
-        return JSON.readTree(response.body());
+        return AdminTestNode.admin(http, node, method, path, body, status, headers);
     }
 
     private HttpRequest chat(String key, String prompt) {
