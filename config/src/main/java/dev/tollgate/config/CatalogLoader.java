@@ -105,6 +105,7 @@ public final class CatalogLoader {
         long output = price(row, "outputMicrosPerMillionTokens", problems);
         LocalDate asOf = row.date("asOf");
         URI source = row.httpUrl("source");
+        List<PriceTier> tiers = tiers(row, contextWindowTokens, problems);
         row.rejectUnknown();
 
         if (contextWindowTokens == 0 && row.has("contextWindowTokens")) {
@@ -129,8 +130,41 @@ public final class CatalogLoader {
             protocol = family.protocol();
         }
         return problems.lines().size() == before
-                ? new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, input, cacheRead, cacheWrite, output, asOf, source)
+                ? new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, input, cacheRead, cacheWrite, output, asOf, source,
+                tiers)
                 : null;
+    }
+
+    /**
+     * {@code tiers}: optional, each {@code abovePromptTokens} and the four prices, strictly ascending by threshold and
+     * each threshold below the context window (a tier no prompt can reach is a mistake, not a price).
+     */
+    private static List<PriceTier> tiers(YamlObject row, long contextWindowTokens, Problems problems) {
+        List<PriceTier> tiers = new ArrayList<>();
+        List<JsonNode> nodes = row.list("tiers", false);
+        long previous = 0;
+        for (int i = 0; i < nodes.size(); i++) {
+            YamlObject tier = YamlObject.of(nodes.get(i), row.childPath("tiers") + "[" + i + "]", problems);
+            if (tier == null) {
+                continue;
+            }
+            long above = tier.nonNegativeLong("abovePromptTokens");
+            PriceTier parsed = new PriceTier(above, price(tier, "inputMicrosPerMillionTokens", problems),
+                    price(tier, "cacheReadMicrosPerMillionTokens", problems), price(tier, "cacheWriteMicrosPerMillionTokens", problems),
+                    price(tier, "outputMicrosPerMillionTokens", problems));
+            tier.rejectUnknown();
+            if (above <= previous && tier.has("abovePromptTokens")) {
+                problems.add(tier.childPath("abovePromptTokens"), previous == 0 ? "must be positive"
+                        : "must be above the tier before it (" + previous + "): tiers are listed shortest prompt first");
+            }
+            if (contextWindowTokens > 0 && above >= contextWindowTokens) {
+                problems.add(tier.childPath("abovePromptTokens"), "must be below contextWindowTokens (" + contextWindowTokens
+                        + "): no prompt could reach this tier");
+            }
+            previous = Math.max(previous, above);
+            tiers.add(parsed);
+        }
+        return tiers;
     }
 
     private static long price(YamlObject row, String field, Problems problems) {

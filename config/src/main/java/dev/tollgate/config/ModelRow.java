@@ -2,6 +2,7 @@ package dev.tollgate.config;
 
 import java.net.URI;
 import java.time.LocalDate;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -9,6 +10,10 @@ import java.util.Set;
  * million tokens, so a request's cost is {@code sum(tokens_k * price_k) / 1_000_000}, rounded once
  * (see the metering module's cost rule). {@code cacheWrite} is the price of tokens written to a
  * prompt cache (Anthropic's cache creation); providers without such a charge list their input price.
+ *
+ * <p>{@code tiers} reprice a long prompt: a request whose whole prompt (input, cache reads and cache writes) is longer
+ * than a tier's {@code abovePromptTokens} is billed entirely at the prices of the highest such tier. Empty for a model
+ * priced the same at any length; ascending by threshold, each below the context window.
  */
 public record ModelRow(
         String provider,
@@ -22,7 +27,8 @@ public record ModelRow(
         long cacheWriteMicrosPerMillionTokens,
         long outputMicrosPerMillionTokens,
         LocalDate asOf,
-        URI source) {
+        URI source,
+        List<PriceTier> tiers) {
 
     /** Prices above this (10,000 currency units per million tokens) are refused so cost arithmetic cannot overflow. */
     public static final long MAX_PRICE_MICROS_PER_MILLION_TOKENS = 10_000_000_000L;
@@ -31,13 +37,66 @@ public record ModelRow(
 
     public ModelRow {
         endpoints = Set.copyOf(endpoints);
+        tiers = List.copyOf(tiers);
+    }
+
+    /** A row priced the same at any prompt length. */
+    public ModelRow(String provider, String model, Set<EndpointFamily> endpoints, String encoding, long contextWindowTokens, long maxOutputTokens,
+                    long inputMicrosPerMillionTokens, long cacheReadMicrosPerMillionTokens, long cacheWriteMicrosPerMillionTokens,
+                    long outputMicrosPerMillionTokens, LocalDate asOf, URI source) {
+        this(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens,
+                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, List.of());
+    }
+
+    /** The tier that prices a request whose whole prompt is {@code promptTokens}, or null for the row's own prices. */
+    public PriceTier tierFor(long promptTokens) {
+        PriceTier applies = null;
+        for (int i = 0; i < tiers.size(); i++) { // ascending: the last one passed applies
+            PriceTier tier = tiers.get(i);
+            if (promptTokens <= tier.abovePromptTokens()) {
+                break;
+            }
+            applies = tier;
+        }
+        return applies;
+    }
+
+    /** The output price of a request whose whole prompt is {@code promptTokens}. */
+    public long outputMicrosPerMillionTokens(long promptTokens) {
+        PriceTier tier = tierFor(promptTokens);
+        return tier == null ? outputMicrosPerMillionTokens : tier.outputMicrosPerMillionTokens();
+    }
+
+    /**
+     * The most one prompt token can cost in a request whose prompt is at most {@code promptBoundTokens}: the dearest
+     * input class of the row and of every tier such a prompt can reach, so a reservation bounds whichever applies.
+     */
+    public long maxInputMicrosPerMillionTokens(long promptBoundTokens) {
+        long max = maxInputMicrosPerMillionTokens();
+        for (PriceTier tier : tiers) {
+            if (promptBoundTokens > tier.abovePromptTokens()) {
+                max = Math.max(max, tier.maxInputMicrosPerMillionTokens());
+            }
+        }
+        return max;
+    }
+
+    /** The dearest output price a request whose prompt is at most {@code promptBoundTokens} can be billed at. */
+    public long maxOutputMicrosPerMillionTokens(long promptBoundTokens) {
+        long max = outputMicrosPerMillionTokens;
+        for (PriceTier tier : tiers) {
+            if (promptBoundTokens > tier.abovePromptTokens()) {
+                max = Math.max(max, tier.outputMicrosPerMillionTokens());
+            }
+        }
+        return max;
     }
 
     public boolean serves(EndpointFamily family) {
         return endpoints.contains(family);
     }
 
-    /** The most one prompt token can cost: whichever of plain, cache-read and cache-write input is dearest. */
+    /** The most one prompt token can cost at the row's own prices: whichever of plain, cache-read and cache-write input is dearest. */
     public long maxInputMicrosPerMillionTokens() {
         return Math.max(inputMicrosPerMillionTokens, Math.max(cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens));
     }

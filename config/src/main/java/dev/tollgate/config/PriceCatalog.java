@@ -75,6 +75,15 @@ public final class PriceCatalog {
             append(canonical, row.outputMicrosPerMillionTokens());
             append(canonical, row.asOf());
             append(canonical, row.source());
+            // Only when there are any, so a catalog without tiers keeps the version it had before tiers existed.
+            for (PriceTier tier : row.tiers()) {
+                append(canonical, "tier");
+                append(canonical, tier.abovePromptTokens());
+                append(canonical, tier.inputMicrosPerMillionTokens());
+                append(canonical, tier.cacheReadMicrosPerMillionTokens());
+                append(canonical, tier.cacheWriteMicrosPerMillionTokens());
+                append(canonical, tier.outputMicrosPerMillionTokens());
+            }
         }
         try {
             byte[] digest = MessageDigest.getInstance("SHA-256").digest(canonical.toString().getBytes(StandardCharsets.UTF_8));

@@ -167,10 +167,49 @@ class CatalogLoaderTest {
                 "prices.yaml: models[0].inputMicrosPerMillionTokens: must not be negative, found -5",
                 "prices.yaml: models[1].colour: unknown field (known fields: provider, model, endpoints, encoding, contextWindowTokens, "
                         + "maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, "
-                        + "outputMicrosPerMillionTokens, asOf, source)",
+                        + "outputMicrosPerMillionTokens, asOf, source, tiers)",
                 "prices.yaml: models[3].encoding: expected one of " + CatalogLoader.ENCODINGS + ", found \"nope\"",
                 "prices.yaml: models[5]: duplicate model row (openai, d)",
                 "prices.yaml: extra: unknown field (known fields: currency, microsPerUnit, models)");
+    }
+
+    private static String tier(long above, long price) {
+        return "{abovePromptTokens: " + above + ", inputMicrosPerMillionTokens: " + price + ", cacheReadMicrosPerMillionTokens: " + price / 10
+                + ", cacheWriteMicrosPerMillionTokens: " + price + ", outputMicrosPerMillionTokens: " + 4 * price + "}";
+    }
+
+    @Test
+    void longPromptTiersLoadInOrderAndChangeTheVersion() {
+        PriceCatalog flat = load(HEADER + row("openai", "gpt-long"));
+        PriceCatalog tiered = load(HEADER + row("openai", "gpt-long", "tiers: [" + tier(64_000, 300_000) + ", " + tier(100_000, 450_000) + "]"));
+        ModelRow row = tiered.find("openai", "gpt-long");
+        assertThat(row.tiers()).containsExactly(new PriceTier(64_000, 300_000, 30_000, 300_000, 1_200_000),
+                new PriceTier(100_000, 450_000, 45_000, 450_000, 1_800_000));
+        assertThat(row.tierFor(64_000)).isNull();
+        assertThat(row.tierFor(64_001).abovePromptTokens()).isEqualTo(64_000);
+        assertThat(row.tierFor(127_999).abovePromptTokens()).isEqualTo(100_000);
+        assertThat(tiered.version()).isNotEqualTo(flat.version());
+        assertThat(load(HEADER + row("openai", "gpt-long", "tiers: []")).version()).as("no tiers: the version of a catalog before tiers")
+                .isEqualTo(flat.version());
+    }
+
+    @Test
+    void tiersOutOfOrderBeyondTheWindowOrIncompleteAreRefused() {
+        ConfigException e = loadFails(HEADER
+                + row("openai", "a", "tiers: [" + tier(100_000, 2) + ", " + tier(64_000, 3) + "]")
+                + row("openai", "b", "tiers: [" + tier(128_000, 2) + "]")
+                + row("openai", "c", "tiers: [{abovePromptTokens: 1000, inputMicrosPerMillionTokens: 5}]")
+                + row("openai", "d", "tiers: [" + tier(0, 2) + "]")
+                + row("openai", "e", "tiers: [{abovePromptTokens: 1000, inputMicrosPerMillionTokens: 5, cacheReadMicrosPerMillionTokens: 1,"
+                        + " cacheWriteMicrosPerMillionTokens: 5, outputMicrosPerMillionTokens: 9, audioMicrosPerMillionTokens: 3}]")
+                + row("openai", "f", "tiers: {abovePromptTokens: 1000}"));
+        assertThat(e.problems()).anySatisfy(p -> assertThat(p).contains("models[0].tiers[1].abovePromptTokens")
+                        .contains("must be above the tier before it (100000)"))
+                .anySatisfy(p -> assertThat(p).contains("models[1].tiers[0].abovePromptTokens").contains("must be below contextWindowTokens (128000)"))
+                .anySatisfy(p -> assertThat(p).contains("models[2].tiers[0].outputMicrosPerMillionTokens"))
+                .anySatisfy(p -> assertThat(p).contains("models[3].tiers[0].abovePromptTokens").contains("must be positive"))
+                .anySatisfy(p -> assertThat(p).contains("models[4].tiers[0]").contains("audioMicrosPerMillionTokens"))
+                .anySatisfy(p -> assertThat(p).contains("models[5].tiers").contains("expected a list"));
     }
 
     @Test

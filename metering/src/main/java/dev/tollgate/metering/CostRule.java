@@ -1,12 +1,14 @@
 package dev.tollgate.metering;
 
 import dev.tollgate.config.ModelRow;
+import dev.tollgate.config.PriceTier;
 import java.math.BigInteger;
 
 /**
  * The one rounding rule for money: a request's exact cost is the rational number
  * {@code (input * inputPrice + cacheRead * cacheReadPrice + cacheWrite * cacheWritePrice + output * outputPrice) / 1,000,000}
- * micro-units (prices are per million tokens), and it is rounded <b>up</b> to a whole micro-unit,
+ * micro-units (prices are per million tokens; those of the row's {@linkplain ModelRow#tierFor tier} for the request's
+ * whole prompt when the row reprices long prompts), and it is rounded <b>up</b> to a whole micro-unit,
  * once per request. Rounding once, after summing, means no kind of token is rounded on its own;
  * rounding up means the rounding never favours the account over the provider's bill by more than
  * one micro-unit per request. Integer arithmetic throughout: a cost beyond {@code Long.MAX_VALUE}
@@ -20,24 +22,30 @@ public final class CostRule {
     }
 
     public static long costMicros(ModelRow row, Usage usage) {
+        PriceTier tier = row.tiers().isEmpty() ? null : row.tierFor(promptTokens(usage));
+        long input = tier == null ? row.inputMicrosPerMillionTokens() : tier.inputMicrosPerMillionTokens();
+        long cacheRead = tier == null ? row.cacheReadMicrosPerMillionTokens() : tier.cacheReadMicrosPerMillionTokens();
+        long cacheWrite = tier == null ? row.cacheWriteMicrosPerMillionTokens() : tier.cacheWriteMicrosPerMillionTokens();
+        long output = tier == null ? row.outputMicrosPerMillionTokens() : tier.outputMicrosPerMillionTokens();
         try {
-            return exactCostMicros(row, usage);
+            long numerator = Math.addExact(
+                    Math.addExact(Math.multiplyExact(usage.inputTokens(), input), Math.multiplyExact(usage.cacheReadTokens(), cacheRead)),
+                    Math.addExact(Math.multiplyExact(usage.cacheWriteTokens(), cacheWrite), Math.multiplyExact(usage.outputTokens(), output)));
+            return ceilDiv(numerator);
         } catch (ArithmeticException overflow) {
-            BigInteger numerator = BigInteger.valueOf(usage.inputTokens()).multiply(BigInteger.valueOf(row.inputMicrosPerMillionTokens()))
-                    .add(BigInteger.valueOf(usage.cacheReadTokens()).multiply(BigInteger.valueOf(row.cacheReadMicrosPerMillionTokens())))
-                    .add(BigInteger.valueOf(usage.cacheWriteTokens()).multiply(BigInteger.valueOf(row.cacheWriteMicrosPerMillionTokens())))
-                    .add(BigInteger.valueOf(usage.outputTokens()).multiply(BigInteger.valueOf(row.outputMicrosPerMillionTokens())));
+            BigInteger numerator = BigInteger.valueOf(usage.inputTokens()).multiply(BigInteger.valueOf(input))
+                    .add(BigInteger.valueOf(usage.cacheReadTokens()).multiply(BigInteger.valueOf(cacheRead)))
+                    .add(BigInteger.valueOf(usage.cacheWriteTokens()).multiply(BigInteger.valueOf(cacheWrite)))
+                    .add(BigInteger.valueOf(usage.outputTokens()).multiply(BigInteger.valueOf(output)));
             return saturatedCeilDiv(numerator);
         }
     }
 
-    private static long exactCostMicros(ModelRow row, Usage usage) {
-        long numerator = Math.addExact(
-                Math.addExact(Math.multiplyExact(usage.inputTokens(), row.inputMicrosPerMillionTokens()),
-                        Math.multiplyExact(usage.cacheReadTokens(), row.cacheReadMicrosPerMillionTokens())),
-                Math.addExact(Math.multiplyExact(usage.cacheWriteTokens(), row.cacheWriteMicrosPerMillionTokens()),
-                        Math.multiplyExact(usage.outputTokens(), row.outputMicrosPerMillionTokens())));
-        return ceilDiv(numerator);
+    /** The whole prompt a tier's threshold is measured against: plain input, cache reads and cache writes (saturating). */
+    public static long promptTokens(Usage usage) {
+        long sum = usage.inputTokens() + usage.cacheReadTokens();
+        sum = sum < 0 ? Long.MAX_VALUE : sum + usage.cacheWriteTokens();
+        return sum < 0 ? Long.MAX_VALUE : sum;
     }
 
     /** The cost of {@code tokens} at {@code microsPerMillionTokens}, rounded up like a request. */

@@ -33,6 +33,49 @@ class CostRuleTest {
         assertThat(CostRule.costMicros(haiku, new Usage(0, 0, 3, 0, 0))).isEqualTo(4);
     }
 
+    /** A long prompt reprices the whole request, the threshold counting every prompt token: at it, base; one above, all at the tier. */
+    @Test
+    void aPromptAboveATiersThresholdBillsTheWholeRequestAtTheTier() {
+        ModelRow sonnet = TestRows.claudeSonnetTiered();
+        // 199,000 cache reads + 999 writes + 1 input = 200,000: at the threshold, the row's own prices.
+        // 1 * 3 + 199,000 * 0.3 + 999 * 3.75 + 100 * 15 = 3 + 59,700 + 3,746.25 + 1,500 = 64,949.25 -> 64,950
+        assertThat(CostRule.costMicros(sonnet, new Usage(1, 199_000, 999, 100, 0))).isEqualTo(64_950);
+        // One prompt token more, and every token is priced at the tier:
+        // 2 * 6 + 199,000 * 0.6 + 999 * 7.5 + 100 * 22.5 = 12 + 119,400 + 7,492.5 + 2,250 = 129,154.5 -> 129,155
+        assertThat(CostRule.costMicros(sonnet, new Usage(2, 199_000, 999, 100, 0))).isEqualTo(129_155);
+        // One below: 199,999 plain input tokens at $3 = 599,997 micros, plus nothing else.
+        assertThat(CostRule.costMicros(sonnet, new Usage(199_999, 0, 0, 0, 0))).isEqualTo(599_997);
+        assertThat(sonnet.tierFor(200_000)).isNull();
+        assertThat(sonnet.tierFor(200_001)).isEqualTo(sonnet.tiers().getFirst());
+        // The worst case of a prompt that may reach the tier takes its prices, of one that cannot the row's.
+        assertThat(sonnet.maxInputMicrosPerMillionTokens(200_000)).isEqualTo(3_750_000);
+        assertThat(sonnet.maxInputMicrosPerMillionTokens(200_001)).isEqualTo(7_500_000);
+        assertThat(sonnet.maxOutputMicrosPerMillionTokens(200_001)).isEqualTo(22_500_000);
+        assertThat(CostRule.promptTokens(new Usage(Long.MAX_VALUE, 5, 5, 0, 0))).isEqualTo(Long.MAX_VALUE);
+    }
+
+    /** Random usages under a row with two tiers: the cost is the exact rational at the tier of the whole prompt, rounded up. */
+    @Test
+    void randomUsagesAcrossTiersCostTheExactRationalOfTheirTier() {
+        long seed = Seeds.seed("CostRuleTest.randomUsagesAcrossTiers");
+        SplittableRandom random = new SplittableRandom(seed);
+        ModelRow row = new ModelRow("p", "m", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "cl100k_base", 1_000_000, 100_000,
+                1_000_000, 100_000, 1_250_000, 4_000_000, java.time.LocalDate.of(2026, 1, 1), java.net.URI.create("https://example.com"),
+                java.util.List.of(new dev.tollgate.config.PriceTier(1_000, 2_000_000, 200_000, 2_500_000, 6_000_000),
+                        new dev.tollgate.config.PriceTier(5_000, 3_000_000, 300_000, 3_750_000, 9_000_000)));
+        for (int i = 0; i < 10_000; i++) {
+            Usage usage = new Usage(random.nextLong(0, 4_000), random.nextLong(0, 3_000), random.nextLong(0, 2_000), random.nextLong(0, 10_000), 0);
+            long prompt = usage.inputTokens() + usage.cacheReadTokens() + usage.cacheWriteTokens();
+            long[] prices = prompt > 5_000 ? new long[] {3_000_000, 300_000, 3_750_000, 9_000_000}
+                    : prompt > 1_000 ? new long[] {2_000_000, 200_000, 2_500_000, 6_000_000} : new long[] {1_000_000, 100_000, 1_250_000, 4_000_000};
+            java.math.BigInteger exact = java.math.BigInteger.valueOf(usage.inputTokens() * prices[0] + usage.cacheReadTokens() * prices[1]
+                    + usage.cacheWriteTokens() * prices[2] + usage.outputTokens() * prices[3]);
+            java.math.BigInteger[] qr = exact.divideAndRemainder(java.math.BigInteger.valueOf(1_000_000));
+            long expected = qr[0].longValue() + (qr[1].signum() > 0 ? 1 : 0);
+            assertThat(CostRule.costMicros(row, usage)).as("seed %d, %s", seed, usage).isEqualTo(expected);
+        }
+    }
+
     @Test
     void roundsOnceAfterSummingNeverPerKind() {
         ModelRow row = TestRows.row("p", "m", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "cl100k_base",

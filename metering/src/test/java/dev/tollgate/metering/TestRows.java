@@ -17,6 +17,16 @@ public final class TestRows {
                 LocalDate.of(2025, 1, 1), URI.create("https://example.com/pricing"));
     }
 
+    /**
+     * claude-sonnet-4-5 as shipped: $3 in, $0.30 cache read, $3.75 cache write, $15 out; prompts above 200,000 tokens all
+     * at $6, $0.60, $7.50 and $22.50.
+     */
+    public static ModelRow claudeSonnetTiered() {
+        return new ModelRow("anthropic", "claude-sonnet-4-5", Set.of(EndpointFamily.MESSAGES), "cl100k_base", 1_000_000, 64_000,
+                3_000_000, 300_000, 3_750_000, 15_000_000, LocalDate.of(2025, 9, 29), URI.create("https://example.com/pricing"),
+                java.util.List.of(new dev.tollgate.config.PriceTier(200_000, 6_000_000, 600_000, 7_500_000, 22_500_000)));
+    }
+
     /** gpt-4o-mini: $0.15 in, $0.075 cached, $0.60 out per million tokens. */
     public static ModelRow gpt4oMini() {
         return row("openai", "gpt-4o-mini", Set.of(EndpointFamily.CHAT_COMPLETIONS, EndpointFamily.RESPONSES), "o200k_base",

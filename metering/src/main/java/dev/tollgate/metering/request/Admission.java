@@ -12,7 +12,8 @@ import dev.tollgate.metering.CostRule;
  * the provider itself stops within what was reserved.
  *
  * <p>The worst case is the prompt's upper bound at the dearest input price (plain, cache read or
- * cache write), plus the output cap at the output price. The prompt bound is
+ * cache write), plus the output cap at the output price, each the dearest of the row's prices and of every long-prompt
+ * tier a prompt within the bound can reach (so the reservation bounds the debit whichever tier bills it). The prompt bound is
  * {@code min(contextWindow, bodyBytes + imageParts * promptTokensPerImage + PROMPT_OVERHEAD_TOKENS)}:
  * every token of a byte-level BPE encoding is at least one byte of the body, and no prompt exceeds the
  * model's context window (which is also the bound when the prompt includes context stored upstream). For
@@ -32,9 +33,12 @@ public final class Admission {
         this.limits = limits;
     }
 
-    /** The money bounds of one request, before any reservation. */
+    /**
+     * The money bounds of one request, before any reservation; {@code outputMicrosPerMillionTokens} is the output price
+     * they assume (the dearest the prompt bound can reach).
+     */
     public record Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
-                       long worstCaseMicros, long minimumMicros) {
+                       long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens) {
     }
 
     public Plan plan(InspectedRequest request, ModelRow row) {
@@ -44,23 +48,24 @@ public final class Admission {
         long promptBound = request.storedContext()
                 ? row.contextWindowTokens()
                 : request.family() == EndpointFamily.EMBEDDINGS ? bytesBound : Math.min(row.contextWindowTokens(), bytesBound);
-        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens());
+        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens(promptBound));
+        long outputPrice = row.maxOutputMicrosPerMillionTokens(promptBound);
         if (request.family() == EndpointFamily.EMBEDDINGS) {
-            return new Plan(promptBound, promptWorst, 0, 1, promptWorst, promptWorst);
+            return new Plan(promptBound, promptWorst, 0, 1, promptWorst, promptWorst, outputPrice);
         }
         long outputCap = request.requestedOutputTokens() > 0
                 ? Math.min(request.requestedOutputTokens(), row.maxOutputTokens())
                 : row.maxOutputTokens();
         int choices = request.choices();
-        long worst = promptWorst + CostRule.costMicros(outputCap * choices, row.outputMicrosPerMillionTokens());
+        long worst = promptWorst + CostRule.costMicros(outputCap * choices, outputPrice);
         long minimumOutput = Math.min(outputCap, limits.minOutputTokens());
-        long minimum = promptWorst + CostRule.costMicros(minimumOutput * choices, row.outputMicrosPerMillionTokens());
-        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum);
+        long minimum = promptWorst + CostRule.costMicros(minimumOutput * choices, outputPrice);
+        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice);
     }
 
     /** Output tokens per choice that {@code heldMicros} pays for once the prompt bound is paid, capped by the plan. */
     public static long affordableOutputTokens(Plan plan, ModelRow row, long heldMicros) {
-        long total = CostRule.tokensAffordable(heldMicros - plan.promptWorstMicros(), row.outputMicrosPerMillionTokens());
+        long total = CostRule.tokensAffordable(heldMicros - plan.promptWorstMicros(), plan.outputMicrosPerMillionTokens());
         return Math.min(plan.outputCapTokens(), total / plan.choices());
     }
 

@@ -59,7 +59,7 @@ class AdmissionTest {
         String body = "{\"model\":\"m\",\"n\":2,\"max_completion_tokens\":1000,\"messages\":[]}";
         assertThat(body).hasSize(62);
         Admission.Plan plan = ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, body), ROW);
-        assertThat(plan).isEqualTo(new Admission.Plan(126, 24, 1_000, 2, 24 + 1_200, 24 + 20)); // 2 * 16 * 0.6 = 19.2 -> 20
+        assertThat(plan).isEqualTo(new Admission.Plan(126, 24, 1_000, 2, 24 + 1_200, 24 + 20, 600_000)); // 2 * 16 * 0.6 = 19.2 -> 20
     }
 
     @Test
@@ -97,7 +97,30 @@ class AdmissionTest {
         Admission.Plan plan = ADMISSION.plan(inspect(EndpointFamily.EMBEDDINGS, body), embed);
         long bound = body.length() + 64;
         assertThat(plan).isEqualTo(new Admission.Plan(bound, Math.ceilDiv(bound * 20_000, 1_000_000), 0, 1,
-                Math.ceilDiv(bound * 20_000, 1_000_000), Math.ceilDiv(bound * 20_000, 1_000_000)));
+                Math.ceilDiv(bound * 20_000, 1_000_000), Math.ceilDiv(bound * 20_000, 1_000_000), 0));
+    }
+
+    /** A prompt that may be longer than a tier's threshold is reserved at the tier's prices, one that cannot at the row's. */
+    @Test
+    void theWorstCaseTakesTheDearestTierThePromptBoundReaches() {
+        ModelRow sonnet = dev.tollgate.metering.TestRows.claudeSonnetTiered();
+        String shortBody = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+        Admission.Plan small = ADMISSION.plan(inspect(EndpointFamily.MESSAGES, shortBody), sonnet);
+        assertThat(small.outputMicrosPerMillionTokens()).isEqualTo(15_000_000);
+        assertThat(small.promptWorstMicros()).isEqualTo(Math.ceilDiv(small.promptBoundTokens() * 3_750_000, 1_000_000));
+        String padding = "x".repeat(200_000);
+        String longBody = "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"" + padding + "\"}]}";
+        Admission.Plan large = ADMISSION.plan(inspect(EndpointFamily.MESSAGES, longBody), sonnet);
+        assertThat(large.promptBoundTokens()).isGreaterThan(200_000);
+        assertThat(large.outputMicrosPerMillionTokens()).isEqualTo(22_500_000);
+        assertThat(large.promptWorstMicros()).isEqualTo(Math.ceilDiv(large.promptBoundTokens() * 7_500_000, 1_000_000));
+        assertThat(large.worstCaseMicros()).isEqualTo(large.promptWorstMicros() + Math.ceilDiv(100 * 22_500_000L, 1_000_000));
+        // And that worst case bounds every usage within the bound, whichever tier prices it.
+        long bound = large.promptBoundTokens();
+        for (long prompt : new long[] {bound, 200_001, 200_000, 1}) {
+            long cost = dev.tollgate.metering.CostRule.costMicros(sonnet, new dev.tollgate.metering.Usage(0, 0, prompt, 100, 0));
+            assertThat(cost).as("prompt %d", prompt).isLessThanOrEqualTo(large.worstCaseMicros());
+        }
     }
 
     @Test

@@ -1025,6 +1025,14 @@ public final class AdminApi {
             node.put("output_micros_per_million_tokens", row.outputMicrosPerMillionTokens());
             node.put("as_of", row.asOf().toString());
             node.put("source", String.valueOf(row.source()));
+            ArrayNode tiers = node.putArray("tiers");
+            for (dev.tollgate.config.PriceTier tier : row.tiers()) {
+                tiers.addObject().put("above_prompt_tokens", tier.abovePromptTokens())
+                        .put("input_micros_per_million_tokens", tier.inputMicrosPerMillionTokens())
+                        .put("cache_read_micros_per_million_tokens", tier.cacheReadMicrosPerMillionTokens())
+                        .put("cache_write_micros_per_million_tokens", tier.cacheWriteMicrosPerMillionTokens())
+                        .put("output_micros_per_million_tokens", tier.outputMicrosPerMillionTokens());
+            }
         }
         return Response.json(HttpResponseStatus.OK, root);
     }

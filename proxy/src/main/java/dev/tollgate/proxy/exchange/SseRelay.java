@@ -162,14 +162,24 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
 
     /** True while the reservation covers the prompt and the output so far, extending it from the balance if needed. */
     private boolean withinReservation() {
-        long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), row.outputMicrosPerMillionTokens());
+        long outputPrice = outputPrice();
+        long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), outputPrice);
         long needMicros = promptMicros() + outputMicros - exchange.reservation().heldMicros();
         if (needMicros <= 0) {
             return true;
         }
         long stepTokens = Math.max(exchange.plan().outputCapTokens() / 4, MIN_EXTENSION_TOKENS) * exchange.plan().choices();
-        long stepMicros = CostRule.costMicros(stepTokens, row.outputMicrosPerMillionTokens());
+        long stepMicros = CostRule.costMicros(stepTokens, outputPrice);
         return exchange.billing().extend(needMicros, needMicros + stepMicros);
+    }
+
+    /** The output price of the prompt's tier once the provider reported the prompt, the plan's (the dearest it can reach) until then. */
+    private long outputPrice() {
+        UsageFields usage = meter.usage();
+        if (row.tiers().isEmpty() || !usage.promptKnown(family)) {
+            return row.tiers().isEmpty() ? row.outputMicrosPerMillionTokens() : exchange.plan().outputMicrosPerMillionTokens();
+        }
+        return row.outputMicrosPerMillionTokens(CostRule.promptTokens(usage.toUsage(family, 0, 0)));
     }
 
     /** The prompt's cost once the provider reported it (Anthropic does so first), its worst case until then. */
