@@ -106,6 +106,7 @@ public final class CatalogLoader {
         LocalDate asOf = row.date("asOf");
         URI source = row.httpUrl("source");
         List<PriceTier> tiers = tiers(row, contextWindowTokens, problems);
+        List<TimeWindow> timeWindows = timeWindows(row, problems);
         row.rejectUnknown();
 
         if (contextWindowTokens == 0 && row.has("contextWindowTokens")) {
@@ -130,9 +131,124 @@ public final class CatalogLoader {
             protocol = family.protocol();
         }
         return problems.lines().size() == before
+                && exactInEveryWindow(row, timeWindows, tiers, new long[] {input, cacheRead, cacheWrite, output}, problems)
                 ? new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, input, cacheRead, cacheWrite, output, asOf, source,
-                tiers)
+                tiers, timeWindows)
                 : null;
+    }
+
+    private static final java.util.Map<String, java.time.DayOfWeek> DAYS = java.util.Map.of("mon", java.time.DayOfWeek.MONDAY,
+            "tue", java.time.DayOfWeek.TUESDAY, "wed", java.time.DayOfWeek.WEDNESDAY, "thu", java.time.DayOfWeek.THURSDAY,
+            "fri", java.time.DayOfWeek.FRIDAY, "sat", java.time.DayOfWeek.SATURDAY, "sun", java.time.DayOfWeek.SUNDAY);
+    private static final java.util.regex.Pattern TIME_OF_DAY = java.util.regex.Pattern.compile("([01][0-9]|2[0-4]):([0-5][0-9])");
+
+    /**
+     * {@code timeWindows}: optional, each {@code timeZone}, {@code days} (optional, every day), {@code from} and
+     * {@code until} ("HH:MM", quoted; until may be "24:00" and before from for a window past midnight) and
+     * {@code percent}; one time zone per row, and no two windows of a row covering the same minute.
+     */
+    private static List<TimeWindow> timeWindows(YamlObject row, Problems problems) {
+        List<TimeWindow> windows = new ArrayList<>();
+        List<JsonNode> nodes = row.list("timeWindows", false);
+        boolean[] covered = new boolean[7 * TimeWindow.MINUTES_PER_DAY];
+        java.time.ZoneId rowZone = null;
+        for (int i = 0; i < nodes.size(); i++) {
+            YamlObject window = YamlObject.of(nodes.get(i), row.childPath("timeWindows") + "[" + i + "]", problems);
+            if (window == null) {
+                continue;
+            }
+            int before = problems.lines().size();
+            java.time.ZoneId zone = null;
+            String zoneName = window.text("timeZone");
+            if (zoneName != null) {
+                try {
+                    zone = java.time.ZoneId.of(zoneName);
+                } catch (java.time.DateTimeException e) {
+                    problems.add(window.childPath("timeZone"), "not a time zone: \"" + zoneName + "\" (a region like Asia/Shanghai, or UTC)");
+                }
+            }
+            java.util.Set<java.time.DayOfWeek> days = EnumSet.noneOf(java.time.DayOfWeek.class);
+            if (window.has("days")) {
+                for (JsonNode day : window.list("days", false)) {
+                    java.time.DayOfWeek parsed = day.isTextual() ? DAYS.get(day.textValue()) : null;
+                    if (parsed == null) {
+                        problems.add(window.childPath("days"), "expected days as mon, tue, wed, thu, fri, sat, sun" + YamlObject.found(day));
+                    } else {
+                        days.add(parsed);
+                    }
+                }
+            } else {
+                days = EnumSet.allOf(java.time.DayOfWeek.class);
+            }
+            int from = minuteOfDay(window, "from", false, problems);
+            int until = minuteOfDay(window, "until", true, problems);
+            int percent = window.boundedInt("percent", 1, 1_000);
+            window.rejectUnknown();
+            if (from >= 0 && until >= 0 && from == until) {
+                problems.add(window.childPath("until"), "must differ from from: a window of no time, or of the whole day (write 00:00 to 24:00)");
+            }
+            if (zone != null && rowZone != null && !zone.equals(rowZone)) {
+                problems.add(window.childPath("timeZone"), "must be the row's other windows' (" + rowZone + "): one time zone per row");
+            }
+            if (problems.lines().size() != before) {
+                continue;
+            }
+            rowZone = zone;
+            TimeWindow parsed = new TimeWindow(zone, days, from, until, percent);
+            boolean[] minutes = parsed.weekMinutes();
+            for (int m = 0; m < minutes.length; m++) {
+                if (minutes[m] && covered[m]) {
+                    String day = java.time.DayOfWeek.of(m / TimeWindow.MINUTES_PER_DAY + 1).name().substring(0, 3).toLowerCase(java.util.Locale.ROOT);
+                    problems.add(window.childPath("from"), "overlaps an earlier window of this row (" + day + " "
+                            + String.format(java.util.Locale.ROOT, "%02d:%02d", m % TimeWindow.MINUTES_PER_DAY / 60, m % 60) + ")");
+                    break;
+                }
+                covered[m] |= minutes[m];
+            }
+            windows.add(parsed);
+        }
+        return windows;
+    }
+
+    /** "HH:MM" as a minute of the day; -1 (and a problem) when it is not one. */
+    private static int minuteOfDay(YamlObject window, String field, boolean end, Problems problems) {
+        String text = window.text(field);
+        if (text == null) {
+            return -1;
+        }
+        java.util.regex.Matcher matcher = TIME_OF_DAY.matcher(text);
+        int minute = matcher.matches() ? Integer.parseInt(matcher.group(1)) * 60 + Integer.parseInt(matcher.group(2)) : -1;
+        if (minute < 0 || minute > TimeWindow.MINUTES_PER_DAY || minute == TimeWindow.MINUTES_PER_DAY && !end) {
+            problems.add(window.childPath(field), "expected a time of day as \"HH:MM\" (00:00 to " + (end ? "24:00" : "23:59") + "), found \"" + text + "\"");
+            return -1;
+        }
+        return minute;
+    }
+
+    /** Every price of the row and its tiers at every window's percentage is a whole micro-unit and within the price limit. */
+    private static boolean exactInEveryWindow(YamlObject row, List<TimeWindow> windows, List<PriceTier> tiers, long[] prices, Problems problems) {
+        List<Long> all = new ArrayList<>();
+        for (long price : prices) {
+            all.add(price);
+        }
+        for (PriceTier tier : tiers) {
+            all.addAll(List.of(tier.inputMicrosPerMillionTokens(), tier.cacheReadMicrosPerMillionTokens(), tier.cacheWriteMicrosPerMillionTokens(),
+                    tier.outputMicrosPerMillionTokens()));
+        }
+        boolean exact = true;
+        for (int i = 0; i < windows.size(); i++) {
+            int percent = windows.get(i).percent();
+            for (long price : all) {
+                if (price * percent % 100 != 0 || price * percent / 100 > ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS) {
+                    problems.add(row.childPath("timeWindows") + "[" + i + "].percent", percent + "% of the price " + price
+                            + " is not a whole number of micros per million tokens within " + ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS
+                            + ": Tollgate does not round prices, only a request's cost");
+                    exact = false;
+                    break;
+                }
+            }
+        }
+        return exact;
     }
 
     /**

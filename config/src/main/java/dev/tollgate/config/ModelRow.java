@@ -14,6 +14,9 @@ import java.util.Set;
  * <p>{@code tiers} reprice a long prompt: a request whose whole prompt (input, cache reads and cache writes) is longer
  * than a tier's {@code abovePromptTokens} is billed entirely at the prices of the highest such tier. Empty for a model
  * priced the same at any length; ascending by threshold, each below the context window.
+ *
+ * <p>{@code timeWindows} price some hours differently (DeepSeek's off-peak): a request admitted inside one is priced at
+ * its percentage of every price of the row and of its tiers ({@link #pricedAt}); outside all of them, at the row's.
  */
 public record ModelRow(
         String provider,
@@ -28,7 +31,8 @@ public record ModelRow(
         long outputMicrosPerMillionTokens,
         LocalDate asOf,
         URI source,
-        List<PriceTier> tiers) {
+        List<PriceTier> tiers,
+        List<TimeWindow> timeWindows) {
 
     /** Prices above this (10,000 currency units per million tokens) are refused so cost arithmetic cannot overflow. */
     public static final long MAX_PRICE_MICROS_PER_MILLION_TOKENS = 10_000_000_000L;
@@ -38,6 +42,39 @@ public record ModelRow(
     public ModelRow {
         endpoints = Set.copyOf(endpoints);
         tiers = List.copyOf(tiers);
+        timeWindows = List.copyOf(timeWindows);
+    }
+
+    /** A row without time windows. */
+    public ModelRow(String provider, String model, Set<EndpointFamily> endpoints, String encoding, long contextWindowTokens, long maxOutputTokens,
+                    long inputMicrosPerMillionTokens, long cacheReadMicrosPerMillionTokens, long cacheWriteMicrosPerMillionTokens,
+                    long outputMicrosPerMillionTokens, LocalDate asOf, URI source, List<PriceTier> tiers) {
+        this(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens,
+                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, List.of());
+    }
+
+    /**
+     * The row as it prices a request admitted at {@code epochMs}: itself outside every time window, else a row with each
+     * of its prices (and its tiers') at the window's percentage and no windows of its own. The catalog checked that
+     * every such price is a whole micro-unit, so no rounding enters here.
+     */
+    public ModelRow pricedAt(long epochMs) {
+        for (TimeWindow window : timeWindows) {
+            if (window.contains(epochMs)) {
+                int percent = window.percent();
+                List<PriceTier> scaledTiers = tiers.stream().map(t -> new PriceTier(t.abovePromptTokens(), scale(t.inputMicrosPerMillionTokens(), percent),
+                        scale(t.cacheReadMicrosPerMillionTokens(), percent), scale(t.cacheWriteMicrosPerMillionTokens(), percent),
+                        scale(t.outputMicrosPerMillionTokens(), percent))).toList();
+                return new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, scale(inputMicrosPerMillionTokens, percent),
+                        scale(cacheReadMicrosPerMillionTokens, percent), scale(cacheWriteMicrosPerMillionTokens, percent),
+                        scale(outputMicrosPerMillionTokens, percent), asOf, source, scaledTiers, List.of());
+            }
+        }
+        return this;
+    }
+
+    private static long scale(long microsPerMillionTokens, int percent) {
+        return microsPerMillionTokens * percent / 100;
     }
 
     /** A row priced the same at any prompt length. */
@@ -45,7 +82,7 @@ public record ModelRow(
                     long inputMicrosPerMillionTokens, long cacheReadMicrosPerMillionTokens, long cacheWriteMicrosPerMillionTokens,
                     long outputMicrosPerMillionTokens, LocalDate asOf, URI source) {
         this(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens,
-                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, List.of());
+                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, List.of(), List.of());
     }
 
     /** The tier that prices a request whose whole prompt is {@code promptTokens}, or null for the row's own prices. */

@@ -75,7 +75,7 @@ public final class PriceCatalog {
             append(canonical, row.outputMicrosPerMillionTokens());
             append(canonical, row.asOf());
             append(canonical, row.source());
-            // Only when there are any, so a catalog without tiers keeps the version it had before tiers existed.
+            // Only when there are any, so a catalog without tiers or windows keeps the version it had before they existed.
             for (PriceTier tier : row.tiers()) {
                 append(canonical, "tier");
                 append(canonical, tier.abovePromptTokens());
@@ -83,6 +83,14 @@ public final class PriceCatalog {
                 append(canonical, tier.cacheReadMicrosPerMillionTokens());
                 append(canonical, tier.cacheWriteMicrosPerMillionTokens());
                 append(canonical, tier.outputMicrosPerMillionTokens());
+            }
+            for (TimeWindow window : row.timeWindows()) {
+                append(canonical, "window");
+                append(canonical, window.zone().getId());
+                append(canonical, window.days().stream().map(Enum::name).sorted().toList());
+                append(canonical, window.fromMinute());
+                append(canonical, window.untilMinute());
+                append(canonical, window.percent());
             }
         }
         try {

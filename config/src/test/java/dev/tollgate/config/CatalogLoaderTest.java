@@ -167,7 +167,7 @@ class CatalogLoaderTest {
                 "prices.yaml: models[0].inputMicrosPerMillionTokens: must not be negative, found -5",
                 "prices.yaml: models[1].colour: unknown field (known fields: provider, model, endpoints, encoding, contextWindowTokens, "
                         + "maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, "
-                        + "outputMicrosPerMillionTokens, asOf, source, tiers)",
+                        + "outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows)",
                 "prices.yaml: models[3].encoding: expected one of " + CatalogLoader.ENCODINGS + ", found \"nope\"",
                 "prices.yaml: models[5]: duplicate model row (openai, d)",
                 "prices.yaml: extra: unknown field (known fields: currency, microsPerUnit, models)");
@@ -210,6 +210,47 @@ class CatalogLoaderTest {
                 .anySatisfy(p -> assertThat(p).contains("models[3].tiers[0].abovePromptTokens").contains("must be positive"))
                 .anySatisfy(p -> assertThat(p).contains("models[4].tiers[0]").contains("audioMicrosPerMillionTokens"))
                 .anySatisfy(p -> assertThat(p).contains("models[5].tiers").contains("expected a list"));
+    }
+
+    @Test
+    void timeWindowsLoadAndTheShippedDeepSeekRowsAreHalfPriceOffPeak() {
+        PriceCatalog catalog = load(HEADER + row("deepseek", "dsk", "timeWindows: [{timeZone: Asia/Shanghai, days: [sat, sun], from: \"22:00\","
+                + " until: \"06:00\", percent: 50}, {timeZone: Asia/Shanghai, from: \"12:00\", until: \"13:00\", percent: 200}]"));
+        ModelRow row = catalog.find("deepseek", "dsk");
+        assertThat(row.timeWindows()).hasSize(2);
+        assertThat(row.timeWindows().get(1).days()).hasSize(7);
+        assertThat(row.pricedAt(java.time.Instant.parse("2026-12-07T04:30:00Z").toEpochMilli()).outputMicrosPerMillionTokens())
+                .as("Monday 12:30 in Shanghai: the surcharge").isEqualTo(1_200_000);
+
+        PriceCatalog shipped = CatalogLoader.loadBuiltin();
+        ModelRow flash = shipped.find("deepseek", "deepseek-flash");
+        long weekdayPeak = java.time.Instant.parse("2026-12-07T02:00:00Z").toEpochMilli(); // Monday 02:00 UTC
+        long weekdayOffPeak = java.time.Instant.parse("2026-12-07T10:00:00Z").toEpochMilli();
+        long weekend = java.time.Instant.parse("2026-12-06T03:00:00Z").toEpochMilli(); // Sunday
+        assertThat(flash.pricedAt(weekdayPeak).outputMicrosPerMillionTokens()).isEqualTo(1_200_000);
+        assertThat(flash.pricedAt(weekdayOffPeak).outputMicrosPerMillionTokens()).isEqualTo(600_000);
+        assertThat(flash.pricedAt(weekend).cacheReadMicrosPerMillionTokens()).isEqualTo(3_000);
+        assertThat(flash.pricedAt(java.time.Instant.parse("2026-12-07T09:59:00Z").toEpochMilli())).as("the last peak minute").isSameAs(flash);
+    }
+
+    @Test
+    void timeWindowsThatOverlapMixZonesOrWouldNeedRoundingAreRefused() {
+        String window = "{timeZone: UTC, from: \"10:00\", until: \"12:00\", percent: 50}";
+        ConfigException e = loadFails(HEADER
+                + row("deepseek", "a", "timeWindows: [" + window + ", {timeZone: UTC, days: [mon], from: \"11:59\", until: \"13:00\", percent: 50}]")
+                + row("deepseek", "b", "timeWindows: [" + window + ", {timeZone: Asia/Tokyo, from: \"01:00\", until: \"02:00\", percent: 50}]")
+                + row("deepseek", "c", "inputMicrosPerMillionTokens: 150001", "timeWindows: [" + window + "]")
+                + row("deepseek", "d", "timeWindows: [{timeZone: Mars/Olympus, from: \"25:00\", until: \"10:00\", percent: 0}]")
+                + row("deepseek", "e", "timeWindows: [{timeZone: UTC, days: [monday], from: \"10:00\", until: \"10:00\", percent: 50}]"));
+        assertThat(e.problems()).anySatisfy(p -> assertThat(p).contains("models[0].timeWindows[1].from").contains("overlaps an earlier window")
+                        .contains("mon 11:59"))
+                .anySatisfy(p -> assertThat(p).contains("models[1].timeWindows[1].timeZone").contains("one time zone per row"))
+                .anySatisfy(p -> assertThat(p).contains("models[2].timeWindows[0].percent").contains("50% of the price 150001"))
+                .anySatisfy(p -> assertThat(p).contains("models[3].timeWindows[0].timeZone").contains("Mars/Olympus"))
+                .anySatisfy(p -> assertThat(p).contains("models[3].timeWindows[0].from").contains("\"HH:MM\""))
+                .anySatisfy(p -> assertThat(p).contains("models[3].timeWindows[0].percent"))
+                .anySatisfy(p -> assertThat(p).contains("models[4].timeWindows[0].days").contains("monday"))
+                .anySatisfy(p -> assertThat(p).contains("models[4].timeWindows[0].until").contains("must differ from from"));
     }
 
     @Test

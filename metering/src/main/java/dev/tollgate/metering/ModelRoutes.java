@@ -63,5 +63,14 @@ public final class ModelRoutes {
 
     /** A provider's model at its catalog row, and the version of the catalog that row is from. */
     public record Route(ProviderConfig provider, ModelRow row, String catalogVersion) {
+        /** This route as it prices a request admitted at {@code epochMs} (see {@link ModelRow#pricedAt}); itself when nothing differs. */
+        public Route pricedAt(long epochMs) {
+            if (row.timeWindows().isEmpty()) {
+                return this;
+            }
+            ModelRow priced = row.pricedAt(epochMs);
+            return priced == row ? this : new Route(provider, priced, catalogVersion);
+        }
+
     }
 }

@@ -1033,6 +1033,15 @@ public final class AdminApi {
                         .put("cache_write_micros_per_million_tokens", tier.cacheWriteMicrosPerMillionTokens())
                         .put("output_micros_per_million_tokens", tier.outputMicrosPerMillionTokens());
             }
+            ArrayNode windows = node.putArray("time_windows");
+            for (dev.tollgate.config.TimeWindow window : row.timeWindows()) {
+                ObjectNode w = windows.addObject().put("time_zone", window.zone().getId());
+                ArrayNode days = w.putArray("days");
+                window.days().stream().sorted().forEach(day -> days.add(day.name().substring(0, 3).toLowerCase(java.util.Locale.ROOT)));
+                w.put("from", String.format(java.util.Locale.ROOT, "%02d:%02d", window.fromMinute() / 60, window.fromMinute() % 60));
+                w.put("until", String.format(java.util.Locale.ROOT, "%02d:%02d", window.untilMinute() / 60, window.untilMinute() % 60));
+                w.put("percent", window.percent());
+            }
         }
         return Response.json(HttpResponseStatus.OK, root);
     }

@@ -70,7 +70,9 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
                     + String.join(", ", exchange.key().scope().models()) + ".", "model"));
             return;
         }
-        ModelRoutes.Route route = gateway.routes().find(exchange.endpoint().surface(), model);
+        // Priced as in force now, at admission, for the whole request however long it streams.
+        ModelRoutes.Route found = gateway.routes().find(exchange.endpoint().surface(), model);
+        ModelRoutes.Route route = found == null ? null : found.pricedAt(System.currentTimeMillis());
         if (route == null) {
             reject(exchange, new Rejection(Rejection.Kind.UNKNOWN_MODEL, exchange.surface() == Protocol.ANTHROPIC
                     ? "model: " + model
