@@ -107,6 +107,7 @@ public final class CatalogLoader {
         URI source = row.httpUrl("source");
         List<PriceTier> tiers = tiers(row, contextWindowTokens, problems);
         List<TimeWindow> timeWindows = timeWindows(row, problems);
+        LocalDate retiredOn = row.has("retiredOn") ? row.date("retiredOn") : null;
         row.rejectUnknown();
 
         if (contextWindowTokens == 0 && row.has("contextWindowTokens")) {
@@ -133,7 +134,7 @@ public final class CatalogLoader {
         return problems.lines().size() == before
                 && exactInEveryWindow(row, timeWindows, tiers, new long[] {input, cacheRead, cacheWrite, output}, problems)
                 ? new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, input, cacheRead, cacheWrite, output, asOf, source,
-                tiers, timeWindows)
+                tiers, timeWindows, retiredOn)
                 : null;
     }
 

@@ -17,6 +17,9 @@ import java.util.Set;
  *
  * <p>{@code timeWindows} price some hours differently (DeepSeek's off-peak): a request admitted inside one is priced at
  * its percentage of every price of the row and of its tiers ({@link #pricedAt}); outside all of them, at the row's.
+ *
+ * <p>{@code retiredOn} is the day the provider announced the model stops being served (null when none was): its row
+ * stays so replayed ledgers keep a price, and {@code tollgate pricing check} reports traffic to it after that day.
  */
 public record ModelRow(
         String provider,
@@ -32,7 +35,8 @@ public record ModelRow(
         LocalDate asOf,
         URI source,
         List<PriceTier> tiers,
-        List<TimeWindow> timeWindows) {
+        List<TimeWindow> timeWindows,
+        LocalDate retiredOn) {
 
     /** Prices above this (10,000 currency units per million tokens) are refused so cost arithmetic cannot overflow. */
     public static final long MAX_PRICE_MICROS_PER_MILLION_TOKENS = 10_000_000_000L;
@@ -53,6 +57,14 @@ public record ModelRow(
                 cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, List.of());
     }
 
+    /** A row whose retirement was not announced. */
+    public ModelRow(String provider, String model, Set<EndpointFamily> endpoints, String encoding, long contextWindowTokens, long maxOutputTokens,
+                    long inputMicrosPerMillionTokens, long cacheReadMicrosPerMillionTokens, long cacheWriteMicrosPerMillionTokens,
+                    long outputMicrosPerMillionTokens, LocalDate asOf, URI source, List<PriceTier> tiers, List<TimeWindow> timeWindows) {
+        this(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens,
+                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, null);
+    }
+
     /**
      * The row as it prices a request admitted at {@code epochMs}: itself outside every time window, else a row with each
      * of its prices (and its tiers') at the window's percentage and no windows of its own. The catalog checked that
@@ -67,7 +79,7 @@ public record ModelRow(
                         scale(t.outputMicrosPerMillionTokens(), percent))).toList();
                 return new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, scale(inputMicrosPerMillionTokens, percent),
                         scale(cacheReadMicrosPerMillionTokens, percent), scale(cacheWriteMicrosPerMillionTokens, percent),
-                        scale(outputMicrosPerMillionTokens, percent), asOf, source, scaledTiers, List.of());
+                        scale(outputMicrosPerMillionTokens, percent), asOf, source, scaledTiers, List.of(), retiredOn);
             }
         }
         return this;

@@ -84,6 +84,10 @@ public final class PriceCatalog {
                 append(canonical, tier.cacheWriteMicrosPerMillionTokens());
                 append(canonical, tier.outputMicrosPerMillionTokens());
             }
+            if (row.retiredOn() != null) {
+                append(canonical, "retired");
+                append(canonical, row.retiredOn());
+            }
             for (TimeWindow window : row.timeWindows()) {
                 append(canonical, "window");
                 append(canonical, window.zone().getId());

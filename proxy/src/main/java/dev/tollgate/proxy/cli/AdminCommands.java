@@ -684,7 +684,8 @@ final class AdminCommands {
         }
     }
 
-    @Command(name = "pricing", description = "The price catalog as the node loaded it.")
+    @Command(name = "pricing", description = "The price catalog as the node loaded it; check: what in a catalog needs attention.",
+            subcommands = {PricingCheckCommand.class})
     static final class Pricing extends AdminCommand {
         @Override
         void run(AdminClient client, PrintWriter out) {

@@ -100,6 +100,53 @@ class JournalCommandTest {
         }
     }
 
+    /**
+     * The shipped catalog with claude-haiku-4-5 retired on 2026-11-01 (in the middle of the journal's days) and gpt-4o-mini on
+     * 2026-12-01 (after them): only the first is reported with traffic, exactly the requests from its retirement on.
+     */
+    @Test
+    void pricingCheckReportsRetiredModelsWithTrafficAndStaleRows() throws Exception {
+        String shipped = java.nio.file.Files.readString(Path.of("..", "config", "pricing.yaml"));
+        String catalog = shipped.replaceFirst("(    model: claude-haiku-4-5\n(?:    .*\n)*?    source: .*\n)", "$1    retiredOn: 2026-11-01\n")
+                .replaceFirst("(    model: gpt-4o-mini\n(?:    .*\n)*?    source: .*\n)    retiredOn: 2027-01-14\n", "$1    retiredOn: 2026-12-01\n");
+        Path file = dir.resolve("pricing.yaml");
+        java.nio.file.Files.writeString(file, catalog);
+        long haikuSince;
+        try (Journal journal = Journal.openReadOnly(journalDirectory)) {
+            long[] count = {0};
+            long fromMs = Instant.parse("2026-11-01T00:00:00Z").toEpochMilli();
+            journal.readAfter(-1, (index, event) -> {
+                RequestFacts facts = event instanceof dev.tollgate.journal.JournalEvent.Settled e ? e.request()
+                        : event instanceof dev.tollgate.journal.JournalEvent.Released e ? e.request() : null;
+                if (facts != null && facts.model().equals("claude-haiku-4-5") && facts.endMs() >= fromMs) {
+                    count[0]++;
+                }
+            });
+            haikuSince = count[0];
+        }
+        assertThat(haikuSince).isPositive();
+
+        Run run = tollgate("pricing", "check", "--catalog", file.toString(), "--journal", journalDirectory.toString(), "--today", "2026-12-07",
+                "--max-age-days", "100000", "--json");
+        assertThat(run.exitCode()).as(run.err()).isEqualTo(1);
+        com.fasterxml.jackson.databind.JsonNode report = new com.fasterxml.jackson.databind.ObjectMapper().readTree(run.out());
+        java.util.Map<String, Long> since = new java.util.HashMap<>();
+        report.path("retired").forEach(row -> since.put(row.path("model").asText(), row.path("requests_since").asLong()));
+        assertThat(since).containsEntry("claude-haiku-4-5", haikuSince).containsEntry("gpt-4o-mini", 0L);
+        assertThat(report.path("stale")).isEmpty();
+
+        Run table = tollgate("pricing", "check", "--catalog", file.toString(), "--today", "2026-12-07", "--max-age-days", "0");
+        assertThat(table.exitCode()).isEqualTo(1);
+        assertThat(table.out()).contains("claude-haiku-4-5   2026-11-01  (no --journal)").contains("gpt-4o-mini")
+                .contains("stale row(s).");
+        Run quiet = tollgate("pricing", "check", "--catalog", file.toString(), "--today", "2026-01-01", "--max-age-days", "100000");
+        assertThat(quiet.out()).contains("Retired models (retiredOn on or before 2026-01-01):\n  none");
+        assertThat(quiet.exitCode()).isZero();
+        Run broken = tollgate("pricing", "check", "--catalog", dir.resolve("missing.yaml").toString());
+        assertThat(broken.exitCode()).isEqualTo(2);
+        assertThat(broken.err()).contains("the catalog does not load");
+    }
+
     @Test
     void verifyReplaysEverythingAndReportsEachAccount() {
         Run run = tollgate("journal", "verify", "--dir", journalDirectory.toString());
