@@ -41,7 +41,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "journal", mixinStandardHelpOptions = true, description = "Read a journal directory directly (read-only; Tollgate may be running).",
         subcommands = {JournalCommand.Verify.class, JournalCommand.Dump.class, JournalCommand.Usage.class, JournalCommand.StatementCommand.class,
-                JournalCommand.Export.class, JournalCommand.Archive.class})
+                JournalCommand.Export.class, JournalCommand.Archive.class, JournalCommand.Rerate.class})
 final class JournalCommand implements Runnable {
     static final int PROBLEM = 1;
     static final int USAGE_ERROR = 2;
@@ -51,7 +51,7 @@ final class JournalCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a subcommand: verify, dump, usage, statement, export or archive");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a subcommand: verify, dump, usage, statement, export, archive or rerate");
     }
 
     /** Where the journal is; its snapshots are in {@code DIR/snapshots} unless told otherwise. */
@@ -268,6 +268,58 @@ final class JournalCommand implements Runnable {
                 throw new IllegalArgumentException("no account " + account + " in the journal");
             }
             out().print(format.equals("json") ? statement.toJson() : statement.toCsv());
+            return 0;
+        }
+    }
+
+    @Command(name = "rerate", mixinStandardHelpOptions = true, description = "What the debits settled in [--from, --to) would cost under another price "
+            + "catalog, by model: a report, nothing changes. Exits 1 when a request's model has no row in that catalog.")
+    static final class Rerate extends Subcommand {
+        @Option(names = "--catalog", required = true, paramLabel = "FILE", description = "The catalog to price the journal's usage with.")
+        Path catalog;
+
+        @Option(names = "--from", paramLabel = "TIME", description = "Start, inclusive: 2026-11-01 or 2026-11-01T12:00:00Z (default: the beginning).")
+        String from;
+
+        @Option(names = "--to", paramLabel = "TIME", description = "End, exclusive (default: no end).")
+        String to;
+
+        @Override
+        int run() {
+            dev.tollgate.config.PriceCatalog prices;
+            try {
+                prices = dev.tollgate.config.CatalogLoader.load(catalog);
+            } catch (dev.tollgate.config.ConfigException e) {
+                throw new IllegalArgumentException("--catalog does not load: " + String.join("; ", e.problems()));
+            }
+            long fromMs = from == null ? 0 : parseTime("--from", from);
+            long toMs = to == null ? Long.MAX_VALUE : parseTime("--to", to);
+            List<dev.tollgate.journal.reconcile.Rerating.Row> rows;
+            try (Journal journal = Journal.openReadOnly(location.directory)) {
+                rows = dev.tollgate.journal.reconcile.Rerating.rerate(journal, prices, fromMs, toMs);
+            }
+            String currency = prices.currency();
+            AdminCommands.Table table = new AdminCommands.Table("PROVIDER", "MODEL", "REQUESTS", "BILLED", "RERATED", "DIFFERENCE", "UNPRICED");
+            long billed = 0;
+            long rerated = 0;
+            long unpriced = 0;
+            long requests = 0;
+            for (dev.tollgate.journal.reconcile.Rerating.Row row : rows) {
+                table.row(row.provider(), row.model(), row.requests(), dev.tollgate.proxy.Money.format(row.billedMicros(), currency),
+                        dev.tollgate.proxy.Money.format(row.reratedMicros(), currency), dev.tollgate.proxy.Money.format(row.differenceMicros(), currency),
+                        row.unpriced());
+                billed += row.billedMicros();
+                rerated += row.reratedMicros();
+                unpriced += row.unpriced();
+                requests += row.requests();
+            }
+            table.row("total", "", requests, dev.tollgate.proxy.Money.format(billed, currency), dev.tollgate.proxy.Money.format(rerated, currency),
+                    dev.tollgate.proxy.Money.format(rerated - billed, currency), unpriced);
+            table.print(out());
+            if (unpriced > 0) {
+                err().println("tollgate journal rerate: " + unpriced + " request(s) of models " + prices.source() + " has no row for (not in RERATED)");
+                return PROBLEM;
+            }
             return 0;
         }
     }

@@ -148,6 +148,39 @@ class JournalCommandTest {
     }
 
     @Test
+    void rerateReportsWhatTheDebitsWouldCostUnderAnotherCatalog() throws Exception {
+        dev.tollgate.config.PriceCatalog shipped = dev.tollgate.config.CatalogLoader.load(Path.of("..", "config", "pricing.yaml"));
+        long[] expected = new long[3]; // requests, billed, rerated, in November
+        long fromMs = Instant.parse("2026-11-01T00:00:00Z").toEpochMilli();
+        try (Journal journal = Journal.openReadOnly(journalDirectory)) {
+            journal.readAfter(-1, (index, event) -> {
+                if (event instanceof dev.tollgate.journal.JournalEvent.Settled e && e.timestampMs() >= fromMs) {
+                    expected[0]++;
+                    expected[1] += e.costMicros();
+                    expected[2] += dev.tollgate.metering.CostRule.costMicros(shipped.find(e.request().provider(), e.request().model()), e.usage());
+                }
+            });
+        }
+        assertThat(expected[0]).isEqualTo(novemberSettlements);
+        Run run = tollgate("journal", "rerate", "--dir", journalDirectory.toString(), "--catalog", Path.of("..", "config", "pricing.yaml").toString(),
+                "--from", "2026-11-01");
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        String total = run.lines().get(run.lines().size() - 1);
+        assertThat(total).startsWith("total").contains(" " + expected[0] + " ")
+                .contains(dev.tollgate.proxy.Money.format(expected[1], "USD")).contains(dev.tollgate.proxy.Money.format(expected[2], "USD"));
+        assertThat(run.out()).contains("gpt-4o-mini").contains("claude-haiku-4-5");
+
+        // A catalog without one of the models: its requests are unpriced, and the command says so.
+        String withoutHaiku = java.nio.file.Files.readString(Path.of("..", "config", "pricing.yaml"))
+                .replaceFirst("  - provider: anthropic\n    model: claude-haiku-4-5\n(?:    .*\n)*", "");
+        Path file = dir.resolve("no-haiku.yaml");
+        java.nio.file.Files.writeString(file, withoutHaiku);
+        Run partial = tollgate("journal", "rerate", "--dir", journalDirectory.toString(), "--catalog", file.toString());
+        assertThat(partial.exitCode()).isEqualTo(1);
+        assertThat(partial.err()).contains("request(s) of models no-haiku.yaml has no row for");
+    }
+
+    @Test
     void verifyReplaysEverythingAndReportsEachAccount() {
         Run run = tollgate("journal", "verify", "--dir", journalDirectory.toString());
         assertThat(run.exitCode()).as(run.err()).isZero();

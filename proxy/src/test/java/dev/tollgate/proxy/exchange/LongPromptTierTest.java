@@ -16,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -91,6 +92,14 @@ class LongPromptTierTest {
             assertThat(above).as("stream=%s, one above", stream).isEqualTo(hand(199_991, output[0], 600_000, 7_500_000, 22_500_000));
             assertThat(above).isGreaterThan(2 * at - 100);
         }
+        // Re-rated under the catalog that priced them, the journal's debits come out exactly as billed.
+        node.gateway().ledger().writer().awaitWritten();
+        List<dev.tollgate.journal.reconcile.Rerating.Row> rerated = dev.tollgate.journal.reconcile.Rerating.rerate(node.gateway().ledger().journal(),
+                node.gateway().routes().catalog(), 0, Long.MAX_VALUE);
+        assertThat(rerated).isNotEmpty().allSatisfy(row -> {
+            assertThat(row.differenceMicros()).as("%s", row).isZero();
+            assertThat(row.unpriced()).isZero();
+        });
         JsonNode pricing = AdminTestNode.admin(http, node, "GET", "/admin/v1/pricing", null, 200);
         JsonNode sonnet = null;
         for (JsonNode row : pricing.path("data")) {

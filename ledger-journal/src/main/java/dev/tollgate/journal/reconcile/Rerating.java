@@ -1,0 +1,58 @@
+package dev.tollgate.journal.reconcile;
+
+import dev.tollgate.config.ModelRow;
+import dev.tollgate.config.PriceCatalog;
+import dev.tollgate.journal.Journal;
+import dev.tollgate.journal.JournalEvent.Settled;
+import dev.tollgate.metering.CostRule;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the journal's settled requests would have cost under another price catalog: a what-if review of a catalog
+ * change, or an audit that a catalog reproduces the debits it priced. Read-only: a report, never a change of money.
+ * Each request is priced by the other catalog's row for its (provider, model) as in force when it was admitted (its
+ * time windows) with the usage the journal billed, under the one rounding rule; a request whose model the other
+ * catalog has no row for is counted as unpriced. Requests are taken by when they settled, in {@code [fromMs, toMs)}.
+ */
+public final class Rerating {
+    /** One (provider, model): its settled requests, what they were billed and what they would cost. */
+    public record Row(String provider, String model, long requests, long billedMicros, long reratedMicros, long unpriced) {
+        public long differenceMicros() {
+            return reratedMicros - billedMicros;
+        }
+    }
+
+    private Rerating() {
+    }
+
+    public static List<Row> rerate(Journal journal, PriceCatalog catalog, long fromMs, long toMs) {
+        Map<String, long[]> totals = new LinkedHashMap<>();
+        Map<String, String[]> names = new LinkedHashMap<>();
+        journal.readAfter(-1, (index, event) -> {
+            if (!(event instanceof Settled settled) || settled.timestampMs() < fromMs || settled.timestampMs() >= toMs) {
+                return;
+            }
+            String provider = settled.request().provider();
+            String model = settled.request().model();
+            String key = provider + '\u0000' + model;
+            names.putIfAbsent(key, new String[] {provider, model});
+            long[] row = totals.computeIfAbsent(key, k -> new long[4]);
+            row[0]++;
+            row[1] += settled.costMicros();
+            ModelRow priced = catalog.find(provider, model);
+            if (priced == null) {
+                row[3]++;
+            } else {
+                row[2] += CostRule.costMicros(priced.pricedAt(settled.request().startMs()), settled.usage());
+            }
+        });
+        List<Row> rows = new ArrayList<>();
+        totals.forEach((key, t) -> rows.add(new Row(names.get(key)[0], names.get(key)[1], t[0], t[1], t[2], t[3])));
+        rows.sort(Comparator.comparing(Row::provider).thenComparing(Row::model));
+        return rows;
+    }
+}
