@@ -108,6 +108,7 @@ public final class CatalogLoader {
         List<PriceTier> tiers = tiers(row, contextWindowTokens, problems);
         List<TimeWindow> timeWindows = timeWindows(row, problems);
         LocalDate retiredOn = row.has("retiredOn") ? row.date("retiredOn") : null;
+        java.util.Map<String, Integer> serviceTiers = serviceTiers(row, problems);
         row.rejectUnknown();
 
         if (contextWindowTokens == 0 && row.has("contextWindowTokens")) {
@@ -134,8 +135,36 @@ public final class CatalogLoader {
         return problems.lines().size() == before
                 && exactInEveryWindow(row, timeWindows, tiers, new long[] {input, cacheRead, cacheWrite, output}, problems)
                 ? new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, input, cacheRead, cacheWrite, output, asOf, source,
-                tiers, timeWindows, retiredOn)
+                tiers, timeWindows, serviceTiers, retiredOn)
                 : null;
+    }
+
+    private static final java.util.regex.Pattern SERVICE_TIER_NAME = java.util.regex.Pattern.compile("[a-z0-9_]{1,64}");
+
+    /**
+     * {@code serviceTiers}: optional, a mapping of a tier's name exactly as the provider's response reports it (lower
+     * case letters, digits, underscores) to the percentage of the cost it bills, 1 to 1000. No price needs to be exact
+     * at a percentage here: it multiplies the request's exact cost before the one rounding.
+     */
+    private static java.util.Map<String, Integer> serviceTiers(YamlObject row, Problems problems) {
+        java.util.Map<String, Integer> serviceTiers = new java.util.LinkedHashMap<>();
+        YamlObject tiers = row.object("serviceTiers", false);
+        if (tiers == null) {
+            return serviceTiers;
+        }
+        for (String name : tiers.fieldNames()) {
+            if (!SERVICE_TIER_NAME.matcher(name).matches()) {
+                problems.add(tiers.childPath(name), "not a service tier's name: expected lower case letters, digits and underscores"
+                        + " as the provider's response writes it (flex, priority, standard)");
+                continue;
+            }
+            int before = problems.lines().size();
+            int percent = tiers.boundedInt(name, 1, 1_000);
+            if (problems.lines().size() == before) {
+                serviceTiers.put(name, percent);
+            }
+        }
+        return serviceTiers;
     }
 
     private static final java.util.Map<String, java.time.DayOfWeek> DAYS = java.util.Map.of("mon", java.time.DayOfWeek.MONDAY,

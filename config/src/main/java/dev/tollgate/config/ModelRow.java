@@ -3,6 +3,7 @@ package dev.tollgate.config;
 import java.net.URI;
 import java.time.LocalDate;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -17,6 +18,11 @@ import java.util.Set;
  *
  * <p>{@code timeWindows} price some hours differently (DeepSeek's off-peak): a request admitted inside one is priced at
  * its percentage of every price of the row and of its tiers ({@link #pricedAt}); outside all of them, at the row's.
+ *
+ * <p>{@code serviceTiers} map a service tier's name, as the provider reports it in its response (OpenAI's
+ * {@code service_tier}, Anthropic's {@code usage.service_tier}), to the percentage of the request's cost it is billed
+ * at ({@code flex} 50, {@code priority} 200). The percentage applies to the exact cost before its one rounding, so no
+ * price is rounded; a tier not named here, or none reported, is billed at 100.
  *
  * <p>{@code retiredOn} is the day the provider announced the model stops being served (null when none was): its row
  * stays so replayed ledgers keep a price, and {@code tollgate pricing check} reports traffic to it after that day.
@@ -36,6 +42,7 @@ public record ModelRow(
         URI source,
         List<PriceTier> tiers,
         List<TimeWindow> timeWindows,
+        Map<String, Integer> serviceTiers,
         LocalDate retiredOn) {
 
     /** Prices above this (10,000 currency units per million tokens) are refused so cost arithmetic cannot overflow. */
@@ -47,6 +54,24 @@ public record ModelRow(
         endpoints = Set.copyOf(endpoints);
         tiers = List.copyOf(tiers);
         timeWindows = List.copyOf(timeWindows);
+        serviceTiers = Map.copyOf(serviceTiers);
+    }
+
+    /** A row whose retirement was not announced. */
+    public ModelRow(String provider, String model, Set<EndpointFamily> endpoints, String encoding, long contextWindowTokens, long maxOutputTokens,
+                    long inputMicrosPerMillionTokens, long cacheReadMicrosPerMillionTokens, long cacheWriteMicrosPerMillionTokens,
+                    long outputMicrosPerMillionTokens, LocalDate asOf, URI source, List<PriceTier> tiers, List<TimeWindow> timeWindows,
+                    Map<String, Integer> serviceTiers) {
+        this(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens,
+                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, serviceTiers, null);
+    }
+
+    /** A row without service tiers or an announced retirement. */
+    public ModelRow(String provider, String model, Set<EndpointFamily> endpoints, String encoding, long contextWindowTokens, long maxOutputTokens,
+                    long inputMicrosPerMillionTokens, long cacheReadMicrosPerMillionTokens, long cacheWriteMicrosPerMillionTokens,
+                    long outputMicrosPerMillionTokens, LocalDate asOf, URI source, List<PriceTier> tiers, List<TimeWindow> timeWindows) {
+        this(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens,
+                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, Map.of(), null);
     }
 
     /** A row without time windows. */
@@ -57,13 +82,6 @@ public record ModelRow(
                 cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, List.of());
     }
 
-    /** A row whose retirement was not announced. */
-    public ModelRow(String provider, String model, Set<EndpointFamily> endpoints, String encoding, long contextWindowTokens, long maxOutputTokens,
-                    long inputMicrosPerMillionTokens, long cacheReadMicrosPerMillionTokens, long cacheWriteMicrosPerMillionTokens,
-                    long outputMicrosPerMillionTokens, LocalDate asOf, URI source, List<PriceTier> tiers, List<TimeWindow> timeWindows) {
-        this(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens,
-                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, null);
-    }
 
     /**
      * The row as it prices a request admitted at {@code epochMs}: itself outside every time window, else a row with each
@@ -79,7 +97,7 @@ public record ModelRow(
                         scale(t.outputMicrosPerMillionTokens(), percent))).toList();
                 return new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, scale(inputMicrosPerMillionTokens, percent),
                         scale(cacheReadMicrosPerMillionTokens, percent), scale(cacheWriteMicrosPerMillionTokens, percent),
-                        scale(outputMicrosPerMillionTokens, percent), asOf, source, scaledTiers, List.of(), retiredOn);
+                        scale(outputMicrosPerMillionTokens, percent), asOf, source, scaledTiers, List.of(), serviceTiers, retiredOn);
             }
         }
         return this;
@@ -137,6 +155,24 @@ public record ModelRow(
             if (promptBoundTokens > tier.abovePromptTokens()) {
                 max = Math.max(max, tier.outputMicrosPerMillionTokens());
             }
+        }
+        return max;
+    }
+
+    /** The percentage of the cost a request served at {@code serviceTier} (null when none was reported) is billed at. */
+    public int servicePercent(String serviceTier) {
+        if (serviceTier == null || serviceTiers.isEmpty()) {
+            return 100;
+        }
+        Integer percent = serviceTiers.get(serviceTier);
+        return percent == null ? 100 : percent;
+    }
+
+    /** The dearest percentage any service tier can bill a request at: the row's own 100 or the highest of its tiers. */
+    public int maxServicePercent() {
+        int max = 100;
+        for (int percent : serviceTiers.values()) {
+            max = Math.max(max, percent);
         }
         return max;
     }

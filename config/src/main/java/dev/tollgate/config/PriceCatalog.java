@@ -75,7 +75,7 @@ public final class PriceCatalog {
             append(canonical, row.outputMicrosPerMillionTokens());
             append(canonical, row.asOf());
             append(canonical, row.source());
-            // Only when there are any, so a catalog without tiers or windows keeps the version it had before they existed.
+            // Only when there are any, so a catalog without tiers, windows or service tiers keeps the version it had before they existed.
             for (PriceTier tier : row.tiers()) {
                 append(canonical, "tier");
                 append(canonical, tier.abovePromptTokens());
@@ -95,6 +95,11 @@ public final class PriceCatalog {
                 append(canonical, window.fromMinute());
                 append(canonical, window.untilMinute());
                 append(canonical, window.percent());
+            }
+            for (String serviceTier : row.serviceTiers().keySet().stream().sorted().toList()) {
+                append(canonical, "serviceTier");
+                append(canonical, serviceTier);
+                append(canonical, row.serviceTiers().get(serviceTier));
             }
         }
         try {

@@ -218,6 +218,13 @@ final class YamlObject {
         return of(value, childPath(field), problems);
     }
 
+    /** The names of the mapping's fields, in the order written: for a mapping whose keys are data (a name to a value). */
+    java.util.List<String> fieldNames() {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+
     /** Records a problem for every field that no accessor asked for. Call after reading all fields. */
     void rejectUnknown() {
         Iterator<String> names = node.fieldNames();

@@ -167,7 +167,7 @@ class CatalogLoaderTest {
                 "prices.yaml: models[0].inputMicrosPerMillionTokens: must not be negative, found -5",
                 "prices.yaml: models[1].colour: unknown field (known fields: provider, model, endpoints, encoding, contextWindowTokens, "
                         + "maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, "
-                        + "outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, retiredOn)",
+                        + "outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, retiredOn, serviceTiers)",
                 "prices.yaml: models[3].encoding: expected one of " + CatalogLoader.ENCODINGS + ", found \"nope\"",
                 "prices.yaml: models[5]: duplicate model row (openai, d)",
                 "prices.yaml: extra: unknown field (known fields: currency, microsPerUnit, models)");
@@ -210,6 +210,51 @@ class CatalogLoaderTest {
                 .anySatisfy(p -> assertThat(p).contains("models[3].tiers[0].abovePromptTokens").contains("must be positive"))
                 .anySatisfy(p -> assertThat(p).contains("models[4].tiers[0]").contains("audioMicrosPerMillionTokens"))
                 .anySatisfy(p -> assertThat(p).contains("models[5].tiers").contains("expected a list"));
+    }
+
+    @Test
+    void serviceTiersLoadAndChangeTheVersionOnlyWhenARowHasThem() {
+        PriceCatalog catalog = load(HEADER + row("openai", "a", "serviceTiers: {flex: 50, priority: 200, scale_2: 1000}") + row("openai", "b"));
+        ModelRow a = catalog.find("openai", "a");
+        assertThat(a.serviceTiers()).containsOnly(java.util.Map.entry("flex", 50), java.util.Map.entry("priority", 200),
+                java.util.Map.entry("scale_2", 1000));
+        assertThat(a.servicePercent("flex")).isEqualTo(50);
+        assertThat(a.servicePercent("default")).as("a tier the row does not name").isEqualTo(100);
+        assertThat(a.servicePercent(null)).as("none reported").isEqualTo(100);
+        assertThat(a.maxServicePercent()).isEqualTo(1000);
+        assertThat(catalog.find("openai", "b").serviceTiers()).isEmpty();
+        assertThat(catalog.find("openai", "b").maxServicePercent()).isEqualTo(100);
+
+        String plain = load(HEADER + row("openai", "a") + row("openai", "b")).version();
+        assertThat(load(HEADER + row("openai", "a", "serviceTiers: {}") + row("openai", "b")).version()).isEqualTo(plain);
+        assertThat(catalog.version()).isNotEqualTo(plain);
+        assertThat(load(HEADER + row("openai", "a", "serviceTiers: {priority: 200, flex: 50, scale_2: 1000}") + row("openai", "b")).version())
+                .as("the order written does not matter").isEqualTo(catalog.version());
+        assertThat(load(HEADER + row("openai", "a", "serviceTiers: {flex: 51, priority: 200, scale_2: 1000}") + row("openai", "b")).version())
+                .isNotEqualTo(catalog.version());
+    }
+
+    @Test
+    void serviceTiersWithBadNamesOrPercentsAreRefused() {
+        ConfigException e = loadFails(HEADER
+                + row("openai", "a", "serviceTiers: {Flex: 50}")
+                + row("openai", "b", "serviceTiers: {\"pri ority\": 200, flex-1: 50}")
+                + row("openai", "c", "serviceTiers: {flex: 0, priority: 1001, batch: -5}")
+                + row("openai", "d", "serviceTiers: {flex: 50.5, priority: \"200\", batch: null}")
+                + row("openai", "e", "serviceTiers: [flex]")
+                + row("openai", "f", "serviceTier: {flex: 50}"));
+        assertThat(e.problems()).anySatisfy(p -> assertThat(p).contains("models[0].serviceTiers.Flex").contains("lower case letters"))
+                .anySatisfy(p -> assertThat(p).contains("models[1].serviceTiers.pri ority").contains("lower case letters"))
+                .anySatisfy(p -> assertThat(p).contains("models[1].serviceTiers.flex-1").contains("lower case letters"))
+                .anySatisfy(p -> assertThat(p).contains("models[2].serviceTiers.flex").contains("between 1 and 1000, found 0"))
+                .anySatisfy(p -> assertThat(p).contains("models[2].serviceTiers.priority").contains("between 1 and 1000, found 1001"))
+                .anySatisfy(p -> assertThat(p).contains("models[2].serviceTiers.batch").contains("must not be negative"))
+                .anySatisfy(p -> assertThat(p).contains("models[3].serviceTiers.flex").contains("whole number"))
+                .anySatisfy(p -> assertThat(p).contains("models[3].serviceTiers.priority").contains("whole number"))
+                .anySatisfy(p -> assertThat(p).contains("models[3].serviceTiers.batch").contains("missing"))
+                .anySatisfy(p -> assertThat(p).contains("models[4].serviceTiers").contains("expected a mapping"))
+                .anySatisfy(p -> assertThat(p).contains("models[5].serviceTier").contains("unknown field"));
+        assertThat(e.problems()).hasSize(11);
     }
 
     @Test

@@ -8,7 +8,8 @@ import java.math.BigInteger;
  * The one rounding rule for money: a request's exact cost is the rational number
  * {@code (input * inputPrice + cacheRead * cacheReadPrice + cacheWrite * cacheWritePrice + output * outputPrice) / 1,000,000}
  * micro-units (prices are per million tokens; those of the row's {@linkplain ModelRow#tierFor tier} for the request's
- * whole prompt when the row reprices long prompts), and it is rounded <b>up</b> to a whole micro-unit,
+ * whole prompt when the row reprices long prompts), times the {@linkplain ModelRow#servicePercent service tier's}
+ * percentage over 100 when the request was served at one, and it is rounded <b>up</b> to a whole micro-unit,
  * once per request. Rounding once, after summing, means no kind of token is rounded on its own;
  * rounding up means the rounding never favours the account over the provider's bill by more than
  * one micro-unit per request. Integer arithmetic throughout: a cost beyond {@code Long.MAX_VALUE}
@@ -17,11 +18,18 @@ import java.math.BigInteger;
  */
 public final class CostRule {
     public static final long TOKENS_PER_PRICE_UNIT = 1_000_000L;
+    /** The divisor of a numerator multiplied by a percentage: 100 times {@link #TOKENS_PER_PRICE_UNIT}. */
+    private static final long PERCENT_TOKENS_PER_PRICE_UNIT = 100 * TOKENS_PER_PRICE_UNIT;
 
     private CostRule() {
     }
 
     public static long costMicros(ModelRow row, Usage usage) {
+        return costMicros(row, usage, 100);
+    }
+
+    /** The cost of {@code usage} served at a service tier billed at {@code percent} of the row's prices (100: the prices as listed). */
+    public static long costMicros(ModelRow row, Usage usage, int percent) {
         PriceTier tier = row.tiers().isEmpty() ? null : row.tierFor(promptTokens(usage));
         long input = tier == null ? row.inputMicrosPerMillionTokens() : tier.inputMicrosPerMillionTokens();
         long cacheRead = tier == null ? row.cacheReadMicrosPerMillionTokens() : tier.cacheReadMicrosPerMillionTokens();
@@ -31,13 +39,13 @@ public final class CostRule {
             long numerator = Math.addExact(
                     Math.addExact(Math.multiplyExact(usage.inputTokens(), input), Math.multiplyExact(usage.cacheReadTokens(), cacheRead)),
                     Math.addExact(Math.multiplyExact(usage.cacheWriteTokens(), cacheWrite), Math.multiplyExact(usage.outputTokens(), output)));
-            return ceilDiv(numerator);
+            return percent == 100 ? ceilDiv(numerator) : Math.ceilDiv(Math.multiplyExact(numerator, percent), PERCENT_TOKENS_PER_PRICE_UNIT);
         } catch (ArithmeticException overflow) {
             BigInteger numerator = BigInteger.valueOf(usage.inputTokens()).multiply(BigInteger.valueOf(input))
                     .add(BigInteger.valueOf(usage.cacheReadTokens()).multiply(BigInteger.valueOf(cacheRead)))
                     .add(BigInteger.valueOf(usage.cacheWriteTokens()).multiply(BigInteger.valueOf(cacheWrite)))
                     .add(BigInteger.valueOf(usage.outputTokens()).multiply(BigInteger.valueOf(output)));
-            return saturatedCeilDiv(numerator);
+            return saturatedCeilDiv(numerator.multiply(BigInteger.valueOf(percent)), PERCENT_TOKENS_PER_PRICE_UNIT);
         }
     }
 
@@ -55,6 +63,37 @@ public final class CostRule {
         } catch (ArithmeticException overflow) {
             return saturatedCeilDiv(BigInteger.valueOf(tokens).multiply(BigInteger.valueOf(microsPerMillionTokens)));
         }
+    }
+
+    /** The cost of {@code tokens} at {@code microsPerMillionTokens} billed at {@code percent}, rounded up like a request. */
+    public static long costMicros(long tokens, long microsPerMillionTokens, int percent) {
+        if (percent == 100) {
+            return costMicros(tokens, microsPerMillionTokens);
+        }
+        try {
+            return Math.ceilDiv(Math.multiplyExact(Math.multiplyExact(tokens, microsPerMillionTokens), percent), PERCENT_TOKENS_PER_PRICE_UNIT);
+        } catch (ArithmeticException overflow) {
+            return saturatedCeilDiv(BigInteger.valueOf(tokens).multiply(BigInteger.valueOf(microsPerMillionTokens)).multiply(BigInteger.valueOf(percent)),
+                    PERCENT_TOKENS_PER_PRICE_UNIT);
+        }
+    }
+
+    /**
+     * How many tokens {@code micros} buys at {@code microsPerMillionTokens} billed at {@code percent}, rounded down, so
+     * their cost by {@link #costMicros(long, long, int)} never exceeds {@code micros}.
+     */
+    public static long tokensAffordable(long micros, long microsPerMillionTokens, int percent) {
+        if (percent == 100 || micros <= 0 || microsPerMillionTokens == 0) {
+            return tokensAffordable(micros, microsPerMillionTokens);
+        }
+        // floor(micros * 1e8 / (price * percent)) = floor((100 * micros) * 1e6 / (price * percent)); prices and
+        // percentages are bounded by the catalog, so their product fits a long, and the money only rarely overflows.
+        if (micros <= Long.MAX_VALUE / 100) {
+            return tokensAffordable(micros * 100, Math.multiplyExact(microsPerMillionTokens, (long) percent));
+        }
+        BigInteger tokens = BigInteger.valueOf(micros).multiply(BigInteger.valueOf(PERCENT_TOKENS_PER_PRICE_UNIT))
+                .divide(BigInteger.valueOf(microsPerMillionTokens).multiply(BigInteger.valueOf(percent)));
+        return tokens.bitLength() < Long.SIZE ? tokens.longValue() : Long.MAX_VALUE;
     }
 
     /** How many tokens {@code micros} buys at {@code microsPerMillionTokens}, rounded down (at most Long.MAX_VALUE); "unbounded" at price 0. */
@@ -81,7 +120,11 @@ public final class CostRule {
     }
 
     private static long saturatedCeilDiv(BigInteger numerator) {
-        BigInteger[] quotientAndRest = numerator.divideAndRemainder(BigInteger.valueOf(TOKENS_PER_PRICE_UNIT));
+        return saturatedCeilDiv(numerator, TOKENS_PER_PRICE_UNIT);
+    }
+
+    private static long saturatedCeilDiv(BigInteger numerator, long divisor) {
+        BigInteger[] quotientAndRest = numerator.divideAndRemainder(BigInteger.valueOf(divisor));
         BigInteger micros = quotientAndRest[1].signum() > 0 ? quotientAndRest[0].add(BigInteger.ONE) : quotientAndRest[0];
         return micros.bitLength() < Long.SIZE ? micros.longValue() : Long.MAX_VALUE;
     }

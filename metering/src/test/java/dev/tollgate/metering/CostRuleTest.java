@@ -206,4 +206,80 @@ class CostRuleTest {
         BigInteger[] qr = value.divideAndRemainder(MILLION);
         return qr[1].signum() > 0 ? qr[0].add(BigInteger.ONE) : qr[0];
     }
+
+    private static ModelRow withServiceTiers(ModelRow row, java.util.Map<String, Integer> serviceTiers) {
+        return new ModelRow(row.provider(), row.model(), row.endpoints(), row.encoding(), row.contextWindowTokens(), row.maxOutputTokens(),
+                row.inputMicrosPerMillionTokens(), row.cacheReadMicrosPerMillionTokens(), row.cacheWriteMicrosPerMillionTokens(),
+                row.outputMicrosPerMillionTokens(), row.asOf(), row.source(), row.tiers(), row.timeWindows(), serviceTiers);
+    }
+
+    /** A service tier's percent multiplies the exact cost, and the product is rounded up once: no price, no kind of token rounded on its own. */
+    @Test
+    void aServiceTiersPercentMultipliesTheExactCostBeforeTheOneRounding() {
+        ModelRow mini = withServiceTiers(TestRows.gpt4oMini(), java.util.Map.of("flex", 50, "priority", 200, "scale", 1_000));
+        // 7 * 0.15 + 2000 * 0.075 = 151.05 micros: flex 75.525 -> 76, priority 302.1 -> 303.
+        assertThat(CostRule.costMicros(mini, new Usage(7, 2_000, 0, 0, 0), mini.servicePercent("flex"))).isEqualTo(76);
+        assertThat(CostRule.costMicros(mini, new Usage(7, 2_000, 0, 0, 0), mini.servicePercent("priority"))).isEqualTo(303);
+        assertThat(CostRule.costMicros(mini, new Usage(7, 2_000, 0, 0, 0), mini.servicePercent("default"))).isEqualTo(152);
+        assertThat(CostRule.costMicros(mini, new Usage(7, 2_000, 0, 0, 0), mini.servicePercent(null))).isEqualTo(152);
+        // 0.825 micros at 1000% is 8.25 -> 9; rounding the request first and multiplying after would say 10.
+        assertThat(CostRule.costMicros(mini, new Usage(1, 1, 0, 1, 0), 1_000)).isEqualTo(9);
+        ModelRow haiku = TestRows.claudeHaiku();
+        // 925 micros at 150% = 1387.5 -> 1388; 3 cache writes = 3.75 at 50% = 1.875 -> 2, at 33% = 1.2375 -> 2, at 1% -> 1.
+        assertThat(CostRule.costMicros(haiku, new Usage(100, 2_000, 300, 50, 0), 150)).isEqualTo(1_388);
+        assertThat(CostRule.costMicros(haiku, new Usage(0, 0, 3, 0, 0), 50)).isEqualTo(2);
+        assertThat(CostRule.costMicros(haiku, new Usage(0, 0, 3, 0, 0), 33)).isEqualTo(2);
+        assertThat(CostRule.costMicros(haiku, new Usage(0, 0, 3, 0, 0), 1)).isEqualTo(1);
+        assertThat(CostRule.costMicros(haiku, Usage.ZERO, 1_000)).isZero();
+        assertThat(mini.maxServicePercent()).isEqualTo(1_000);
+        assertThat(CostRule.costMicros(1_000, 600_000, 50)).isEqualTo(300);
+        assertThat(CostRule.costMicros(1, 600_000, 50)).isEqualTo(1); // 0.3 -> 1
+    }
+
+    /** A numerator that fits a long until the percent multiplies it is still exact, and a cost beyond a long saturates. */
+    @Test
+    void aServiceTierPercentThatOverflowsALongIsExactOrSaturates() {
+        ModelRow mini = TestRows.gpt4oMini();
+        // 10^13 output tokens * 600,000 = 6e18 fits a long; * 200 does not: 1.2e21 / 1e8 = 1.2e13 exactly.
+        assertThat(CostRule.costMicros(mini, new Usage(0, 0, 0, 10_000_000_000_000L, 0), 200)).isEqualTo(12_000_000_000_000L);
+        assertThat(CostRule.costMicros(10_000_000_000_000L, 600_000, 200)).isEqualTo(12_000_000_000_000L);
+        // One token more: (6e18 + 600,000) * 200 / 1e8 = 12,000,000,000,001.2 -> rounded up, on the BigInteger path too.
+        assertThat(CostRule.costMicros(mini, new Usage(0, 0, 0, 10_000_000_000_001L, 0), 200)).isEqualTo(12_000_000_000_002L);
+        assertThat(CostRule.costMicros(mini, new Usage(Long.MAX_VALUE, 0, 0, Long.MAX_VALUE, 0), 1_000)).isEqualTo(Long.MAX_VALUE);
+        assertThat(CostRule.costMicros(Long.MAX_VALUE, 600_000, 1_000)).isEqualTo(Long.MAX_VALUE);
+        // Random usages: the exact rational times the percent, rounded up, against BigInteger arithmetic.
+        SplittableRandom random = new SplittableRandom(Seeds.seed("CostRuleTest.servicePercent"));
+        for (int i = 0; i < 10_000; i++) {
+            Usage usage = new Usage(random.nextLong(1L << random.nextInt(1, 62)), random.nextLong(1L << random.nextInt(1, 40)),
+                    random.nextLong(1L << random.nextInt(1, 40)), random.nextLong(1L << random.nextInt(1, 62)), 0);
+            int percent = random.nextInt(1, 1_001);
+            BigInteger numerator = BigInteger.valueOf(usage.inputTokens()).multiply(BigInteger.valueOf(150_000))
+                    .add(BigInteger.valueOf(usage.cacheReadTokens()).multiply(BigInteger.valueOf(75_000)))
+                    .add(BigInteger.valueOf(usage.cacheWriteTokens()).multiply(BigInteger.valueOf(150_000)))
+                    .add(BigInteger.valueOf(usage.outputTokens()).multiply(BigInteger.valueOf(600_000))).multiply(BigInteger.valueOf(percent));
+            BigInteger exact = new java.math.BigDecimal(numerator).divide(java.math.BigDecimal.valueOf(100_000_000), 0, RoundingMode.CEILING).toBigInteger();
+            assertThat(CostRule.costMicros(mini, usage, percent)).as("%s at %d%%", usage, percent).isEqualTo(exact.min(LONG_MAX).longValueExact());
+        }
+    }
+
+    /** What a sum of money affords at a percent is the most tokens whose cost at that percent stays within it. */
+    @Test
+    void tokensAffordableAtAPercentIsTheMostTheMoneyCovers() {
+        assertThat(CostRule.tokensAffordable(300, 600_000, 50)).isEqualTo(1_000);
+        assertThat(CostRule.tokensAffordable(299, 600_000, 200)).isEqualTo(249); // 249 * 1.2 = 298.8; 250 would be 300
+        assertThat(CostRule.tokensAffordable(0, 600_000, 200)).isZero();
+        assertThat(CostRule.tokensAffordable(5, 0, 200)).isEqualTo(Long.MAX_VALUE);
+        assertThat(CostRule.tokensAffordable(Long.MAX_VALUE, 600_000, 1)).isEqualTo(Long.MAX_VALUE);
+        SplittableRandom random = new SplittableRandom(Seeds.seed("CostRuleTest.tokensAffordableAtAPercent"));
+        for (int i = 0; i < 10_000; i++) {
+            long micros = random.nextLong(1L << random.nextInt(1, 63));
+            long price = random.nextLong(1, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS + 1);
+            int percent = random.nextInt(1, 1_001);
+            long tokens = CostRule.tokensAffordable(micros, price, percent);
+            if (tokens < Long.MAX_VALUE) {
+                assertThat(CostRule.costMicros(tokens, price, percent)).as("%d micros at %d, %d%%", micros, price, percent).isLessThanOrEqualTo(micros);
+                assertThat(CostRule.costMicros(tokens + 1, price, percent)).as("%d micros at %d, %d%%", micros, price, percent).isGreaterThan(micros);
+            }
+        }
+    }
 }

@@ -13,7 +13,8 @@ import dev.tollgate.metering.CostRule;
  *
  * <p>The worst case is the prompt's upper bound at the dearest input price (plain, cache read or
  * cache write), plus the output cap at the output price, each the dearest of the row's prices and of every long-prompt
- * tier a prompt within the bound can reach (so the reservation bounds the debit whichever tier bills it). The prompt bound is
+ * tier a prompt within the bound can reach (so the reservation bounds the debit whichever tier bills it), all at the
+ * {@linkplain #servicePercent service tier percentage} the request can be served at. The prompt bound is
  * {@code min(contextWindow, bodyBytes + imageParts * promptTokensPerImage + PROMPT_OVERHEAD_TOKENS)}:
  * every token of a byte-level BPE encoding is at least one byte of the body, and no prompt exceeds the
  * model's context window (which is also the bound when the prompt includes context stored upstream). For
@@ -35,10 +36,34 @@ public final class Admission {
 
     /**
      * The money bounds of one request, before any reservation; {@code outputMicrosPerMillionTokens} is the output price
-     * they assume (the dearest the prompt bound can reach).
+     * they assume (the dearest the prompt bound can reach) and {@code servicePercent} the service tier's percentage (the
+     * dearest the request can be served at).
      */
     public record Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
-                       long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens) {
+                       long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens, int servicePercent) {
+        /** A plan at the row's own prices, as before service tiers. */
+        public Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
+                    long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens) {
+            this(promptBoundTokens, promptWorstMicros, outputCapTokens, choices, worstCaseMicros, minimumMicros, outputMicrosPerMillionTokens, 100);
+        }
+    }
+
+    /**
+     * The dearest service tier percentage {@code request} can be billed at: the tier it asks for by name (OpenAI's
+     * {@code "service_tier": "flex"}; Anthropic's {@code "standard_only"} is its {@code standard}) but never below 100,
+     * since a provider may serve a cheaper tier's request at its default one; else, when it asks for none or lets the
+     * provider choose ({@code auto}), the highest of 100 and every tier of the row.
+     */
+    public static int servicePercent(InspectedRequest request, ModelRow row) {
+        if (row.serviceTiers().isEmpty()) {
+            return 100;
+        }
+        com.fasterxml.jackson.databind.JsonNode asked = request.body().get("service_tier");
+        if (asked == null || !asked.isTextual() || asked.textValue().equals("auto")) {
+            return row.maxServicePercent();
+        }
+        String tier = asked.textValue();
+        return Math.max(100, row.servicePercent(request.family() == EndpointFamily.MESSAGES && tier.equals("standard_only") ? "standard" : tier));
     }
 
     public Plan plan(InspectedRequest request, ModelRow row) {
@@ -48,24 +73,25 @@ public final class Admission {
         long promptBound = request.storedContext()
                 ? row.contextWindowTokens()
                 : request.family() == EndpointFamily.EMBEDDINGS ? bytesBound : Math.min(row.contextWindowTokens(), bytesBound);
-        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens(promptBound));
+        int percent = servicePercent(request, row);
+        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens(promptBound), percent);
         long outputPrice = row.maxOutputMicrosPerMillionTokens(promptBound);
         if (request.family() == EndpointFamily.EMBEDDINGS) {
-            return new Plan(promptBound, promptWorst, 0, 1, promptWorst, promptWorst, outputPrice);
+            return new Plan(promptBound, promptWorst, 0, 1, promptWorst, promptWorst, outputPrice, percent);
         }
         long outputCap = request.requestedOutputTokens() > 0
                 ? Math.min(request.requestedOutputTokens(), row.maxOutputTokens())
                 : row.maxOutputTokens();
         int choices = request.choices();
-        long worst = promptWorst + CostRule.costMicros(outputCap * choices, outputPrice);
+        long worst = promptWorst + CostRule.costMicros(outputCap * choices, outputPrice, percent);
         long minimumOutput = Math.min(outputCap, limits.minOutputTokens());
-        long minimum = promptWorst + CostRule.costMicros(minimumOutput * choices, outputPrice);
-        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice);
+        long minimum = promptWorst + CostRule.costMicros(minimumOutput * choices, outputPrice, percent);
+        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice, percent);
     }
 
     /** Output tokens per choice that {@code heldMicros} pays for once the prompt bound is paid, capped by the plan. */
     public static long affordableOutputTokens(Plan plan, ModelRow row, long heldMicros) {
-        long total = CostRule.tokensAffordable(heldMicros - plan.promptWorstMicros(), plan.outputMicrosPerMillionTokens());
+        long total = CostRule.tokensAffordable(heldMicros - plan.promptWorstMicros(), plan.outputMicrosPerMillionTokens(), plan.servicePercent());
         return Math.min(plan.outputCapTokens(), total / plan.choices());
     }
 

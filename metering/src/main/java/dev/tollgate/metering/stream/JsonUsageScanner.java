@@ -13,7 +13,8 @@ import java.util.Set;
  * fallback for a provider that reports none, counts the generated text in the usual places).
  *
  * <p>Works for every surface: OpenAI chat, completions, embeddings and responses, and Anthropic
- * messages all report usage as a top-level {@code usage} object.
+ * messages all report usage as a top-level {@code usage} object. The service tier that served the request is a
+ * top-level {@code service_tier} (OpenAI) or {@code usage.service_tier} (Anthropic).
  */
 public final class JsonUsageScanner {
     /** Fields whose string values are generated text in a non-streamed response. */
@@ -158,8 +159,12 @@ public final class JsonUsageScanner {
                 }
                 case VALUE_STRING -> {
                     String path = usagePath(depth);
-                    if (path != null) {
+                    if (path != null && path.equals(StreamMeter.SERVICE_TIER_FIELD)) {
+                        usage.serviceTier(parser.getText()); // Anthropic's usage.service_tier
+                    } else if (path != null) {
                         usage.reject(path); // "24": a string is not a count
+                    } else if (depth == 1 && "service_tier".equals(fieldAtDepth[1])) {
+                        usage.serviceTier(parser.getText()); // OpenAI's, on the completion or the response object
                     } else if (isTopLevelUsage()) {
                         usage.rejectReport();
                     } else if (depth >= 2 && depth < fieldAtDepth.length && GENERATED_TEXT.contains(fieldAtDepth[depth])) {

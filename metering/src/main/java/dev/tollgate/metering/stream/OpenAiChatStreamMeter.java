@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
  * {@code data: [DONE]}. Generated text is in {@code choices[].delta} (chat) or {@code choices[].text}
  * (completions). With {@code stream_options.include_usage} the last chunk before {@code [DONE]} has
  * {@code "choices": []} and the usage; Tollgate always asks for it and drops it again for a client
- * that did not.
+ * that did not. Every chunk names the {@code service_tier} that serves the request.
  */
 final class OpenAiChatStreamMeter extends StreamMeter {
     private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
@@ -68,6 +68,9 @@ final class OpenAiChatStreamMeter extends StreamMeter {
                 model = json.next() == JsonScanner.STRING ? json.stringValue() : null;
             } else if (created == 0 && json.nameEquals(CREATED)) {
                 created = json.next() == JsonScanner.NUMBER ? json.longValue() : 0;
+            } else if (json.nameEquals(SERVICE_TIER)) {
+                json.next();
+                readServiceTier();
             } else if (json.nameEquals(ERROR)) {
                 json.next();
                 ProviderError error = readProviderError("error");

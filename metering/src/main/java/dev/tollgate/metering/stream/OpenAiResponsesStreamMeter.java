@@ -113,6 +113,9 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
             try {
                 if (MAPPER.readTree(event.data(), start, json.position() - start) instanceof ObjectNode object) {
                     createdResponse = object;
+                    if (object.get("service_tier") != null && object.get("service_tier").isTextual()) {
+                        usage.serviceTier(object.get("service_tier").textValue()); // until the terminal response names the one that served
+                    }
                 }
             } catch (IOException e) {
                 // not an object after all: the cut event is built without it
@@ -129,6 +132,9 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
             if (json.nameEquals(USAGE)) {
                 sawUsage |= json.next() == JsonScanner.START_OBJECT;
                 readUsage();
+            } else if (json.nameEquals(SERVICE_TIER)) {
+                json.next();
+                readServiceTier(); // the terminal response's is the tier that served it; response.created may say "auto"
             } else if (json.nameEquals(ERROR) && "response.failed".equals(type)) {
                 json.next();
                 ProviderError error = readProviderError("response_failed");

@@ -36,6 +36,8 @@ public abstract class StreamMeter {
     private static final byte[][] NOT_GENERATED = names("role", "type", "id", "index", "signature", "obfuscation",
             "finish_reason", "stop_reason", "item_id", "logprobs");
     static final byte[] USAGE = name("usage");
+    static final String SERVICE_TIER_FIELD = "service_tier";
+    static final byte[] SERVICE_TIER = name(SERVICE_TIER_FIELD);
     static final byte[] MESSAGE = name("message");
     static final byte[] ERROR_TYPE = name("type");
     static final byte[] ERROR_CODE = name("code");
@@ -257,7 +259,9 @@ public abstract class StreamMeter {
 
     /** One usage field's value, of token type {@code value}: a count, null (not reported), or anything else (malformed). */
     private static void readCount(JsonScanner scanner, int value, UsageFields into, String path) {
-        if (value == JsonScanner.NUMBER) {
+        if (value == JsonScanner.STRING && path.equals(SERVICE_TIER_FIELD)) {
+            into.serviceTier(scanner.stringValue()); // Anthropic's usage.service_tier
+        } else if (value == JsonScanner.NUMBER) {
             into.set(path, scanner.longValue()); // -1 for a number that is not a count: rejected
         } else if (!scanner.isNull()) {
             into.reject(path);
@@ -287,6 +291,24 @@ public abstract class StreamMeter {
         }
         return found;
     }
+
+    /**
+     * Reads a top-level {@code service_tier} the scanner stands on into {@link #usage}. OpenAI repeats it in every chunk;
+     * the String is made only when it differs from the one already held, so an unchanged tier costs a byte compare.
+     */
+    protected final void readServiceTier() {
+        if (json.token() != JsonScanner.STRING) {
+            json.skipValue();
+            return;
+        }
+        if (serviceTierBytes == null || !json.nameEquals(serviceTierBytes)) {
+            String tier = json.stringValue();
+            usage.serviceTier(tier);
+            serviceTierBytes = tier.getBytes(StandardCharsets.UTF_8);
+        }
+    }
+
+    private byte[] serviceTierBytes;
 
     /**
      * Reads a provider error the scanner stands on: an object with {@code type} or {@code code} and

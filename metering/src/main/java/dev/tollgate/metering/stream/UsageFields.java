@@ -45,6 +45,8 @@ public final class UsageFields {
     }
 
     private final long[] values = new long[Field.ALL.length];
+    /** The service tier the response says served it, null until it says one; a name, never a count, so beside the counts. */
+    private String serviceTier;
     private boolean any;
     private int malformedCount;
 
@@ -95,6 +97,18 @@ public final class UsageFields {
         if (field != null) {
             values[field.ordinal()] = -1;
         }
+    }
+
+    /**
+     * The service tier the provider reports having served the request at ({@code default}, {@code flex},
+     * {@code priority}, {@code standard}...), or null when it reported none; the last report wins.
+     */
+    public String serviceTier() {
+        return serviceTier;
+    }
+
+    void serviceTier(String name) {
+        serviceTier = name;
     }
 
     /** True when some field was reported with a well-formed count. */

@@ -53,6 +53,30 @@ class AdmissionTest {
         assertThat(plan.minimumMicros()).isEqualTo(plan.promptWorstMicros() + 10);   // 16 * 0.60 = 9.6 -> 10
     }
 
+    /** The worst case is at the tier the request asks for, or the dearest it may be served at when it asks none. */
+    @Test
+    void theWorstCaseIsAtTheServiceTierTheRequestCanBeServedAt() {
+        ModelRow tiered = new ModelRow(ROW.provider(), ROW.model(), ROW.endpoints(), ROW.encoding(), ROW.contextWindowTokens(), ROW.maxOutputTokens(),
+                ROW.inputMicrosPerMillionTokens(), ROW.cacheReadMicrosPerMillionTokens(), ROW.cacheWriteMicrosPerMillionTokens(),
+                ROW.outputMicrosPerMillionTokens(), ROW.asOf(), ROW.source(), ROW.tiers(), ROW.timeWindows(), java.util.Map.of("flex", 50, "priority", 200));
+        String none = "{\"model\":\"m\",\"max_tokens\":1000,\"messages\":[]}"; // 45 bytes + 64 = 109 prompt tokens
+        assertThat(none).hasSize(45);
+        Admission.Plan asksNone = ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, none), tiered);
+        assertThat(asksNone.servicePercent()).isEqualTo(200);
+        // 109 * 0.1875 * 2 = 40.875 -> 41; 1000 * 0.6 * 2 = 1200; the minimum 16 * 0.6 * 2 = 19.2 -> 20.
+        assertThat(asksNone).isEqualTo(new Admission.Plan(109, 41, 1_000, 1, 41 + 1_200, 41 + 20, 600_000, 200));
+        Admission.Plan flex = ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, none.replace("{", "{\"service_tier\":\"flex\",")), tiered);
+        assertThat(flex.servicePercent()).as("flex may be served at the default tier: reserved at 100").isEqualTo(100);
+        assertThat(ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, none.replace("{", "{\"service_tier\":\"auto\",")), tiered).servicePercent())
+                .isEqualTo(200);
+        assertThat(ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, none.replace("{", "{\"service_tier\":\"default\",")), tiered).servicePercent())
+                .isEqualTo(100);
+        assertThat(ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, none), ROW).servicePercent()).as("a row without tiers").isEqualTo(100);
+        // What a held sum affords is at the plan's percent: 600 micros past the prompt buy 500 tokens at 200%.
+        assertThat(Admission.affordableOutputTokens(asksNone, tiered, 41 + 600)).isEqualTo(500);
+        assertThat(Admission.affordableOutputTokens(flex, tiered, flex.promptWorstMicros() + 300)).isEqualTo(500);
+    }
+
     @Test
     void handWorkedPlan() {
         // 62 bytes + 64 = 126 tokens * 0.1875 = 23.625 -> 24 micros; 2 choices * 1000 * 0.6 = 1200 micros.

@@ -1042,6 +1042,9 @@ public final class AdminApi {
                 w.put("until", String.format(java.util.Locale.ROOT, "%02d:%02d", window.untilMinute() / 60, window.untilMinute() % 60));
                 w.put("percent", window.percent());
             }
+            ObjectNode serviceTiers = node.putObject("service_tiers");
+            row.serviceTiers().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
+                    .forEach(tier -> serviceTiers.put(tier.getKey(), tier.getValue()));
         }
         return Response.json(HttpResponseStatus.OK, root);
     }

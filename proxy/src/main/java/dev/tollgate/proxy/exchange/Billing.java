@@ -57,6 +57,8 @@ final class Billing {
     LedgerReservation reservation;
     /** The output cap per choice sent upstream: what the provider may bill at most. */
     long outputTokensSent;
+    /** The service tier the provider's response says served the request, or null when it said none: priced by the row's percentage. */
+    String servedServiceTier;
     /** The tokens the settlement billed, for the rate limits' correction; 0 until settled (a release used none). */
     long billedTokens;
     /** The exchange's own thread: outcomes are published there, and the journal's acknowledgements handed back to it. */
@@ -111,7 +113,7 @@ final class Billing {
         Reservation.Settlement settlement;
         try {
             usage = withinBounds(usage, reportedByProvider, outputTokensCounted);
-            costMicros = CostRule.costMicros(row(), usage);
+            costMicros = CostRule.costMicros(row(), usage, row().servicePercent(servedServiceTier));
             Usage billed = usage;
             billedTokens = usage.totalTokens();
             long cost = costMicros;

@@ -424,6 +424,7 @@ public final class Exchange {
             debitJournaled(null, lastBytes, upstreamReusable);
             return;
         }
+        billing.servedServiceTier = relay.servedServiceTier();
         Billing.Recording recording = billing.settle(usage, reportedByProvider, relay.outputTokensCounted(), reason,
                 failure -> debitJournaled(failure, lastBytes, upstreamReusable)); // on the event loop
         switch (recording) {
@@ -605,6 +606,7 @@ public final class Exchange {
         if (generated == null) {
             billing.release(reason);
         } else {
+            billing.servedServiceTier = relay == null ? null : relay.servedServiceTier();
             billing.settle(generated, false, relay == null ? 0 : relay.outputTokensCounted(), reason, null);
         }
     }

@@ -75,6 +75,11 @@ final class JsonRelay implements ResponseRelay {
     }
 
     @Override
+    public String servedServiceTier() {
+        return scanner.usage().serviceTier();
+    }
+
+    @Override
     public long outputTokensCounted() {
         return scanner.outputTokensCounted();
     }

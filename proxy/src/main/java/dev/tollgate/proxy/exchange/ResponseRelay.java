@@ -47,6 +47,11 @@ interface ResponseRelay {
         return 0;
     }
 
+    /** The service tier the body says served the request so far, or null while it said none. */
+    default String servedServiceTier() {
+        return null;
+    }
+
     /** True once the provider sent its own error event in the body (the client has it already). */
     default boolean providerErrorSeen() {
         return false;

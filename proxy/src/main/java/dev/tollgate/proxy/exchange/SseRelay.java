@@ -160,17 +160,32 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         runEnd = 0;
     }
 
+    @Override
+    public String servedServiceTier() {
+        return meter.usage().serviceTier();
+    }
+
     /** True while the reservation covers the prompt and the output so far, extending it from the balance if needed. */
     private boolean withinReservation() {
         long outputPrice = outputPrice();
-        long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), outputPrice);
-        long needMicros = promptMicros() + outputMicros - exchange.reservation().heldMicros();
+        int percent = servicePercent();
+        long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), outputPrice, percent);
+        long needMicros = promptMicros(percent) + outputMicros - exchange.reservation().heldMicros();
         if (needMicros <= 0) {
             return true;
         }
         long stepTokens = Math.max(exchange.plan().outputCapTokens() / 4, MIN_EXTENSION_TOKENS) * exchange.plan().choices();
-        long stepMicros = CostRule.costMicros(stepTokens, outputPrice);
+        long stepMicros = CostRule.costMicros(stepTokens, outputPrice, percent);
         return exchange.billing().extend(needMicros, needMicros + stepMicros);
+    }
+
+    /**
+     * The service tier's percentage once the stream named the tier, the plan's (the dearest the request can be served
+     * at) until then, so the check never counts the output cheaper than the settlement may bill it.
+     */
+    private int servicePercent() {
+        String tier = meter.usage().serviceTier();
+        return tier == null ? exchange.plan().servicePercent() : row.servicePercent(tier);
     }
 
     /** The output price of the prompt's tier once the provider reported the prompt, the plan's (the dearest it can reach) until then. */
@@ -183,13 +198,15 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     }
 
     /** The prompt's cost once the provider reported it (Anthropic does so first), its worst case until then. */
-    private long promptMicros() {
+    private long promptMicros(int percent) {
         UsageFields usage = meter.usage();
         if (usage.promptKnown(family)) {
             Usage prompt = usage.toUsage(family, 0, 0);
-            return CostRule.costMicros(row, new Usage(prompt.inputTokens(), prompt.cacheReadTokens(), prompt.cacheWriteTokens(), 0, 0));
+            return CostRule.costMicros(row, new Usage(prompt.inputTokens(), prompt.cacheReadTokens(), prompt.cacheWriteTokens(), 0, 0), percent);
         }
-        return exchange.plan().promptWorstMicros();
+        // The plan's worst case is at its percentage; a dearer tier than that (one the request did not ask for) is priced again.
+        return percent <= exchange.plan().servicePercent() ? exchange.plan().promptWorstMicros()
+                : CostRule.costMicros(exchange.plan().promptBoundTokens(), row.maxInputMicrosPerMillionTokens(exchange.plan().promptBoundTokens()), percent);
     }
 
     private void cutAtReservation() {

@@ -138,7 +138,7 @@ final class AnthropicMessages {
         } else {
             g.writeNumberField("output_tokens", outputTokens); // message_start's placeholder
         }
-        g.writeStringField("service_tier", "standard");
+        g.writeStringField("service_tier", turn.directives().serviceTier("standard"));
         g.writeEndObject();
     }
 

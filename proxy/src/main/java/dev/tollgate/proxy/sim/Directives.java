@@ -17,6 +17,8 @@ import java.util.regex.Pattern;
  * [sim:no-usage]          no usage anywhere in the answer
  * [sim:error=STATUS]      answer at once with that HTTP status in the provider's error shape
  * [sim:ignore-max-tokens] keep generating past the request's output cap
+ * [sim:service-tier=NAME] report the request served at service tier NAME (flex, priority...) where the provider says it:
+ *                         OpenAI's service_tier, Anthropic's usage.service_tier (default: "default", "standard")
  * [sim:usage=FAULT]       report the output tokens wrongly, as a misbehaving provider might, where the usage says them:
  *                         negative (-5), huge (1000000000000), overflow (100000000000000: its cost overflows a long),
  *                         beyond-long (99999999999999999999), string ("24"), fraction (24.5), missing (no output count
@@ -42,7 +44,19 @@ import java.util.regex.Pattern;
  */
 record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int cachedTokens, int cacheWriteTokens,
                   int reasoningTokens, boolean noUsage, int errorStatus, boolean ignoreMaxTokens, UsageFault usageFault,
-                  WireFaults wire) {
+                  WireFaults wire, String serviceTier) {
+
+    /** Directives without a service tier: the surface's default one is reported. */
+    Directives(int events, int interEventDelayMs, int firstByteDelayMs, int cachedTokens, int cacheWriteTokens, int reasoningTokens, boolean noUsage,
+               int errorStatus, boolean ignoreMaxTokens, UsageFault usageFault, WireFaults wire) {
+        this(events, interEventDelayMs, firstByteDelayMs, cachedTokens, cacheWriteTokens, reasoningTokens, noUsage, errorStatus, ignoreMaxTokens,
+                usageFault, wire, null);
+    }
+
+    /** The service tier to report: the directive's, else {@code surfaceDefault}. */
+    String serviceTier(String surfaceDefault) {
+        return serviceTier == null ? surfaceDefault : serviceTier;
+    }
 
     /** How {@code [sim:usage=...]} misreports the output tokens: the raw JSON value written instead of the count. */
     enum UsageFault {
@@ -69,7 +83,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
     static final int ABSENT = -1;
     static final Directives NONE = new Directives(ABSENT, ABSENT, ABSENT, 0, 0, 0, false, ABSENT, false, UsageFault.NONE, WireFaults.NONE);
 
-    private static final Pattern DIRECTIVE = Pattern.compile("\\[sim:([a-z-]+)(?:=(\\d{1,9}|[a-z][a-z-]{0,19}))?]");
+    private static final Pattern DIRECTIVE = Pattern.compile("\\[sim:([a-z-]+)(?:=(\\d{1,9}|[a-z][a-z_-]{0,19}))?]");
 
     static Directives parse(Iterable<String> texts) {
         Builder builder = new Builder();
@@ -109,6 +123,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
         private int malformedEvent = ABSENT;
         private boolean errorBody;
         private WireFaults.RequestIdFault requestId = WireFaults.RequestIdFault.NONE;
+        private String serviceTier;
 
         void apply(String name, String value) {
             int number = value == null || !Character.isDigit(value.charAt(0)) ? ABSENT : Integer.parseInt(value);
@@ -132,6 +147,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
                 case "malformed-event" -> malformedEvent = number >= 1 ? number : ABSENT;
                 case "error-body" -> errorBody = true;
                 case "request-id" -> requestId = WireFaults.RequestIdFault.named(value);
+                case "service-tier" -> serviceTier = number == ABSENT ? value : serviceTier;
                 default -> { }
             }
         }
@@ -140,7 +156,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
             return new Directives(events, interEventDelayMs, firstByteDelayMs, cachedTokens, cacheWriteTokens,
                     reasoningTokens, noUsage, errorStatus, ignoreMaxTokens, usageFault,
                     new WireFaults(hangBeforeHead, hangAfterDeltas, resetAfterDeltas, failAfterDeltas, errorEventAfterDeltas,
-                            truncateEvent, malformedEvent, errorBody, requestId));
+                            truncateEvent, malformedEvent, errorBody, requestId), serviceTier);
         }
     }
 }

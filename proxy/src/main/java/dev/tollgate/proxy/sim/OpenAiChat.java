@@ -83,7 +83,7 @@ final class OpenAiChat {
         if (turn.reportsUsage()) {
             writeUsage(g, turn);
         }
-        g.writeStringField("service_tier", "default");
+        g.writeStringField("service_tier", turn.directives().serviceTier("default"));
         g.writeStringField("system_fingerprint", SimIds.SYSTEM_FINGERPRINT);
         g.writeEndObject();
     }
@@ -206,7 +206,7 @@ final class OpenAiChat {
             g.writeStringField("object", "chat.completion.chunk");
             g.writeNumberField("created", turn.createdEpochSeconds());
             g.writeStringField("model", turn.model());
-            g.writeStringField("service_tier", "default");
+            g.writeStringField("service_tier", turn.directives().serviceTier("default"));
             g.writeStringField("system_fingerprint", SimIds.SYSTEM_FINGERPRINT);
         }
     }

@@ -126,7 +126,7 @@ final class OpenAiResponses {
             g.writeNullField("summary");
             g.writeEndObject();
             g.writeNullField("safety_identifier");
-            g.writeStringField("service_tier", "default");
+            g.writeStringField("service_tier", turn.directives().serviceTier("default"));
             g.writeBooleanField("store", true);
             g.writeNumberField("temperature", 1.0);
             g.writeObjectFieldStart("text");
