@@ -39,6 +39,8 @@ public final class JsonUsageScanner {
     private int uncountedChars;
     private boolean broken;
     private boolean errorBody;
+    /** The last token was a field's name: its value must come next. */
+    private boolean afterFieldName;
 
     public JsonUsageScanner(TokenCounter counter) {
         this.counter = counter;
@@ -109,6 +111,10 @@ public final class JsonUsageScanner {
     private void drain() throws IOException {
         JsonToken token;
         while ((token = parser.nextToken()) != null && token != JsonToken.NOT_AVAILABLE) {
+            boolean fieldName = token == JsonToken.FIELD_NAME;
+            if (!fieldName && token != JsonToken.END_OBJECT && token != JsonToken.END_ARRAY) {
+                afterFieldName = false; // a value (or a container) follows its name
+            }
             switch (token) {
                 case START_OBJECT, START_ARRAY -> {
                     String owner = usagePath(depth); // the field this container is the value of, inside usage
@@ -130,12 +136,19 @@ public final class JsonUsageScanner {
                     }
                 }
                 case END_OBJECT, END_ARRAY -> {
+                    if (afterFieldName) {
+                        // {"a": } is no JSON. Jackson's non-blocking parser refuses it when the bytes come together but
+                        // has taken it when the close came in a later piece: refused here either way, so what the body
+                        // says cannot depend on where the network cut it (found by the fuzzer, seed input cut-after-invalid-usage).
+                        throw new IOException("a field without a value");
+                    }
                     if (depth == usageDepth) {
                         usageDepth = Integer.MAX_VALUE; // the first top-level usage object is the one
                     }
                     depth--;
                 }
                 case FIELD_NAME -> {
+                    afterFieldName = true;
                     if (depth < fieldAtDepth.length) {
                         fieldAtDepth[depth] = parser.currentName();
                     }
