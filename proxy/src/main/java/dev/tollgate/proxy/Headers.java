@@ -23,8 +23,12 @@ public final class Headers {
     private static final Set<String> NOT_FORWARDED_UPSTREAM = Set.of("authorization", "x-api-key", "api-key", "cookie",
             "openai-organization", "openai-project", "x-goog-api-key", "accept-encoding", "forwarded", "x-forwarded-for",
             "x-forwarded-host", "x-forwarded-proto", "x-real-ip");
-    /** Upstream response headers the client does not get: cookies of the provider's edge and its framing. */
-    private static final Set<String> NOT_RETURNED = Set.of("set-cookie", "content-encoding", "alt-svc");
+    /**
+     * Upstream response headers the client does not get: cookies of the provider's edge, its framing, and the names of the
+     * operator's own organisation and project at the provider (which a key holder has no business knowing).
+     */
+    private static final Set<String> NOT_RETURNED = Set.of("set-cookie", "content-encoding", "alt-svc", "openai-organization", "openai-project",
+            "anthropic-organization-id");
     /**
      * The provider's rate-limit headers ({@code x-ratelimit-limit-requests}, {@code anthropic-ratelimit-tokens-remaining},
      * ...) describe Tollgate's account at the provider, not the client's key, so none reaches the client; Tollgate sets its

@@ -24,4 +24,17 @@ class HeadersTest {
         Headers.copyResponseHeaders(upstream, client);
         assertThat(client.names()).containsExactlyInAnyOrder("retry-after", "x-request-id", "x-ratelimited-by", "anthropic-ratelimiter");
     }
+
+    @Test
+    void theOperatorsOrganisationAndProjectAtTheProviderAreNotReturned() {
+        HttpHeaders upstream = new DefaultHttpHeaders()
+                .add("OpenAI-Organization", "org-operator")
+                .add("openai-project", "proj_operator")
+                .add("anthropic-organization-id", "0a1b2c3d-operator")
+                .add("openai-processing-ms", "120")
+                .add("request-id", "req_1");
+        HttpHeaders client = new DefaultHttpHeaders();
+        Headers.copyResponseHeaders(upstream, client);
+        assertThat(client.names()).containsExactlyInAnyOrder("openai-processing-ms", "request-id");
+    }
 }
