@@ -67,6 +67,23 @@ final class JournalCommand implements Runnable {
         }
     }
 
+    /** An optional period {@code [--from, --to)}: from the beginning, to no end, when left out. */
+    static final class Period {
+        @Option(names = "--from", paramLabel = "TIME", description = "Start, inclusive: 2026-11-01 (UTC midnight) or 2026-11-01T12:00:00Z (default: the beginning).")
+        String from;
+
+        @Option(names = "--to", paramLabel = "TIME", description = "End, exclusive (default: no end).")
+        String to;
+
+        long fromMs() {
+            return from == null ? 0 : parseTime("--from", from);
+        }
+
+        long toMs() {
+            return to == null ? Long.MAX_VALUE : parseTime("--to", to);
+        }
+    }
+
     /** The shared frame of the subcommands: output streams, and one way of reporting failures. */
     abstract static class Subcommand implements Callable<Integer> {
         @Spec
@@ -153,11 +170,8 @@ final class JournalCommand implements Runnable {
 
     @Command(name = "usage", mixinStandardHelpOptions = true, description = "Usage for a time range (whole UTC hours), from the rollups, grouped by any of account, key, model, lane, day.")
     static final class Usage extends Subcommand {
-        @Option(names = "--from", paramLabel = "TIME", description = "Start, inclusive: 2026-11-01 (UTC midnight) or 2026-11-01T12:00:00Z (default: the beginning).")
-        String from;
-
-        @Option(names = "--to", paramLabel = "TIME", description = "End, exclusive (default: no end).")
-        String to;
+        @Mixin
+        Period period;
 
         @Option(names = "--group-by", split = ",", paramLabel = "DIMENSION", description = "Any of account, key, model, lane, day (comma-separated).")
         List<String> groupBy = new ArrayList<>();
@@ -186,8 +200,8 @@ final class JournalCommand implements Runnable {
                 case "table" -> false;
                 default -> throw new IllegalArgumentException("--format: table or csv, not " + format);
             };
-            long fromMs = from == null ? 0 : parseTime("--from", from);
-            long toMs = to == null ? Long.MAX_VALUE : parseTime("--to", to);
+            long fromMs = period.fromMs();
+            long toMs = period.toMs();
             Reconciliation reconciliation = load();
             Map<String, String> labels = keyLabels(reconciliation.ledger());
             List<UsageRow> rows = reconciliation.usage(new UsageQuery(fromMs, toMs, account, key, dimensions));
@@ -278,11 +292,8 @@ final class JournalCommand implements Runnable {
         @Option(names = "--catalog", required = true, paramLabel = "FILE", description = "The catalog to price the journal's usage with.")
         Path catalog;
 
-        @Option(names = "--from", paramLabel = "TIME", description = "Start, inclusive: 2026-11-01 or 2026-11-01T12:00:00Z (default: the beginning).")
-        String from;
-
-        @Option(names = "--to", paramLabel = "TIME", description = "End, exclusive (default: no end).")
-        String to;
+        @Mixin
+        Period period;
 
         @Override
         int run() {
@@ -292,8 +303,8 @@ final class JournalCommand implements Runnable {
             } catch (dev.tollgate.config.ConfigException e) {
                 throw new IllegalArgumentException("--catalog does not load: " + String.join("; ", e.problems()));
             }
-            long fromMs = from == null ? 0 : parseTime("--from", from);
-            long toMs = to == null ? Long.MAX_VALUE : parseTime("--to", to);
+            long fromMs = period.fromMs();
+            long toMs = period.toMs();
             List<dev.tollgate.journal.reconcile.Rerating.Row> rows;
             try (Journal journal = Journal.openReadOnly(location.directory)) {
                 rows = dev.tollgate.journal.reconcile.Rerating.rerate(journal, prices, fromMs, toMs);

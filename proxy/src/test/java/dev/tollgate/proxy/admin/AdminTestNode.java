@@ -80,6 +80,17 @@ public final class AdminTestNode {
         return JSON.readTree(response.body());
     }
 
+    /** Re-rated under the catalog in force, every debit {@code node}'s journal holds comes out exactly as billed. */
+    public static void assertRerateReproducesTheDebits(TollgateNode node) {
+        node.gateway().ledger().writer().awaitWritten();
+        List<dev.tollgate.journal.reconcile.Rerating.Row> rerated = dev.tollgate.journal.reconcile.Rerating.rerate(node.gateway().ledger().journal(),
+                node.gateway().routes().catalog(), 0, Long.MAX_VALUE);
+        org.assertj.core.api.Assertions.assertThat(rerated).isNotEmpty().allSatisfy(row -> {
+            org.assertj.core.api.Assertions.assertThat(row.differenceMicros()).as("%s", row).isZero();
+            org.assertj.core.api.Assertions.assertThat(row.unpriced()).isZero();
+        });
+    }
+
     /** The node's {@code /metrics} page, as the read token sees it. */
     public static String metrics(java.net.http.HttpClient http, TollgateNode node) throws Exception {
         java.net.http.HttpResponse<String> response = http.send(java.net.http.HttpRequest.newBuilder(

@@ -16,7 +16,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -93,13 +92,7 @@ class LongPromptTierTest {
             assertThat(above).isGreaterThan(2 * at - 100);
         }
         // Re-rated under the catalog that priced them, the journal's debits come out exactly as billed.
-        node.gateway().ledger().writer().awaitWritten();
-        List<dev.tollgate.journal.reconcile.Rerating.Row> rerated = dev.tollgate.journal.reconcile.Rerating.rerate(node.gateway().ledger().journal(),
-                node.gateway().routes().catalog(), 0, Long.MAX_VALUE);
-        assertThat(rerated).isNotEmpty().allSatisfy(row -> {
-            assertThat(row.differenceMicros()).as("%s", row).isZero();
-            assertThat(row.unpriced()).isZero();
-        });
+        AdminTestNode.assertRerateReproducesTheDebits(node);
         JsonNode pricing = AdminTestNode.admin(http, node, "GET", "/admin/v1/pricing", null, 200);
         JsonNode sonnet = null;
         for (JsonNode row : pricing.path("data")) {

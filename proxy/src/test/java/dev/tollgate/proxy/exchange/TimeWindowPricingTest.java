@@ -112,13 +112,7 @@ class TimeWindowPricingTest {
             assertThat(outside.path("cost_micros").asLong()).as("stream=%s outside", stream).isEqualTo(hand(outside, 2_500_000, 1_250_000, 10_000_000));
         }
         // Re-rated under the catalog that priced them, the journal's debits come out exactly as billed.
-        node.gateway().ledger().writer().awaitWritten();
-        List<dev.tollgate.journal.reconcile.Rerating.Row> rerated = dev.tollgate.journal.reconcile.Rerating.rerate(node.gateway().ledger().journal(),
-                node.gateway().routes().catalog(), 0, Long.MAX_VALUE);
-        assertThat(rerated).isNotEmpty().allSatisfy(row -> {
-            assertThat(row.differenceMicros()).as("%s", row).isZero();
-            assertThat(row.unpriced()).isZero();
-        });
+        AdminTestNode.assertRerateReproducesTheDebits(node);
         JsonNode pricing = AdminTestNode.admin(http, node, "GET", "/admin/v1/pricing", null, 200);
         for (JsonNode row : pricing.path("data")) {
             if (row.path("model").asText().equals("gpt-4o-mini")) {
