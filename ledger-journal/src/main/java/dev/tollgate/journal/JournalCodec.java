@@ -53,10 +53,12 @@ import java.util.zip.CRC32C;
  *   <li>RESERVATION_MADE: reservationId int64, accountId, keyHash, amountMicros int64, requestId</li>
  *   <li>RESERVATION_EXTENDED: reservationId int64, amountMicros int64</li>
  *   <li>SETTLED: reservationId int64, facts, input, cacheRead, cacheWrite, output, reasoning tokens (5 x int64),
+ *       then in version 3 the parts: cacheWrite1h, audioInput, imageInput, audioOutput, imageOutput tokens (5 x int64), server
+ *       tool count uint8 then each name and calls int64, unit count uint8 then each name and count int64; then
  *       usageReported uint8, costMicros, debitedMicros, writtenOffMicros (3 x int64), reason</li>
  *   <li>RELEASED: reservationId int64, facts, reason</li>
  *   <li>CATALOG_LOADED: version (16 lower-case hex digits), source, rowCount int32</li>
- *   <li>USAGE_DRIFT: reservationId int64, the reported then the billed usage (2 x 5 x int64, in SETTLED's order)</li>
+ *   <li>USAGE_DRIFT: reservationId int64, the reported then the billed usage's kinds (2 x 5 x int64, in SETTLED's order; no parts)</li>
  *   <li>KEY_LIMITS_SET: keyHash, dayCapMicros, monthCapMicros, totalCapMicros (3 x int64, -1 for none)</li>
  *   <li>KEY_SCOPE_SET: keyHash, label, env, lane, model count uint8 then each model, expiresAtMs int64 (-1 for never),
  *       network count uint8 then each CIDR block</li>
@@ -68,11 +70,14 @@ import java.util.zip.CRC32C;
  *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body in version 1 of its layout
  *       (it shares this record's timestamp)</li>
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId,
- *       then in version 2 catalogVersion (empty, or 16 lower-case hex digits)</li>
+ *       then in version 2 catalogVersion (empty, or 16 lower-case hex digits), then in version 3 rowVersion (the
+ *       effectiveFrom of the price set that priced it, empty for an undated one) and serviceTier (as the provider
+ *       reported it, empty for none)</li>
  * </ul>
  * The version byte is the version of that type's layout. Every type is at version 1 except SETTLED and
- * RELEASED, which are written at version 2 (their facts end with the catalog version) and read at 1 or 2
- * (version 1 reads as an empty catalog version), so journals written before keep replaying.
+ * RELEASED, which are written at version 3 (their facts end with the catalog version, the row version and the
+ * service tier; a settlement's usage carries its parts) and read at 1, 2 or 3 (what an older version has no
+ * place for reads as empty), so journals written before keep replaying.
  * Every record is validated before it is written and again when it is read back; a record of a
  * version this code does not know for its type is an error.
  */
@@ -81,6 +86,8 @@ public final class JournalCodec {
     public static final int VERSION = 1;
     /** The layout of SETTLED and RELEASED whose facts carry the catalog version. */
     public static final int FACTS_WITH_CATALOG_VERSION = 2;
+    /** The layout whose facts also carry the row version and service tier, and whose settlement usage carries its parts. */
+    public static final int FACTS_WITH_ROW_VERSION = 3;
     public static final int HEADER_LENGTH = 12;
     public static final int CHECKSUM_LENGTH = 4;
     /** No record is larger; the field limits below keep every valid record well under it. */
@@ -97,6 +104,10 @@ public final class JournalCodec {
     /** A catalog version: the first 16 hex digits of a SHA-256 ({@code PriceCatalog.version()}). */
     static final int CATALOG_VERSION_LENGTH = 16;
     static final int MAX_CATALOG_SOURCE = 256;
+    /** A row version: the ISO-8601 instant its price set took effect ({@code 2026-01-01T00:00:00Z}), at most this long. */
+    static final int MAX_ROW_VERSION = 40;
+    static final int MAX_SERVICE_TIER = 64;
+    static final int MAX_COUNTED_NAME = 64;
     private static final JournalEvent.AlertRaised.Window[] ALERT_WINDOWS = JournalEvent.AlertRaised.Window.values();
     private static final int KEY_HASH_BYTES = 32;
     private static final HexFormat HEX = HexFormat.of();
@@ -121,7 +132,7 @@ public final class JournalCodec {
 
     /** The version of the layout this code writes for {@code type}. */
     public static int currentVersion(EventType type) {
-        return type == EventType.SETTLED || type == EventType.RELEASED ? FACTS_WITH_CATALOG_VERSION : VERSION;
+        return type == EventType.SETTLED || type == EventType.RELEASED ? FACTS_WITH_ROW_VERSION : VERSION;
     }
 
     /** Encodes a validated event into {@code out} (from position 0) and returns the record length. */
@@ -141,6 +152,10 @@ public final class JournalCodec {
         RequestFacts facts = event instanceof Settled e ? e.request() : event instanceof Released e ? e.request() : null;
         if (version < FACTS_WITH_CATALOG_VERSION && facts != null && !facts.catalogVersion().isEmpty()) {
             throw new IllegalArgumentException("version " + version + " of a " + event.type() + " record has no catalog version");
+        }
+        if (version < FACTS_WITH_ROW_VERSION && (facts != null && (!facts.rowVersion().isEmpty() || !facts.serviceTier().isEmpty())
+                || event instanceof Settled settled && settled.usage().hasParts())) {
+            throw new IllegalArgumentException("version " + version + " of a " + event.type() + " record has no row version, service tier or usage parts");
         }
         out.clear().order(ByteOrder.LITTLE_ENDIAN);
         try {
@@ -190,6 +205,9 @@ public final class JournalCodec {
                 out.putLong(e.reservationId());
                 putFacts(out, e.request(), version);
                 putUsage(out, e.usage());
+                if (version >= FACTS_WITH_ROW_VERSION) {
+                    putUsageParts(out, e.usage());
+                }
                 out.put((byte) (e.usageReportedByProvider() ? 1 : 0));
                 out.putLong(e.costMicros()).putLong(e.debitedMicros()).putLong(e.writtenOffMicros());
                 putString(out, e.reason());
@@ -270,6 +288,47 @@ public final class JournalCodec {
         return new Usage(in.getLong(), in.getLong(), in.getLong(), in.getLong(), in.getLong());
     }
 
+    private static void putUsageParts(ByteBuffer out, Usage usage) {
+        out.putLong(usage.cacheWrite1hTokens()).putLong(usage.audioInputTokens()).putLong(usage.imageInputTokens())
+                .putLong(usage.audioOutputTokens()).putLong(usage.imageOutputTokens());
+        putCounts(out, usage.serverToolCalls());
+        putCounts(out, usage.units());
+    }
+
+    private static void putCounts(ByteBuffer out, java.util.Map<String, Long> counts) {
+        out.put((byte) counts.size());
+        for (String name : counts.keySet().stream().sorted().toList()) { // sorted: the same usage always has the same bytes
+            putString(out, name);
+            out.putLong(counts.get(name));
+        }
+    }
+
+    private static java.util.Map<String, Long> getCounts(ByteBuffer in) {
+        int count = Byte.toUnsignedInt(in.get());
+        if (count > Usage.MAX_COUNTED_NAMES) {
+            throw new IllegalArgumentException(count + " counted names, more than " + Usage.MAX_COUNTED_NAMES);
+        }
+        java.util.Map<String, Long> counts = new java.util.HashMap<>();
+        for (int i = 0; i < count; i++) {
+            String name = getString(in, MAX_COUNTED_NAME);
+            if (counts.put(name, in.getLong()) != null) {
+                throw new IllegalArgumentException("\"" + name + "\" counted twice");
+            }
+        }
+        return counts;
+    }
+
+    /** The parts of {@code usage}'s kinds and its server tools and units, as version 3 of SETTLED writes them after the kinds. */
+    private static Usage getUsageParts(ByteBuffer in, Usage usage) {
+        long cacheWrite1h = in.getLong();
+        long audioInput = in.getLong();
+        long imageInput = in.getLong();
+        long audioOutput = in.getLong();
+        long imageOutput = in.getLong();
+        return new Usage(usage.inputTokens(), usage.cacheReadTokens(), usage.cacheWriteTokens(), usage.outputTokens(), usage.reasoningTokens(),
+                cacheWrite1h, audioInput, imageInput, audioOutput, imageOutput, getCounts(in), getCounts(in));
+    }
+
     /** Decodes and validates one record of {@code length} bytes at the start of {@code in}. */
     public static JournalEvent decode(ByteBuffer in, int length) {
         in.order(ByteOrder.LITTLE_ENDIAN);
@@ -324,7 +383,7 @@ public final class JournalCodec {
             case SETTLED -> {
                 long reservationId = in.getLong();
                 RequestFacts facts = getFacts(in, version);
-                Usage usage = getUsage(in);
+                Usage usage = version >= FACTS_WITH_ROW_VERSION ? getUsageParts(in, getUsage(in)) : getUsage(in);
                 boolean reported = in.get() != 0;
                 yield new Settled(timestampMs, reservationId, facts, usage, reported, in.getLong(), in.getLong(), in.getLong(),
                         getString(in, MAX_REASON));
@@ -520,6 +579,8 @@ public final class JournalCodec {
         text(event, "upstreamRequestId", facts.upstreamRequestId(), MAX_UPSTREAM_ID, false);
         require(facts.catalogVersion() != null && (facts.catalogVersion().isEmpty() || isCatalogVersion(facts.catalogVersion())), event,
                 "a request's catalog version is empty or " + CATALOG_VERSION_LENGTH + " lower-case hex digits");
+        text(event, "rowVersion", facts.rowVersion(), MAX_ROW_VERSION, false);
+        text(event, "serviceTier", facts.serviceTier(), MAX_SERVICE_TIER, false);
     }
 
     private static boolean isCatalogVersion(String version) {
@@ -698,11 +759,17 @@ public final class JournalCodec {
         if (version >= FACTS_WITH_CATALOG_VERSION) {
             putString(out, facts.catalogVersion());
         }
+        if (version >= FACTS_WITH_ROW_VERSION) {
+            putString(out, facts.rowVersion());
+            putString(out, facts.serviceTier());
+        }
     }
 
     private static RequestFacts getFacts(ByteBuffer in, int version) {
         return new RequestFacts(getString(in, MAX_ID), getString(in, MAX_ID), getKeyHash(in), getString(in, MAX_LANE), getString(in, MAX_ID),
                 getString(in, MAX_MODEL), getString(in, MAX_ID), in.getLong(), in.getLong(), getString(in, MAX_UPSTREAM_ID),
-                version >= FACTS_WITH_CATALOG_VERSION ? getString(in, CATALOG_VERSION_LENGTH) : "");
+                version >= FACTS_WITH_CATALOG_VERSION ? getString(in, CATALOG_VERSION_LENGTH) : "",
+                version >= FACTS_WITH_ROW_VERSION ? getString(in, MAX_ROW_VERSION) : "",
+                version >= FACTS_WITH_ROW_VERSION ? getString(in, MAX_SERVICE_TIER) : "");
     }
 }

@@ -93,6 +93,12 @@ public sealed interface JournalEvent {
      * before the reservation's {@link Settled} record, which carries the billed usage; it moves no money.
      */
     record UsageDrift(long timestampMs, long reservationId, Usage reported, Usage billed) implements JournalEvent {
+        /** The kinds' counts only: drift is about counts beyond a request's bounds, and the settlement after it carries the parts. */
+        public UsageDrift {
+            reported = reported == null ? null : reported.kinds();
+            billed = billed == null ? null : billed.kinds();
+        }
+
         public EventType type() {
             return EventType.USAGE_DRIFT;
         }
@@ -205,10 +211,19 @@ public sealed interface JournalEvent {
     /**
      * What a statement or request log shows of one request. {@code catalogVersion} is the version of the price catalog
      * the request was admitted with, so priced with; empty when unknown (records written before it was journaled,
-     * and releases that recovery writes).
+     * and releases that recovery writes). {@code rowVersion} names the price set of the model's row in that catalog
+     * (its {@code effectiveFrom}, empty for an undated row) and {@code serviceTier} the tier the provider says served it
+     * (empty when it said none): with the usage, what re-rating needs to price the request again exactly.
      */
     record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
-                        String endpoint, long startMs, long endMs, String upstreamRequestId, String catalogVersion) {
+                        String endpoint, long startMs, long endMs, String upstreamRequestId, String catalogVersion,
+                        String rowVersion, String serviceTier) {
+
+        /** Facts of a request priced by an undated row, with no service tier reported. */
+        public RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
+                            String endpoint, long startMs, long endMs, String upstreamRequestId, String catalogVersion) {
+            this(requestId, accountId, keyHash, lane, provider, model, endpoint, startMs, endMs, upstreamRequestId, catalogVersion, "", "");
+        }
 
         /** Facts of a request priced by no known catalog version. */
         public RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,

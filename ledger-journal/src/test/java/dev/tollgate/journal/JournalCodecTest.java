@@ -100,7 +100,8 @@ class JournalCodecTest {
             return new RequestFacts(text(JournalCodec.MAX_ID, true), text(JournalCodec.MAX_ID, true), keyHash(), text(JournalCodec.MAX_LANE, false),
                     text(JournalCodec.MAX_ID, false), text(JournalCodec.MAX_MODEL, false), text(JournalCodec.MAX_ID, false), start,
                     start + random.nextLong(0, Long.MAX_VALUE / 2), text(JournalCodec.MAX_UPSTREAM_ID, false),
-                    random.nextInt(4) == 0 ? "" : catalogVersion());
+                    random.nextInt(4) == 0 ? "" : catalogVersion(), random.nextInt(3) == 0 ? "" : text(JournalCodec.MAX_ROW_VERSION, false),
+                    random.nextInt(3) == 0 ? "" : text(JournalCodec.MAX_SERVICE_TIER, false));
         }
 
         String catalogVersion() {
@@ -122,9 +123,48 @@ class JournalCodecTest {
                     f.endMs(), f.upstreamRequestId());
         }
 
+        /** As the codec reads a version 2 record: without a row version, a service tier or the usage's parts. */
+        static JournalEvent withoutRowVersion(JournalEvent event) {
+            return switch (event) {
+                case Settled e -> new Settled(e.timestampMs(), e.reservationId(), withoutRowVersion(e.request()), kindsOnly(e.usage()),
+                        e.usageReportedByProvider(), e.costMicros(), e.debitedMicros(), e.writtenOffMicros(), e.reason());
+                case Released e -> new Released(e.timestampMs(), e.reservationId(), withoutRowVersion(e.request()), e.reason());
+                default -> event;
+            };
+        }
+
+        static RequestFacts withoutRowVersion(RequestFacts f) {
+            return new RequestFacts(f.requestId(), f.accountId(), f.keyHash(), f.lane(), f.provider(), f.model(), f.endpoint(), f.startMs(),
+                    f.endMs(), f.upstreamRequestId(), f.catalogVersion());
+        }
+
+        static Usage kindsOnly(Usage u) {
+            return new Usage(u.inputTokens(), u.cacheReadTokens(), u.cacheWriteTokens(), u.outputTokens(), u.reasoningTokens());
+        }
+
         Usage usage() {
-            return new Usage(random.nextLong(0, Long.MAX_VALUE), random.nextLong(0, 1_000_000), random.nextLong(0, 1_000_000),
+            Usage kinds = new Usage(random.nextLong(0, Long.MAX_VALUE), random.nextLong(0, 1_000_000), random.nextLong(0, 1_000_000),
                     random.nextLong(0, Long.MAX_VALUE), random.nextLong(0, 100_000));
+            if (random.nextBoolean()) {
+                return kinds;
+            }
+            return kinds.withParts(random.nextLong(0, Long.MAX_VALUE), random.nextLong(0, Long.MAX_VALUE), random.nextLong(0, Long.MAX_VALUE),
+                    random.nextLong(0, Long.MAX_VALUE), random.nextLong(0, Long.MAX_VALUE)).withServerToolCalls(counts()).withUnits(counts());
+        }
+
+        /** Up to the most names a usage may count, each of up to the longest name, with positive counts. */
+        java.util.Map<String, Long> counts() {
+            java.util.Map<String, Long> counts = new java.util.HashMap<>();
+            int names = random.nextInt(Usage.MAX_COUNTED_NAMES + 1);
+            while (counts.size() < names) {
+                StringBuilder name = new StringBuilder();
+                int length = 1 + random.nextInt(JournalCodec.MAX_COUNTED_NAME);
+                for (int i = 0; i < length; i++) {
+                    name.append("abcxyz0189_.".charAt(random.nextInt(12)));
+                }
+                counts.put(name.toString(), random.nextLong(1, Long.MAX_VALUE));
+            }
+            return counts;
         }
 
         JournalEvent of(EventType type) {
@@ -283,22 +323,33 @@ class JournalCodecTest {
         RandomEvents events = new RandomEvents(random);
         Set<EventType> seen = EnumSet.noneOf(EventType.class);
         Set<EventType> versionOneSeen = EnumSet.noneOf(EventType.class);
+        Set<EventType> versionTwoSeen = EnumSet.noneOf(EventType.class);
         int longest = 0;
         for (int i = 0; i < 20_000; i++) {
             JournalEvent event = events.any();
             byte[] record = encode(event);
             longest = Math.max(longest, record.length);
             assertThat(record[0] & 0xFF).isEqualTo(event.type().code());
-            int expectedVersion = event.type() == EventType.SETTLED || event.type() == EventType.RELEASED ? 2 : 1;
+            int expectedVersion = event.type() == EventType.SETTLED || event.type() == EventType.RELEASED ? 3 : 1;
             assertThat(record[1] & 0xFF).isEqualTo(expectedVersion).isEqualTo(JournalCodec.currentVersion(event.type()));
             assertThat(decode(record)).as("round trip of %s", event).isEqualTo(event);
             seen.add(event.type());
-            if (expectedVersion == 2) {
+            if (expectedVersion == 3) {
+                // The same debit as a version 2 writer wrote it, which had no row version, service tier or usage parts.
+                JournalEvent second = RandomEvents.withoutRowVersion(event);
+                byte[] v2 = encode(second, 2);
+                assertThat(v2[1] & 0xFF).isEqualTo(2);
+                assertThat(decode(v2)).as("version 2 round trip of %s", second).isEqualTo(second);
+                versionTwoSeen.add(event.type());
+                if (!event.equals(second)) {
+                    assertThatThrownBy(() -> encode(event, 2)).as("version 2 has no place for what %s carries", event)
+                            .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no row version");
+                }
                 // The same debit as a version 1 writer wrote it, which had no catalog version: it reads as none.
-                JournalEvent older = RandomEvents.withoutCatalogVersion(event);
+                JournalEvent older = RandomEvents.withoutCatalogVersion(second);
                 byte[] v1 = encode(older, 1);
                 assertThat(v1[1] & 0xFF).isEqualTo(1);
-                assertThat(v1.length).isEqualTo(record.length - 2 - catalogVersionOf(event).length());
+                assertThat(v1.length).isEqualTo(v2.length - 2 - catalogVersionOf(event).length());
                 longest = Math.max(longest, v1.length);
                 assertThat(decode(v1)).as("version 1 round trip of %s", older).isEqualTo(older);
                 versionOneSeen.add(event.type());
@@ -306,6 +357,7 @@ class JournalCodecTest {
         }
         assertThat(seen).containsExactlyInAnyOrder(EventType.values());
         assertThat(versionOneSeen).containsExactlyInAnyOrder(EventType.SETTLED, EventType.RELEASED);
+        assertThat(versionTwoSeen).containsExactlyInAnyOrder(EventType.SETTLED, EventType.RELEASED);
         System.out.println("longest record: " + longest + " bytes of at most " + JournalCodec.MAX_RECORD_LENGTH);
     }
 
@@ -316,8 +368,15 @@ class JournalCodecTest {
         Function<Integer, String> full = bytes -> "😀".repeat(bytes / 4) + "x".repeat(bytes % 4);
         RequestFacts facts = new RequestFacts(full.apply(JournalCodec.MAX_ID), full.apply(JournalCodec.MAX_ID), "f".repeat(64),
                 full.apply(JournalCodec.MAX_LANE), full.apply(JournalCodec.MAX_ID), full.apply(JournalCodec.MAX_MODEL), full.apply(JournalCodec.MAX_ID),
-                0, Long.MAX_VALUE, full.apply(JournalCodec.MAX_UPSTREAM_ID), "0123456789abcdef");
-        Usage usage = new Usage(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE);
+                0, Long.MAX_VALUE, full.apply(JournalCodec.MAX_UPSTREAM_ID), "0123456789abcdef", full.apply(JournalCodec.MAX_ROW_VERSION),
+                full.apply(JournalCodec.MAX_SERVICE_TIER));
+        java.util.Map<String, Long> mostNames = new java.util.HashMap<>();
+        for (int i = 0; i < Usage.MAX_COUNTED_NAMES; i++) {
+            mostNames.put(i + "x".repeat(JournalCodec.MAX_COUNTED_NAME - 1), Long.MAX_VALUE);
+        }
+        Usage usage = new Usage(Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE)
+                .withParts(Long.MAX_VALUE, Long.MAX_VALUE / 2, Long.MAX_VALUE / 2, Long.MAX_VALUE / 2, Long.MAX_VALUE / 2)
+                .withServerToolCalls(mostNames).withUnits(mostNames);
         List<JournalEvent> largest = List.of(
                 new AccountOpened(Long.MAX_VALUE, full.apply(JournalCodec.MAX_ID)),
                 new CreditAdded(Long.MAX_VALUE, full.apply(JournalCodec.MAX_ID), Long.MAX_VALUE, full.apply(JournalCodec.MAX_IDEMPOTENCY_KEY)),
@@ -470,7 +529,7 @@ class JournalCodecTest {
 
     @Test
     void aRecordOfAnUnknownVersionIsAnErrorNamingTheVersion() {
-        // SETTLED and RELEASED have versions 1 and 2, every other type only 1.
+        // SETTLED and RELEASED have versions 1, 2 and 3, every other type only 1.
         JournalEvent settled = typicalSettlement(7, "acme", "cd".repeat(32), 1_795_000_000_000L);
         JournalEvent released = new Released(1, 7, ((Settled) settled).request(), "upstream_error");
         JournalEvent opened = new AccountOpened(1, "acme");
@@ -520,10 +579,11 @@ class JournalCodecTest {
         assertThat(expected.request().catalogVersion()).isEmpty();
         assertThat(decode(settled)).isEqualTo(expected);
         assertThat(decode(released)).isEqualTo(new Released(1_795_000_000_000L, 7, expected.request(), "upstream_error"));
-        // Written again today it is version 2, one empty string longer, and reads back the same.
+        // Written again today it is version 3: an empty catalog version, row version and service tier longer (2 bytes
+        // each), and the settlement's five empty parts and two empty counts (5 x 8 + 2 bytes) longer; it reads back the same.
         byte[] now = encode(expected);
-        assertThat(now[1]).isEqualTo((byte) 2);
-        assertThat(now.length).isEqualTo(settled.length + 2);
+        assertThat(now[1]).isEqualTo((byte) 3);
+        assertThat(now.length).isEqualTo(settled.length + 6 + 42);
         assertThat(decode(now)).isEqualTo(expected);
         assertThat(encode(expected, 1)).isEqualTo(settled);
     }

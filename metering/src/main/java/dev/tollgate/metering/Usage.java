@@ -1,5 +1,7 @@
 package dev.tollgate.metering;
 
+import java.util.Map;
+
 /**
  * Tokens of one request, split into the kinds that have their own price. Each token is in exactly
  * one kind, so each is billed once:
@@ -9,19 +11,97 @@ package dev.tollgate.metering;
  *   <li>{@code cacheWriteTokens}: prompt tokens written to the cache (Anthropic's cache creation);</li>
  *   <li>{@code outputTokens}: generated tokens, reasoning included.</li>
  * </ul>
- * {@code reasoningTokens} is informational: those tokens are already inside {@code outputTokens}.
+ * {@code reasoningTokens} is informational unless a row prices it apart: those tokens are already inside
+ * {@code outputTokens}. Likewise the modality and cache-lifetime counts are parts of a kind, as the providers report
+ * them, never added to it: {@code cacheWrite1hTokens} of {@code cacheWriteTokens} (Anthropic's one-hour cache writes;
+ * the rest are five-minute ones), {@code audioInputTokens} and {@code imageInputTokens} of {@code inputTokens},
+ * {@code audioOutputTokens} and {@code imageOutputTokens} of {@code outputTokens}. A row that prices such a part apart
+ * bills it at its own price and the rest of the kind at the kind's; a row that does not bills the whole kind at the
+ * kind's price, so a part the provider did not report costs what it did before.
+ *
+ * <p>{@code serverToolCalls} counts calls of a provider's server tools by name ({@code web_search}, {@code web_fetch}),
+ * each priced per call by the row; {@code units} counts what an endpoint priced per unit rather than per token
+ * served (images by size and quality, seconds of audio or video), priced per unit by the row. Both are empty for a
+ * request without them.
  *
  * <p>The providers count differently and the factories normalize: OpenAI's {@code prompt_tokens}
  * (and the Responses API's {@code input_tokens}) include the cached tokens, while Anthropic's
  * {@code input_tokens} exclude both cache reads and cache writes.
  */
-public record Usage(long inputTokens, long cacheReadTokens, long cacheWriteTokens, long outputTokens, long reasoningTokens) {
+public record Usage(long inputTokens, long cacheReadTokens, long cacheWriteTokens, long outputTokens, long reasoningTokens,
+                    long cacheWrite1hTokens, long audioInputTokens, long imageInputTokens, long audioOutputTokens, long imageOutputTokens,
+                    Map<String, Long> serverToolCalls, Map<String, Long> units) {
     public static final Usage ZERO = new Usage(0, 0, 0, 0, 0);
+    /** At most this many server tools or units in one request's usage: more is no real request, and the journal bounds it. */
+    public static final int MAX_COUNTED_NAMES = 8;
+    /** A server tool's or unit's name: lower-case letters, digits, underscores and dots ({@code web_search}, {@code image.1024x1024.high}). */
+    private static final java.util.regex.Pattern COUNTED_NAME = java.util.regex.Pattern.compile("[a-z0-9_.]{1,64}");
 
     public Usage {
-        if (inputTokens < 0 || cacheReadTokens < 0 || cacheWriteTokens < 0 || outputTokens < 0 || reasoningTokens < 0) {
+        if (inputTokens < 0 || cacheReadTokens < 0 || cacheWriteTokens < 0 || outputTokens < 0 || reasoningTokens < 0
+                || cacheWrite1hTokens < 0 || audioInputTokens < 0 || imageInputTokens < 0 || audioOutputTokens < 0 || imageOutputTokens < 0) {
             throw new IllegalArgumentException("negative token count");
         }
+        if (cacheWrite1hTokens > cacheWriteTokens || saturatedSum(audioInputTokens, imageInputTokens) > inputTokens
+                || saturatedSum(audioOutputTokens, imageOutputTokens) > outputTokens) {
+            throw new IllegalArgumentException("a part of a kind of tokens is larger than the kind");
+        }
+        serverToolCalls = counts(serverToolCalls, "server tool");
+        units = counts(units, "unit");
+    }
+
+    /** Tokens of the four priced kinds and reasoning, without parts priced apart, server tools or units. */
+    public Usage(long inputTokens, long cacheReadTokens, long cacheWriteTokens, long outputTokens, long reasoningTokens) {
+        this(inputTokens, cacheReadTokens, cacheWriteTokens, outputTokens, reasoningTokens, 0, 0, 0, 0, 0, Map.of(), Map.of());
+    }
+
+    private static Map<String, Long> counts(Map<String, Long> counts, String what) {
+        if (counts.isEmpty()) {
+            return Map.of();
+        }
+        if (counts.size() > MAX_COUNTED_NAMES) {
+            throw new IllegalArgumentException("more than " + MAX_COUNTED_NAMES + " " + what + "s");
+        }
+        for (Map.Entry<String, Long> entry : counts.entrySet()) {
+            if (!COUNTED_NAME.matcher(entry.getKey()).matches() || entry.getValue() == null || entry.getValue() <= 0) {
+                throw new IllegalArgumentException("a " + what + " count needs a name of [a-z0-9_.] and a positive count: " + entry);
+            }
+        }
+        return Map.copyOf(counts);
+    }
+
+    /** True when some part is counted apart or some server tool or unit was used: what only a newer journal layout can hold. */
+    public boolean hasParts() {
+        return cacheWrite1hTokens != 0 || audioInputTokens != 0 || imageInputTokens != 0 || audioOutputTokens != 0 || imageOutputTokens != 0
+                || !serverToolCalls.isEmpty() || !units.isEmpty();
+    }
+
+    /** This usage's kinds and reasoning alone, without the parts priced apart, server tools or units. */
+    public Usage kinds() {
+        return hasParts() ? new Usage(inputTokens, cacheReadTokens, cacheWriteTokens, outputTokens, reasoningTokens) : this;
+    }
+
+    /** This usage with the parts of its kinds, as a provider reported them; each clamped to what its kind holds. */
+    public Usage withParts(long cacheWrite1h, long audioInput, long imageInput, long audioOutput, long imageOutput) {
+        long cw1h = Math.min(Math.max(0, cacheWrite1h), cacheWriteTokens);
+        long audioIn = Math.min(Math.max(0, audioInput), inputTokens);
+        long imageIn = Math.min(Math.max(0, imageInput), inputTokens - audioIn);
+        long audioOut = Math.min(Math.max(0, audioOutput), outputTokens);
+        long imageOut = Math.min(Math.max(0, imageOutput), outputTokens - audioOut);
+        return new Usage(inputTokens, cacheReadTokens, cacheWriteTokens, outputTokens, reasoningTokens, cw1h, audioIn, imageIn, audioOut, imageOut,
+                serverToolCalls, units);
+    }
+
+    /** This usage with {@code serverToolCalls} as the calls of server tools. */
+    public Usage withServerToolCalls(Map<String, Long> calls) {
+        return new Usage(inputTokens, cacheReadTokens, cacheWriteTokens, outputTokens, reasoningTokens, cacheWrite1hTokens, audioInputTokens,
+                imageInputTokens, audioOutputTokens, imageOutputTokens, calls, units);
+    }
+
+    /** This usage with {@code units} as the units used. */
+    public Usage withUnits(Map<String, Long> counted) {
+        return new Usage(inputTokens, cacheReadTokens, cacheWriteTokens, outputTokens, reasoningTokens, cacheWrite1hTokens, audioInputTokens,
+                imageInputTokens, audioOutputTokens, imageOutputTokens, serverToolCalls, counted);
     }
 
     /**

@@ -48,7 +48,10 @@ public record UsageBounds(long promptTokens, long outputTokens) {
         long input = Math.min(reported.inputTokens(), left);
         long output = Math.min(reported.outputTokens(), outputTokens);
         long reasoning = Math.min(reported.reasoningTokens(), output);
-        return new Bounded(new Usage(input, cacheRead, cacheWrite, output, reasoning), true);
+        // The parts are cut with their kinds: the same counts where they still fit, else the whole of the kind that is left.
+        Usage cut = new Usage(input, cacheRead, cacheWrite, output, reasoning).withParts(reported.cacheWrite1hTokens(), reported.audioInputTokens(),
+                reported.imageInputTokens(), reported.audioOutputTokens(), reported.imageOutputTokens());
+        return new Bounded(cut.withServerToolCalls(reported.serverToolCalls()).withUnits(reported.units()), true);
     }
 
     /**
