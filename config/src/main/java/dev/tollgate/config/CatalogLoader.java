@@ -139,8 +139,6 @@ public final class CatalogLoader {
                 : null;
     }
 
-    private static final java.util.regex.Pattern SERVICE_TIER_NAME = java.util.regex.Pattern.compile("[a-z0-9_]{1,64}");
-
     /**
      * {@code serviceTiers}: optional, a mapping of a tier's name exactly as the provider's response reports it (lower
      * case letters, digits, underscores) to the percentage of the cost it bills, 1 to 1000. No price needs to be exact
@@ -153,7 +151,7 @@ public final class CatalogLoader {
             return serviceTiers;
         }
         for (String name : tiers.fieldNames()) {
-            if (!SERVICE_TIER_NAME.matcher(name).matches()) {
+            if (!ModelRow.isServiceTierName(name)) {
                 problems.add(tiers.childPath(name), "not a service tier's name: expected lower case letters, digits and underscores"
                         + " as the provider's response writes it (flex, priority, standard)");
                 continue;

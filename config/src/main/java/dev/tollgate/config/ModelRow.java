@@ -1,6 +1,7 @@
 package dev.tollgate.config;
 
 import java.net.URI;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +27,18 @@ import java.util.Set;
  *
  * <p>{@code retiredOn} is the day the provider announced the model stops being served (null when none was): its row
  * stays so replayed ledgers keep a price, and {@code tollgate pricing check} reports traffic to it after that day.
+ *
+ * <p>{@code tokenClassPrices} price {@linkplain TokenClass classes} of tokens apart from the kind they are part of
+ * (one-hour cache writes, audio and image tokens, reasoning); a class not named is billed at its kind's price.
+ * {@code serverToolFees} charge per call of a named server tool ({@code web_search}), {@code requestFeeMicros} per
+ * settled request, and {@code unitPrices} per unit of what an endpoint meters in units rather than tokens
+ * ({@code image.1024x1024.high}, {@code audio_second}); all in whole micro-units, none scaled by a time window or a
+ * service tier.
+ *
+ * <p>{@code effectiveFrom} (null: since always) and {@code effectiveUntil} (null: until replaced) bound the period in
+ * which this price set of the model is in force: a catalog may hold several rows of one (provider, model) whose
+ * periods follow one another, and a request is priced by the one in force when it was admitted. The journal names
+ * that set by its {@link #rowVersion()}.
  */
 public record ModelRow(
         String provider,
@@ -43,7 +56,13 @@ public record ModelRow(
         List<PriceTier> tiers,
         List<TimeWindow> timeWindows,
         Map<String, Integer> serviceTiers,
-        LocalDate retiredOn) {
+        LocalDate retiredOn,
+        Map<TokenClass, Long> tokenClassPrices,
+        Map<String, ServerToolFee> serverToolFees,
+        long requestFeeMicros,
+        Map<String, Long> unitPrices,
+        Instant effectiveFrom,
+        Instant effectiveUntil) {
 
     /** Prices above this (10,000 currency units per million tokens) are refused so cost arithmetic cannot overflow. */
     public static final long MAX_PRICE_MICROS_PER_MILLION_TOKENS = 10_000_000_000L;
@@ -55,6 +74,52 @@ public record ModelRow(
         tiers = List.copyOf(tiers);
         timeWindows = List.copyOf(timeWindows);
         serviceTiers = Map.copyOf(serviceTiers);
+        tokenClassPrices = Map.copyOf(tokenClassPrices);
+        serverToolFees = Map.copyOf(serverToolFees);
+        unitPrices = Map.copyOf(unitPrices);
+    }
+
+    private static final java.util.regex.Pattern SERVICE_TIER_NAME = java.util.regex.Pattern.compile("[a-z0-9_]{1,64}");
+
+    /** True for a name a service tier can have in the catalog: lower-case letters, digits and underscores, as the providers write them. */
+    public static boolean isServiceTierName(String name) {
+        return name != null && SERVICE_TIER_NAME.matcher(name).matches();
+    }
+
+    /** A row of the four kinds' prices with no classes priced apart, no fees, and in force at any time. */
+    public ModelRow(String provider, String model, Set<EndpointFamily> endpoints, String encoding, long contextWindowTokens, long maxOutputTokens,
+                    long inputMicrosPerMillionTokens, long cacheReadMicrosPerMillionTokens, long cacheWriteMicrosPerMillionTokens,
+                    long outputMicrosPerMillionTokens, LocalDate asOf, URI source, List<PriceTier> tiers, List<TimeWindow> timeWindows,
+                    Map<String, Integer> serviceTiers, LocalDate retiredOn) {
+        this(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens,
+                cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, serviceTiers, retiredOn,
+                Map.of(), Map.of(), 0, Map.of(), null, null);
+    }
+
+    /**
+     * The name the journal gives this price set of its model: its {@code effectiveFrom} as an ISO-8601 instant, or
+     * empty for a row in force since always. With the catalog version, it names the prices a debit was made at.
+     */
+    public String rowVersion() {
+        return effectiveFrom == null ? "" : effectiveFrom.toString();
+    }
+
+    /** True when this price set is in force at {@code epochMs}: from its {@code effectiveFrom} (inclusive) to its {@code effectiveUntil} (exclusive). */
+    public boolean inForceAt(long epochMs) {
+        return (effectiveFrom == null || effectiveFrom.toEpochMilli() <= epochMs) && (effectiveUntil == null || epochMs < effectiveUntil.toEpochMilli());
+    }
+
+    /** The price of a token of {@code tokenClass} at {@code tier} (null: the row's own prices): its own if priced apart, else its kind's. */
+    public long priceOf(TokenClass tokenClass, PriceTier tier) {
+        Long own = tier == null ? tokenClassPrices.get(tokenClass) : tier.tokenClassPrices().get(tokenClass);
+        if (own != null) {
+            return own;
+        }
+        return switch (tokenClass.kind()) {
+            case INPUT -> tier == null ? inputMicrosPerMillionTokens : tier.inputMicrosPerMillionTokens();
+            case CACHE_WRITE -> tier == null ? cacheWriteMicrosPerMillionTokens : tier.cacheWriteMicrosPerMillionTokens();
+            case OUTPUT -> tier == null ? outputMicrosPerMillionTokens : tier.outputMicrosPerMillionTokens();
+        };
     }
 
     /** A row whose retirement was not announced. */
@@ -94,10 +159,11 @@ public record ModelRow(
                 int percent = window.percent();
                 List<PriceTier> scaledTiers = tiers.stream().map(t -> new PriceTier(t.abovePromptTokens(), scale(t.inputMicrosPerMillionTokens(), percent),
                         scale(t.cacheReadMicrosPerMillionTokens(), percent), scale(t.cacheWriteMicrosPerMillionTokens(), percent),
-                        scale(t.outputMicrosPerMillionTokens(), percent))).toList();
+                        scale(t.outputMicrosPerMillionTokens(), percent), scale(t.tokenClassPrices(), percent))).toList();
                 return new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, scale(inputMicrosPerMillionTokens, percent),
                         scale(cacheReadMicrosPerMillionTokens, percent), scale(cacheWriteMicrosPerMillionTokens, percent),
-                        scale(outputMicrosPerMillionTokens, percent), asOf, source, scaledTiers, List.of(), serviceTiers, retiredOn);
+                        scale(outputMicrosPerMillionTokens, percent), asOf, source, scaledTiers, List.of(), serviceTiers, retiredOn,
+                        scale(tokenClassPrices, percent), serverToolFees, requestFeeMicros, unitPrices, effectiveFrom, effectiveUntil);
             }
         }
         return this;
@@ -105,6 +171,12 @@ public record ModelRow(
 
     private static long scale(long microsPerMillionTokens, int percent) {
         return microsPerMillionTokens * percent / 100;
+    }
+
+    private static Map<TokenClass, Long> scale(Map<TokenClass, Long> prices, int percent) {
+        Map<TokenClass, Long> scaled = new java.util.EnumMap<>(TokenClass.class);
+        prices.forEach((tokenClass, price) -> scaled.put(tokenClass, scale(price, percent)));
+        return scaled;
     }
 
     /** A row priced the same at any prompt length. */
@@ -128,10 +200,10 @@ public record ModelRow(
         return applies;
     }
 
-    /** The output price of a request whose whole prompt is {@code promptTokens}. */
+    /** The dearest an output token can be billed at in a request whose whole prompt is {@code promptTokens}: its tier's output or output class price. */
     public long outputMicrosPerMillionTokens(long promptTokens) {
         PriceTier tier = tierFor(promptTokens);
-        return tier == null ? outputMicrosPerMillionTokens : tier.outputMicrosPerMillionTokens();
+        return tier == null ? maxOutputMicrosPerMillionTokens() : tier.maxOutputMicrosPerMillionTokens();
     }
 
     /**
@@ -150,10 +222,21 @@ public record ModelRow(
 
     /** The dearest output price a request whose prompt is at most {@code promptBoundTokens} can be billed at. */
     public long maxOutputMicrosPerMillionTokens(long promptBoundTokens) {
-        long max = outputMicrosPerMillionTokens;
+        long max = maxOutputMicrosPerMillionTokens();
         for (PriceTier tier : tiers) {
             if (promptBoundTokens > tier.abovePromptTokens()) {
-                max = Math.max(max, tier.outputMicrosPerMillionTokens());
+                max = Math.max(max, tier.maxOutputMicrosPerMillionTokens());
+            }
+        }
+        return max;
+    }
+
+    /** The most one output token can cost at the row's own prices: its output price or that of a class part of the output. */
+    public long maxOutputMicrosPerMillionTokens() {
+        long max = outputMicrosPerMillionTokens;
+        for (Map.Entry<TokenClass, Long> price : tokenClassPrices.entrySet()) {
+            if (price.getKey().kind() == TokenClass.Kind.OUTPUT) {
+                max = Math.max(max, price.getValue());
             }
         }
         return max;
@@ -181,8 +264,14 @@ public record ModelRow(
         return endpoints.contains(family);
     }
 
-    /** The most one prompt token can cost at the row's own prices: whichever of plain, cache-read and cache-write input is dearest. */
+    /** The most one prompt token can cost at the row's own prices: the dearest of plain, cache-read and cache-write input and of the classes part of them. */
     public long maxInputMicrosPerMillionTokens() {
-        return Math.max(inputMicrosPerMillionTokens, Math.max(cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens));
+        long max = Math.max(inputMicrosPerMillionTokens, Math.max(cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens));
+        for (Map.Entry<TokenClass, Long> price : tokenClassPrices.entrySet()) {
+            if (price.getKey().kind() != TokenClass.Kind.OUTPUT) {
+                max = Math.max(max, price.getValue());
+            }
+        }
+        return max;
     }
 }

@@ -61,7 +61,8 @@ public final class PriceCatalog {
         StringBuilder canonical = new StringBuilder(256 * (rows.size() + 1));
         append(canonical, currency);
         append(canonical, microsPerUnit);
-        List<ModelRow> sorted = rows.stream().sorted(Comparator.comparing(ModelRow::provider).thenComparing(ModelRow::model)).toList();
+        List<ModelRow> sorted = rows.stream().sorted(Comparator.comparing(ModelRow::provider).thenComparing(ModelRow::model)
+                .thenComparing(row -> row.effectiveFrom() == null ? java.time.Instant.MIN : row.effectiveFrom())).toList();
         for (ModelRow row : sorted) {
             append(canonical, row.provider());
             append(canonical, row.model());
@@ -101,12 +102,50 @@ public final class PriceCatalog {
                 append(canonical, serviceTier);
                 append(canonical, row.serviceTiers().get(serviceTier));
             }
+            appendClassPrices(canonical, "class", row.tokenClassPrices());
+            for (PriceTier tier : row.tiers()) {
+                appendClassPrices(canonical, "tierClass" + tier.abovePromptTokens(), tier.tokenClassPrices());
+            }
+            for (String tool : row.serverToolFees().keySet().stream().sorted().toList()) {
+                append(canonical, "serverTool");
+                append(canonical, tool);
+                append(canonical, row.serverToolFees().get(tool).microsPerCall());
+                append(canonical, row.serverToolFees().get(tool).maxCallsPerRequest());
+            }
+            if (row.requestFeeMicros() != 0) {
+                append(canonical, "requestFee");
+                append(canonical, row.requestFeeMicros());
+            }
+            for (String unit : row.unitPrices().keySet().stream().sorted().toList()) {
+                append(canonical, "unit");
+                append(canonical, unit);
+                append(canonical, row.unitPrices().get(unit));
+            }
+            if (row.effectiveFrom() != null) {
+                append(canonical, "from");
+                append(canonical, row.effectiveFrom());
+            }
+            if (row.effectiveUntil() != null) {
+                append(canonical, "until");
+                append(canonical, row.effectiveUntil());
+            }
         }
         try {
             byte[] digest = MessageDigest.getInstance("SHA-256").digest(canonical.toString().getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(digest, 0, 8);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    private static void appendClassPrices(StringBuilder canonical, String label, Map<TokenClass, Long> prices) {
+        for (TokenClass tokenClass : TokenClass.values()) { // in the enum's order, whatever the map's
+            Long price = prices.get(tokenClass);
+            if (price != null) {
+                append(canonical, label);
+                append(canonical, tokenClass.yamlName());
+                append(canonical, price);
+            }
         }
     }
 

@@ -222,13 +222,21 @@ final class Billing {
     private RequestFacts facts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()),
-                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion());
+                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier());
+    }
+
+    /**
+     * The served tier as the journal keeps it: a name the catalog could list (so one re-rating can price), else none. The
+     * provider's string is untrusted and only a listed name changes the price, so an odd one is not worth its bytes.
+     */
+    private String journaledServiceTier() {
+        return ModelRow.isServiceTierName(servedServiceTier) ? servedServiceTier : "";
     }
 
     /** The facts without anything the provider said, for the release that follows a record that would not encode. */
     private RequestFacts minimalFacts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
-                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()), "", route.catalogVersion());
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()), "", route.catalogVersion(), row().rowVersion(), "");
     }
 
     /**

@@ -192,7 +192,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     private long outputPrice() {
         UsageFields usage = meter.usage();
         if (row.tiers().isEmpty() || !usage.promptKnown(family)) {
-            return row.tiers().isEmpty() ? row.outputMicrosPerMillionTokens() : exchange.plan().outputMicrosPerMillionTokens();
+            return row.tiers().isEmpty() ? row.maxOutputMicrosPerMillionTokens() : exchange.plan().outputMicrosPerMillionTokens();
         }
         return row.outputMicrosPerMillionTokens(CostRule.promptTokens(usage.toUsage(family, 0, 0)));
     }
