@@ -109,6 +109,20 @@ public final class CatalogLoader {
         List<TimeWindow> timeWindows = timeWindows(row, problems);
         LocalDate retiredOn = row.has("retiredOn") ? row.date("retiredOn") : null;
         java.util.Map<String, Integer> serviceTiers = serviceTiers(row, problems);
+        java.util.Map<TokenClass, Long> tokenClassPrices = tokenClassPrices(row, problems);
+        java.util.Map<String, ServerToolFee> serverToolFees = serverToolFees(row, problems);
+        long requestFeeMicros = row.optionalNonNegativeLong("requestFeeMicros", 0);
+        if (requestFeeMicros > ServerToolFee.MAX_MICROS_PER_CALL) {
+            problems.add(row.childPath("requestFeeMicros"), "must be at most " + ServerToolFee.MAX_MICROS_PER_CALL + " micros");
+        }
+        java.util.Map<String, Long> unitPrices = unitPrices(row, problems);
+        for (int i = 0; i < tiers.size(); i++) {
+            if (!tiers.get(i).tokenClassPrices().keySet().equals(tokenClassPrices.keySet())) {
+                problems.add(row.childPath("tiers") + "[" + i + "]." + TOKEN_CLASSES, "must reprice exactly the token classes the row prices apart "
+                        + names(tokenClassPrices.keySet()) + ", found " + names(tiers.get(i).tokenClassPrices().keySet())
+                        + ": a class left out would keep its short-prompt price in a long prompt");
+            }
+        }
         row.rejectUnknown();
 
         if (contextWindowTokens == 0 && row.has("contextWindowTokens")) {
@@ -133,10 +147,122 @@ public final class CatalogLoader {
             protocol = family.protocol();
         }
         return problems.lines().size() == before
-                && exactInEveryWindow(row, timeWindows, tiers, new long[] {input, cacheRead, cacheWrite, output}, problems)
+                && exactInEveryWindow(row, timeWindows, tiers, prices(new long[] {input, cacheRead, cacheWrite, output}, tokenClassPrices), problems)
                 ? new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, input, cacheRead, cacheWrite, output, asOf, source,
-                tiers, timeWindows, serviceTiers, retiredOn)
+                tiers, timeWindows, serviceTiers, retiredOn, tokenClassPrices, serverToolFees, requestFeeMicros, unitPrices, null, null)
                 : null;
+    }
+
+    static final String TOKEN_CLASSES = "tokenClassMicrosPerMillionTokens";
+
+    private static long[] prices(long[] kinds, java.util.Map<TokenClass, Long> classes) {
+        long[] all = java.util.Arrays.copyOf(kinds, kinds.length + classes.size());
+        int i = kinds.length;
+        for (long price : classes.values()) {
+            all[i++] = price;
+        }
+        return all;
+    }
+
+    private static String names(java.util.Set<TokenClass> classes) {
+        return classes.stream().map(TokenClass::yamlName).sorted().toList().toString();
+    }
+
+    /**
+     * {@code tokenClassMicrosPerMillionTokens}: optional, a mapping of a {@linkplain TokenClass token class}
+     * ({@code cache_write_1h}, {@code audio_input}...) to its price; a name that is no token class is refused, so a
+     * misspelt class is never billed at its kind's price unnoticed.
+     */
+    private static java.util.Map<TokenClass, Long> tokenClassPrices(YamlObject row, Problems problems) {
+        java.util.Map<TokenClass, Long> prices = new java.util.EnumMap<>(TokenClass.class);
+        YamlObject classes = row.object(TOKEN_CLASSES, false);
+        if (classes == null) {
+            return prices;
+        }
+        for (String name : classes.fieldNames()) {
+            TokenClass tokenClass = TokenClass.parse(name);
+            if (tokenClass == null) {
+                problems.add(classes.childPath(name), "unknown token class; expected one of "
+                        + java.util.Arrays.stream(TokenClass.values()).map(TokenClass::yamlName).toList()
+                        + " (the kinds input, cache read, cache write and output have fields of their own)");
+                continue;
+            }
+            int before = problems.lines().size();
+            long price = price(classes, name, problems);
+            if (problems.lines().size() == before) {
+                prices.put(tokenClass, price);
+            }
+        }
+        return prices;
+    }
+
+    private static final java.util.regex.Pattern COUNTED_NAME = java.util.regex.Pattern.compile("[a-z0-9_.]{1,64}");
+
+    /**
+     * {@code serverToolFees}: optional, a server tool's name as the provider's usage reports it ({@code web_search}) to
+     * its {@code microsPerCall} and {@code maxCallsPerRequest} (the calls a reservation covers when the request sets no
+     * {@code max_uses}).
+     */
+    private static java.util.Map<String, ServerToolFee> serverToolFees(YamlObject row, Problems problems) {
+        java.util.Map<String, ServerToolFee> fees = new java.util.LinkedHashMap<>();
+        YamlObject tools = row.object("serverToolFees", false);
+        if (tools == null) {
+            return fees;
+        }
+        for (String name : tools.fieldNames()) {
+            if (!COUNTED_NAME.matcher(name).matches() || name.contains(".")) {
+                problems.add(tools.childPath(name), "not a server tool's name: expected lower case letters, digits and underscores (web_search)");
+                continue;
+            }
+            YamlObject fee = tools.object(name, true);
+            if (fee == null) {
+                continue;
+            }
+            int before = problems.lines().size();
+            long micros = fee.nonNegativeLong("microsPerCall");
+            if (micros > ServerToolFee.MAX_MICROS_PER_CALL) {
+                problems.add(fee.childPath("microsPerCall"), "must be at most " + ServerToolFee.MAX_MICROS_PER_CALL + " micros");
+            }
+            long maxCalls = fee.nonNegativeLong("maxCallsPerRequest");
+            if (maxCalls == 0 && fee.has("maxCallsPerRequest") || maxCalls > ServerToolFee.MAX_CALLS_PER_REQUEST) {
+                problems.add(fee.childPath("maxCallsPerRequest"), "must be 1.." + ServerToolFee.MAX_CALLS_PER_REQUEST);
+            }
+            fee.rejectUnknown();
+            if (problems.lines().size() == before) {
+                fees.put(name, new ServerToolFee(micros, maxCalls));
+            }
+        }
+        return fees;
+    }
+
+    /**
+     * {@code unitPricesMicros}: optional, a unit's name ({@code image.1024x1024.high}, {@code audio_second}) to its price
+     * in whole micro-units per unit, for an endpoint metered in units rather than tokens.
+     */
+    private static java.util.Map<String, Long> unitPrices(YamlObject row, Problems problems) {
+        java.util.Map<String, Long> prices = new java.util.LinkedHashMap<>();
+        YamlObject units = row.object("unitPricesMicros", false);
+        if (units == null) {
+            return prices;
+        }
+        if (units.fieldNames().size() > 64) {
+            problems.add(row.childPath("unitPricesMicros"), "at most 64 units");
+        }
+        for (String name : units.fieldNames()) {
+            if (!COUNTED_NAME.matcher(name).matches()) {
+                problems.add(units.childPath(name), "not a unit's name: expected lower case letters, digits, underscores and dots (image.1024x1024.high)");
+                continue;
+            }
+            int before = problems.lines().size();
+            long micros = units.nonNegativeLong(name);
+            if (micros > ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS) {
+                problems.add(units.childPath(name), "must be at most " + ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS + " micros");
+            }
+            if (problems.lines().size() == before) {
+                prices.put(name, micros);
+            }
+        }
+        return prices;
     }
 
     /**
@@ -262,6 +388,7 @@ public final class CatalogLoader {
         for (PriceTier tier : tiers) {
             all.addAll(List.of(tier.inputMicrosPerMillionTokens(), tier.cacheReadMicrosPerMillionTokens(), tier.cacheWriteMicrosPerMillionTokens(),
                     tier.outputMicrosPerMillionTokens()));
+            all.addAll(tier.tokenClassPrices().values());
         }
         boolean exact = true;
         for (int i = 0; i < windows.size(); i++) {
@@ -295,7 +422,7 @@ public final class CatalogLoader {
             long above = tier.nonNegativeLong("abovePromptTokens");
             PriceTier parsed = new PriceTier(above, price(tier, "inputMicrosPerMillionTokens", problems),
                     price(tier, "cacheReadMicrosPerMillionTokens", problems), price(tier, "cacheWriteMicrosPerMillionTokens", problems),
-                    price(tier, "outputMicrosPerMillionTokens", problems));
+                    price(tier, "outputMicrosPerMillionTokens", problems), tokenClassPrices(tier, problems));
             tier.rejectUnknown();
             if (above <= previous && tier.has("abovePromptTokens")) {
                 problems.add(tier.childPath("abovePromptTokens"), previous == 0 ? "must be positive"

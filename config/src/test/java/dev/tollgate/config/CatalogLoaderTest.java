@@ -167,7 +167,8 @@ class CatalogLoaderTest {
                 "prices.yaml: models[0].inputMicrosPerMillionTokens: must not be negative, found -5",
                 "prices.yaml: models[1].colour: unknown field (known fields: provider, model, endpoints, encoding, contextWindowTokens, "
                         + "maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, "
-                        + "outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, retiredOn, serviceTiers)",
+                        + "outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, retiredOn, serviceTiers, tokenClassMicrosPerMillionTokens, "
+                        + "serverToolFees, requestFeeMicros, unitPricesMicros)",
                 "prices.yaml: models[3].encoding: expected one of " + CatalogLoader.ENCODINGS + ", found \"nope\"",
                 "prices.yaml: models[5]: duplicate model row (openai, d)",
                 "prices.yaml: extra: unknown field (known fields: currency, microsPerUnit, models)");

@@ -2,10 +2,12 @@ package dev.tollgate.metering;
 
 import dev.tollgate.config.ModelRow;
 import dev.tollgate.config.PriceTier;
+import dev.tollgate.config.ServerToolFee;
+import dev.tollgate.config.TokenClass;
 import java.math.BigInteger;
 
 /**
- * The one rounding rule for money: a request's exact cost is the rational number
+ * The one rounding rule for money: a request's exact cost (its parts priced apart, see {@link #costMicros(ModelRow, Usage, int)}) is the rational number
  * {@code (input * inputPrice + cacheRead * cacheReadPrice + cacheWrite * cacheWritePrice + output * outputPrice) / 1,000,000}
  * micro-units (prices are per million tokens; those of the row's {@linkplain ModelRow#tierFor tier} for the request's
  * whole prompt when the row reprices long prompts), times the {@linkplain ModelRow#servicePercent service tier's}
@@ -28,25 +30,98 @@ public final class CostRule {
         return costMicros(row, usage, 100);
     }
 
-    /** The cost of {@code usage} served at a service tier billed at {@code percent} of the row's prices (100: the prices as listed). */
+    /**
+     * The cost of {@code usage} served at a service tier billed at {@code percent} of the row's prices (100: the prices as
+     * listed). Each token is priced once, by the most specific class the row prices: a part of a kind that the row prices
+     * apart (a one-hour cache write, an audio token) at its class's price, the rest of the kind at the kind's. The
+     * service tier's percentage scales the tokens' exact cost; the fees (per request, per server tool call, per unit)
+     * are whole micro-units added after the one rounding, so they are neither scaled nor rounded.
+     */
     public static long costMicros(ModelRow row, Usage usage, int percent) {
+        return Usage.saturatedSum(tokensMicros(row, usage, percent), feesMicros(row, usage));
+    }
+
+    /** The tokens' part of {@link #costMicros(ModelRow, Usage, int)}: their exact cost at {@code percent}, rounded up once; no fees. */
+    public static long tokensMicros(ModelRow row, Usage usage, int percent) {
         PriceTier tier = row.tiers().isEmpty() ? null : row.tierFor(promptTokens(usage));
-        long input = tier == null ? row.inputMicrosPerMillionTokens() : tier.inputMicrosPerMillionTokens();
-        long cacheRead = tier == null ? row.cacheReadMicrosPerMillionTokens() : tier.cacheReadMicrosPerMillionTokens();
-        long cacheWrite = tier == null ? row.cacheWriteMicrosPerMillionTokens() : tier.cacheWriteMicrosPerMillionTokens();
-        long output = tier == null ? row.outputMicrosPerMillionTokens() : tier.outputMicrosPerMillionTokens();
+        long tokensMicros;
         try {
-            long numerator = Math.addExact(
-                    Math.addExact(Math.multiplyExact(usage.inputTokens(), input), Math.multiplyExact(usage.cacheReadTokens(), cacheRead)),
-                    Math.addExact(Math.multiplyExact(usage.cacheWriteTokens(), cacheWrite), Math.multiplyExact(usage.outputTokens(), output)));
-            return percent == 100 ? ceilDiv(numerator) : Math.ceilDiv(Math.multiplyExact(numerator, percent), PERCENT_TOKENS_PER_PRICE_UNIT);
+            long numerator = exactNumerator(row, tier, usage); // the common case, without allocating
+            tokensMicros = percent == 100 ? ceilDiv(numerator) : Math.ceilDiv(Math.multiplyExact(numerator, percent), PERCENT_TOKENS_PER_PRICE_UNIT);
         } catch (ArithmeticException overflow) {
-            BigInteger numerator = BigInteger.valueOf(usage.inputTokens()).multiply(BigInteger.valueOf(input))
-                    .add(BigInteger.valueOf(usage.cacheReadTokens()).multiply(BigInteger.valueOf(cacheRead)))
-                    .add(BigInteger.valueOf(usage.cacheWriteTokens()).multiply(BigInteger.valueOf(cacheWrite)))
-                    .add(BigInteger.valueOf(usage.outputTokens()).multiply(BigInteger.valueOf(output)));
-            return saturatedCeilDiv(numerator.multiply(BigInteger.valueOf(percent)), PERCENT_TOKENS_PER_PRICE_UNIT);
+            long[] terms = terms(row, tier, usage);
+            BigInteger numerator = BigInteger.ZERO;
+            for (int i = 0; i < terms.length; i += 2) {
+                numerator = numerator.add(BigInteger.valueOf(terms[i]).multiply(BigInteger.valueOf(terms[i + 1])));
+            }
+            tokensMicros = saturatedCeilDiv(numerator.multiply(BigInteger.valueOf(percent)), PERCENT_TOKENS_PER_PRICE_UNIT);
         }
+        return tokensMicros;
+    }
+
+    /** The sum of {@link #terms}' products, throwing on overflow. */
+    private static long exactNumerator(ModelRow row, PriceTier tier, Usage usage) {
+        long plainInput = usage.inputTokens() - usage.audioInputTokens() - usage.imageInputTokens();
+        long fiveMinuteWrites = usage.cacheWriteTokens() - usage.cacheWrite1hTokens();
+        long otherOutput = usage.outputTokens() - usage.audioOutputTokens() - usage.imageOutputTokens();
+        long reasoning = Math.min(usage.reasoningTokens(), otherOutput);
+        long n = Math.multiplyExact(plainInput, tier == null ? row.inputMicrosPerMillionTokens() : tier.inputMicrosPerMillionTokens());
+        n = Math.addExact(n, Math.multiplyExact(usage.cacheReadTokens(), tier == null ? row.cacheReadMicrosPerMillionTokens() : tier.cacheReadMicrosPerMillionTokens()));
+        n = Math.addExact(n, Math.multiplyExact(fiveMinuteWrites, tier == null ? row.cacheWriteMicrosPerMillionTokens() : tier.cacheWriteMicrosPerMillionTokens()));
+        n = Math.addExact(n, Math.multiplyExact(otherOutput - reasoning, tier == null ? row.outputMicrosPerMillionTokens() : tier.outputMicrosPerMillionTokens()));
+        n = Math.addExact(n, Math.multiplyExact(usage.audioInputTokens(), row.priceOf(TokenClass.AUDIO_INPUT, tier)));
+        n = Math.addExact(n, Math.multiplyExact(usage.imageInputTokens(), row.priceOf(TokenClass.IMAGE_INPUT, tier)));
+        n = Math.addExact(n, Math.multiplyExact(usage.cacheWrite1hTokens(), row.priceOf(TokenClass.CACHE_WRITE_1H, tier)));
+        n = Math.addExact(n, Math.multiplyExact(reasoning, row.priceOf(TokenClass.REASONING, tier)));
+        n = Math.addExact(n, Math.multiplyExact(usage.audioOutputTokens(), row.priceOf(TokenClass.AUDIO_OUTPUT, tier)));
+        return Math.addExact(n, Math.multiplyExact(usage.imageOutputTokens(), row.priceOf(TokenClass.IMAGE_OUTPUT, tier)));
+    }
+
+    /** (tokens, price) pairs, one per class of token priced, each token in exactly one. */
+    private static long[] terms(ModelRow row, PriceTier tier, Usage usage) {
+        long plainInput = usage.inputTokens() - usage.audioInputTokens() - usage.imageInputTokens(); // Usage keeps the parts within their kind
+        long fiveMinuteWrites = usage.cacheWriteTokens() - usage.cacheWrite1hTokens();
+        long otherOutput = usage.outputTokens() - usage.audioOutputTokens() - usage.imageOutputTokens();
+        long reasoning = Math.min(usage.reasoningTokens(), otherOutput); // reasoning is text output; at the output price unless priced apart
+        return new long[] {
+                plainInput, tier == null ? row.inputMicrosPerMillionTokens() : tier.inputMicrosPerMillionTokens(),
+                usage.audioInputTokens(), row.priceOf(TokenClass.AUDIO_INPUT, tier),
+                usage.imageInputTokens(), row.priceOf(TokenClass.IMAGE_INPUT, tier),
+                usage.cacheReadTokens(), tier == null ? row.cacheReadMicrosPerMillionTokens() : tier.cacheReadMicrosPerMillionTokens(),
+                fiveMinuteWrites, tier == null ? row.cacheWriteMicrosPerMillionTokens() : tier.cacheWriteMicrosPerMillionTokens(),
+                usage.cacheWrite1hTokens(), row.priceOf(TokenClass.CACHE_WRITE_1H, tier),
+                otherOutput - reasoning, tier == null ? row.outputMicrosPerMillionTokens() : tier.outputMicrosPerMillionTokens(),
+                reasoning, row.priceOf(TokenClass.REASONING, tier),
+                usage.audioOutputTokens(), row.priceOf(TokenClass.AUDIO_OUTPUT, tier),
+                usage.imageOutputTokens(), row.priceOf(TokenClass.IMAGE_OUTPUT, tier)};
+    }
+
+    /**
+     * The fees of a request in whole micro-units: the row's per-request fee, each server tool call the row charges for,
+     * each unit the row prices (saturating). A tool or unit the row names no price for costs nothing here: the re-rating
+     * report lists what a catalog could not price.
+     */
+    public static long feesMicros(ModelRow row, Usage usage) {
+        long fees = row.requestFeeMicros();
+        for (java.util.Map.Entry<String, Long> calls : usage.serverToolCalls().entrySet()) {
+            ServerToolFee fee = row.serverToolFees().get(calls.getKey());
+            if (fee != null) {
+                fees = Usage.saturatedSum(fees, saturatedProduct(calls.getValue(), fee.microsPerCall()));
+            }
+        }
+        for (java.util.Map.Entry<String, Long> units : usage.units().entrySet()) {
+            Long price = row.unitPrices().get(units.getKey());
+            if (price != null) {
+                fees = Usage.saturatedSum(fees, saturatedProduct(units.getValue(), price));
+            }
+        }
+        return fees;
+    }
+
+    private static long saturatedProduct(long a, long b) {
+        long high = Math.multiplyHigh(a, b);
+        long product = a * b;
+        return high != 0 || product < 0 ? Long.MAX_VALUE : product; // both non-negative
     }
 
     /** The whole prompt a tier's threshold is measured against: plain input, cache reads and cache writes (saturating). */

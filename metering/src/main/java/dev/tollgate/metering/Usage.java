@@ -83,6 +83,10 @@ public record Usage(long inputTokens, long cacheReadTokens, long cacheWriteToken
 
     /** This usage with the parts of its kinds, as a provider reported them; each clamped to what its kind holds. */
     public Usage withParts(long cacheWrite1h, long audioInput, long imageInput, long audioOutput, long imageOutput) {
+        if ((cacheWrite1h | audioInput | imageInput | audioOutput | imageOutput) == 0 && cacheWrite1hTokens == 0 && audioInputTokens == 0
+                && imageInputTokens == 0 && audioOutputTokens == 0 && imageOutputTokens == 0) {
+            return this; // the common case: a report without parts, read per stream event
+        }
         long cw1h = Math.min(Math.max(0, cacheWrite1h), cacheWriteTokens);
         long audioIn = Math.min(Math.max(0, audioInput), inputTokens);
         long imageIn = Math.min(Math.max(0, imageInput), inputTokens - audioIn);

@@ -9,11 +9,22 @@ package dev.tollgate.metering;
  * could not have happened, so the request is billed at the bound and the difference is reported as
  * drift instead of debiting the account for it.
  */
-public record UsageBounds(long promptTokens, long outputTokens) {
+public record UsageBounds(long promptTokens, long outputTokens, java.util.Map<String, Long> serverToolCalls) {
     public UsageBounds {
         if (promptTokens < 0 || outputTokens < 0) {
             throw new IllegalArgumentException("negative bound");
         }
+        serverToolCalls = java.util.Map.copyOf(serverToolCalls);
+    }
+
+    /** Bounds of a request whose row charges for no server tool, so no tool's calls are bounded. */
+    public UsageBounds(long promptTokens, long outputTokens) {
+        this(promptTokens, outputTokens, java.util.Map.of());
+    }
+
+    /** These bounds with {@code calls} as the most calls of each server tool the row charges for (0 for one the request did not declare). */
+    public UsageBounds withServerToolCalls(java.util.Map<String, Long> calls) {
+        return new UsageBounds(promptTokens, outputTokens, calls);
     }
 
     /** The bounds of a request whose prompt is bounded by {@code promptBoundTokens} and whose {@code choices} each stop at {@code outputCapPerChoice}. */
@@ -37,8 +48,9 @@ public record UsageBounds(long promptTokens, long outputTokens) {
     public Bounded apply(Usage reported) {
         boolean promptWithin = saturatingAdd(saturatingAdd(reported.inputTokens(), reported.cacheReadTokens()), reported.cacheWriteTokens()) <= promptTokens;
         boolean outputWithin = reported.outputTokens() <= outputTokens;
+        java.util.Map<String, Long> calls = boundedCalls(reported.serverToolCalls());
         if (promptWithin && outputWithin) {
-            return new Bounded(reported, false);
+            return calls == null ? new Bounded(reported, false) : new Bounded(reported.withServerToolCalls(calls), true);
         }
         long left = promptTokens;
         long cacheRead = Math.min(reported.cacheReadTokens(), left);
@@ -51,7 +63,33 @@ public record UsageBounds(long promptTokens, long outputTokens) {
         // The parts are cut with their kinds: the same counts where they still fit, else the whole of the kind that is left.
         Usage cut = new Usage(input, cacheRead, cacheWrite, output, reasoning).withParts(reported.cacheWrite1hTokens(), reported.audioInputTokens(),
                 reported.imageInputTokens(), reported.audioOutputTokens(), reported.imageOutputTokens());
-        return new Bounded(cut.withServerToolCalls(reported.serverToolCalls()).withUnits(reported.units()), true);
+        return new Bounded(cut.withServerToolCalls(calls == null ? reported.serverToolCalls() : calls).withUnits(reported.units()), true);
+    }
+
+    /**
+     * The calls to bill when some bounded tool was reported beyond its bound (each cut to it; a tool bounded at 0,
+     * one the request never declared, left out), or null when every reported count is within its bound. A tool
+     * without a bound costs nothing, so it is kept as reported.
+     */
+    private java.util.Map<String, Long> boundedCalls(java.util.Map<String, Long> reported) {
+        if (serverToolCalls.isEmpty() || reported.isEmpty()) {
+            return null;
+        }
+        java.util.Map<String, Long> billed = null;
+        for (java.util.Map.Entry<String, Long> calls : reported.entrySet()) {
+            Long bound = serverToolCalls.get(calls.getKey());
+            if (bound != null && calls.getValue() > bound) {
+                if (billed == null) {
+                    billed = new java.util.HashMap<>(reported);
+                }
+                if (bound == 0) {
+                    billed.remove(calls.getKey());
+                } else {
+                    billed.put(calls.getKey(), bound);
+                }
+            }
+        }
+        return billed;
     }
 
     /**

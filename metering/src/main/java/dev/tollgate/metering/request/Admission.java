@@ -37,15 +37,61 @@ public final class Admission {
     /**
      * The money bounds of one request, before any reservation; {@code outputMicrosPerMillionTokens} is the output price
      * they assume (the dearest the prompt bound can reach) and {@code servicePercent} the service tier's percentage (the
-     * dearest the request can be served at).
+     * dearest the request can be served at). {@code feesWorstMicros} is the most its fees can be (the row's per-request
+     * fee and each server tool it declares, at most {@code serverToolCallBounds} calls of each), counted in the worst case
+     * and the minimum beside the prompt's.
      */
     public record Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
-                       long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens, int servicePercent) {
+                       long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens, int servicePercent,
+                       long feesWorstMicros, java.util.Map<String, Long> serverToolCallBounds) {
+        public Plan {
+            serverToolCallBounds = java.util.Map.copyOf(serverToolCallBounds);
+        }
+
+        /** A plan without fees. */
+        public Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
+                    long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens, int servicePercent) {
+            this(promptBoundTokens, promptWorstMicros, outputCapTokens, choices, worstCaseMicros, minimumMicros, outputMicrosPerMillionTokens, servicePercent,
+                    0, java.util.Map.of());
+        }
+
         /** A plan at the row's own prices, as before service tiers. */
         public Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
                     long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens) {
             this(promptBoundTokens, promptWorstMicros, outputCapTokens, choices, worstCaseMicros, minimumMicros, outputMicrosPerMillionTokens, 100);
         }
+    }
+
+    /**
+     * The most calls of each server tool the row charges for that {@code request} can make: the tool's {@code max_uses}
+     * where the request declares the tool with one, the catalog's {@code maxCallsPerRequest} where it declares it
+     * without, and 0 where it does not declare it (a provider runs no server tool it was not given). A tool is declared
+     * by an entry of {@code tools} whose {@code type} is its name or its name and a version ({@code web_search_20250305},
+     * {@code web_search_preview}).
+     */
+    public static java.util.Map<String, Long> serverToolCallBounds(InspectedRequest request, ModelRow row) {
+        if (row.serverToolFees().isEmpty()) {
+            return java.util.Map.of();
+        }
+        java.util.Map<String, Long> bounds = new java.util.HashMap<>();
+        com.fasterxml.jackson.databind.JsonNode tools = request.body().get("tools");
+        for (java.util.Map.Entry<String, dev.tollgate.config.ServerToolFee> fee : row.serverToolFees().entrySet()) {
+            long bound = 0;
+            if (tools != null && tools.isArray()) {
+                for (com.fasterxml.jackson.databind.JsonNode tool : tools) {
+                    com.fasterxml.jackson.databind.JsonNode type = tool.get("type");
+                    if (type != null && type.isTextual() && (type.textValue().equals(fee.getKey()) || type.textValue().startsWith(fee.getKey() + "_"))) {
+                        com.fasterxml.jackson.databind.JsonNode maxUses = tool.get("max_uses");
+                        long declared = maxUses != null && maxUses.canConvertToLong() && maxUses.isIntegralNumber() && maxUses.longValue() > 0
+                                ? Math.min(maxUses.longValue(), dev.tollgate.config.ServerToolFee.MAX_CALLS_PER_REQUEST)
+                                : fee.getValue().maxCallsPerRequest();
+                        bound = Math.min(dev.tollgate.config.ServerToolFee.MAX_CALLS_PER_REQUEST, bound + declared); // a tool declared twice may run both
+                    }
+                }
+            }
+            bounds.put(fee.getKey(), bound);
+        }
+        return bounds;
     }
 
     /**
@@ -76,22 +122,31 @@ public final class Admission {
         int percent = servicePercent(request, row);
         long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens(promptBound), percent);
         long outputPrice = row.maxOutputMicrosPerMillionTokens(promptBound);
+        java.util.Map<String, Long> callBounds = serverToolCallBounds(request, row);
+        long fees = CostRule.feesMicros(row, dev.tollgate.metering.Usage.ZERO.withServerToolCalls(positive(callBounds)));
         if (request.family() == EndpointFamily.EMBEDDINGS) {
-            return new Plan(promptBound, promptWorst, 0, 1, promptWorst, promptWorst, outputPrice, percent);
+            return new Plan(promptBound, promptWorst, 0, 1, promptWorst + fees, promptWorst + fees, outputPrice, percent, fees, callBounds);
         }
         long outputCap = request.requestedOutputTokens() > 0
                 ? Math.min(request.requestedOutputTokens(), row.maxOutputTokens())
                 : row.maxOutputTokens();
         int choices = request.choices();
-        long worst = promptWorst + CostRule.costMicros(outputCap * choices, outputPrice, percent);
+        long worst = promptWorst + fees + CostRule.costMicros(outputCap * choices, outputPrice, percent);
         long minimumOutput = Math.min(outputCap, limits.minOutputTokens());
-        long minimum = promptWorst + CostRule.costMicros(minimumOutput * choices, outputPrice, percent);
-        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice, percent);
+        long minimum = promptWorst + fees + CostRule.costMicros(minimumOutput * choices, outputPrice, percent);
+        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice, percent, fees, callBounds);
     }
 
-    /** Output tokens per choice that {@code heldMicros} pays for once the prompt bound is paid, capped by the plan. */
+    private static java.util.Map<String, Long> positive(java.util.Map<String, Long> bounds) {
+        java.util.Map<String, Long> positive = new java.util.HashMap<>(bounds);
+        positive.values().removeIf(bound -> bound == 0);
+        return positive;
+    }
+
+    /** Output tokens per choice that {@code heldMicros} pays for once the prompt bound and the fees are paid, capped by the plan. */
     public static long affordableOutputTokens(Plan plan, ModelRow row, long heldMicros) {
-        long total = CostRule.tokensAffordable(heldMicros - plan.promptWorstMicros(), plan.outputMicrosPerMillionTokens(), plan.servicePercent());
+        long total = CostRule.tokensAffordable(heldMicros - plan.promptWorstMicros() - plan.feesWorstMicros(), plan.outputMicrosPerMillionTokens(),
+                plan.servicePercent());
         return Math.min(plan.outputCapTokens(), total / plan.choices());
     }
 

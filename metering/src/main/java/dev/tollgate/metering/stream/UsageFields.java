@@ -23,7 +23,18 @@ public final class UsageFields {
         INPUT_CACHED_TOKENS("input_tokens_details.cached_tokens"),
         OUTPUT_REASONING_TOKENS("output_tokens_details.reasoning_tokens"),
         CACHE_READ_INPUT_TOKENS("cache_read_input_tokens"),
-        CACHE_CREATION_INPUT_TOKENS("cache_creation_input_tokens");
+        CACHE_CREATION_INPUT_TOKENS("cache_creation_input_tokens"),
+        /** Anthropic: the one-hour part of the cache writes (the five-minute part is {@code ephemeral_5m_input_tokens}, the rest). */
+        CACHE_CREATION_1H_INPUT_TOKENS("cache_creation.ephemeral_1h_input_tokens"),
+        PROMPT_AUDIO_TOKENS("prompt_tokens_details.audio_tokens"),
+        PROMPT_IMAGE_TOKENS("prompt_tokens_details.image_tokens"),
+        COMPLETION_AUDIO_TOKENS("completion_tokens_details.audio_tokens"),
+        INPUT_AUDIO_TOKENS("input_tokens_details.audio_tokens"),
+        INPUT_IMAGE_TOKENS("input_tokens_details.image_tokens"),
+        OUTPUT_IMAGE_TOKENS("output_tokens_details.image_tokens"),
+        /** Anthropic's {@code server_tool_use}: calls of its server tools, each billed per call where the row charges for it. */
+        WEB_SEARCH_REQUESTS("server_tool_use.web_search_requests"),
+        WEB_FETCH_REQUESTS("server_tool_use.web_fetch_requests");
 
         final String path;
 
@@ -168,6 +179,27 @@ public final class UsageFields {
      * and {@code outputTokensAtLeast} as a floor on the output (the inline count, for streams cut short).
      */
     public Usage toUsage(EndpointFamily family, long promptTokensIfUnknown, long outputTokensAtLeast) {
+        Usage kinds = kinds(family, promptTokensIfUnknown, outputTokensAtLeast);
+        Usage usage = kinds.withParts(getOrZero(Field.CACHE_CREATION_1H_INPUT_TOKENS),
+                Usage.saturatedSum(getOrZero(Field.PROMPT_AUDIO_TOKENS), getOrZero(Field.INPUT_AUDIO_TOKENS)), // a surface reports one of each pair
+                Usage.saturatedSum(getOrZero(Field.PROMPT_IMAGE_TOKENS), getOrZero(Field.INPUT_IMAGE_TOKENS)),
+                getOrZero(Field.COMPLETION_AUDIO_TOKENS), getOrZero(Field.OUTPUT_IMAGE_TOKENS));
+        long webSearches = getOrZero(Field.WEB_SEARCH_REQUESTS);
+        long webFetches = getOrZero(Field.WEB_FETCH_REQUESTS);
+        if (webSearches == 0 && webFetches == 0) {
+            return usage;
+        }
+        java.util.Map<String, Long> calls = new java.util.HashMap<>(2);
+        if (webSearches > 0) {
+            calls.put("web_search", webSearches);
+        }
+        if (webFetches > 0) {
+            calls.put("web_fetch", webFetches);
+        }
+        return usage.withServerToolCalls(calls);
+    }
+
+    private Usage kinds(EndpointFamily family, long promptTokensIfUnknown, long outputTokensAtLeast) {
         boolean promptKnown = promptKnown(family);
         long output = Math.max(outputTokens(family), outputTokensAtLeast);
         return switch (family) {

@@ -504,7 +504,9 @@ class StreamMeterTest {
         assertThat(resultBytes).isGreaterThan(5_000);
         assertThat(meter.outputTokensCounted()).isEqualTo(countAll(CL100K, pieces));
         assertThat(meter.finished()).isTrue();
-        assertThat(meter.usage().toUsage(EndpointFamily.MESSAGES, 0, 0)).isEqualTo(new Usage(10_682, 0, 0, 510, 0));
+        // The search is billed per call, from message_delta's server_tool_use.
+        assertThat(meter.usage().toUsage(EndpointFamily.MESSAGES, 0, 0))
+                .isEqualTo(new Usage(10_682, 0, 0, 510, 0).withServerToolCalls(java.util.Map.of("web_search", 1L)));
         // Cut right after the results arrived, the inline count is what bills the output: it must not include them.
         StreamMeter cutShort = StreamMeter.forFamily(EndpointFamily.MESSAGES, TokenCounter.forEncoding("cl100k_base"), false);
         feed(cutShort, blocks.subList(0, 9));

@@ -202,11 +202,13 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         UsageFields usage = meter.usage();
         if (usage.promptKnown(family)) {
             Usage prompt = usage.toUsage(family, 0, 0);
-            return CostRule.costMicros(row, new Usage(prompt.inputTokens(), prompt.cacheReadTokens(), prompt.cacheWriteTokens(), 0, 0), percent);
+            Usage promptOnly = new Usage(prompt.inputTokens(), prompt.cacheReadTokens(), prompt.cacheWriteTokens(), 0, 0)
+                    .withParts(prompt.cacheWrite1hTokens(), prompt.audioInputTokens(), prompt.imageInputTokens(), 0, 0);
+            return CostRule.tokensMicros(row, promptOnly, percent) + exchange.plan().feesWorstMicros();
         }
         // The plan's worst case is at its percentage; a dearer tier than that (one the request did not ask for) is priced again.
-        return percent <= exchange.plan().servicePercent() ? exchange.plan().promptWorstMicros()
-                : CostRule.costMicros(exchange.plan().promptBoundTokens(), row.maxInputMicrosPerMillionTokens(exchange.plan().promptBoundTokens()), percent);
+        return exchange.plan().feesWorstMicros() + (percent <= exchange.plan().servicePercent() ? exchange.plan().promptWorstMicros()
+                : CostRule.costMicros(exchange.plan().promptBoundTokens(), row.maxInputMicrosPerMillionTokens(exchange.plan().promptBoundTokens()), percent));
     }
 
     private void cutAtReservation() {

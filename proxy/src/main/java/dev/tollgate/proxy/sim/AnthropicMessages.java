@@ -130,16 +130,26 @@ final class AnthropicMessages {
         g.writeNumberField("cache_creation_input_tokens", turn.cacheWriteTokens());
         g.writeNumberField("cache_read_input_tokens", turn.cachedTokens());
         g.writeObjectFieldStart("cache_creation");
-        g.writeNumberField("ephemeral_5m_input_tokens", turn.cacheWriteTokens());
-        g.writeNumberField("ephemeral_1h_input_tokens", 0);
+        g.writeNumberField("ephemeral_5m_input_tokens", turn.cacheWrite5mTokens());
+        g.writeNumberField("ephemeral_1h_input_tokens", turn.cacheWrite1hTokens());
         g.writeEndObject();
         if (outputTokens == turn.outputTokens()) {
             turn.writeOutputTokens(g, "output_tokens");
+            writeServerToolUse(g, turn);
         } else {
             g.writeNumberField("output_tokens", outputTokens); // message_start's placeholder
         }
         g.writeStringField("service_tier", turn.directives().serviceTier("standard"));
         g.writeEndObject();
+    }
+
+    /** Anthropic's count of the server tools it ran, in the final usage; absent when it ran none, as the API leaves it out. */
+    private static void writeServerToolUse(JsonGenerator g, Turn turn) throws IOException {
+        if (turn.webSearches() > 0) {
+            g.writeObjectFieldStart("server_tool_use");
+            g.writeNumberField("web_search_requests", turn.webSearches());
+            g.writeEndObject();
+        }
     }
 
     private static final class EventStream extends StreamScript {
@@ -220,6 +230,7 @@ final class AnthropicMessages {
                         g.writeNumberField("cache_creation_input_tokens", turn.cacheWriteTokens());
                         g.writeNumberField("cache_read_input_tokens", turn.cachedTokens());
                         turn.writeOutputTokens(g, "output_tokens");
+                        writeServerToolUse(g, turn);
                         g.writeEndObject();
                     }
                 });

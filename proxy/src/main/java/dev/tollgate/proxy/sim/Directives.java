@@ -17,6 +17,10 @@ import java.util.regex.Pattern;
  * [sim:no-usage]          no usage anywhere in the answer
  * [sim:error=STATUS]      answer at once with that HTTP status in the provider's error shape
  * [sim:ignore-max-tokens] keep generating past the request's output cap
+ * [sim:cache-write-1h=N]  N one-hour cache-creation tokens (Anthropic), beside the five-minute ones of cache-write
+ * [sim:audio-in=N]        N of the prompt tokens are audio (OpenAI's prompt_tokens_details.audio_tokens)
+ * [sim:audio-out=N]       N of the completion tokens are audio (completion_tokens_details.audio_tokens)
+ * [sim:web-search=N]      N web searches run by the provider (Anthropic's usage.server_tool_use.web_search_requests)
  * [sim:service-tier=NAME] report the request served at service tier NAME (flex, priority...) where the provider says it:
  *                         OpenAI's service_tier, Anthropic's usage.service_tier (default: "default", "standard")
  * [sim:usage=FAULT]       report the output tokens wrongly, as a misbehaving provider might, where the usage says them:
@@ -44,13 +48,18 @@ import java.util.regex.Pattern;
  */
 record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int cachedTokens, int cacheWriteTokens,
                   int reasoningTokens, boolean noUsage, int errorStatus, boolean ignoreMaxTokens, UsageFault usageFault,
-                  WireFaults wire, String serviceTier) {
+                  WireFaults wire, String serviceTier, Parts parts) {
 
     /** Directives without a service tier: the surface's default one is reported. */
     Directives(int events, int interEventDelayMs, int firstByteDelayMs, int cachedTokens, int cacheWriteTokens, int reasoningTokens, boolean noUsage,
                int errorStatus, boolean ignoreMaxTokens, UsageFault usageFault, WireFaults wire) {
         this(events, interEventDelayMs, firstByteDelayMs, cachedTokens, cacheWriteTokens, reasoningTokens, noUsage, errorStatus, ignoreMaxTokens,
-                usageFault, wire, null);
+                usageFault, wire, null, Parts.NONE);
+    }
+
+    /** The counts reported as parts of a kind or beside the tokens, each priced apart where a row says so. */
+    record Parts(int cacheWrite1hTokens, int audioInputTokens, int audioOutputTokens, int webSearches) {
+        static final Parts NONE = new Parts(0, 0, 0, 0);
     }
 
     /** The service tier to report: the directive's, else {@code surfaceDefault}. */
@@ -83,7 +92,7 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
     static final int ABSENT = -1;
     static final Directives NONE = new Directives(ABSENT, ABSENT, ABSENT, 0, 0, 0, false, ABSENT, false, UsageFault.NONE, WireFaults.NONE);
 
-    private static final Pattern DIRECTIVE = Pattern.compile("\\[sim:([a-z-]+)(?:=(\\d{1,9}|[a-z][a-z_-]{0,19}))?]");
+    private static final Pattern DIRECTIVE = Pattern.compile("\\[sim:([a-z0-9-]+)(?:=(\\d{1,9}|[a-z][a-z_-]{0,19}))?]");
 
     static Directives parse(Iterable<String> texts) {
         Builder builder = new Builder();
@@ -124,6 +133,10 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
         private boolean errorBody;
         private WireFaults.RequestIdFault requestId = WireFaults.RequestIdFault.NONE;
         private String serviceTier;
+        private int cacheWrite1hTokens;
+        private int audioInputTokens;
+        private int audioOutputTokens;
+        private int webSearches;
 
         void apply(String name, String value) {
             int number = value == null || !Character.isDigit(value.charAt(0)) ? ABSENT : Integer.parseInt(value);
@@ -148,6 +161,10 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
                 case "error-body" -> errorBody = true;
                 case "request-id" -> requestId = WireFaults.RequestIdFault.named(value);
                 case "service-tier" -> serviceTier = number == ABSENT ? value : serviceTier;
+                case "cache-write-1h" -> cacheWrite1hTokens = Math.max(0, number);
+                case "audio-in" -> audioInputTokens = Math.max(0, number);
+                case "audio-out" -> audioOutputTokens = Math.max(0, number);
+                case "web-search" -> webSearches = Math.max(0, number);
                 default -> { }
             }
         }
@@ -156,7 +173,9 @@ record Directives(int events, int interEventDelayMs, int firstByteDelayMs, int c
             return new Directives(events, interEventDelayMs, firstByteDelayMs, cachedTokens, cacheWriteTokens,
                     reasoningTokens, noUsage, errorStatus, ignoreMaxTokens, usageFault,
                     new WireFaults(hangBeforeHead, hangAfterDeltas, resetAfterDeltas, failAfterDeltas, errorEventAfterDeltas,
-                            truncateEvent, malformedEvent, errorBody, requestId), serviceTier);
+                            truncateEvent, malformedEvent, errorBody, requestId), serviceTier,
+                    cacheWrite1hTokens + audioInputTokens + audioOutputTokens + webSearches == 0 ? Parts.NONE
+                            : new Parts(cacheWrite1hTokens, audioInputTokens, audioOutputTokens, webSearches));
         }
     }
 }

@@ -101,11 +101,11 @@ final class OpenAiChat {
         g.writeNumberField("total_tokens", (long) promptTokens + turn.outputTokens());
         g.writeObjectFieldStart("prompt_tokens_details");
         g.writeNumberField("cached_tokens", turn.cachedTokens());
-        g.writeNumberField("audio_tokens", 0);
+        g.writeNumberField("audio_tokens", turn.audioInputTokens());
         g.writeEndObject();
         g.writeObjectFieldStart("completion_tokens_details");
         g.writeNumberField("reasoning_tokens", turn.reasoningTokens());
-        g.writeNumberField("audio_tokens", 0);
+        g.writeNumberField("audio_tokens", turn.audioOutputTokens());
         g.writeNumberField("accepted_prediction_tokens", 0);
         g.writeNumberField("rejected_prediction_tokens", 0);
         g.writeEndObject();

@@ -74,12 +74,33 @@ record Turn(String model, Directives directives, int promptTokens, int contentTo
         return directives.cachedTokens();
     }
 
+    /** All cache writes: the five-minute ones of {@code [sim:cache-write]} and the one-hour ones of {@code [sim:cache-write-1h]}. */
     int cacheWriteTokens() {
+        return directives.cacheWriteTokens() + directives.parts().cacheWrite1hTokens();
+    }
+
+    int cacheWrite5mTokens() {
         return directives.cacheWriteTokens();
+    }
+
+    int cacheWrite1hTokens() {
+        return directives.parts().cacheWrite1hTokens();
+    }
+
+    int audioInputTokens() {
+        return directives.parts().audioInputTokens();
+    }
+
+    int audioOutputTokens() {
+        return directives.parts().audioOutputTokens();
+    }
+
+    int webSearches() {
+        return directives.parts().webSearches();
     }
 
     /** Anthropic's input_tokens exclude cache reads and writes. */
     int anthropicInputTokens() {
-        return Math.max(0, promptTokens - directives.cachedTokens() - directives.cacheWriteTokens());
+        return Math.max(0, promptTokens - directives.cachedTokens() - cacheWriteTokens());
     }
 }
