@@ -47,7 +47,9 @@ public final class Rerating {
             if (priced == null) {
                 row[3]++;
             } else {
-                row[2] += CostRule.costMicros(priced.pricedAt(settled.request().startMs()), settled.usage());
+                // The served tier is in the journal since layout 3; an older debit reads as none, so at the row's prices.
+                row[2] += CostRule.costMicros(priced.pricedAt(settled.request().startMs()), settled.usage(),
+                        priced.servicePercent(settled.request().serviceTier()));
             }
         });
         List<Row> rows = new ArrayList<>();

@@ -951,6 +951,20 @@ public final class AdminApi {
             node.put("cache_write_tokens", entry.usage().cacheWriteTokens());
             node.put("output_tokens", entry.usage().outputTokens());
             node.put("reasoning_tokens", entry.usage().reasoningTokens());
+            node.put("cache_write_1h_tokens", entry.usage().cacheWrite1hTokens());
+            node.put("audio_input_tokens", entry.usage().audioInputTokens());
+            node.put("image_input_tokens", entry.usage().imageInputTokens());
+            node.put("audio_output_tokens", entry.usage().audioOutputTokens());
+            node.put("image_output_tokens", entry.usage().imageOutputTokens());
+            com.fasterxml.jackson.databind.node.ObjectNode calls = node.putObject("server_tool_calls");
+            new java.util.TreeMap<>(entry.usage().serverToolCalls()).forEach(calls::put);
+            com.fasterxml.jackson.databind.node.ObjectNode units = node.putObject("units");
+            new java.util.TreeMap<>(entry.usage().units()).forEach(units::put);
+            if (facts.serviceTier().isEmpty()) {
+                node.putNull("service_tier");
+            } else {
+                node.put("service_tier", facts.serviceTier());
+            }
             node.put("usage_reported_by", entry.usageReportedByProvider() ? "provider" : "tollgate");
             node.put("cost_micros", entry.costMicros());
             node.put("debited_micros", entry.debitedMicros());
@@ -1031,8 +1045,16 @@ public final class AdminApi {
                         .put("input_micros_per_million_tokens", tier.inputMicrosPerMillionTokens())
                         .put("cache_read_micros_per_million_tokens", tier.cacheReadMicrosPerMillionTokens())
                         .put("cache_write_micros_per_million_tokens", tier.cacheWriteMicrosPerMillionTokens())
-                        .put("output_micros_per_million_tokens", tier.outputMicrosPerMillionTokens());
+                        .put("output_micros_per_million_tokens", tier.outputMicrosPerMillionTokens())
+                        .set("token_class_micros_per_million_tokens", classPrices(tier.tokenClassPrices()));
             }
+            node.set("token_class_micros_per_million_tokens", classPrices(row.tokenClassPrices()));
+            ObjectNode toolFees = node.putObject("server_tool_fees");
+            new java.util.TreeMap<>(row.serverToolFees()).forEach((tool, fee) -> toolFees.putObject(tool)
+                    .put("micros_per_call", fee.microsPerCall()).put("max_calls_per_request", fee.maxCallsPerRequest()));
+            node.put("request_fee_micros", row.requestFeeMicros());
+            ObjectNode unitPrices = node.putObject("unit_prices");
+            new java.util.TreeMap<>(row.unitPrices()).forEach(unitPrices::put);
             ArrayNode windows = node.putArray("time_windows");
             for (dev.tollgate.config.TimeWindow window : row.timeWindows()) {
                 ObjectNode w = windows.addObject().put("time_zone", window.zone().getId());
@@ -1047,6 +1069,17 @@ public final class AdminApi {
                     .forEach(tier -> serviceTiers.put(tier.getKey(), tier.getValue()));
         }
         return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    private static ObjectNode classPrices(java.util.Map<dev.tollgate.config.TokenClass, Long> prices) {
+        ObjectNode node = JSON.createObjectNode();
+        for (dev.tollgate.config.TokenClass tokenClass : dev.tollgate.config.TokenClass.values()) {
+            Long price = prices.get(tokenClass);
+            if (price != null) {
+                node.put(tokenClass.yamlName(), price);
+            }
+        }
+        return node;
     }
 
     /**

@@ -174,6 +174,8 @@ class ServiceTierPricingTest {
                 assertThat(dear.costMicros()).isGreaterThan(plain.costMicros());
             }
         }
+        // The journal names the tier that served each debit, so re-rating with the same catalog prices each at its tier.
+        AdminTestNode.assertRerateReproducesTheDebits(node);
     }
 
     @Test
