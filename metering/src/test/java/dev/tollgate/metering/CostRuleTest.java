@@ -128,6 +128,98 @@ class CostRuleTest {
         }
     }
 
+    /** A row with every token class priced apart, a fee per web search and per request, and an image unit price. */
+    private static ModelRow rowWithClasses(long[] kinds, java.util.Map<dev.tollgate.config.TokenClass, Long> classes, long searchMicros, long requestFee) {
+        ModelRow base = TestRows.row("p", "m", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "cl100k_base",
+                1_000, 100, kinds[0], kinds[1], kinds[2], kinds[3]);
+        return new ModelRow(base.provider(), base.model(), base.endpoints(), base.encoding(), base.contextWindowTokens(), base.maxOutputTokens(),
+                kinds[0], kinds[1], kinds[2], kinds[3], base.asOf(), base.source(), java.util.List.of(), java.util.List.of(), java.util.Map.of(), null,
+                classes, java.util.Map.of("web_search", new dev.tollgate.config.ServerToolFee(searchMicros, 20)), requestFee,
+                java.util.Map.of("image.1024x1024.high", 167_000L), null, null);
+    }
+
+    @Test
+    void eachTokenClassIsPricedOnceAtItsOwnPriceAndTheFeesAreAddedAfterTheRounding() {
+        java.util.Map<dev.tollgate.config.TokenClass, Long> classes = new java.util.EnumMap<>(dev.tollgate.config.TokenClass.class);
+        classes.put(dev.tollgate.config.TokenClass.CACHE_WRITE_1H, 2_000_000L);
+        classes.put(dev.tollgate.config.TokenClass.AUDIO_INPUT, 10_000_000L);
+        classes.put(dev.tollgate.config.TokenClass.AUDIO_OUTPUT, 20_000_000L);
+        classes.put(dev.tollgate.config.TokenClass.REASONING, 7_000_000L);
+        ModelRow row = rowWithClasses(new long[] {1_000_000, 100_000, 1_250_000, 5_000_000}, classes, 10_000, 3);
+        // 100 input of which 7 audio, 10 cache reads, 9 writes of which 4 one-hour, 50 output of which 6 audio and 11 reasoning;
+        // 2 searches and 1 image.
+        Usage usage = new Usage(100, 10, 9, 50, 11).withParts(4, 7, 0, 6, 0).withServerToolCalls(java.util.Map.of("web_search", 2L))
+                .withUnits(java.util.Map.of("image.1024x1024.high", 1L));
+        long numerator = 93 * 1_000_000L + 7 * 10_000_000L + 10 * 100_000L + 5 * 1_250_000L + 4 * 2_000_000L + 33 * 5_000_000L + 11 * 7_000_000L
+                + 6 * 20_000_000L;
+        assertThat(numerator).isEqualTo(540_250_000L);
+        long fees = 2 * 10_000 + 167_000 + 3;
+        assertThat(CostRule.costMicros(row, usage)).isEqualTo(541 + fees); // 540.25 rounded up once, then the whole fees
+        assertThat(CostRule.tokensMicros(row, usage, 100)).isEqualTo(541);
+        assertThat(CostRule.costMicros(row, usage, 50)).as("a tier's percent scales the tokens, not the fees").isEqualTo(271 + fees);
+        // The same usage without the parts is priced at the kinds: the classes are what changed it.
+        assertThat(CostRule.costMicros(row, usage.kinds())).isEqualTo(Math.ceilDiv(100 * 1_000_000L + 10 * 100_000L + 9 * 1_250_000L
+                + 39 * 5_000_000L + 11 * 7_000_000L, 1_000_000L) + 3);
+        // A tool or unit the row does not price costs nothing here (re-rating reports it).
+        assertThat(CostRule.feesMicros(row, Usage.ZERO.withServerToolCalls(java.util.Map.of("code_execution", 9L)))).isEqualTo(3);
+    }
+
+    @Test
+    void randomUsagesWithPartsCostTheExactRationalOfTheirClassesPlusTheFees() {
+        long seed = Seeds.seed("CostRuleTest.randomUsagesWithPartsCostTheExactRationalOfTheirClassesPlusTheFees");
+        SplittableRandom random = new SplittableRandom(seed);
+        dev.tollgate.config.TokenClass[] all = dev.tollgate.config.TokenClass.values();
+        for (int i = 0; i < 50_000; i++) {
+            long[] kinds = new long[4];
+            for (int k = 0; k < 4; k++) {
+                kinds[k] = random.nextLong(0, random.nextBoolean() ? 10_000_000 : ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS + 1);
+            }
+            java.util.Map<dev.tollgate.config.TokenClass, Long> classes = new java.util.EnumMap<>(dev.tollgate.config.TokenClass.class);
+            for (dev.tollgate.config.TokenClass tokenClass : all) {
+                if (random.nextBoolean()) {
+                    classes.put(tokenClass, random.nextLong(0, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS + 1));
+                }
+            }
+            long search = random.nextLong(0, 10_000_001);
+            long requestFee = random.nextLong(0, 10_000_001);
+            ModelRow row = rowWithClasses(kinds, classes, search, requestFee);
+            long max = random.nextBoolean() ? 10_000 : ModelRow.MAX_CONTEXT_WINDOW_TOKENS;
+            Usage usage = new Usage(random.nextLong(0, max + 1), random.nextLong(0, max + 1), random.nextLong(0, max + 1), random.nextLong(0, max + 1),
+                    random.nextLong(0, max + 1)).withParts(random.nextLong(0, max + 1), random.nextLong(0, max + 1), random.nextLong(0, max + 1),
+                    random.nextLong(0, max + 1), random.nextLong(0, max + 1));
+            long searches = random.nextLong(0, 100);
+            if (searches > 0) {
+                usage = usage.withServerToolCalls(java.util.Map.of("web_search", searches));
+            }
+            // By hand: every token in exactly one class, each class at its own price or its kind's.
+            long plainInput = usage.inputTokens() - usage.audioInputTokens() - usage.imageInputTokens();
+            long otherOutput = usage.outputTokens() - usage.audioOutputTokens() - usage.imageOutputTokens();
+            long reasoning = Math.min(usage.reasoningTokens(), otherOutput);
+            long[][] terms = {
+                {plainInput, kinds[0]},
+                {usage.audioInputTokens(), classes.getOrDefault(dev.tollgate.config.TokenClass.AUDIO_INPUT, kinds[0])},
+                {usage.imageInputTokens(), classes.getOrDefault(dev.tollgate.config.TokenClass.IMAGE_INPUT, kinds[0])},
+                {usage.cacheReadTokens(), kinds[1]},
+                {usage.cacheWriteTokens() - usage.cacheWrite1hTokens(), kinds[2]},
+                {usage.cacheWrite1hTokens(), classes.getOrDefault(dev.tollgate.config.TokenClass.CACHE_WRITE_1H, kinds[2])},
+                {otherOutput - reasoning, kinds[3]},
+                {reasoning, classes.getOrDefault(dev.tollgate.config.TokenClass.REASONING, kinds[3])},
+                {usage.audioOutputTokens(), classes.getOrDefault(dev.tollgate.config.TokenClass.AUDIO_OUTPUT, kinds[3])},
+                {usage.imageOutputTokens(), classes.getOrDefault(dev.tollgate.config.TokenClass.IMAGE_OUTPUT, kinds[3])}};
+            BigInteger numerator = BigInteger.ZERO;
+            long tokens = 0;
+            for (long[] term : terms) {
+                numerator = numerator.add(BigInteger.valueOf(term[0]).multiply(BigInteger.valueOf(term[1])));
+                tokens += term[0];
+            }
+            assertThat(tokens).as("each token in one class").isEqualTo(usage.promptTokens() + usage.outputTokens());
+            BigInteger expected = new java.math.BigDecimal(numerator).divide(new java.math.BigDecimal(MILLION), 0, RoundingMode.CEILING).toBigInteger()
+                    .add(BigInteger.valueOf(requestFee + searches * search));
+            assertThat(CostRule.costMicros(row, usage)).as("seed %d case %d: %s at %s %s", seed, i, usage, java.util.Arrays.toString(kinds), classes)
+                    .isEqualTo(expected.min(BigInteger.valueOf(Long.MAX_VALUE)).longValueExact());
+        }
+    }
+
     @Test
     void overflowSaturatesInsteadOfWrappingOrThrowing() {
         // A provider can report any count; the cost of an absurd one must still be a number, so the

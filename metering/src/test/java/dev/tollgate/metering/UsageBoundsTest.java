@@ -75,4 +75,18 @@ class UsageBoundsTest {
             default -> random.nextLong(0, Long.MAX_VALUE);
         };
     }
+
+    @Test
+    void serverToolCallsBeyondTheirBoundAreCutToItAndAnUndeclaredToolIsDropped() {
+        UsageBounds bounds = new UsageBounds(1_000, 100).withServerToolCalls(java.util.Map.of("web_search", 3L, "code_execution", 0L));
+        Usage within = new Usage(10, 0, 0, 5, 0).withServerToolCalls(java.util.Map.of("web_search", 3L, "web_fetch", 9L));
+        assertThat(bounds.apply(within)).isEqualTo(new UsageBounds.Bounded(within, false)); // web_fetch has no bound: it costs nothing
+        Usage beyond = new Usage(10, 0, 0, 5, 0).withServerToolCalls(java.util.Map.of("web_search", 7L, "code_execution", 2L, "web_fetch", 9L));
+        assertThat(bounds.apply(beyond)).isEqualTo(new UsageBounds.Bounded(
+                new Usage(10, 0, 0, 5, 0).withServerToolCalls(java.util.Map.of("web_search", 3L, "web_fetch", 9L)), true));
+        // Cut tokens keep their parts within what is left of each kind, and the calls are bounded as well.
+        Usage tokensBeyond = new Usage(2_000, 0, 50, 500, 0).withParts(40, 1_500, 0, 450, 0).withServerToolCalls(java.util.Map.of("web_search", 4L));
+        Usage billed = bounds.apply(tokensBeyond).billed();
+        assertThat(billed).isEqualTo(new Usage(950, 0, 50, 100, 0).withParts(40, 950, 0, 100, 0).withServerToolCalls(java.util.Map.of("web_search", 3L)));
+    }
 }

@@ -63,6 +63,26 @@ class JsonUsageScannerTest {
             "cache_creation":{"ephemeral_5m_input_tokens":1200,"ephemeral_1h_input_tokens":0},"output_tokens":40,\
             "server_tool_use":{"web_search_requests":0},"service_tier":"standard"}}""";
 
+    /** Anthropic's usage with one-hour cache writes and server tools: the parts each row may price apart. */
+    static final String MESSAGES_WITH_PARTS = """
+            {"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Sunny, 21°C."}],\
+            "stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":10682,"cache_creation_input_tokens":1200,\
+            "cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":400,"ephemeral_1h_input_tokens":800},\
+            "output_tokens":510,"server_tool_use":{"web_search_requests":3,"web_fetch_requests":1},"service_tier":"standard"}}""";
+
+    /** OpenAI's audio model: audio tokens inside the prompt and the completion tokens. */
+    static final String CHAT_AUDIO = """
+            {"id":"chatcmpl-1","object":"chat.completion","created":1741569952,"model":"gpt-4o-audio-preview","choices":[{"index":0,\
+            "message":{"role":"assistant","content":null,"audio":{"id":"audio_1","data":"UklGRg==","expires_at":1741573552,\
+            "transcript":"Hello!"}},"finish_reason":"stop"}],"usage":{"prompt_tokens":60,"completion_tokens":40,"total_tokens":100,\
+            "prompt_tokens_details":{"cached_tokens":0,"audio_tokens":45},"completion_tokens_details":{"reasoning_tokens":0,\
+            "audio_tokens":33,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}""";
+
+    /** The images API's usage: image tokens inside the input and the output tokens. */
+    static final String IMAGES = """
+            {"created":1741569952,"data":[{"b64_json":"iVBORw0KGgo="}],"usage":{"total_tokens":4210,"input_tokens":50,"output_tokens":4160,\
+            "input_tokens_details":{"text_tokens":40,"image_tokens":10},"output_tokens_details":{"image_tokens":4160}}}""";
+
     static Stream<Arguments> bodies() {
         return Stream.of(
                 Arguments.of("chat", EndpointFamily.CHAT_COMPLETIONS, CHAT, new Usage(93, 1_024, 0, 13, 0),
@@ -73,7 +93,12 @@ class JsonUsageScannerTest {
                 Arguments.of("responses", EndpointFamily.RESPONSES, RESPONSES, new Usage(200, 128, 0, 52, 32),
                         new String[] {"Thinking about sunsets.", "Sunsets paint the sky in warm hues."}),
                 Arguments.of("messages", EndpointFamily.MESSAGES, MESSAGES, new Usage(25, 3_400, 1_200, 40, 0),
-                        new String[] {"The user wants weather.", "Let me check: ☀️"}));
+                        new String[] {"The user wants weather.", "Let me check: ☀️"}),
+                Arguments.of("messages with parts", EndpointFamily.MESSAGES, MESSAGES_WITH_PARTS, new Usage(10_682, 0, 1_200, 510, 0)
+                        .withParts(800, 0, 0, 0, 0).withServerToolCalls(java.util.Map.of("web_search", 3L, "web_fetch", 1L)), new String[] {"Sunny, 21°C."}),
+                Arguments.of("chat audio", EndpointFamily.CHAT_COMPLETIONS, CHAT_AUDIO, new Usage(60, 0, 0, 40, 0).withParts(0, 45, 0, 33, 0),
+                        new String[0]), // the audio's transcript is not what the model generated as text
+                Arguments.of("images", EndpointFamily.RESPONSES, IMAGES, new Usage(50, 0, 0, 4_160, 0).withParts(0, 0, 10, 0, 4_160), new String[0]));
     }
 
     /** Feeds the body in the given pieces through one scratch buffer that is scribbled over after each feed. */
