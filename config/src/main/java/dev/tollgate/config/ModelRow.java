@@ -211,10 +211,30 @@ public record ModelRow(
      * input class of the row and of every tier such a prompt can reach, so a reservation bounds whichever applies.
      */
     public long maxInputMicrosPerMillionTokens(long promptBoundTokens) {
-        long max = maxInputMicrosPerMillionTokens();
+        return maxInputMicrosPerMillionTokens(promptBoundTokens, true);
+    }
+
+    /**
+     * As {@link #maxInputMicrosPerMillionTokens(long)}, leaving out the one-hour cache-write class when
+     * {@code oneHourCacheWrites} is false: a request that asks for no one-hour cache cannot write one.
+     */
+    public long maxInputMicrosPerMillionTokens(long promptBoundTokens, boolean oneHourCacheWrites) {
+        long max = maxInput(inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, tokenClassPrices,
+                oneHourCacheWrites);
         for (PriceTier tier : tiers) {
             if (promptBoundTokens > tier.abovePromptTokens()) {
-                max = Math.max(max, tier.maxInputMicrosPerMillionTokens());
+                max = Math.max(max, maxInput(tier.inputMicrosPerMillionTokens(), tier.cacheReadMicrosPerMillionTokens(),
+                        tier.cacheWriteMicrosPerMillionTokens(), tier.tokenClassPrices(), oneHourCacheWrites));
+            }
+        }
+        return max;
+    }
+
+    private static long maxInput(long input, long cacheRead, long cacheWrite, Map<TokenClass, Long> classes, boolean oneHourCacheWrites) {
+        long max = Math.max(input, Math.max(cacheRead, cacheWrite));
+        for (Map.Entry<TokenClass, Long> price : classes.entrySet()) {
+            if (price.getKey().kind() != TokenClass.Kind.OUTPUT && (oneHourCacheWrites || price.getKey() != TokenClass.CACHE_WRITE_1H)) {
+                max = Math.max(max, price.getValue());
             }
         }
         return max;
@@ -266,12 +286,6 @@ public record ModelRow(
 
     /** The most one prompt token can cost at the row's own prices: the dearest of plain, cache-read and cache-write input and of the classes part of them. */
     public long maxInputMicrosPerMillionTokens() {
-        long max = Math.max(inputMicrosPerMillionTokens, Math.max(cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens));
-        for (Map.Entry<TokenClass, Long> price : tokenClassPrices.entrySet()) {
-            if (price.getKey().kind() != TokenClass.Kind.OUTPUT) {
-                max = Math.max(max, price.getValue());
-            }
-        }
-        return max;
+        return maxInput(inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, tokenClassPrices, true);
     }
 }

@@ -9,7 +9,7 @@ package dev.tollgate.metering;
  * could not have happened, so the request is billed at the bound and the difference is reported as
  * drift instead of debiting the account for it.
  */
-public record UsageBounds(long promptTokens, long outputTokens, java.util.Map<String, Long> serverToolCalls) {
+public record UsageBounds(long promptTokens, long outputTokens, java.util.Map<String, Long> serverToolCalls, boolean oneHourCacheWrites) {
     public UsageBounds {
         if (promptTokens < 0 || outputTokens < 0) {
             throw new IllegalArgumentException("negative bound");
@@ -19,12 +19,17 @@ public record UsageBounds(long promptTokens, long outputTokens, java.util.Map<St
 
     /** Bounds of a request whose row charges for no server tool, so no tool's calls are bounded. */
     public UsageBounds(long promptTokens, long outputTokens) {
-        this(promptTokens, outputTokens, java.util.Map.of());
+        this(promptTokens, outputTokens, java.util.Map.of(), true);
     }
 
     /** These bounds with {@code calls} as the most calls of each server tool the row charges for (0 for one the request did not declare). */
     public UsageBounds withServerToolCalls(java.util.Map<String, Long> calls) {
-        return new UsageBounds(promptTokens, outputTokens, calls);
+        return new UsageBounds(promptTokens, outputTokens, calls, oneHourCacheWrites);
+    }
+
+    /** These bounds for a request that asked for no one-hour cache: one-hour writes reported are billed as five-minute ones. */
+    public UsageBounds withoutOneHourCacheWrites() {
+        return new UsageBounds(promptTokens, outputTokens, serverToolCalls, false);
     }
 
     /** The bounds of a request whose prompt is bounded by {@code promptBoundTokens} and whose {@code choices} each stop at {@code outputCapPerChoice}. */
@@ -49,6 +54,11 @@ public record UsageBounds(long promptTokens, long outputTokens, java.util.Map<St
         boolean promptWithin = saturatingAdd(saturatingAdd(reported.inputTokens(), reported.cacheReadTokens()), reported.cacheWriteTokens()) <= promptTokens;
         boolean outputWithin = reported.outputTokens() <= outputTokens;
         java.util.Map<String, Long> calls = boundedCalls(reported.serverToolCalls());
+        if (!oneHourCacheWrites && reported.cacheWrite1hTokens() > 0) {
+            reported = reported.withParts(0, reported.audioInputTokens(), reported.imageInputTokens(), reported.audioOutputTokens(),
+                    reported.imageOutputTokens());
+            calls = calls == null ? reported.serverToolCalls() : calls;
+        }
         if (promptWithin && outputWithin) {
             return calls == null ? new Bounded(reported, false) : new Bounded(reported.withServerToolCalls(calls), true);
         }

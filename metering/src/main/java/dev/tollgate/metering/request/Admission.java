@@ -39,20 +39,22 @@ public final class Admission {
      * they assume (the dearest the prompt bound can reach) and {@code servicePercent} the service tier's percentage (the
      * dearest the request can be served at). {@code feesWorstMicros} is the most its fees can be (the row's per-request
      * fee and each server tool it declares, at most {@code serverToolCallBounds} calls of each), counted in the worst case
-     * and the minimum beside the prompt's.
+     * and the minimum beside the prompt's. {@code oneHourCacheWrites} is false when the row prices one-hour cache writes
+     * apart and the request asks for none, so the prompt's worst case leaves that price out (and a report of such
+     * writes is billed as five-minute ones, recorded as drift).
      */
     public record Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
                        long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens, int servicePercent,
-                       long feesWorstMicros, java.util.Map<String, Long> serverToolCallBounds) {
+                       long feesWorstMicros, java.util.Map<String, Long> serverToolCallBounds, boolean oneHourCacheWrites) {
         public Plan {
             serverToolCallBounds = java.util.Map.copyOf(serverToolCallBounds);
         }
 
-        /** A plan without fees. */
+        /** A plan without fees, for a request that may write any cache. */
         public Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
                     long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens, int servicePercent) {
             this(promptBoundTokens, promptWorstMicros, outputCapTokens, choices, worstCaseMicros, minimumMicros, outputMicrosPerMillionTokens, servicePercent,
-                    0, java.util.Map.of());
+                    0, java.util.Map.of(), true);
         }
 
         /** A plan at the row's own prices, as before service tiers. */
@@ -69,6 +71,46 @@ public final class Admission {
      * by an entry of {@code tools} whose {@code type} is its name or its name and a version ({@code web_search_20250305},
      * {@code web_search_preview}).
      */
+    /**
+     * True unless the row prices one-hour cache writes apart and {@code request} marks no block for a one-hour cache
+     * ({@code "cache_control": {"type": "ephemeral", "ttl": "1h"}} on a system block, a tool, a message's content block, or
+     * the request itself): Anthropic writes a one-hour cache only where asked.
+     */
+    public static boolean oneHourCacheWrites(InspectedRequest request, ModelRow row) {
+        if (!row.tokenClassPrices().containsKey(dev.tollgate.config.TokenClass.CACHE_WRITE_1H)) {
+            return true;
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode body = request.body();
+        if (asksOneHour(body) || anyAsksOneHour(body.get("system")) || anyAsksOneHour(body.get("tools"))) {
+            return true;
+        }
+        com.fasterxml.jackson.databind.JsonNode messages = body.get("messages");
+        if (messages != null && messages.isArray()) {
+            for (com.fasterxml.jackson.databind.JsonNode message : messages) {
+                if (asksOneHour(message) || anyAsksOneHour(message.get("content"))) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private static boolean anyAsksOneHour(com.fasterxml.jackson.databind.JsonNode blocks) {
+        if (blocks != null && blocks.isArray()) {
+            for (com.fasterxml.jackson.databind.JsonNode block : blocks) {
+                if (asksOneHour(block)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private static boolean asksOneHour(com.fasterxml.jackson.databind.JsonNode block) {
+        com.fasterxml.jackson.databind.JsonNode ttl = block.path("cache_control").path("ttl");
+        return ttl.isTextual() && ttl.textValue().equals("1h");
+    }
+
     public static java.util.Map<String, Long> serverToolCallBounds(InspectedRequest request, ModelRow row) {
         if (row.serverToolFees().isEmpty()) {
             return java.util.Map.of();
@@ -120,12 +162,14 @@ public final class Admission {
                 ? row.contextWindowTokens()
                 : request.family() == EndpointFamily.EMBEDDINGS ? bytesBound : Math.min(row.contextWindowTokens(), bytesBound);
         int percent = servicePercent(request, row);
-        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens(promptBound), percent);
+        boolean oneHourCacheWrites = oneHourCacheWrites(request, row);
+        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens(promptBound, oneHourCacheWrites), percent);
         long outputPrice = row.maxOutputMicrosPerMillionTokens(promptBound);
         java.util.Map<String, Long> callBounds = serverToolCallBounds(request, row);
         long fees = CostRule.feesMicros(row, dev.tollgate.metering.Usage.ZERO.withServerToolCalls(positive(callBounds)));
         if (request.family() == EndpointFamily.EMBEDDINGS) {
-            return new Plan(promptBound, promptWorst, 0, 1, promptWorst + fees, promptWorst + fees, outputPrice, percent, fees, callBounds);
+            return new Plan(promptBound, promptWorst, 0, 1, promptWorst + fees, promptWorst + fees, outputPrice, percent, fees, callBounds,
+                    oneHourCacheWrites);
         }
         long outputCap = request.requestedOutputTokens() > 0
                 ? Math.min(request.requestedOutputTokens(), row.maxOutputTokens())
@@ -134,7 +178,7 @@ public final class Admission {
         long worst = promptWorst + fees + CostRule.costMicros(outputCap * choices, outputPrice, percent);
         long minimumOutput = Math.min(outputCap, limits.minOutputTokens());
         long minimum = promptWorst + fees + CostRule.costMicros(minimumOutput * choices, outputPrice, percent);
-        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice, percent, fees, callBounds);
+        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice, percent, fees, callBounds, oneHourCacheWrites);
     }
 
     private static java.util.Map<String, Long> positive(java.util.Map<String, Long> bounds) {

@@ -154,7 +154,8 @@ final class Billing {
      */
     private Usage withinBounds(Usage usage, boolean reportedByProvider, long outputTokensCounted) {
         UsageBounds capped = UsageBounds.of(plan.promptBoundTokens(), outputTokensSent, plan.choices());
-        UsageBounds bounds = new UsageBounds(capped.promptTokens(), Math.max(capped.outputTokens(), outputTokensCounted), plan.serverToolCallBounds());
+        UsageBounds bounds = new UsageBounds(capped.promptTokens(), Math.max(capped.outputTokens(), outputTokensCounted), plan.serverToolCallBounds(),
+                plan.oneHourCacheWrites());
         UsageBounds.Bounded bounded = bounds.apply(usage);
         if (bounded.drifted()) {
             // Counts only: a provider's numbers are not secret, and no prompt or answer text is logged.

@@ -126,6 +126,13 @@ class TokenClassPricingTest {
                 + "\"messages\":[{\"role\":\"user\",\"content\":\"What is the weather in Paris today? " + directives + "\"}]}";
     }
 
+    /** A request whose system prompt asks for a one-hour cache, as Anthropic's API is asked for one. */
+    private static String messagesCachedForAnHour(boolean stream, String tools, String directives) {
+        return "{\"model\":\"claude-x\",\"stream\":" + stream + ",\"max_tokens\":64," + tools
+                + "\"system\":[{\"type\":\"text\",\"text\":\"You answer weather questions.\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"What is the weather in Paris today? " + directives + "\"}]}";
+    }
+
     private static final String WEB_SEARCH_AT_MOST_3 = "\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"web_search\",\"max_uses\":3}],";
     private static final String WEB_SEARCH = "\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"web_search\"}],";
 
@@ -140,7 +147,8 @@ class TokenClassPricingTest {
     @Test
     void oneHourCacheWritesAreBilledAtTheirOwnPriceAndWebSearchesPerCall() throws Exception {
         for (boolean stream : new boolean[] {false, true}) {
-            String body = messages(stream, WEB_SEARCH_AT_MOST_3, "[sim:events=9] [sim:cached=4] [sim:cache-write=3] [sim:cache-write-1h=5] [sim:web-search=2]");
+            String body = messagesCachedForAnHour(stream, WEB_SEARCH_AT_MOST_3,
+                    "[sim:events=9] [sim:cached=4] [sim:cache-write=3] [sim:cache-write-1h=5] [sim:web-search=2]");
             Billed billed = send("/v1/messages", body);
             assertThat(billed.tokens("cache_write_tokens")).as("stream=%s", stream).isEqualTo(8);
             assertThat(billed.tokens("cache_write_1h_tokens")).isEqualTo(5);
@@ -151,6 +159,16 @@ class TokenClassPricingTest {
             // The reservation covers the prompt at the dearest input class ($2), 64 output tokens and the 3 searches allowed.
             long bound = body.getBytes(StandardCharsets.UTF_8).length + 64;
             assertThat(billed.reservedMicros()).isEqualTo(Math.ceilDiv(bound * 2_000_000, 1_000_000L) + Math.ceilDiv(64L * 5_000_000, 1_000_000L) + 30_000);
+
+            // Asking for no one-hour cache, the reservation leaves that price out, and one-hour writes reported anyway
+            // (a provider writes none it was not asked for) are billed as five-minute ones.
+            String plainBody = messages(stream, "", "[sim:events=9] [sim:cache-write=3] [sim:cache-write-1h=5]");
+            Billed plain = send("/v1/messages", plainBody);
+            long plainBound = plainBody.getBytes(StandardCharsets.UTF_8).length + 64;
+            assertThat(plain.reservedMicros()).isEqualTo(Math.ceilDiv(plainBound * 1_250_000, 1_000_000L) + Math.ceilDiv(64L * 5_000_000, 1_000_000L));
+            assertThat(plain.tokens("cache_write_tokens")).isEqualTo(8);
+            assertThat(plain.tokens("cache_write_1h_tokens")).isZero();
+            assertThat(plain.costMicros()).isEqualTo(claudeByHand(plain, 0));
         }
         AdminTestNode.assertRerateReproducesTheDebits(node);
     }
