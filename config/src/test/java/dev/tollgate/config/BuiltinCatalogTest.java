@@ -69,7 +69,12 @@ class BuiltinCatalogTest {
             assertThat(row.contextWindowTokens()).as(what + " context window").isPositive()
                     .isLessThanOrEqualTo(ModelRow.MAX_CONTEXT_WINDOW_TOKENS);
             assertThat(row.maxOutputTokens()).as(what + " max output").isLessThanOrEqualTo(row.contextWindowTokens());
-            assertThat(row.maxInputMicrosPerMillionTokens()).isEqualTo(row.cacheWriteMicrosPerMillionTokens());
+            // The dearest prompt token: a cache write, or for Anthropic a one-hour one at twice the input price.
+            assertThat(row.maxInputMicrosPerMillionTokens()).isEqualTo(row.provider().equals("anthropic")
+                    ? 2 * row.inputMicrosPerMillionTokens() : row.cacheWriteMicrosPerMillionTokens());
+            assertThat(row.maxInputMicrosPerMillionTokens(row.contextWindowTokens(), false)).as(what + " without one-hour writes")
+                    .isEqualTo(row.tiers().isEmpty() ? row.cacheWriteMicrosPerMillionTokens()
+                            : row.tiers().getLast().cacheWriteMicrosPerMillionTokens());
             assertThat(CatalogLoader.ENCODINGS).contains(row.encoding());
             assertThat(row.source().getScheme()).isEqualTo("https");
             assertThat(row.asOf()).isNotNull();
