@@ -297,6 +297,9 @@ public final class JournalCodec {
 
     private static void putCounts(ByteBuffer out, java.util.Map<String, Long> counts) {
         out.put((byte) counts.size());
+        if (counts.isEmpty()) {
+            return; // nearly every debit: no sorting, no allocation
+        }
         for (String name : counts.keySet().stream().sorted().toList()) { // sorted: the same usage always has the same bytes
             putString(out, name);
             out.putLong(counts.get(name));
@@ -307,6 +310,9 @@ public final class JournalCodec {
         int count = Byte.toUnsignedInt(in.get());
         if (count > Usage.MAX_COUNTED_NAMES) {
             throw new IllegalArgumentException(count + " counted names, more than " + Usage.MAX_COUNTED_NAMES);
+        }
+        if (count == 0) {
+            return java.util.Map.of();
         }
         java.util.Map<String, Long> counts = new java.util.HashMap<>();
         for (int i = 0; i < count; i++) {
@@ -325,8 +331,13 @@ public final class JournalCodec {
         long imageInput = in.getLong();
         long audioOutput = in.getLong();
         long imageOutput = in.getLong();
+        java.util.Map<String, Long> calls = getCounts(in);
+        java.util.Map<String, Long> units = getCounts(in);
+        if ((cacheWrite1h | audioInput | imageInput | audioOutput | imageOutput) == 0 && calls.isEmpty() && units.isEmpty()) {
+            return usage; // nearly every debit: the kinds' usage as read, not a second one
+        }
         return new Usage(usage.inputTokens(), usage.cacheReadTokens(), usage.cacheWriteTokens(), usage.outputTokens(), usage.reasoningTokens(),
-                cacheWrite1h, audioInput, imageInput, audioOutput, imageOutput, getCounts(in), getCounts(in));
+                cacheWrite1h, audioInput, imageInput, audioOutput, imageOutput, calls, units);
     }
 
     /** Decodes and validates one record of {@code length} bytes at the start of {@code in}. */
