@@ -30,10 +30,7 @@ class StatementTest {
         AtomicLong clock = new AtomicLong(Instant.parse("2026-10-31T23:00:00Z").toEpochMilli());
         try (Journal journal = Journal.open(dir, Durability.PAGE_CACHE, 0, clock::get)) {
             Ledger ledger = Ledger.recover(journal, null, 4, clock::get);
-            ledger.openAccount("acme");
-            ledger.credit("acme", 1_000_000, "opening");
-            ledger.issueKey(KEY_HASH, "tg-ab", "ci", "acme");
-            ApiKeys.ApiKey key = new ApiKeys.ApiKey(KEY_HASH, "ci", "acme", ledger.accounts().slotOf("acme"));
+            ApiKeys.ApiKey key = openAcme(ledger);
             LedgerReservation october = ledger.reserve(key, 1, 5_000, "r1");
             clock.set(Instant.parse("2026-10-31T23:59:59.999Z").toEpochMilli());
             october.settle(300, facts("r1", "gpt-4o-mini", "openai"), new Usage(100, 20, 0, 50, 10), true, "completed");
@@ -98,10 +95,7 @@ class StatementTest {
         AtomicLong clock = new AtomicLong(Instant.parse("2026-11-01T00:00:00Z").toEpochMilli());
         try (Journal journal = Journal.open(dir, Durability.PAGE_CACHE, 0, clock::get)) {
             Ledger ledger = Ledger.recover(journal, null, 4, clock::get);
-            ledger.openAccount("acme");
-            ledger.credit("acme", 1_000_000, "opening");
-            ledger.issueKey(KEY_HASH, "tg-ab", "ci", "acme");
-            ApiKeys.ApiKey key = new ApiKeys.ApiKey(KEY_HASH, "ci", "acme", ledger.accounts().slotOf("acme"));
+            ApiKeys.ApiKey key = openAcme(ledger);
             long[] admittedMs = {Instant.parse("2026-11-03T10:00:00Z").toEpochMilli(), promotionEnd.toEpochMilli() - 1,
                     promotionEnd.toEpochMilli(), Instant.parse("2026-11-29T23:00:00Z").toEpochMilli()};
             for (int i = 0; i < admittedMs.length; i++) {
@@ -123,6 +117,14 @@ class StatementTest {
             StatementChecks.assertJsonAndCsvAgree(november);
             assertThat(Rerating.rerate(journal, catalog, 0, Long.MAX_VALUE)).containsExactly(new Rerating.Row("openai", "gpt-4o-mini", 4, 1_200, 1_200, 0));
         }
+    }
+
+    /** The account acme with 1,000,000 micros and one key (KEY_HASH), as both hand-worked histories begin. */
+    private static ApiKeys.ApiKey openAcme(Ledger ledger) {
+        ledger.openAccount("acme");
+        ledger.credit("acme", 1_000_000, "opening");
+        ledger.issueKey(KEY_HASH, "tg-ab", "ci", "acme");
+        return new ApiKeys.ApiKey(KEY_HASH, "ci", "acme", ledger.accounts().slotOf("acme"));
     }
 
     private static RequestFacts facts(String requestId, String model, String provider) {

@@ -4,20 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tollgate.config.CatalogLoader;
-import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.config.ModelRow;
 import dev.tollgate.config.PriceCatalog;
 import dev.tollgate.journal.JournalEvent;
-import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.proxy.TollgateNode;
 import dev.tollgate.proxy.admin.AdminTestNode;
-import dev.tollgate.proxy.sim.SimulatedProvider;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -44,10 +39,8 @@ class EffectiveDatedPricingTest {
     @TempDir
     Path dir;
 
-    private SimulatedProvider sim;
+    private AdminTestNode.Running running;
     private TollgateNode node;
-    private final String key = ApiKeys.newRawKey(new SecureRandom());
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     /** The gateway's clock: the instant each request is admitted at. */
     private final AtomicLong clockMs = new AtomicLong();
     /** Relative to the system's clock (to the second), so the journal's own timestamps stay near the admission times. */
@@ -74,22 +67,21 @@ class EffectiveDatedPricingTest {
 
     @BeforeEach
     void start() throws Exception {
-        sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
-        node = AdminTestNode.start(AdminTestNode.config(sim, dir, key, new ListenerConfig("127.0.0.1", 0), promotedCatalog()));
+        running = AdminTestNode.Running.start(dir, promotedCatalog());
+        node = running.node();
         node.gateway().useClock(clockMs::get);
     }
 
     @AfterEach
     void stop() {
-        if (node != null) {
-            node.close();
+        if (running != null) {
+            running.close();
         }
-        sim.close();
     }
 
     private HttpResponse<String> chat(String model, boolean stream) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + "/v1/chat/completions"))
-                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+        return running.http().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + "/v1/chat/completions"))
+                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + running.key()).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\",\"stream\":" + stream + ",\"max_tokens\":64,"
                         + "\"messages\":[{\"role\":\"user\",\"content\":\"Hello there [sim:events=9] [sim:cached=4]\"}]}")).build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -150,7 +142,7 @@ class EffectiveDatedPricingTest {
         node.reconciler().awaitCaughtUp(Duration.ofSeconds(20));
         Map<String, Long> statementByRowVersion = new HashMap<>();
         for (YearMonth month : months) {
-            JsonNode statement = AdminTestNode.admin(http, node, "GET", "/admin/v1/accounts/bootstrap/statements/" + month, null, 200);
+            JsonNode statement = AdminTestNode.admin(running.http(), node, "GET", "/admin/v1/accounts/bootstrap/statements/" + month, null, 200);
             for (JsonNode line : statement.path("debits")) {
                 assertThat(line.path("model").asText()).isEqualTo("gpt-4o-mini");
                 statementByRowVersion.merge(line.path("row_version").asText(), line.path("cost_micros").asLong(), Long::sum);
