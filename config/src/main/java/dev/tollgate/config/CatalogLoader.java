@@ -6,11 +6,14 @@ import java.io.InputStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumSet;
-import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /** Loads and strictly validates a price catalog such as the shipped {@code config/pricing.yaml}. */
@@ -59,16 +62,19 @@ public final class CatalogLoader {
             problems.add("microsPerUnit", "must be positive");
         }
         List<ModelRow> rows = new ArrayList<>();
-        Set<String> seen = new HashSet<>();
+        Map<String, List<Integer>> indexesByModel = new LinkedHashMap<>();
         List<JsonNode> items = root.nonEmptyList("models");
+        List<ModelRow> rowAtIndex = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
             ModelRow row = readRow(YamlObject.of(items.get(i), "models[" + i + "]", problems), problems);
-            if (row != null && !seen.add(row.provider() + "/" + row.model())) {
-                problems.add("models[" + i + "]", "duplicate model row (" + row.provider() + ", " + row.model() + ")");
-            }
+            rowAtIndex.add(row);
             if (row != null) {
                 rows.add(row);
+                indexesByModel.computeIfAbsent(row.provider() + "/" + row.model(), k -> new ArrayList<>()).add(i);
             }
+        }
+        for (List<Integer> indexes : indexesByModel.values()) {
+            effectivePeriodsFollowOneAnother(indexes, rowAtIndex, problems);
         }
         root.rejectUnknown();
         problems.throwIfAny();
@@ -123,7 +129,13 @@ public final class CatalogLoader {
                         + ": a class left out would keep its short-prompt price in a long prompt");
             }
         }
+        Instant effectiveFrom = row.has("effectiveFrom") ? row.instant("effectiveFrom") : null;
+        Instant effectiveUntil = row.has("effectiveUntil") ? row.instant("effectiveUntil") : null;
         row.rejectUnknown();
+
+        if (effectiveFrom != null && effectiveUntil != null && !effectiveUntil.isAfter(effectiveFrom)) {
+            problems.add(row.childPath("effectiveUntil"), "must be after effectiveFrom (" + effectiveFrom + "): a price set in force for no time");
+        }
 
         if (contextWindowTokens == 0 && row.has("contextWindowTokens")) {
             problems.add(row.childPath("contextWindowTokens"), "must be positive");
@@ -149,7 +161,7 @@ public final class CatalogLoader {
         return problems.lines().size() == before
                 && exactInEveryWindow(row, timeWindows, tiers, prices(new long[] {input, cacheRead, cacheWrite, output}, tokenClassPrices), problems)
                 ? new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, input, cacheRead, cacheWrite, output, asOf, source,
-                tiers, timeWindows, serviceTiers, retiredOn, tokenClassPrices, serverToolFees, requestFeeMicros, unitPrices, null, null)
+                tiers, timeWindows, serviceTiers, retiredOn, tokenClassPrices, serverToolFees, requestFeeMicros, unitPrices, effectiveFrom, effectiveUntil)
                 : null;
     }
 
@@ -263,6 +275,44 @@ public final class CatalogLoader {
             }
         }
         return prices;
+    }
+
+    /**
+     * The rows of one (provider, model), at {@code indexes} of the file, are price sets that follow one another in time:
+     * sorted by {@code effectiveFrom}, at most the first has none (in force since always), none overlaps the next, and
+     * none ends before the next begins (a row without {@code effectiveUntil} ends where the next begins). A gap would
+     * leave a request admitted in it with no price, and an overlap with two.
+     */
+    private static void effectivePeriodsFollowOneAnother(List<Integer> indexes, List<ModelRow> rowAtIndex, Problems problems) {
+        if (indexes.size() < 2) {
+            return;
+        }
+        List<Integer> byFrom = new ArrayList<>(indexes);
+        byFrom.sort(Comparator.comparing((Integer i) -> rowAtIndex.get(i).effectiveFrom(), Comparator.nullsFirst(Comparator.naturalOrder()))
+                .thenComparing(i -> i));
+        for (int k = 1; k < byFrom.size(); k++) {
+            int earlierIndex = byFrom.get(k - 1);
+            int laterIndex = byFrom.get(k);
+            ModelRow earlier = rowAtIndex.get(earlierIndex);
+            ModelRow later = rowAtIndex.get(laterIndex);
+            String both = "models[" + earlierIndex + "] " + period(earlier) + " and models[" + laterIndex + "] " + period(later);
+            if (later.effectiveFrom() == null) {
+                problems.add("models[" + laterIndex + "]", "duplicate model row (" + later.provider() + ", " + later.model() + "): " + both
+                        + " both have no effectiveFrom; only the first price set of a model may be in force since always");
+            } else if (earlier.effectiveUntil() == null ? later.effectiveFrom().equals(earlier.effectiveFrom())
+                    : earlier.effectiveUntil().isAfter(later.effectiveFrom())) {
+                problems.add("models[" + laterIndex + "]", "overlapping effective periods of (" + later.provider() + ", " + later.model() + "): "
+                        + both + "; a request must have exactly one price");
+            } else if (earlier.effectiveUntil() != null && earlier.effectiveUntil().isBefore(later.effectiveFrom())) {
+                problems.add("models[" + laterIndex + "]", "a gap in the effective periods of (" + later.provider() + ", " + later.model() + "): "
+                        + both + " leave " + earlier.effectiveUntil() + " to " + later.effectiveFrom() + " unpriced; end the earlier where the later begins");
+            }
+        }
+    }
+
+    private static String period(ModelRow row) {
+        return "[" + (row.effectiveFrom() == null ? "since always" : row.effectiveFrom()) + ", "
+                + (row.effectiveUntil() == null ? "until replaced" : row.effectiveUntil()) + ")";
     }
 
     /**

@@ -104,6 +104,13 @@ public record ModelRow(
         return effectiveFrom == null ? "" : effectiveFrom.toString();
     }
 
+    /** This price set in force from {@code effectiveFrom} (null: since always) until {@code effectiveUntil} (null: until replaced). */
+    public ModelRow withEffectivePeriod(Instant effectiveFrom, Instant effectiveUntil) {
+        return new ModelRow(provider, model, endpoints, encoding, contextWindowTokens, maxOutputTokens, inputMicrosPerMillionTokens,
+                cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows,
+                serviceTiers, retiredOn, tokenClassPrices, serverToolFees, requestFeeMicros, unitPrices, effectiveFrom, effectiveUntil);
+    }
+
     /** True when this price set is in force at {@code epochMs}: from its {@code effectiveFrom} (inclusive) to its {@code effectiveUntil} (exclusive). */
     public boolean inForceAt(long epochMs) {
         return (effectiveFrom == null || effectiveFrom.toEpochMilli() <= epochMs) && (effectiveUntil == null || epochMs < effectiveUntil.toEpochMilli());

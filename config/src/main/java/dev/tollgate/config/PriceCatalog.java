@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -18,7 +19,8 @@ public final class PriceCatalog {
     private final String currency;
     private final long microsPerUnit;
     private final List<ModelRow> rows;
-    private final Map<String, ModelRow> byProviderAndModel = new LinkedHashMap<>();
+    /** Each (provider, model)'s price sets, ascending by effectiveFrom (the one without first): a request's lookup scans one to three. */
+    private final Map<String, ModelRow[]> versionsByProviderAndModel = new LinkedHashMap<>();
     private final Path file;
     private final String version;
 
@@ -32,9 +34,11 @@ public final class PriceCatalog {
         this.microsPerUnit = microsPerUnit;
         this.rows = List.copyOf(rows);
         this.file = file;
+        Map<String, List<ModelRow>> grouped = new LinkedHashMap<>();
         for (ModelRow row : this.rows) {
-            byProviderAndModel.put(key(row.provider(), row.model()), row);
+            grouped.computeIfAbsent(key(row.provider(), row.model()), k -> new ArrayList<>()).add(row);
         }
+        grouped.forEach((key, versions) -> versionsByProviderAndModel.put(key, versions.stream().sorted(BY_EFFECTIVE_FROM).toArray(ModelRow[]::new)));
         this.version = versionOf(currency, microsPerUnit, this.rows);
     }
 
@@ -168,9 +172,123 @@ public final class PriceCatalog {
         return rows;
     }
 
+    /** The row of (provider, model) in force now, for what has no request time (model lists, admin views); null when none is. */
     public ModelRow find(String provider, String model) {
-        return byProviderAndModel.get(key(provider, model));
+        return find(provider, model, System.currentTimeMillis());
     }
+
+    /**
+     * The row of (provider, model) in force at {@code epochMs}, or null when there is none then: an unknown model, or a
+     * time before its first price set began or after its last ended. Allocates nothing: it runs for every request.
+     */
+    public ModelRow find(String provider, String model, long epochMs) {
+        ModelRow[] versions = versionsByProviderAndModel.get(key(provider, model));
+        if (versions == null) {
+            return null;
+        }
+        for (ModelRow version : versions) {
+            if (version.inForceAt(epochMs)) {
+                return version;
+            }
+        }
+        return null;
+    }
+
+    /** Every price set of (provider, model), ascending by effectiveFrom; empty for a model the catalog does not price. */
+    public List<ModelRow> versions(String provider, String model) {
+        ModelRow[] versions = versionsByProviderAndModel.get(key(provider, model));
+        return versions == null ? List.of() : List.of(versions);
+    }
+
+    /**
+     * What {@code next} changes of the prices this catalog applied up to {@code nowMs}, one line per change; empty when
+     * it changes none. Every debit was priced at the version in force when it was admitted, and statements, replays and
+     * re-rating find that version again by its effectiveFrom: so each version that began at or before now must stay
+     * with the same effectiveFrom and the same prices, its effectiveUntil may move only within the future, and a new
+     * version may only begin after now. Versions not yet begun may change freely, and a model new to {@code next} may
+     * start at any time (no request was priced by it).
+     */
+    public List<String> pastPriceChanges(PriceCatalog next, long nowMs) {
+        List<String> changes = new ArrayList<>();
+        for (ModelRow[] versions : versionsByProviderAndModel.values()) {
+            String name = versions[0].provider() + "/" + versions[0].model();
+            List<ModelRow> nextVersions = next.versions(versions[0].provider(), versions[0].model());
+            boolean pricedThePast = begunBy(versions[0], nowMs);
+            if (nextVersions.isEmpty()) {
+                if (pricedThePast) {
+                    changes.add(name + ": removed, but it priced requests up to now; its rows must stay so their debits keep a price");
+                }
+                continue;
+            }
+            for (ModelRow old : versions) {
+                if (!begunBy(old, nowMs)) {
+                    continue;
+                }
+                String version = name + " (the version " + (old.effectiveFrom() == null ? "in force since always" : "from " + old.effectiveFrom()) + ")";
+                ModelRow same = nextVersions.stream().filter(v -> java.util.Objects.equals(v.effectiveFrom(), old.effectiveFrom())).findFirst().orElse(null);
+                if (same == null) {
+                    changes.add(version + ": removed, but it priced requests up to now");
+                    continue;
+                }
+                List<String> changed = priceChanges(old, same);
+                if (!changed.isEmpty()) {
+                    changes.add(version + ": " + String.join(", ", changed) + " changed, but it priced requests up to now;"
+                            + " add a version with an effectiveFrom after now instead");
+                }
+                if (!java.util.Objects.equals(old.effectiveUntil(), same.effectiveUntil())
+                        && (endedBy(old.effectiveUntil(), nowMs) || endedBy(same.effectiveUntil(), nowMs))) {
+                    changes.add(version + ": effectiveUntil " + until(old) + " changed to " + until(same)
+                            + ", which changes the price of a time already past; it may only move to an instant after now");
+                }
+            }
+            for (ModelRow added : nextVersions) {
+                boolean known = java.util.Arrays.stream(versions).anyMatch(v -> java.util.Objects.equals(v.effectiveFrom(), added.effectiveFrom()));
+                if (!known && begunBy(added, nowMs)) {
+                    changes.add(name + " (a new version " + (added.effectiveFrom() == null ? "in force since always" : "from " + added.effectiveFrom())
+                            + "): begins at or before now, so it would reprice requests already priced; a new version must begin after now");
+                }
+            }
+        }
+        return changes;
+    }
+
+    private static boolean begunBy(ModelRow row, long nowMs) {
+        return row.effectiveFrom() == null || row.effectiveFrom().toEpochMilli() <= nowMs;
+    }
+
+    private static boolean endedBy(java.time.Instant until, long nowMs) {
+        return until != null && until.toEpochMilli() <= nowMs;
+    }
+
+    private static String until(ModelRow row) {
+        return row.effectiveUntil() == null ? "(until replaced)" : row.effectiveUntil().toString();
+    }
+
+    /** The names of the price-bearing fields that differ; what only describes a row (asOf, source, retiredOn, limits) may change. */
+    private static List<String> priceChanges(ModelRow old, ModelRow next) {
+        List<String> changed = new ArrayList<>();
+        differs(changed, "inputMicrosPerMillionTokens", old.inputMicrosPerMillionTokens(), next.inputMicrosPerMillionTokens());
+        differs(changed, "cacheReadMicrosPerMillionTokens", old.cacheReadMicrosPerMillionTokens(), next.cacheReadMicrosPerMillionTokens());
+        differs(changed, "cacheWriteMicrosPerMillionTokens", old.cacheWriteMicrosPerMillionTokens(), next.cacheWriteMicrosPerMillionTokens());
+        differs(changed, "outputMicrosPerMillionTokens", old.outputMicrosPerMillionTokens(), next.outputMicrosPerMillionTokens());
+        differs(changed, "tiers", old.tiers(), next.tiers());
+        differs(changed, "timeWindows", old.timeWindows(), next.timeWindows());
+        differs(changed, "serviceTiers", old.serviceTiers(), next.serviceTiers());
+        differs(changed, "tokenClassPrices", old.tokenClassPrices(), next.tokenClassPrices());
+        differs(changed, "serverToolFees", old.serverToolFees(), next.serverToolFees());
+        differs(changed, "requestFeeMicros", old.requestFeeMicros(), next.requestFeeMicros());
+        differs(changed, "unitPrices", old.unitPrices(), next.unitPrices());
+        return changed;
+    }
+
+    private static void differs(List<String> changed, String field, Object old, Object next) {
+        if (!old.equals(next)) {
+            changed.add(field + " (" + old + " to " + next + ")");
+        }
+    }
+
+    private static final Comparator<ModelRow> BY_EFFECTIVE_FROM = Comparator.comparing(ModelRow::effectiveFrom,
+            Comparator.nullsFirst(Comparator.naturalOrder()));
 
     private static String key(String provider, String model) {
         return provider + '\u0000' + model;

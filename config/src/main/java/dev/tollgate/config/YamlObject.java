@@ -140,6 +140,24 @@ final class YamlObject {
         }
     }
 
+    /**
+     * A moment as a day ({@code 2026-01-01}: its start, 00:00 UTC) or an ISO-8601 instant ({@code 2026-01-01T12:00:00Z});
+     * a day alone means UTC so that a catalog reads the same on every node whatever its time zone.
+     */
+    java.time.Instant instant(String field) {
+        JsonNode value = required(field);
+        if (value == null) {
+            return null;
+        }
+        String text = value.asText();
+        try {
+            return text.length() == 10 ? LocalDate.parse(text).atStartOfDay(java.time.ZoneOffset.UTC).toInstant() : java.time.Instant.parse(text);
+        } catch (DateTimeParseException e) {
+            problems.add(childPath(field), "expected a day like 2026-01-01 (00:00 UTC) or an instant like 2026-01-01T12:00:00Z" + found(value));
+            return null;
+        }
+    }
+
     /** An absolute http or https URL with a host and no query, fragment or user info. */
     URI httpUrl(String field) {
         String text = text(field);

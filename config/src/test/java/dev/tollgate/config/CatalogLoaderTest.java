@@ -168,9 +168,10 @@ class CatalogLoaderTest {
                 "prices.yaml: models[1].colour: unknown field (known fields: provider, model, endpoints, encoding, contextWindowTokens, "
                         + "maxOutputTokens, inputMicrosPerMillionTokens, cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens, "
                         + "outputMicrosPerMillionTokens, asOf, source, tiers, timeWindows, retiredOn, serviceTiers, tokenClassMicrosPerMillionTokens, "
-                        + "serverToolFees, requestFeeMicros, unitPricesMicros)",
+                        + "serverToolFees, requestFeeMicros, unitPricesMicros, effectiveFrom, effectiveUntil)",
                 "prices.yaml: models[3].encoding: expected one of " + CatalogLoader.ENCODINGS + ", found \"nope\"",
-                "prices.yaml: models[5]: duplicate model row (openai, d)",
+                "prices.yaml: models[5]: duplicate model row (openai, d): models[4] [since always, until replaced) and models[5] [since always, "
+                        + "until replaced) both have no effectiveFrom; only the first price set of a model may be in force since always",
                 "prices.yaml: extra: unknown field (known fields: currency, microsPerUnit, models)");
     }
 
@@ -311,5 +312,71 @@ class CatalogLoaderTest {
         java.nio.file.Path missing = dir.resolve("nope.yaml");
         ConfigException e = catchThrowableOfType(ConfigException.class, () -> CatalogLoader.load(missing));
         assertThat(e.problems()).singleElement().asString().startsWith(missing + ": cannot read");
+    }
+
+    /** gpt-4o-mini at its list price until a promotion on 2026-12-15 12:00 UTC halves its output until the year ends, then list again. */
+    static final String PROMOTED = HEADER
+            + row("openai", "m", "effectiveUntil: 2026-12-15T12:00:00Z")
+            + row("openai", "m", "effectiveFrom: 2026-12-15T12:00:00Z", "effectiveUntil: 2027-01-01", "outputMicrosPerMillionTokens: 300000")
+            + row("openai", "m", "effectiveFrom: 2027-01-01");
+
+    private static long ms(String instant) {
+        return java.time.Instant.parse(instant).toEpochMilli();
+    }
+
+    @Test
+    void effectiveDatedRowsLoadAsDaysOrInstantsAndEachMomentFindsTheOneInForce() {
+        PriceCatalog catalog = load(PROMOTED);
+        assertThat(catalog.rows()).hasSize(3);
+        java.util.List<ModelRow> versions = catalog.versions("openai", "m");
+        assertThat(versions).extracting(ModelRow::effectiveFrom).containsExactly(null, java.time.Instant.parse("2026-12-15T12:00:00Z"),
+                java.time.Instant.parse("2027-01-01T00:00:00Z"));
+        assertThat(versions.get(1).effectiveUntil()).as("a day alone is its start, UTC").isEqualTo(java.time.Instant.parse("2027-01-01T00:00:00Z"));
+        assertThat(versions).extracting(ModelRow::rowVersion).containsExactly("", "2026-12-15T12:00:00Z", "2027-01-01T00:00:00Z");
+        long promotionFromMs = ms("2026-12-15T12:00:00Z");
+        long promotionUntilMs = ms("2027-01-01T00:00:00Z");
+        assertThat(catalog.find("openai", "m", promotionFromMs - 1)).isSameAs(versions.get(0));
+        assertThat(catalog.find("openai", "m", promotionFromMs)).isSameAs(versions.get(1));
+        assertThat(catalog.find("openai", "m", promotionUntilMs - 1)).isSameAs(versions.get(1));
+        assertThat(catalog.find("openai", "m", promotionUntilMs)).isSameAs(versions.get(2));
+        assertThat(catalog.find("openai", "m", Long.MIN_VALUE)).as("the first version is in force since always").isSameAs(versions.get(0));
+        assertThat(catalog.find("openai", "other", promotionFromMs)).isNull();
+        assertThat(catalog.version()).isNotEqualTo(load(HEADER + row("openai", "m")).version());
+    }
+
+    @Test
+    void aModelWhosePricesBeginLaterOrEndedHasNoneOutsideThem() {
+        PriceCatalog catalog = load(HEADER + row("openai", "m", "effectiveFrom: 2026-12-01", "effectiveUntil: 2026-12-08"));
+        assertThat(catalog.find("openai", "m", ms("2026-12-01T00:00:00Z") - 1)).isNull();
+        assertThat(catalog.find("openai", "m", ms("2026-12-01T00:00:00Z"))).isNotNull();
+        assertThat(catalog.find("openai", "m", ms("2026-12-08T00:00:00Z") - 1)).isNotNull();
+        assertThat(catalog.find("openai", "m", ms("2026-12-08T00:00:00Z"))).isNull();
+    }
+
+    @Test
+    void overlappingPeriodsGapsTwoUndatedRowsAndEmptyPeriodsAreRefusedNamingBothRows() {
+        ConfigException e = loadFails(HEADER
+                + row("openai", "overlap", "effectiveUntil: 2026-12-20")
+                + row("openai", "overlap", "effectiveFrom: 2026-12-15")
+                + row("openai", "gap", "effectiveUntil: 2026-12-10")
+                + row("openai", "gap", "effectiveFrom: 2026-12-11")
+                + row("openai", "undated")
+                + row("openai", "undated", "inputMicrosPerMillionTokens: 1")
+                + row("openai", "same-start", "effectiveFrom: 2026-12-01")
+                + row("openai", "same-start", "effectiveFrom: 2026-12-01T00:00:00Z")
+                + row("openai", "backwards", "effectiveFrom: 2026-12-10", "effectiveUntil: 2026-12-10")
+                + row("openai", "not-a-moment", "effectiveFrom: next tuesday"));
+        assertThat(e.problems()).containsExactly(
+                "prices.yaml: models[8].effectiveUntil: must be after effectiveFrom (2026-12-10T00:00:00Z): a price set in force for no time",
+                "prices.yaml: models[9].effectiveFrom: expected a day like 2026-01-01 (00:00 UTC) or an instant like 2026-01-01T12:00:00Z, found \"next tuesday\"",
+                "prices.yaml: models[1]: overlapping effective periods of (openai, overlap): models[0] [since always, 2026-12-20T00:00:00Z) and "
+                        + "models[1] [2026-12-15T00:00:00Z, until replaced); a request must have exactly one price",
+                "prices.yaml: models[3]: a gap in the effective periods of (openai, gap): models[2] [since always, 2026-12-10T00:00:00Z) and "
+                        + "models[3] [2026-12-11T00:00:00Z, until replaced) leave 2026-12-10T00:00:00Z to 2026-12-11T00:00:00Z unpriced; "
+                        + "end the earlier where the later begins",
+                "prices.yaml: models[5]: duplicate model row (openai, undated): models[4] [since always, until replaced) and models[5] [since always, "
+                        + "until replaced) both have no effectiveFrom; only the first price set of a model may be in force since always",
+                "prices.yaml: models[7]: overlapping effective periods of (openai, same-start): models[6] [2026-12-01T00:00:00Z, until replaced) and "
+                        + "models[7] [2026-12-01T00:00:00Z, until replaced); a request must have exactly one price");
     }
 }

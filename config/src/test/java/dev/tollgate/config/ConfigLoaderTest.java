@@ -249,7 +249,8 @@ class ConfigLoaderTest {
         String f = file.toString();
         assertThat(e.problems()).containsExactly(
                 f + ": catalog: " + catalog + ": models[0].inputMicrosPerMillionTokens: must not be negative, found -150000",
-                f + ": catalog: " + catalog + ": models[3]: duplicate model row (openai, gpt-4o)",
+                f + ": catalog: " + catalog + ": models[3]: duplicate model row (openai, gpt-4o): models[1] [since always, until replaced) and models[3] "
+                        + "[since always, until replaced) both have no effectiveFrom; only the first price set of a model may be in force since always",
                 f + ": providers[0].apiKeyEnv: environment variable OPENAI_API_KEY is not set",
                 f + ": providers[1].baseUrl: expected an absolute http(s) URL with a host and no query, fragment or credentials, found \"ftp://api.anthropic.com/v1\"",
                 f + ": providers[2].name: duplicate provider name \"openai\"",

@@ -25,13 +25,15 @@ public final class ModelRoutes {
 
     public ModelRoutes(PriceCatalog catalog, List<ProviderConfig> providers) {
         this.catalog = catalog;
+        long nowMs = System.currentTimeMillis();
         for (ProviderConfig provider : providers) {
             for (ModelRow row : catalog.rows()) {
-                if (row.provider().equals(provider.name())) {
-                    Route route = new Route(provider, row, catalog.version());
-                    if (byProtocolAndModel.putIfAbsent(key(provider.protocol(), row.model()), route) == null) {
-                        routes.add(route);
-                    }
+                String key = key(provider.protocol(), row.model());
+                if (row.provider().equals(provider.name()) && !byProtocolAndModel.containsKey(key)) {
+                    List<ModelRow> versions = catalog.versions(row.provider(), row.model());
+                    Route route = new Route(provider, shownAt(versions, nowMs), catalog.version(), versions);
+                    byProtocolAndModel.put(key, route);
+                    routes.add(route);
                 }
             }
         }
@@ -61,16 +63,56 @@ public final class ModelRoutes {
         return protocol.name() + '\u0000' + model;
     }
 
-    /** A provider's model at its catalog row, and the version of the catalog that row is from. */
-    public record Route(ProviderConfig provider, ModelRow row, String catalogVersion) {
-        /** This route as it prices a request admitted at {@code epochMs} (see {@link ModelRow#pricedAt}); itself when nothing differs. */
-        public Route pricedAt(long epochMs) {
-            if (row.timeWindows().isEmpty()) {
-                return this;
+    /**
+     * The row a route shows where there is no request time (model lists): the version in force at {@code nowMs}, else
+     * the next to begin, else the last. With no gaps between versions, the first not yet ended is one of the first two.
+     */
+    private static ModelRow shownAt(List<ModelRow> versions, long nowMs) {
+        for (ModelRow version : versions) {
+            if (version.effectiveUntil() == null || nowMs < version.effectiveUntil().toEpochMilli()) {
+                return version;
             }
-            ModelRow priced = row.pricedAt(epochMs);
-            return priced == row ? this : new Route(provider, priced, catalogVersion);
+        }
+        return versions.getLast();
+    }
+
+    /**
+     * A provider's model at its catalog row, and the version of the catalog that row is from. {@code versions} are all
+     * of the model's price sets, ascending by effectiveFrom; {@code row} is one of them: the one in force when the
+     * routes were built on a route as found, the one that priced the request on a route {@link #pricedAt priced}.
+     */
+    public record Route(ProviderConfig provider, ModelRow row, String catalogVersion, List<ModelRow> versions) {
+        public Route {
+            versions = List.copyOf(versions);
         }
 
+        /** A route of a model with one price set. */
+        public Route(ProviderConfig provider, ModelRow row, String catalogVersion) {
+            this(provider, row, catalogVersion, List.of(row));
+        }
+
+        /**
+         * This route as it prices a request admitted at {@code epochMs}: at the version in force then, in its time
+         * window if one holds (see {@link ModelRow#pricedAt}); itself when nothing differs, so a model of one undated
+         * price set and no windows costs a request no allocation. Null when no version is in force then: the model has
+         * no price at that moment, and a request for it is refused as for a model the catalog does not have.
+         */
+        public Route pricedAt(long epochMs) {
+            ModelRow version = row;
+            if (versions.size() > 1 || !row.inForceAt(epochMs)) {
+                version = null;
+                for (int i = 0; i < versions.size(); i++) { // one to three versions: a scan, no iterator
+                    if (versions.get(i).inForceAt(epochMs)) {
+                        version = versions.get(i);
+                        break;
+                    }
+                }
+                if (version == null) {
+                    return null;
+                }
+            }
+            ModelRow priced = version.timeWindows().isEmpty() ? version : version.pricedAt(epochMs);
+            return priced == row ? this : new Route(provider, priced, catalogVersion, versions);
+        }
     }
 }

@@ -40,4 +40,24 @@ class ModelRoutesTest {
         assertThat(routes.find(Protocol.OPENAI, "gpt-4o-mini")).isNull();
         assertThat(routes.routes()).hasSize(1);
     }
+
+    @Test
+    void aRouteHoldsEveryVersionOfItsModelAndPricesARequestAtTheOneInForceWhenItWasAdmitted() {
+        java.time.Instant change = java.time.Instant.parse("2026-12-15T12:00:00Z");
+        dev.tollgate.config.ModelRow list = TestRows.gpt4oMini().withEffectivePeriod(null, change);
+        dev.tollgate.config.ModelRow promoted = TestRows.row("openai", "gpt-4o-mini", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS),
+                "o200k_base", 128_000, 16_384, 150_000, 75_000, 150_000, 300_000).withEffectivePeriod(change, java.time.Instant.parse("2027-01-01T00:00:00Z"));
+        PriceCatalog catalog = new PriceCatalog("USD", 1_000_000, List.of(promoted, list));
+        ModelRoutes.Route route = new ModelRoutes(catalog, List.of(provider("openai", Protocol.OPENAI))).find(Protocol.OPENAI, "gpt-4o-mini");
+        assertThat(route.versions()).containsExactly(list, promoted);
+        long changeMs = change.toEpochMilli();
+        assertThat(route.pricedAt(changeMs - 1).row()).isSameAs(list);
+        assertThat(route.pricedAt(changeMs).row()).isSameAs(promoted);
+        assertThat(route.pricedAt(changeMs).catalogVersion()).isEqualTo(catalog.version());
+        assertThat(route.pricedAt(java.time.Instant.parse("2027-01-01T00:00:00Z").toEpochMilli())).as("after the last version ended").isNull();
+
+        ModelRoutes.Route undated = new ModelRoutes(new PriceCatalog("USD", 1_000_000, List.of(TestRows.gpt4oMini())),
+                List.of(provider("openai", Protocol.OPENAI))).find(Protocol.OPENAI, "gpt-4o-mini");
+        assertThat(undated.pricedAt(changeMs)).as("one undated version, no windows: the route itself").isSameAs(undated);
+    }
 }

@@ -39,6 +39,12 @@ public final class Gateway {
     private final Consumer<Outcome> outcomes;
     private final NodeMetrics metrics;
     private final AccessLog accessLog;
+    /**
+     * The node's wall clock (epoch milliseconds) for what prices depend on: when a request arrived (its price set and
+     * time window, and the facts the journal keeps) and which prices a reload may no longer change. Replaceable
+     * ({@link #useClock}) so a test or a simulation can admit requests on either side of a price change.
+     */
+    private volatile java.util.function.LongSupplier clockMs = System::currentTimeMillis;
 
     /**
      * Brings the recovered ledger in line with the configuration: accounts it names are opened with
@@ -63,6 +69,8 @@ public final class Gateway {
         if (config.journal() != null) {
             ledger.writer().health().requireFreeBytes(config.journal().minFreeBytes());
         }
+        // No check here that this catalog keeps the prices applied before the restart: the journal names each debit's
+        // catalog version and row version, not the prices, so there is no old catalog to compare with. A reload checks.
         // Before any request is admitted at it, so every debit naming this version follows its record.
         PriceCatalog catalog = config.catalog();
         if (ledger.recordCatalog(catalog.version(), catalog.source(), catalog.rows().size(), null)) {
@@ -95,6 +103,16 @@ public final class Gateway {
 
     public Ledger ledger() {
         return ledger;
+    }
+
+    /** Now by the gateway's clock, epoch milliseconds. */
+    public long nowMs() {
+        return clockMs.getAsLong();
+    }
+
+    /** Makes {@code clockMs} the gateway's clock (see {@link #nowMs()}): for tests and simulations; a node uses the system's. */
+    public void useClock(java.util.function.LongSupplier clockMs) {
+        this.clockMs = Objects.requireNonNull(clockMs);
     }
 
     /** The configuration, with the price catalog in force now. */
@@ -159,7 +177,8 @@ public final class Gateway {
      * Reads the price catalog again from where it was read at start-up (its file, or the built-in one), validates it
      * as start-up does and against the configured providers, and makes it the one in force. A request admitted before
      * keeps its route, so its price; every request admitted after is priced by the new catalog. A new version is
-     * journaled first (with {@code author}), so its debits follow its record; the same version changes nothing.
+     * journaled first (with {@code author}), so its debits follow its record; the same version changes nothing. A
+     * catalog that changes a price in force at any instant up to now ({@link PriceCatalog#pastPriceChanges}) is refused.
      *
      * @throws ReloadRefused with the catalog's problems, changing and journaling nothing
      */
@@ -180,6 +199,10 @@ public final class Gateway {
             problems.add(loaded.source() + ": currency: " + loaded.currency() + " at " + loaded.microsPerUnit()
                     + " micros per unit; the balances are held in " + current.currency() + " at " + current.microsPerUnit()
                     + ", which only a restart with a new configuration can change");
+        }
+        // Every debit so far was priced by the version in force when it was admitted: a reload may reprice only the future.
+        for (String change : current.pastPriceChanges(loaded, nowMs())) {
+            problems.add(loaded.source() + ": " + change);
         }
         if (!problems.isEmpty()) {
             metrics.catalogReload("invalid");

@@ -186,15 +186,16 @@ public final class Reconciliation {
         rollups.forEachRow(accountId, 0, startMs, (key, totals) -> debitedBefore[0] = Math.addExact(debitedBefore[0], totals.debitedMicros()));
         opening = Math.subtractExact(opening, debitedBefore[0]);
 
+        // A line per price set, so a month spanning a price change shows each period's requests at its own prices.
         Map<List<String>, UsageTotals> byModelRow = new TreeMap<>(Comparator.comparing((List<String> row) -> row.get(0))
-                .thenComparing(row -> row.get(1)));
+                .thenComparing(row -> row.get(1)).thenComparing(row -> row.get(2)));
         rollups.forEachRow(accountId, startMs, endMs, (key, totals) -> {
             if (totals.requests() > 0) {
-                byModelRow.merge(Arrays.asList(key.provider(), key.model()), totals.settledOnly(), UsageTotals::plus);
+                byModelRow.merge(Arrays.asList(key.provider(), key.model(), key.rowVersion()), totals.settledOnly(), UsageTotals::plus);
             }
         });
         List<Statement.DebitLine> debits = new ArrayList<>(byModelRow.size());
-        byModelRow.forEach((row, totals) -> debits.add(new Statement.DebitLine(row.get(0), row.get(1), totals)));
+        byModelRow.forEach((row, totals) -> debits.add(new Statement.DebitLine(row.get(0), row.get(1), row.get(2), totals)));
 
         // Time order for the reader; the sort is stable, so equal timestamps keep journal order.
         credits.sort(Comparator.comparingLong(Statement.CreditLine::timestampMs));

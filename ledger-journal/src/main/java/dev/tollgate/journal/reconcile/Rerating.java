@@ -14,9 +14,9 @@ import java.util.Map;
 /**
  * What the journal's settled requests would have cost under another price catalog: a what-if review of a catalog
  * change, or an audit that a catalog reproduces the debits it priced. Read-only: a report, never a change of money.
- * Each request is priced by the other catalog's row for its (provider, model) as in force when it was admitted (its
- * time windows) with the usage the journal billed, under the one rounding rule; a request whose model the other
- * catalog has no row for is counted as unpriced. Requests are taken by when they settled, in {@code [fromMs, toMs)}.
+ * Each request is priced by the other catalog's row for its (provider, model) in force when it was admitted (its
+ * price set by effective period, then its time windows) with the usage the journal billed, under the one rounding
+ * rule; a request whose model the other catalog has no row in force for then is counted as unpriced. Requests are taken by when they settled, in {@code [fromMs, toMs)}.
  */
 public final class Rerating {
     /** One (provider, model): its settled requests, what they were billed and what they would cost. */
@@ -43,12 +43,13 @@ public final class Rerating {
             long[] row = totals.computeIfAbsent(key, k -> new long[4]);
             row[0]++;
             row[1] += settled.costMicros();
-            ModelRow priced = catalog.find(provider, model);
+            long admittedMs = settled.request().startMs();
+            ModelRow priced = catalog.find(provider, model, admittedMs);
             if (priced == null) {
                 row[3]++;
             } else {
                 // The served tier is in the journal since layout 3; an older debit reads as none, so at the row's prices.
-                row[2] += CostRule.costMicros(priced.pricedAt(settled.request().startMs()), settled.usage(),
+                row[2] += CostRule.costMicros(priced.pricedAt(admittedMs), settled.usage(),
                         priced.servicePercent(settled.request().serviceTier()));
             }
         });

@@ -4,12 +4,14 @@ import java.util.Comparator;
 
 /**
  * One row of the hourly rollups: an account's traffic through one key, to one model row
- * (provider + model), in one lane, during one UTC hour. Ordered by account, then hour, so an
- * account's rows for a time range are one contiguous range of the map.
+ * (provider + model) at one of its price sets (row version), in one lane, during one UTC hour.
+ * Ordered by account, then hour, so an account's rows for a time range are one contiguous range of the map.
  *
  * @param hourStartMs the start of the hour, epoch milliseconds (a multiple of 3,600,000)
+ * @param rowVersion  the price set's version as the journal's facts name it; empty for an undated row (and
+ *                    for rollups of journals from before rows were dated)
  */
-public record RollupKey(String accountId, long hourStartMs, String keyHash, String provider, String model, String lane)
+public record RollupKey(String accountId, long hourStartMs, String keyHash, String provider, String model, String rowVersion, String lane)
         implements Comparable<RollupKey> {
     public static final long HOUR_MS = 3_600_000L;
 
@@ -18,6 +20,7 @@ public record RollupKey(String accountId, long hourStartMs, String keyHash, Stri
             .thenComparing(RollupKey::keyHash)
             .thenComparing(RollupKey::provider)
             .thenComparing(RollupKey::model)
+            .thenComparing(RollupKey::rowVersion)
             .thenComparing(RollupKey::lane);
 
     public RollupKey {
@@ -32,7 +35,7 @@ public record RollupKey(String accountId, long hourStartMs, String keyHash, Stri
 
     /** The first possible key of an account at or after {@code hourStartMs}: a bound for range scans. */
     static RollupKey lowest(String accountId, long hourStartMs) {
-        return new RollupKey(accountId, hourStartMs, "", "", "", "");
+        return new RollupKey(accountId, hourStartMs, "", "", "", "", "");
     }
 
     @Override

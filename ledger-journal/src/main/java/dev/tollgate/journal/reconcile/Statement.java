@@ -20,8 +20,10 @@ import java.util.List;
  * </pre>
  *
  * and {@code closing - opening} is exactly the balance movement the journal records in the month.
- * A debit line is one model row (provider + model): its requests, each token kind, what was debited
- * ({@code cost}) and what was written off (cost the balance could not cover, not charged).
+ * A debit line is one model row (provider + model) at one of its price sets ({@code rowVersion}, the
+ * row's effectiveFrom; empty for an undated row): its requests, each token kind, what was debited
+ * ({@code cost}) and what was written off (cost the balance could not cover, not charged). A month
+ * spanning a price change (a promotion ending mid-month) has a line for each period.
  *
  * @param throughMs the timestamp of the newest journal record the statement's source had applied: a
  *                  statement of the current month is complete up to that moment
@@ -37,8 +39,13 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
     public record AdjustmentLine(long timestampMs, long amountMicros, String reason, String reference) {
     }
 
-    /** The month's settled requests of one model row; {@code totals.debitedMicros()} is the debit. */
-    public record DebitLine(String provider, String model, UsageTotals totals) {
+    /** The month's settled requests of one model row at one price set; {@code totals.debitedMicros()} is the debit. */
+    public record DebitLine(String provider, String model, String rowVersion, UsageTotals totals) {
+        /** A line of an undated row. */
+        public DebitLine(String provider, String model, UsageTotals totals) {
+            this(provider, model, "", totals);
+        }
+
         public long costMicros() {
             return totals.debitedMicros();
         }
@@ -47,7 +54,7 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     static final String CSV_HEADER = "section,time,description,reference,provider,model,requests,input_tokens,cache_read_tokens,"
-            + "cache_write_tokens,output_tokens,reasoning_tokens,written_off_micros,amount_micros";
+            + "cache_write_tokens,output_tokens,reasoning_tokens,written_off_micros,amount_micros,row_version";
 
     public Statement {
         credits = List.copyOf(credits);
@@ -102,7 +109,8 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
         ArrayNode debitArray = root.putArray("debits");
         for (DebitLine debit : debits) {
             UsageTotals totals = debit.totals();
-            debitArray.addObject().put("provider", debit.provider()).put("model", debit.model()).put("requests", totals.requests())
+            debitArray.addObject().put("provider", debit.provider()).put("model", debit.model()).put("row_version", debit.rowVersion())
+                    .put("requests", totals.requests())
                     .put("input_tokens", totals.inputTokens()).put("cache_read_tokens", totals.cacheReadTokens())
                     .put("cache_write_tokens", totals.cacheWriteTokens()).put("output_tokens", totals.outputTokens())
                     .put("reasoning_tokens", totals.reasoningTokens()).put("cost_micros", debit.costMicros())
@@ -129,24 +137,24 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
     public String toCsv() {
         StringBuilder csv = new StringBuilder(256 + 160 * (credits.size() + adjustments.size() + debits.size()));
         csv.append(CSV_HEADER).append('\n');
-        line(csv, "opening", iso(periodStartMs()), "opening balance", "", "", "", null, 0, openingBalanceMicros);
+        line(csv, "opening", iso(periodStartMs()), "opening balance", "", "", "", "", null, 0, openingBalanceMicros);
         for (CreditLine credit : credits) {
-            line(csv, "credit", iso(credit.timestampMs()), "credit", credit.reference(), "", "", null, 0, credit.amountMicros());
+            line(csv, "credit", iso(credit.timestampMs()), "credit", credit.reference(), "", "", "", null, 0, credit.amountMicros());
         }
         for (AdjustmentLine adjustment : adjustments) {
-            line(csv, "adjustment", iso(adjustment.timestampMs()), adjustment.reason(), adjustment.reference(), "", "", null, 0,
+            line(csv, "adjustment", iso(adjustment.timestampMs()), adjustment.reason(), adjustment.reference(), "", "", "", null, 0,
                     adjustment.amountMicros());
         }
         for (DebitLine debit : debits) {
-            line(csv, "debit", "", "usage " + debit.provider() + "/" + debit.model(), "", debit.provider(), debit.model(), debit.totals(),
-                    debit.totals().writtenOffMicros(), -debit.costMicros());
+            line(csv, "debit", "", "usage " + debit.provider() + "/" + debit.model() + (debit.rowVersion().isEmpty() ? "" : " from " + debit.rowVersion()),
+                    "", debit.provider(), debit.model(), debit.rowVersion(), debit.totals(), debit.totals().writtenOffMicros(), -debit.costMicros());
         }
-        line(csv, "closing", iso(periodEndMs()), "closing balance", "", "", "", null, 0, closingBalanceMicros);
+        line(csv, "closing", iso(periodEndMs()), "closing balance", "", "", "", "", null, 0, closingBalanceMicros);
         return csv.toString();
     }
 
     private static void line(StringBuilder csv, String section, String time, String description, String reference, String provider, String model,
-                             UsageTotals totals, long writtenOffMicros, long amountMicros) {
+                             String rowVersion, UsageTotals totals, long writtenOffMicros, long amountMicros) {
         csv.append(section).append(',').append(time).append(',').append(Csv.field(description)).append(',').append(Csv.field(reference))
                 .append(',').append(Csv.field(provider)).append(',').append(Csv.field(model)).append(',');
         if (totals != null) {
@@ -155,7 +163,9 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
         } else {
             csv.append(",,,,,");
         }
-        csv.append(',').append(totals != null ? Long.toString(writtenOffMicros) : "").append(',').append(amountMicros).append('\n');
+        // row_version last, so the columns before it keep the places they had before rows were dated.
+        csv.append(',').append(totals != null ? Long.toString(writtenOffMicros) : "").append(',').append(amountMicros).append(',')
+                .append(Csv.field(rowVersion)).append('\n');
     }
 
     static String iso(long timestampMs) {

@@ -30,10 +30,7 @@ class StatementTest {
         AtomicLong clock = new AtomicLong(Instant.parse("2026-10-31T23:00:00Z").toEpochMilli());
         try (Journal journal = Journal.open(dir, Durability.PAGE_CACHE, 0, clock::get)) {
             Ledger ledger = Ledger.recover(journal, null, 4, clock::get);
-            ledger.openAccount("acme");
-            ledger.credit("acme", 1_000_000, "opening");
-            ledger.issueKey(KEY_HASH, "tg-ab", "ci", "acme");
-            ApiKeys.ApiKey key = new ApiKeys.ApiKey(KEY_HASH, "ci", "acme", ledger.accounts().slotOf("acme"));
+            ApiKeys.ApiKey key = openAcme(ledger);
             LedgerReservation october = ledger.reserve(key, 1, 5_000, "r1");
             clock.set(Instant.parse("2026-10-31T23:59:59.999Z").toEpochMilli());
             october.settle(300, facts("r1", "gpt-4o-mini", "openai"), new Usage(100, 20, 0, 50, 10), true, "completed");
@@ -77,6 +74,57 @@ class StatementTest {
             assertThat(december.closingBalanceMicros()).isEqualTo(account.creditedMicros() - account.debitedMicros());
             assertThat(reconciliation.statement("nobody", YearMonth.of(2026, 11))).isNull();
         }
+    }
+
+    /**
+     * gpt-4o-mini with its output at half price ($0.30) until 2026-11-15 12:00 UTC, then at its list price ($0.60): a
+     * November statement shows the promotion's requests and the list-price ones as two lines, each at its own prices,
+     * and a re-rating under the same catalog reproduces every debit.
+     */
+    @Test
+    void aPromotionEndingMidMonthGivesALinePerPriceSetEachAtItsOwnPrices() throws Exception {
+        Instant promotionEnd = Instant.parse("2026-11-15T12:00:00Z");
+        dev.tollgate.config.ModelRow list = new dev.tollgate.config.ModelRow("openai", "gpt-4o-mini",
+                java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "o200k_base", 128_000, 16_384, 150_000, 75_000, 150_000, 600_000,
+                java.time.LocalDate.of(2026, 11, 1), java.net.URI.create("https://example.com/pricing"));
+        dev.tollgate.config.ModelRow promotion = new dev.tollgate.config.ModelRow("openai", "gpt-4o-mini", list.endpoints(), "o200k_base", 128_000, 16_384,
+                150_000, 75_000, 150_000, 300_000, list.asOf(), list.source()).withEffectivePeriod(null, promotionEnd);
+        dev.tollgate.config.PriceCatalog catalog = new dev.tollgate.config.PriceCatalog("USD", 1_000_000,
+                List.of(promotion, list.withEffectivePeriod(promotionEnd, null)));
+        Usage usage = new Usage(1_000, 0, 0, 333, 0);
+        AtomicLong clock = new AtomicLong(Instant.parse("2026-11-01T00:00:00Z").toEpochMilli());
+        try (Journal journal = Journal.open(dir, Durability.PAGE_CACHE, 0, clock::get)) {
+            Ledger ledger = Ledger.recover(journal, null, 4, clock::get);
+            ApiKeys.ApiKey key = openAcme(ledger);
+            long[] admittedMs = {Instant.parse("2026-11-03T10:00:00Z").toEpochMilli(), promotionEnd.toEpochMilli() - 1,
+                    promotionEnd.toEpochMilli(), Instant.parse("2026-11-29T23:00:00Z").toEpochMilli()};
+            for (int i = 0; i < admittedMs.length; i++) {
+                clock.set(admittedMs[i]);
+                dev.tollgate.config.ModelRow priced = catalog.find("openai", "gpt-4o-mini", admittedMs[i]);
+                LedgerReservation reservation = ledger.reserve(key, 1, 5_000, "r" + i);
+                reservation.settle(dev.tollgate.metering.CostRule.costMicros(priced, usage), new RequestFacts("r" + i, "acme", KEY_HASH, "interactive",
+                        "openai", "gpt-4o-mini", "/v1/chat/completions", admittedMs[i], admittedMs[i], "", catalog.version(), priced.rowVersion(), ""),
+                        usage, true, "completed");
+            }
+            Statement november = Reconciliation.load(journal, dir.resolve("snapshots")).statement("acme", YearMonth.of(2026, 11));
+            // By hand: 1,000 input at $0.15 is 150,000,000 micro-micros; 333 output at $0.30 is 99,900,000 and at $0.60
+            // 199,800,000; each request rounds up once: ceil(249.9) = 250 in the promotion, ceil(349.8) = 350 after it.
+            assertThat(november.debits()).containsExactly(
+                    new Statement.DebitLine("openai", "gpt-4o-mini", "", new UsageTotals(2, 0, 2_000, 0, 0, 666, 0, 500, 0)),
+                    new Statement.DebitLine("openai", "gpt-4o-mini", "2026-11-15T12:00:00Z", new UsageTotals(2, 0, 2_000, 0, 0, 666, 0, 700, 0)));
+            assertThat(november.toJson()).contains("\"row_version\" : \"2026-11-15T12:00:00Z\"");
+            assertThat(november.toCsv()).contains("usage openai/gpt-4o-mini from 2026-11-15T12:00:00Z");
+            StatementChecks.assertJsonAndCsvAgree(november);
+            assertThat(Rerating.rerate(journal, catalog, 0, Long.MAX_VALUE)).containsExactly(new Rerating.Row("openai", "gpt-4o-mini", 4, 1_200, 1_200, 0));
+        }
+    }
+
+    /** The account acme with 1,000,000 micros and one key (KEY_HASH), as both hand-worked histories begin. */
+    private static ApiKeys.ApiKey openAcme(Ledger ledger) {
+        ledger.openAccount("acme");
+        ledger.credit("acme", 1_000_000, "opening");
+        ledger.issueKey(KEY_HASH, "tg-ab", "ci", "acme");
+        return new ApiKeys.ApiKey(KEY_HASH, "ci", "acme", ledger.accounts().slotOf("acme"));
     }
 
     private static RequestFacts facts(String requestId, String model, String provider) {

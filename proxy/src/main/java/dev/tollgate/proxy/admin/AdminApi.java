@@ -1067,6 +1067,9 @@ public final class AdminApi {
             ObjectNode serviceTiers = node.putObject("service_tiers");
             row.serviceTiers().entrySet().stream().sorted(java.util.Map.Entry.comparingByKey())
                     .forEach(tier -> serviceTiers.put(tier.getKey(), tier.getValue()));
+            node.put("effective_from", row.effectiveFrom() == null ? null : row.effectiveFrom().toString());
+            node.put("effective_until", row.effectiveUntil() == null ? null : row.effectiveUntil().toString());
+            node.put("row_version", row.rowVersion());
         }
         return Response.json(HttpResponseStatus.OK, root);
     }

@@ -13,6 +13,7 @@ import dev.tollgate.journal.reconcile.UsageQuery;
 import dev.tollgate.journal.reconcile.UsageRow;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
@@ -28,11 +29,14 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code tollgate pricing check}: what in a price catalog needs an operator's eye, offline (a catalog file and,
  * optionally, a journal directory read-only): rows of models the provider retired that still get traffic after the
- * day, and rows whose prices were last checked ({@code asOf}) longer ago than {@code --max-age-days}. Exit codes: 0
- * nothing to report, 1 findings, 2 a usage error (a catalog that does not load, a bad option).
+ * day, rows whose prices were last checked ({@code asOf}) longer ago than {@code --max-age-days}, and rows past their
+ * effective period ({@code effectiveUntil} at or before the day's start, UTC). Exit codes: 0 nothing to report, 1
+ * findings, 2 a usage error (a catalog that does not load, a bad option). A row past its period is listed but is not
+ * a finding that fails the check: it must stay (a reload refuses to remove it) so that the debits it priced keep their
+ * price, so it is something to know, not to fix; as a retired model without traffic is.
  */
 @Command(name = "check", mixinStandardHelpOptions = true,
-        description = "Report retired models that still get traffic (with --journal) and rows not checked for --max-age-days. Exits 1 on findings.")
+        description = "Report retired models that still get traffic (with --journal), rows not checked for --max-age-days, and rows past their effective period. Exits 1 on findings.")
 final class PricingCheckCommand implements Callable<Integer> {
     static final int FINDINGS = 1;
     static final int USAGE_ERROR = 2;
@@ -80,7 +84,12 @@ final class PricingCheckCommand implements Callable<Integer> {
         Map<String, Long> requestsAfterRetirement = journalDirectory == null ? null : trafficAfterRetirement(catalog);
         List<Retired> retired = new ArrayList<>();
         List<ModelRow> stale = new ArrayList<>();
+        List<ModelRow> past = new ArrayList<>();
+        Instant dayStart = day.atStartOfDay(ZoneOffset.UTC).toInstant();
         for (ModelRow row : catalog.rows()) {
+            if (row.effectiveUntil() != null && !row.effectiveUntil().isAfter(dayStart)) {
+                past.add(row);
+            }
             if (row.retiredOn() != null && !row.retiredOn().isAfter(day)) {
                 long since = requestsAfterRetirement == null ? -1 : requestsAfterRetirement.getOrDefault(row.provider() + '/' + row.model(), 0L);
                 retired.add(new Retired(row, since));
@@ -91,9 +100,9 @@ final class PricingCheckCommand implements Callable<Integer> {
         }
         List<Retired> withTraffic = retired.stream().filter(r -> r.requestsSince() > 0).toList();
         if (json) {
-            printJson(out, day, retired, stale);
+            printJson(out, day, retired, stale, past);
         } else {
-            printTables(out, day, retired, stale);
+            printTables(out, day, retired, stale, past);
         }
         out.flush();
         return withTraffic.isEmpty() && stale.isEmpty() ? 0 : FINDINGS;
@@ -120,7 +129,7 @@ final class PricingCheckCommand implements Callable<Integer> {
         return counts;
     }
 
-    private void printTables(PrintWriter out, LocalDate day, List<Retired> retired, List<ModelRow> stale) {
+    private void printTables(PrintWriter out, LocalDate day, List<Retired> retired, List<ModelRow> stale, List<ModelRow> past) {
         out.println("Retired models (retiredOn on or before " + day + "):");
         if (retired.isEmpty()) {
             out.println("  none");
@@ -142,12 +151,23 @@ final class PricingCheckCommand implements Callable<Integer> {
             }
             table.print(out);
         }
+        out.println();
+        out.println("Rows past their effective period (effectiveUntil at or before " + day.atStartOfDay(ZoneOffset.UTC).toInstant() + "):");
+        if (past.isEmpty()) {
+            out.println("  none");
+        } else {
+            AdminCommands.Table table = new AdminCommands.Table("PROVIDER", "MODEL", "EFFECTIVE FROM", "EFFECTIVE UNTIL");
+            for (ModelRow row : past) {
+                table.row(row.provider(), row.model(), row.effectiveFrom() == null ? "(since always)" : row.effectiveFrom(), row.effectiveUntil());
+            }
+            table.print(out);
+        }
         long trafficked = retired.stream().filter(r -> r.requestsSince() > 0).count();
         out.println();
-        out.println(trafficked + " retired model(s) with traffic, " + stale.size() + " stale row(s).");
+        out.println(trafficked + " retired model(s) with traffic, " + stale.size() + " stale row(s), " + past.size() + " row(s) past their period.");
     }
 
-    private void printJson(PrintWriter out, LocalDate day, List<Retired> retired, List<ModelRow> stale) {
+    private void printJson(PrintWriter out, LocalDate day, List<Retired> retired, List<ModelRow> stale, List<ModelRow> past) {
         ObjectNode root = JSON.createObjectNode();
         root.put("today", day.toString());
         root.put("max_age_days", maxAgeDays);
@@ -165,6 +185,12 @@ final class PricingCheckCommand implements Callable<Integer> {
         for (ModelRow row : stale) {
             staleRows.addObject().put("provider", row.provider()).put("model", row.model()).put("as_of", row.asOf().toString())
                     .put("source", String.valueOf(row.source()));
+        }
+        ArrayNode pastRows = root.putArray("past_effective_period");
+        for (ModelRow row : past) {
+            pastRows.addObject().put("provider", row.provider()).put("model", row.model())
+                    .put("effective_from", row.effectiveFrom() == null ? null : row.effectiveFrom().toString())
+                    .put("effective_until", row.effectiveUntil().toString()).put("row_version", row.rowVersion());
         }
         out.println(root.toPrettyString());
     }

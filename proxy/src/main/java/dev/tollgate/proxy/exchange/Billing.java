@@ -222,7 +222,7 @@ final class Billing {
      */
     private RequestFacts facts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
-                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()),
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()),
                 upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier());
     }
 
@@ -237,7 +237,7 @@ final class Billing {
     /** The facts without anything the provider said, for the release that follows a record that would not encode. */
     private RequestFacts minimalFacts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
-                endpoint.path(), startEpochMs, Math.max(startEpochMs, System.currentTimeMillis()), "", route.catalogVersion(), row().rowVersion(), "");
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "");
     }
 
     /**
@@ -277,7 +277,7 @@ final class Billing {
         try {
             outcome = new Outcome(requestId, key.accountId(), AdminApi.keyId(key.sha256Hex()), key.label(), route.provider().name(), route.row().model(),
                     endpoint.path(), status, reason, usage, reported, held, cost, debited, writtenOff,
-                    gateway.accounts().balances().availableMicros(key.accountSlot()), startEpochMs, System.currentTimeMillis(),
+                    gateway.accounts().balances().availableMicros(key.accountSlot()), startEpochMs, gateway.nowMs(),
                     upstreamRequestId);
             gateway.publish(outcome);
         } catch (RuntimeException e) {

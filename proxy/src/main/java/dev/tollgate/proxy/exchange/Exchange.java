@@ -91,7 +91,7 @@ public final class Exchange {
         this.request = request;
         this.readNext = readNext;
         this.client = new ClientSide(client, requestId, HttpUtil.isKeepAlive(request));
-        this.billing = new Billing(gateway, requestId, endpoint, System.currentTimeMillis(), client.eventLoop(), this::logAccess);
+        this.billing = new Billing(gateway, requestId, endpoint, gateway.nowMs(), client.eventLoop(), this::logAccess);
     }
 
     // ---------------------------------------------------------------- what it is
@@ -155,6 +155,11 @@ public final class Exchange {
 
     Billing billing() {
         return billing;
+    }
+
+    /** When the request arrived (epoch milliseconds, the gateway's clock): the moment it is priced at and its facts start. */
+    public long startEpochMs() {
+        return billing.startEpochMs();
     }
 
     InspectedRequest inspected() {
@@ -712,7 +717,7 @@ public final class Exchange {
         }
         ApiKeys.ApiKey key = billing.key; // null unless a known key was presented: an unknown one is never written anywhere
         ModelRoutes.Route route = billing.route;
-        long now = System.currentTimeMillis();
+        long now = gateway.nowMs();
         return new AccessEntry(now, requestId, key == null ? null : AdminApi.keyId(key.sha256Hex()), key == null ? null : key.label(),
                 key == null ? null : key.accountId(), route == null ? null : route.provider().name(), route == null ? null : route.row().model(),
                 endpoint == null ? null : endpoint.path(), status, outcome, reason, null, 0, 0, 0, Math.max(0, now - billing.startEpochMs()),

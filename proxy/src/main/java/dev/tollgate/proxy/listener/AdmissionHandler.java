@@ -70,9 +70,10 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
                     + String.join(", ", exchange.key().scope().models()) + ".", "model"));
             return;
         }
-        // Priced as in force now, at admission, for the whole request however long it streams.
+        // Priced as in force when it arrived, for the whole request however long it streams: the same instant its facts
+        // journal as startMs, so a re-rating finds the same version and time window. No version in force then: unknown.
         ModelRoutes.Route found = gateway.routes().find(exchange.endpoint().surface(), model);
-        ModelRoutes.Route route = found == null ? null : found.pricedAt(System.currentTimeMillis());
+        ModelRoutes.Route route = found == null ? null : found.pricedAt(exchange.startEpochMs());
         if (route == null) {
             reject(exchange, new Rejection(Rejection.Kind.UNKNOWN_MODEL, exchange.surface() == Protocol.ANTHROPIC
                     ? "model: " + model

@@ -518,7 +518,7 @@ public final class NodeMetrics {
             return found;
         }
         // First use of this model: made once, and only for a model of the catalog.
-        if (catalog.find(provider, model) == null) {
+        if (catalog.versions(provider, model).isEmpty()) {
             found = models.get(OTHER);
             if (found != null) {
                 return found;

@@ -91,6 +91,31 @@ public final class AdminTestNode {
         });
     }
 
+    /**
+     * A simulated provider and a node of {@code catalog} in front of it, with the configuration's key and an HTTP
+     * client: what a pricing test through the proxy starts with. Closing it stops both.
+     */
+    public record Running(SimulatedProvider sim, TollgateNode node, String key, java.net.http.HttpClient http) implements AutoCloseable {
+        public static Running start(Path directory, PriceCatalog catalog) throws Exception {
+            SimulatedProvider sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
+            String key = ApiKeys.newRawKey(new java.security.SecureRandom());
+            try {
+                TollgateNode node = AdminTestNode.start(config(sim, directory, key, new ListenerConfig("127.0.0.1", 0), catalog));
+                return new Running(sim, node, key, java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1)
+                        .connectTimeout(java.time.Duration.ofSeconds(10)).build());
+            } catch (Exception | Error e) {
+                sim.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            node.close();
+            sim.close();
+        }
+    }
+
     /** The node's {@code /metrics} page, as the read token sees it. */
     public static String metrics(java.net.http.HttpClient http, TollgateNode node) throws Exception {
         java.net.http.HttpResponse<String> response = http.send(java.net.http.HttpRequest.newBuilder(

@@ -58,6 +58,25 @@ class PricingReloadTest {
     private String builtinText;
     private final String configKey = ApiKeys.newRawKey(new SecureRandom());
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+    /** The gateway's clock: requests are admitted, and reloads judged, at the instant it holds. */
+    private final java.util.concurrent.atomic.AtomicLong clockMs = new java.util.concurrent.atomic.AtomicLong();
+    /** An hour after the clock's start: where the catalog's new gpt-4o-mini prices begin. */
+    private java.time.Instant changeAt;
+
+    /**
+     * The built-in catalog with gpt-4o-mini at ten times its prices from {@link #changeAt} on: its row in force now ends
+     * there (it may, the end is still ahead), and a row with the new prices begins there. A price in force up to now
+     * cannot change, so a new price is always a new version that begins after now.
+     */
+    private String withNewPricesFromChangeAt() {
+        java.util.regex.Matcher mini = GPT_4O_MINI_ROW.matcher(builtinText);
+        assertThat(mini.find()).isTrue();
+        String current = mini.group() + "    effectiveUntil: " + changeAt + "\n";
+        String next = mini.group().replace(OLD_PRICES, NEW_PRICES) + "    effectiveFrom: " + changeAt + "\n";
+        return builtinText.replace(mini.group(), current + next);
+    }
+
+    private static final java.util.regex.Pattern GPT_4O_MINI_ROW = java.util.regex.Pattern.compile("  - provider: openai\n    model: gpt-4o-mini\n(?:    .*\n)*");
 
     @BeforeEach
     void start() throws Exception {
@@ -69,6 +88,10 @@ class PricingReloadTest {
         catalogFile = dir.resolve("prices.yaml");
         Files.writeString(catalogFile, builtinText);
         node = AdminTestNode.start(sim, dir, configKey, CatalogLoader.load(catalogFile));
+        // Relative to the system's clock (its start, to the second), so the journal's own timestamps stay near it.
+        clockMs.set(System.currentTimeMillis() / 1000 * 1000);
+        changeAt = java.time.Instant.ofEpochMilli(clockMs.get()).plus(Duration.ofHours(1));
+        node.gateway().useClock(clockMs::get);
     }
 
     @AfterEach
@@ -159,14 +182,16 @@ class PricingReloadTest {
             // up to the first content delta
         }
 
-        Files.writeString(catalogFile, builtinText.replace(OLD_PRICES, NEW_PRICES));
+        Files.writeString(catalogFile, withNewPricesFromChangeAt());
         PriceCatalog newCatalog = CatalogLoader.load(catalogFile);
         JsonNode reload = ok(admin("POST", "/admin/v1/pricing/reload", AdminTestNode.WRITE_TOKEN, null), 200);
         assertThat(reload.path("changed").asBoolean()).isTrue();
         assertThat(reload.path("version").asText()).isEqualTo(newCatalog.version()).isNotEqualTo(oldVersion);
         assertThat(reload.path("previous_version").asText()).isEqualTo(oldVersion);
         assertThat(reload.path("rows").asInt()).isEqualTo(newCatalog.rows().size());
-        String after = chatOnce("after the reload");
+        String stillOld = chatOnce("after the reload, before the new prices begin");
+        clockMs.set(changeAt.toEpochMilli());
+        String after = chatOnce("after the reload, when the new prices have begun");
 
         StringBuilder rest = new StringBuilder();
         for (String line; (line = reader.readLine()) != null; ) {
@@ -176,14 +201,17 @@ class PricingReloadTest {
         assertThat(rest).contains("[DONE]");
 
         ModelRow oldRow = oldCatalog.find("openai", "gpt-4o-mini");
-        ModelRow newRow = newCatalog.find("openai", "gpt-4o-mini");
+        ModelRow newRow = newCatalog.find("openai", "gpt-4o-mini", changeAt.toEpochMilli());
+        assertThat(newRow.rowVersion()).isEqualTo(changeAt.toString());
         Map<String, JsonNode> log = requestLog();
-        for (String id : List.of(before, streamed, after)) {
+        for (String id : List.of(before, streamed, stillOld, after)) {
             assertThat(log.get(id).path("status").asText()).as(id).isEqualTo("settled");
             assertThat(cost(oldRow, log.get(id))).as("the prices differ for %s's usage", id).isNotEqualTo(cost(newRow, log.get(id)));
         }
         assertThat(log.get(before).path("debited_micros").asLong()).isEqualTo(cost(oldRow, log.get(before)));
         assertThat(log.get(streamed).path("debited_micros").asLong()).as("admitted before the reload").isEqualTo(cost(oldRow, log.get(streamed)));
+        assertThat(log.get(stillOld).path("debited_micros").asLong()).as("admitted before the new prices began").isEqualTo(cost(oldRow, log.get(stillOld)));
+        assertThat(log.get(stillOld).path("catalog_version").asText()).isEqualTo(newCatalog.version());
         assertThat(log.get(after).path("debited_micros").asLong()).isEqualTo(cost(newRow, log.get(after)));
         assertThat(log.get(before).path("catalog_version").asText()).isEqualTo(oldVersion);
         assertThat(log.get(streamed).path("catalog_version").asText()).isEqualTo(oldVersion);
@@ -211,6 +239,10 @@ class PricingReloadTest {
         assertThat(settled.get(streamed).index()).as("the stream was still in flight at the reload").isGreaterThan(reloadIndex);
         assertThat(((JournalEvent.Settled) settled.get(streamed).event()).request().catalogVersion()).isEqualTo(oldVersion);
         assertThat(((JournalEvent.Settled) settled.get(after).event()).request().catalogVersion()).isEqualTo(newCatalog.version());
+        // And the price set that billed it: the new one for the request admitted once it began, the undated one before.
+        assertThat(((JournalEvent.Settled) settled.get(after).event()).request().rowVersion()).isEqualTo(changeAt.toString());
+        assertThat(((JournalEvent.Settled) settled.get(stillOld).event()).request().rowVersion()).isEmpty();
+        assertThat(((JournalEvent.Settled) settled.get(streamed).event()).request().rowVersion()).isEmpty();
 
         // The audit shows who reloaded.
         JsonNode audit = ok(admin("GET", "/admin/v1/audit", AdminTestNode.READ_TOKEN, null), 200).path("data").get(0);
@@ -227,7 +259,10 @@ class PricingReloadTest {
                 mini = row;
             }
         }
-        assertThat(mini.path("output_micros_per_million_tokens").asLong()).isEqualTo(6_000_000);
+        assertThat(mini.path("output_micros_per_million_tokens").asLong()).as("the last gpt-4o-mini row: the new version").isEqualTo(6_000_000);
+        assertThat(mini.path("effective_from").asText()).isEqualTo(changeAt.toString());
+        assertThat(mini.path("row_version").asText()).isEqualTo(changeAt.toString());
+        assertThat(mini.path("effective_until").isNull()).isTrue();
 
         // The debit export names each debit's catalog in its last column.
         String csv = admin("GET", "/admin/v1/exports/debits", AdminTestNode.READ_TOKEN, null).body();
@@ -319,7 +354,7 @@ class PricingReloadTest {
         String before = node.gateway().catalog().version();
         assertThat(CatalogReloadSignal.reload(node.gateway())).contains("unchanged").contains(before);
 
-        Files.writeString(catalogFile, builtinText.replace(OLD_PRICES, NEW_PRICES));
+        Files.writeString(catalogFile, withNewPricesFromChangeAt());
         String reloaded = CatalogReloadSignal.reload(node.gateway());
         String after = CatalogLoader.load(catalogFile).version();
         assertThat(reloaded).contains(after).contains("replaces " + before);
@@ -331,5 +366,53 @@ class PricingReloadTest {
         Files.writeString(catalogFile, "currency: USD\n");
         assertThat(CatalogReloadSignal.reload(node.gateway())).contains("not reloaded").contains(after + " stays").contains("models");
         assertThat(node.gateway().catalog().version()).isEqualTo(after);
+    }
+
+    /** One refused reload: 400 with the problem, counted as invalid, nothing journaled and the catalog in force kept. */
+    private void refusedAsAPastPriceChange(String catalogText, String expectedProblem) throws Exception {
+        String version = node.gateway().catalog().version();
+        long lastIndex = node.journal().lastIndex();
+        double invalidBefore = invalidReloads();
+        Files.writeString(catalogFile, catalogText);
+        JsonNode error = ok(admin("POST", "/admin/v1/pricing/reload", AdminTestNode.WRITE_TOKEN, null), 400).path("error");
+        assertThat(error.path("type").asText()).isEqualTo("invalid_request_error");
+        assertThat(error.path("problems")).hasSize(1);
+        assertThat(error.path("problems").get(0).asText()).isEqualTo("prices.yaml: " + expectedProblem);
+        assertThat(error.path("message").asText()).startsWith("The price catalog was not reloaded; the one in force stays: ");
+        assertThat(invalidReloads()).isEqualTo(invalidBefore + 1);
+        assertThat(node.gateway().catalog().version()).isEqualTo(version);
+        assertThat(node.journal().lastIndex()).as("nothing journaled").isEqualTo(lastIndex);
+    }
+
+    private double invalidReloads() throws Exception {
+        java.util.regex.Matcher line = java.util.regex.Pattern.compile("(?m)^tollgate_catalog_reloads_total\\{[^}]*result=\"invalid\"[^}]*} (\\S+)$")
+                .matcher(AdminTestNode.metrics(http, node));
+        return line.find() ? Double.parseDouble(line.group(1)) : 0;
+    }
+
+    @Test
+    void aReloadThatWouldChangeAPriceAlreadyAppliedIsRefusedAndTheCatalogInForceStays() throws Exception {
+        String id = chatOnce("priced by the catalog in force");
+        refusedAsAPastPriceChange(builtinText.replace(OLD_PRICES, NEW_PRICES), "openai/gpt-4o-mini (the version in force since always): "
+                + "inputMicrosPerMillionTokens (150000 to 1500000), cacheReadMicrosPerMillionTokens (75000 to 750000), cacheWriteMicrosPerMillionTokens "
+                + "(150000 to 1500000), outputMicrosPerMillionTokens (600000 to 6000000) changed, but it priced requests up to now; add a version with "
+                + "an effectiveFrom after now instead");
+        java.util.regex.Matcher mini = GPT_4O_MINI_ROW.matcher(builtinText);
+        assertThat(mini.find()).isTrue();
+        refusedAsAPastPriceChange(builtinText.replace(mini.group(), mini.group() + "    effectiveFrom: " + changeAt + "\n"),
+                "openai/gpt-4o-mini (the version in force since always): removed, but it priced requests up to now");
+        java.time.Instant anHourAgo = changeAt.minus(Duration.ofHours(2));
+        refusedAsAPastPriceChange(builtinText.replace(mini.group(), mini.group() + mini.group().replace(OLD_PRICES, NEW_PRICES)
+                        + "    effectiveFrom: " + anHourAgo + "\n"),
+                "openai/gpt-4o-mini (a new version from " + anHourAgo + "): begins at or before now, so it would reprice requests already priced;"
+                        + " a new version must begin after now");
+        refusedAsAPastPriceChange(builtinText.replace(mini.group(), ""),
+                "openai/gpt-4o-mini: removed, but it priced requests up to now; its rows must stay so their debits keep a price");
+
+        // The same change as a version that begins after now is accepted; the request before it kept its price.
+        Files.writeString(catalogFile, withNewPricesFromChangeAt());
+        assertThat(ok(admin("POST", "/admin/v1/pricing/reload", AdminTestNode.WRITE_TOKEN, null), 200).path("changed").asBoolean()).isTrue();
+        JsonNode entry = requestLog().get(id);
+        assertThat(entry.path("debited_micros").asLong()).isEqualTo(cost(CatalogLoader.loadBuiltin().find("openai", "gpt-4o-mini"), entry));
     }
 }

@@ -138,13 +138,40 @@ class JournalCommandTest {
         Run table = tollgate("pricing", "check", "--catalog", file.toString(), "--today", "2026-12-07", "--max-age-days", "0");
         assertThat(table.exitCode()).isEqualTo(1);
         assertThat(table.out()).contains("claude-haiku-4-5   2026-11-01  (no --journal)").contains("gpt-4o-mini")
-                .contains("stale row(s).");
+                .contains("stale row(s), ");
         Run quiet = tollgate("pricing", "check", "--catalog", file.toString(), "--today", "2026-01-01", "--max-age-days", "100000");
         assertThat(quiet.out()).contains("Retired models (retiredOn on or before 2026-01-01):\n  none");
         assertThat(quiet.exitCode()).isZero();
         Run broken = tollgate("pricing", "check", "--catalog", dir.resolve("missing.yaml").toString());
         assertThat(broken.exitCode()).isEqualTo(2);
         assertThat(broken.err()).contains("the catalog does not load");
+    }
+
+    /** gpt-4o-mini at a promotional price until 2026-11-15, its list price after: the promotion is past its period from that day on. */
+    @Test
+    void pricingCheckListsRowsPastTheirEffectivePeriod() throws Exception {
+        String shipped = java.nio.file.Files.readString(Path.of("..", "config", "pricing.yaml"));
+        java.util.regex.Matcher mini = java.util.regex.Pattern.compile("  - provider: openai\n    model: gpt-4o-mini\n(?:    .*\n)*").matcher(shipped);
+        assertThat(mini.find()).isTrue();
+        String promotion = mini.group().replace("    outputMicrosPerMillionTokens: 600000\n", "    outputMicrosPerMillionTokens: 300000\n")
+                + "    effectiveUntil: 2026-11-15\n";
+        String list = mini.group() + "    effectiveFrom: 2026-11-15\n";
+        Path file = dir.resolve("promoted.yaml");
+        java.nio.file.Files.writeString(file, shipped.replace(mini.group(), promotion + list));
+
+        Run run = tollgate("pricing", "check", "--catalog", file.toString(), "--today", "2026-12-07", "--max-age-days", "100000", "--json");
+        assertThat(run.exitCode()).as("a row past its period must stay: not a finding that fails the check").isZero();
+        com.fasterxml.jackson.databind.JsonNode past = new com.fasterxml.jackson.databind.ObjectMapper().readTree(run.out()).path("past_effective_period");
+        assertThat(past).hasSize(1);
+        assertThat(past.get(0).path("model").asText()).isEqualTo("gpt-4o-mini");
+        assertThat(past.get(0).path("effective_from").isNull()).isTrue();
+        assertThat(past.get(0).path("effective_until").asText()).isEqualTo("2026-11-15T00:00:00Z");
+
+        Run onTheDay = tollgate("pricing", "check", "--catalog", file.toString(), "--today", "2026-11-15", "--max-age-days", "100000");
+        assertThat(onTheDay.out()).contains("Rows past their effective period (effectiveUntil at or before 2026-11-15T00:00:00Z):")
+                .containsPattern("gpt-4o-mini +\\(since always\\) +2026-11-15T00:00:00Z").contains("1 row(s) past their period.");
+        Run before = tollgate("pricing", "check", "--catalog", file.toString(), "--today", "2026-11-14", "--max-age-days", "100000");
+        assertThat(before.out()).contains("(effectiveUntil at or before 2026-11-14T00:00:00Z):\n  none").contains("0 row(s) past their period.");
     }
 
     @Test
