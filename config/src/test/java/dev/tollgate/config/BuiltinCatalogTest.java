@@ -45,12 +45,20 @@ class BuiltinCatalogTest {
     }
 
     @Test
-    void noDuplicateRowsAndEveryRowIsFoundByItsKey() {
+    void noDuplicateRowsAndEveryRowIsFoundByItsKeyWhenInForce() {
         Set<String> keys = new HashSet<>();
         for (ModelRow row : catalog.rows()) {
-            assertThat(keys.add(row.provider() + "\u0000" + row.model())).as("duplicate row %s/%s", row.provider(), row.model()).isTrue();
-            assertThat(catalog.find(row.provider(), row.model())).isSameAs(row);
+            // A model may have several price sets, one per effective period: the key is (provider, model, row version).
+            assertThat(keys.add(row.provider() + "\u0000" + row.model() + "\u0000" + row.rowVersion()))
+                    .as("duplicate row %s/%s %s", row.provider(), row.model(), row.rowVersion()).isTrue();
+            long inForceMs = row.effectiveFrom() != null ? row.effectiveFrom().toEpochMilli()
+                    : row.effectiveUntil() != null ? row.effectiveUntil().toEpochMilli() - 1 : System.currentTimeMillis();
+            assertThat(catalog.find(row.provider(), row.model(), inForceMs)).isSameAs(row);
         }
+        // gemini-3.8-flash's promotion ends on 2027-01-01 by itself: the last instant of 2026 is at the promotion's price.
+        long newYearMs = java.time.Instant.parse("2027-01-01T00:00:00Z").toEpochMilli();
+        assertThat(catalog.find("google", "gemini-3.8-flash", newYearMs - 1).inputMicrosPerMillionTokens()).isEqualTo(750_000);
+        assertThat(catalog.find("google", "gemini-3.8-flash", newYearMs).inputMicrosPerMillionTokens()).isEqualTo(1_500_000);
         assertThat(catalog.find("openai", "no-such-model")).isNull();
         assertThat(catalog.find("anthropic", "gpt-4o")).as("rows are keyed by provider too").isNull();
     }
