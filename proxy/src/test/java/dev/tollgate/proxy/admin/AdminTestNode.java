@@ -109,10 +109,49 @@ public final class AdminTestNode {
             }
         }
 
+        /** Gives the configuration's account {@code micros} more, once per {@code idempotencyKey}. */
+        public void fund(long micros, String idempotencyKey) throws Exception {
+            admin(http, node, "POST", "/admin/v1/accounts/bootstrap/credits", "{\"amount_micros\":" + micros + "}", 201, "Idempotency-Key", idempotencyKey);
+        }
+
+        /**
+         * Sends {@code body} to {@code path} with the key as its surface takes it ({@code x-api-key} on /v1/messages, else a
+         * bearer token), expects a 200, and returns the request log's entry of it once journaled (it must be settled) with
+         * the reservation the response's header named.
+         */
+        public Billed billed(String path, String body) throws Exception {
+            java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + path))
+                    .timeout(java.time.Duration.ofSeconds(60)).header("Content-Type", "application/json")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body));
+            if (path.equals("/v1/messages")) {
+                request.header("x-api-key", key).header("anthropic-version", "2023-06-01");
+            } else {
+                request.header("Authorization", "Bearer " + key);
+            }
+            java.net.http.HttpResponse<String> response = http.send(request.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            org.assertj.core.api.Assertions.assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+            node.gateway().ledger().writer().awaitWritten();
+            com.fasterxml.jackson.databind.JsonNode entry = admin(http, node, "GET", "/admin/v1/requests?account=bootstrap&limit=1", null, 200)
+                    .path("data").get(0);
+            org.assertj.core.api.Assertions.assertThat(entry.path("status").asText()).isEqualTo("settled");
+            return new Billed(entry, Long.parseLong(response.headers().firstValue("x-tollgate-reserved-micros").orElseThrow()));
+        }
+
         @Override
         public void close() {
             node.close();
             sim.close();
+        }
+    }
+
+    /** A settled request as the request log shows it, and what was reserved for it. */
+    public record Billed(com.fasterxml.jackson.databind.JsonNode entry, long reservedMicros) {
+        public long costMicros() {
+            return entry.path("cost_micros").asLong();
+        }
+
+        public long tokens(String field) {
+            return entry.path(field).asLong();
         }
     }
 

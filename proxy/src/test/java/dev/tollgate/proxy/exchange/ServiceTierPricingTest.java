@@ -4,22 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tollgate.config.CatalogLoader;
-import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.config.ModelRow;
 import dev.tollgate.config.PriceCatalog;
-import dev.tollgate.metering.ApiKeys;
-import dev.tollgate.proxy.TollgateNode;
 import dev.tollgate.proxy.admin.AdminTestNode;
-import dev.tollgate.proxy.sim.SimulatedProvider;
+import dev.tollgate.proxy.admin.AdminTestNode.Billed;
 import java.math.BigInteger;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.SecureRandom;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -42,10 +33,7 @@ class ServiceTierPricingTest {
     @TempDir
     Path dir;
 
-    private SimulatedProvider sim;
-    private TollgateNode node;
-    private final String key = ApiKeys.newRawKey(new SecureRandom());
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    private AdminTestNode.Running running;
 
     private static PriceCatalog catalogWithServiceTiers() {
         PriceCatalog shipped = CatalogLoader.loadBuiltin();
@@ -69,17 +57,15 @@ class ServiceTierPricingTest {
 
     @BeforeEach
     void start() throws Exception {
-        sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
-        node = AdminTestNode.start(AdminTestNode.config(sim, dir, key, new ListenerConfig("127.0.0.1", 0), catalogWithServiceTiers()));
-        AdminTestNode.admin(http, node, "POST", "/admin/v1/accounts/bootstrap/credits", "{\"amount_micros\":50000000}", 201, "Idempotency-Key", "fund");
+        running = AdminTestNode.Running.start(dir, catalogWithServiceTiers());
+        running.fund(50_000_000, "fund");
     }
 
     @AfterEach
     void stop() {
-        if (node != null) {
-            node.close();
+        if (running != null) {
+            running.close();
         }
-        sim.close();
     }
 
     private enum Surface {
@@ -108,29 +94,12 @@ class ServiceTierPricingTest {
         };
     }
 
-    private record Billed(JsonNode entry, long reservedMicros) {
-        long costMicros() {
-            return entry.path("cost_micros").asLong();
-        }
-    }
-
     private Billed send(Surface surface, String body) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + surface.path))
-                .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
-        if (surface == Surface.MESSAGES) {
-            request.header("x-api-key", key).header("anthropic-version", "2023-06-01");
-        } else {
-            request.header("Authorization", "Bearer " + key);
-        }
-        HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        node.gateway().ledger().writer().awaitWritten();
-        JsonNode entry = AdminTestNode.admin(http, node, "GET", "/admin/v1/requests?account=bootstrap&limit=1", null, 200).path("data").get(0);
-        assertThat(entry.path("status").asText()).isEqualTo("settled");
-        assertThat(entry.path("model").asText()).isEqualTo(surface.model);
-        assertThat(entry.path("cache_read_tokens").asLong()).isEqualTo(4);
-        assertThat(entry.path("output_tokens").asLong()).isEqualTo(9);
-        return new Billed(entry, Long.parseLong(response.headers().firstValue("x-tollgate-reserved-micros").orElseThrow()));
+        Billed billed = running.billed(surface.path, body);
+        assertThat(billed.entry().path("model").asText()).isEqualTo(surface.model);
+        assertThat(billed.tokens("cache_read_tokens")).isEqualTo(4);
+        assertThat(billed.tokens("output_tokens")).isEqualTo(9);
+        return billed;
     }
 
     /** ceil(sum(tokens * price) * percent / 100,000,000): the cost rule with a tier's percent, by hand. */
@@ -175,7 +144,7 @@ class ServiceTierPricingTest {
             }
         }
         // The journal names the tier that served each debit, so re-rating with the same catalog prices each at its tier.
-        AdminTestNode.assertRerateReproducesTheDebits(node);
+        AdminTestNode.assertRerateReproducesTheDebits(running.node());
     }
 
     @Test
@@ -187,7 +156,7 @@ class ServiceTierPricingTest {
             assertThat(flex.reservedMicros()).isEqualTo(reservedByHand(Surface.CHAT, body, 100));
             assertThat(flex.costMicros()).isEqualTo(hand(Surface.CHAT, flex.entry(), 50));
         }
-        JsonNode pricing = AdminTestNode.admin(http, node, "GET", "/admin/v1/pricing", null, 200);
+        JsonNode pricing = AdminTestNode.admin(running.http(), running.node(), "GET", "/admin/v1/pricing", null, 200);
         int seen = 0;
         for (JsonNode row : pricing.path("data")) {
             if (row.path("model").asText().equals("gpt-4o-mini")) {

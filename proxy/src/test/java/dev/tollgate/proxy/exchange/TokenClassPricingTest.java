@@ -2,23 +2,13 @@ package dev.tollgate.proxy.exchange;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.tollgate.config.CatalogLoader;
-import dev.tollgate.config.ListenerConfig;
 import dev.tollgate.config.PriceCatalog;
-import dev.tollgate.metering.ApiKeys;
-import dev.tollgate.proxy.TollgateNode;
 import dev.tollgate.proxy.admin.AdminTestNode;
-import dev.tollgate.proxy.sim.SimulatedProvider;
+import dev.tollgate.proxy.admin.AdminTestNode.Billed;
 import java.io.ByteArrayInputStream;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.SecureRandom;
-import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -74,51 +64,20 @@ class TokenClassPricingTest {
     @TempDir
     Path dir;
 
-    private SimulatedProvider sim;
-    private TollgateNode node;
-    private final String key = ApiKeys.newRawKey(new SecureRandom());
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    private AdminTestNode.Running running;
 
     @BeforeEach
     void start() throws Exception {
         PriceCatalog catalog = CatalogLoader.load("prices.yaml", new ByteArrayInputStream(CATALOG.getBytes(StandardCharsets.UTF_8)));
-        sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
-        node = AdminTestNode.start(AdminTestNode.config(sim, dir, key, new ListenerConfig("127.0.0.1", 0), catalog));
-        AdminTestNode.admin(http, node, "POST", "/admin/v1/accounts/bootstrap/credits", "{\"amount_micros\":50000000}", 201, "Idempotency-Key", "fund");
+        running = AdminTestNode.Running.start(dir, catalog);
+        running.fund(50_000_000, "fund");
     }
 
     @AfterEach
     void stop() {
-        if (node != null) {
-            node.close();
+        if (running != null) {
+            running.close();
         }
-        sim.close();
-    }
-
-    private record Billed(JsonNode entry, long reservedMicros) {
-        long costMicros() {
-            return entry.path("cost_micros").asLong();
-        }
-
-        long tokens(String field) {
-            return entry.path(field).asLong();
-        }
-    }
-
-    private Billed send(String path, String body) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + node.port() + path))
-                .timeout(Duration.ofSeconds(60)).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
-        if (path.equals("/v1/messages")) {
-            request.header("x-api-key", key).header("anthropic-version", "2023-06-01");
-        } else {
-            request.header("Authorization", "Bearer " + key);
-        }
-        HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        node.gateway().ledger().writer().awaitWritten();
-        JsonNode entry = AdminTestNode.admin(http, node, "GET", "/admin/v1/requests?account=bootstrap&limit=1", null, 200).path("data").get(0);
-        assertThat(entry.path("status").asText()).isEqualTo("settled");
-        return new Billed(entry, Long.parseLong(response.headers().firstValue("x-tollgate-reserved-micros").orElseThrow()));
     }
 
     private static String messages(boolean stream, String tools, String directives) {
@@ -149,7 +108,7 @@ class TokenClassPricingTest {
         for (boolean stream : new boolean[] {false, true}) {
             String body = messagesCachedForAnHour(stream, WEB_SEARCH_AT_MOST_3,
                     "[sim:events=9] [sim:cached=4] [sim:cache-write=3] [sim:cache-write-1h=5] [sim:web-search=2]");
-            Billed billed = send("/v1/messages", body);
+            Billed billed = running.billed("/v1/messages", body);
             assertThat(billed.tokens("cache_write_tokens")).as("stream=%s", stream).isEqualTo(8);
             assertThat(billed.tokens("cache_write_1h_tokens")).isEqualTo(5);
             assertThat(billed.entry().path("server_tool_calls").path("web_search").asLong()).isEqualTo(2);
@@ -163,32 +122,32 @@ class TokenClassPricingTest {
             // Asking for no one-hour cache, the reservation leaves that price out, and one-hour writes reported anyway
             // (a provider writes none it was not asked for) are billed as five-minute ones.
             String plainBody = messages(stream, "", "[sim:events=9] [sim:cache-write=3] [sim:cache-write-1h=5]");
-            Billed plain = send("/v1/messages", plainBody);
+            Billed plain = running.billed("/v1/messages", plainBody);
             long plainBound = plainBody.getBytes(StandardCharsets.UTF_8).length + 64;
             assertThat(plain.reservedMicros()).isEqualTo(Math.ceilDiv(plainBound * 1_250_000, 1_000_000L) + Math.ceilDiv(64L * 5_000_000, 1_000_000L));
             assertThat(plain.tokens("cache_write_tokens")).isEqualTo(8);
             assertThat(plain.tokens("cache_write_1h_tokens")).isZero();
             assertThat(plain.costMicros()).isEqualTo(claudeByHand(plain, 0));
         }
-        AdminTestNode.assertRerateReproducesTheDebits(node);
+        AdminTestNode.assertRerateReproducesTheDebits(running.node());
     }
 
     @Test
     void searchesBeyondWhatTheRequestAllowedAreBilledAtTheBound() throws Exception {
         for (boolean stream : new boolean[] {false, true}) {
             // Declared with max_uses 3, reported 7: billed 3.
-            Billed capped = send("/v1/messages", messages(stream, WEB_SEARCH_AT_MOST_3, "[sim:events=4] [sim:web-search=7]"));
+            Billed capped = running.billed("/v1/messages", messages(stream, WEB_SEARCH_AT_MOST_3, "[sim:events=4] [sim:web-search=7]"));
             assertThat(capped.entry().path("server_tool_calls").path("web_search").asLong()).isEqualTo(3);
             assertThat(capped.costMicros()).isEqualTo(claudeByHand(capped, 3));
             // Declared without max_uses: the catalog's maxCallsPerRequest (5) is the bound.
-            Billed catalogBound = send("/v1/messages", messages(stream, WEB_SEARCH, "[sim:events=4] [sim:web-search=7]"));
+            Billed catalogBound = running.billed("/v1/messages", messages(stream, WEB_SEARCH, "[sim:events=4] [sim:web-search=7]"));
             assertThat(catalogBound.costMicros()).isEqualTo(claudeByHand(catalogBound, 5));
             // Not declared at all: a provider runs no server tool it was not given, so no search is billed.
-            Billed undeclared = send("/v1/messages", messages(stream, "", "[sim:events=4] [sim:web-search=2]"));
+            Billed undeclared = running.billed("/v1/messages", messages(stream, "", "[sim:events=4] [sim:web-search=2]"));
             assertThat(undeclared.entry().path("server_tool_calls").isEmpty()).isTrue();
             assertThat(undeclared.costMicros()).isEqualTo(claudeByHand(undeclared, 0));
         }
-        AdminTestNode.assertRerateReproducesTheDebits(node);
+        AdminTestNode.assertRerateReproducesTheDebits(running.node());
     }
 
     @Test
@@ -196,7 +155,7 @@ class TokenClassPricingTest {
         for (boolean stream : new boolean[] {false, true}) {
             String body = "{\"model\":\"gpt-x\",\"stream\":" + stream + ",\"max_tokens\":64,\"messages\":[{\"role\":\"user\","
                     + "\"content\":\"Say hello in a cheerful voice, please, and then say goodbye. [sim:events=9] [sim:audio-in=3] [sim:audio-out=4]\"}]}";
-            Billed billed = send("/v1/chat/completions", body);
+            Billed billed = running.billed("/v1/chat/completions", body);
             assertThat(billed.tokens("audio_input_tokens")).isEqualTo(3);
             assertThat(billed.tokens("audio_output_tokens")).isEqualTo(4);
             assertThat(billed.tokens("output_tokens")).isEqualTo(9);
@@ -207,9 +166,9 @@ class TokenClassPricingTest {
             assertThat(billed.reservedMicros()).isEqualTo(Math.ceilDiv(bound * 10_000_000, 1_000_000L) + Math.ceilDiv(64L * 20_000_000, 1_000_000L) + 100);
 
             // Without audio, the same row bills text prices and still the fee.
-            Billed text = send("/v1/chat/completions", body.replace(" [sim:audio-in=3] [sim:audio-out=4]", ""));
+            Billed text = running.billed("/v1/chat/completions", body.replace(" [sim:audio-in=3] [sim:audio-out=4]", ""));
             assertThat(text.costMicros()).isEqualTo(Math.ceilDiv(text.tokens("input_tokens") * 150_000 + 9 * 600_000L, 1_000_000L) + 100);
         }
-        AdminTestNode.assertRerateReproducesTheDebits(node);
+        AdminTestNode.assertRerateReproducesTheDebits(running.node());
     }
 }
