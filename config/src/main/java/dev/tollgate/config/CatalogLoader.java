@@ -208,8 +208,6 @@ public final class CatalogLoader {
         return prices;
     }
 
-    private static final java.util.regex.Pattern COUNTED_NAME = java.util.regex.Pattern.compile("[a-z0-9_.]{1,64}");
-
     /**
      * {@code serverToolFees}: optional, a server tool's name as the provider's usage reports it ({@code web_search}) to
      * its {@code microsPerCall} and {@code maxCallsPerRequest} (the calls a reservation covers when the request sets no
@@ -222,7 +220,7 @@ public final class CatalogLoader {
             return fees;
         }
         for (String name : tools.fieldNames()) {
-            if (!COUNTED_NAME.matcher(name).matches() || name.contains(".")) {
+            if (!ModelRow.isCountedName(name) || name.contains(".")) {
                 problems.add(tools.childPath(name), "not a server tool's name: expected lower case letters, digits and underscores (web_search)");
                 continue;
             }
@@ -261,7 +259,7 @@ public final class CatalogLoader {
             problems.add(row.childPath("unitPricesMicros"), "at most 64 units");
         }
         for (String name : units.fieldNames()) {
-            if (!COUNTED_NAME.matcher(name).matches()) {
+            if (!ModelRow.isCountedName(name)) {
                 problems.add(units.childPath(name), "not a unit's name: expected lower case letters, digits, underscores and dots (image.1024x1024.high)");
                 continue;
             }

@@ -79,6 +79,16 @@ public record ModelRow(
         unitPrices = Map.copyOf(unitPrices);
     }
 
+    private static final java.util.regex.Pattern COUNTED_NAME = java.util.regex.Pattern.compile("[a-z0-9_.]{1,64}");
+
+    /**
+     * True for a name a server tool or a unit can have, in the catalog and in a request's usage: lower-case letters,
+     * digits, underscores and dots ({@code web_search}, {@code image.1024x1024.high}).
+     */
+    public static boolean isCountedName(String name) {
+        return name != null && COUNTED_NAME.matcher(name).matches();
+    }
+
     private static final java.util.regex.Pattern SERVICE_TIER_NAME = java.util.regex.Pattern.compile("[a-z0-9_]{1,64}");
 
     /** True for a name a service tier can have in the catalog: lower-case letters, digits and underscores, as the providers write them. */
@@ -260,8 +270,13 @@ public record ModelRow(
 
     /** The most one output token can cost at the row's own prices: its output price or that of a class part of the output. */
     public long maxOutputMicrosPerMillionTokens() {
-        long max = outputMicrosPerMillionTokens;
-        for (Map.Entry<TokenClass, Long> price : tokenClassPrices.entrySet()) {
+        return maxOutput(outputMicrosPerMillionTokens, tokenClassPrices);
+    }
+
+    /** The dearest of an output price and the prices of the classes part of the output: a row's or a tier's. */
+    static long maxOutput(long output, Map<TokenClass, Long> classes) {
+        long max = output;
+        for (Map.Entry<TokenClass, Long> price : classes.entrySet()) {
             if (price.getKey().kind() == TokenClass.Kind.OUTPUT) {
                 max = Math.max(max, price.getValue());
             }

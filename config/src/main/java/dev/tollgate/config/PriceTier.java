@@ -27,25 +27,8 @@ public record PriceTier(
                 outputMicrosPerMillionTokens, java.util.Map.of());
     }
 
-    /** The most one prompt token can cost at this tier: the dearest of its input kinds and of the classes part of them. */
-    public long maxInputMicrosPerMillionTokens() {
-        long max = Math.max(inputMicrosPerMillionTokens, Math.max(cacheReadMicrosPerMillionTokens, cacheWriteMicrosPerMillionTokens));
-        for (java.util.Map.Entry<TokenClass, Long> price : tokenClassPrices.entrySet()) {
-            if (price.getKey().kind() != TokenClass.Kind.OUTPUT) {
-                max = Math.max(max, price.getValue());
-            }
-        }
-        return max;
-    }
-
     /** The most one output token can cost at this tier: its output price or that of a class part of the output. */
     public long maxOutputMicrosPerMillionTokens() {
-        long max = outputMicrosPerMillionTokens;
-        for (java.util.Map.Entry<TokenClass, Long> price : tokenClassPrices.entrySet()) {
-            if (price.getKey().kind() == TokenClass.Kind.OUTPUT) {
-                max = Math.max(max, price.getValue());
-            }
-        }
-        return max;
+        return ModelRow.maxOutput(outputMicrosPerMillionTokens, tokenClassPrices);
     }
 }

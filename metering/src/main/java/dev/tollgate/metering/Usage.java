@@ -34,8 +34,6 @@ public record Usage(long inputTokens, long cacheReadTokens, long cacheWriteToken
     public static final Usage ZERO = new Usage(0, 0, 0, 0, 0);
     /** At most this many server tools or units in one request's usage: more is no real request, and the journal bounds it. */
     public static final int MAX_COUNTED_NAMES = 8;
-    /** A server tool's or unit's name: lower-case letters, digits, underscores and dots ({@code web_search}, {@code image.1024x1024.high}). */
-    private static final java.util.regex.Pattern COUNTED_NAME = java.util.regex.Pattern.compile("[a-z0-9_.]{1,64}");
 
     public Usage {
         if (inputTokens < 0 || cacheReadTokens < 0 || cacheWriteTokens < 0 || outputTokens < 0 || reasoningTokens < 0
@@ -63,7 +61,7 @@ public record Usage(long inputTokens, long cacheReadTokens, long cacheWriteToken
             throw new IllegalArgumentException("more than " + MAX_COUNTED_NAMES + " " + what + "s");
         }
         for (Map.Entry<String, Long> entry : counts.entrySet()) {
-            if (!COUNTED_NAME.matcher(entry.getKey()).matches() || entry.getValue() == null || entry.getValue() <= 0) {
+            if (!dev.tollgate.config.ModelRow.isCountedName(entry.getKey()) || entry.getValue() == null || entry.getValue() <= 0) {
                 throw new IllegalArgumentException("a " + what + " count needs a name of [a-z0-9_.] and a positive count: " + entry);
             }
         }
