@@ -65,13 +65,6 @@ public final class Admission {
     }
 
     /**
-     * The most calls of each server tool the row charges for that {@code request} can make: the tool's {@code max_uses}
-     * where the request declares the tool with one, the catalog's {@code maxCallsPerRequest} where it declares it
-     * without, and 0 where it does not declare it (a provider runs no server tool it was not given). A tool is declared
-     * by an entry of {@code tools} whose {@code type} is its name or its name and a version ({@code web_search_20250305},
-     * {@code web_search_preview}).
-     */
-    /**
      * True unless the row prices one-hour cache writes apart and {@code request} marks no block for a one-hour cache
      * ({@code "cache_control": {"type": "ephemeral", "ttl": "1h"}} on a system block, a tool, a message's content block, or
      * the request itself): Anthropic writes a one-hour cache only where asked.
@@ -111,6 +104,13 @@ public final class Admission {
         return ttl.isTextual() && ttl.textValue().equals("1h");
     }
 
+    /**
+     * The most calls of each server tool the row charges for that {@code request} can make: the tool's {@code max_uses}
+     * where the request declares the tool with one, the catalog's {@code maxCallsPerRequest} where it declares it
+     * without, and 0 where it does not declare it (a provider runs no server tool it was not given). A tool is declared
+     * by an entry of {@code tools} whose {@code type} is its name or its name and a version ({@code web_search_20250305},
+     * {@code web_search_preview}).
+     */
     public static java.util.Map<String, Long> serverToolCallBounds(InspectedRequest request, ModelRow row) {
         if (row.serverToolFees().isEmpty()) {
             return java.util.Map.of();

@@ -14,7 +14,8 @@ import java.util.Set;
  *
  * <p>Works for every surface: OpenAI chat, completions, embeddings and responses, and Anthropic
  * messages all report usage as a top-level {@code usage} object. The service tier that served the request is a
- * top-level {@code service_tier} (OpenAI) or {@code usage.service_tier} (Anthropic).
+ * top-level {@code service_tier} (OpenAI) or {@code usage.service_tier} (Anthropic). OpenAI's server tool calls
+ * are the Responses object's {@code output} items of type {@code web_search_call} and {@code file_search_call}.
  */
 public final class JsonUsageScanner {
     /** Fields whose string values are generated text in a non-streamed response. */
@@ -176,11 +177,14 @@ public final class JsonUsageScanner {
                         usage.serviceTier(parser.getText()); // Anthropic's usage.service_tier
                     } else if (path != null) {
                         usage.reject(path); // "24": a string is not a count
+                    } else if (depth == 3 && "output".equals(fieldAtDepth[1]) && fieldAtDepth[2] == null && "type".equals(fieldAtDepth[3])) {
+                        usage.outputItem(parser.getText()); // a Responses output item: a server tool call is one
                     } else if (depth == 1 && "service_tier".equals(fieldAtDepth[1])) {
                         usage.serviceTier(parser.getText()); // OpenAI's, on the completion or the response object
                     } else if (isTopLevelUsage()) {
                         usage.rejectReport();
-                    } else if (depth >= 2 && depth < fieldAtDepth.length && GENERATED_TEXT.contains(fieldAtDepth[depth])) {
+                    } else if (depth >= 2 && depth < fieldAtDepth.length && fieldAtDepth[depth] != null
+                            && GENERATED_TEXT.contains(fieldAtDepth[depth])) { // null: a string in an array, and Set.of refuses null
                         String text = parser.getText();
                         if (uncountedChars + text.length() <= UNCOUNTED_TEXT_LIMIT_CHARS) {
                             uncountedText.add(text);

@@ -24,6 +24,8 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
     private static final byte[] RESPONSE = name("response");
     private static final byte[] ERROR = name("error");
     private static final byte[] CODE = name("code");
+    private static final byte[] ITEM = name("item");
+    private static final String OUTPUT_ITEM_DONE = "response.output_item.done";
 
     private ObjectNode createdResponse;
     private long lastSequenceNumber = -1;
@@ -79,6 +81,9 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
                 if (type == null && value == JsonScanner.STRING) {
                     type = json.stringValue(); // only for a stream without event: lines
                 }
+            } else if (json.nameEquals(ITEM) && OUTPUT_ITEM_DONE.equals(type)) {
+                json.next();
+                readOutputItem();
             } else if (json.nameEquals(RESPONSE)) {
                 json.next();
                 readResponse(event, type);
@@ -103,6 +108,29 @@ final class OpenAiResponsesStreamMeter extends StreamMeter {
             providerError = new ProviderError("response_failed", null); // failed without saying why
         }
         return Verdict.FORWARD;
+    }
+
+    /**
+     * Counts a finished output item by its type: a server tool call ({@code web_search_call}...) is one billed call.
+     * Counted here, once per item, and not from the terminal response's {@code output}, which lists the same items.
+     */
+    private void readOutputItem() {
+        if (json.token() != JsonScanner.START_OBJECT) {
+            json.skipValue();
+            return;
+        }
+        while (json.next() == JsonScanner.FIELD_NAME) {
+            if (json.nameEquals(TYPE)) {
+                if (json.next() == JsonScanner.STRING) {
+                    usage.outputItem(json.stringValue());
+                } else {
+                    json.skipValue();
+                }
+            } else {
+                json.next();
+                json.skipValue();
+            }
+        }
     }
 
     private void readResponse(SseEvent event, String type) {

@@ -60,6 +60,9 @@ public final class UsageFields {
     private String serviceTier;
     private boolean any;
     private int malformedCount;
+    /** OpenAI Responses: server tool calls counted from the response's output items, which say what ran (usage does not). */
+    private long webSearchCalls;
+    private long fileSearchCalls;
 
     public UsageFields() {
         Arrays.fill(values, -1);
@@ -120,6 +123,19 @@ public final class UsageFields {
 
     void serviceTier(String name) {
         serviceTier = name;
+    }
+
+    /**
+     * Counts one output item of a Responses object by its {@code type}: a {@code web_search_call} or
+     * {@code file_search_call} is one call of that server tool (OpenAI reports them there, not in usage).
+     * Other items are ignored.
+     */
+    public void outputItem(String type) {
+        if ("web_search_call".equals(type)) {
+            webSearchCalls++;
+        } else if ("file_search_call".equals(type)) {
+            fileSearchCalls++;
+        }
     }
 
     /** True when some field was reported with a well-formed count. */
@@ -184,17 +200,21 @@ public final class UsageFields {
                 Usage.saturatedSum(getOrZero(Field.PROMPT_AUDIO_TOKENS), getOrZero(Field.INPUT_AUDIO_TOKENS)), // a surface reports one of each pair
                 Usage.saturatedSum(getOrZero(Field.PROMPT_IMAGE_TOKENS), getOrZero(Field.INPUT_IMAGE_TOKENS)),
                 getOrZero(Field.COMPLETION_AUDIO_TOKENS), getOrZero(Field.OUTPUT_IMAGE_TOKENS));
-        long webSearches = getOrZero(Field.WEB_SEARCH_REQUESTS);
+        // A surface reports its calls one way: Anthropic in usage.server_tool_use, OpenAI as output items.
+        long webSearches = Usage.saturatedSum(getOrZero(Field.WEB_SEARCH_REQUESTS), webSearchCalls);
         long webFetches = getOrZero(Field.WEB_FETCH_REQUESTS);
-        if (webSearches == 0 && webFetches == 0) {
+        if (webSearches == 0 && webFetches == 0 && fileSearchCalls == 0) {
             return usage;
         }
-        java.util.Map<String, Long> calls = new java.util.HashMap<>(2);
+        java.util.Map<String, Long> calls = new java.util.HashMap<>(4);
         if (webSearches > 0) {
             calls.put("web_search", webSearches);
         }
         if (webFetches > 0) {
             calls.put("web_fetch", webFetches);
+        }
+        if (fileSearchCalls > 0) {
+            calls.put("file_search", fileSearchCalls);
         }
         return usage.withServerToolCalls(calls);
     }

@@ -256,6 +256,32 @@ class JsonUsageScannerTest {
         assertThat(scanner.usage().toUsage(EndpointFamily.CHAT_COMPLETIONS, 0, 0)).isEqualTo(new Usage(3, 0, 0, 4, 0));
     }
 
+    @Test
+    void aResponsesObjectsServerToolCallItemsAreCountedAndNothingNestedDeeper() {
+        String json = "{\"id\":\"resp_1\",\"object\":\"response\",\"output\":["
+                + "{\"type\":\"web_search_call\",\"id\":\"ws_1\",\"status\":\"completed\",\"action\":{\"type\":\"search\",\"query\":\"a\"}},"
+                + "{\"type\":\"file_search_call\",\"id\":\"fs_1\",\"status\":\"completed\",\"queries\":[\"b\"]},"
+                + "{\"type\":\"web_search_call\",\"id\":\"ws_2\",\"status\":\"completed\"},"
+                // A message's content parts have types too, and a tool name inside text is only text.
+                + "{\"type\":\"message\",\"content\":[{\"type\":\"web_search_call\",\"text\":\"web_search_call\"}]}],"
+                + "\"metadata\":{\"type\":\"web_search_call\"},"
+                + "\"usage\":{\"input_tokens\":10,\"output_tokens\":5}}";
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        for (int cut = 0; cut <= body.length; cut += 7) {
+            Usage usage = scan(body, new int[] {cut}).usage().toUsage(EndpointFamily.RESPONSES, 0, 0);
+            assertThat(usage.serverToolCalls()).as("cut at %d", cut).isEqualTo(java.util.Map.of("web_search", 2L, "file_search", 1L));
+            assertThat(usage.promptTokens()).isEqualTo(10);
+        }
+    }
+
+    @Test
+    void aStringInsideAnArrayDoesNotStopTheScan() {
+        // Found by the server tool test: a string array (file search queries, stop sequences) once broke the scanner.
+        String json = "{\"output\":[{\"type\":\"message\",\"queries\":[\"a\",\"b\"]}],\"usage\":{\"input_tokens\":10,\"output_tokens\":5}}";
+        JsonUsageScanner scanner = scan(json.getBytes(StandardCharsets.UTF_8), new int[0]);
+        assertThat(scanner.usage().toUsage(EndpointFamily.RESPONSES, 0, 0)).isEqualTo(new Usage(10, 0, 0, 5, 0));
+    }
+
     /** Values a provider might send for a count, none of them a non-negative whole number that fits a long. */
     static final String[] MALFORMED_COUNTS = {"-5", "24.5", "\"24\"", "99999999999999999999", "9.3e18", "1e2", "true", "{\"n\":24}", "[24]"};
 

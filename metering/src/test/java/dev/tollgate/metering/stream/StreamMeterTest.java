@@ -333,6 +333,24 @@ class StreamMeterTest {
     // ------------------------------------------------------------------ Responses API
 
     @Test
+    void aResponsesStreamsServerToolCallsAreCountedOncePerFinishedItem() {
+        String stream = "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"output_index\":0,"
+                + "\"item\":{\"type\":\"web_search_call\",\"id\":\"ws_1\",\"status\":\"in_progress\"}}\n\n"
+                + "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"sequence_number\":2,\"output_index\":0,"
+                + "\"item\":{\"id\":\"ws_1\",\"type\":\"web_search_call\",\"status\":\"completed\"}}\n\n"
+                + "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"sequence_number\":3,\"output_index\":1,"
+                + "\"item\":{\"type\":\"message\",\"id\":\"msg_1\",\"content\":[{\"type\":\"web_search_call\"}]}}\n\n"
+                // The terminal response lists the same item again: it must not be counted twice.
+                + "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":4,\"response\":{\"status\":\"completed\","
+                + "\"output\":[{\"type\":\"web_search_call\",\"id\":\"ws_1\"}],\"usage\":{\"input_tokens\":7,\"output_tokens\":3}}}\n\n";
+        StreamMeter meter = StreamMeter.forFamily(EndpointFamily.RESPONSES, TokenCounter.forEncoding("o200k_base"), false);
+        feed(meter, blocks(stream.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertThat(meter.finished()).isTrue();
+        assertThat(meter.usage().toUsage(EndpointFamily.RESPONSES, 0, 0).serverToolCalls()).isEqualTo(java.util.Map.of("web_search", 1L));
+    }
+
+
+    @Test
     void responsesStream() {
         List<byte[]> blocks = blocks(resource("openai-responses.sse"));
         StreamMeter meter = StreamMeter.forFamily(EndpointFamily.RESPONSES, TokenCounter.forEncoding("o200k_base"), false);
