@@ -45,6 +45,19 @@ class BuiltinCatalogTest {
     }
 
     @Test
+    void openAisToolRowsChargeWebAndFileSearchCallsAtItsPublishedFees() {
+        // $10 per 1,000 web search calls and $2.50 per 1,000 file search calls, the same on every model that has the tools.
+        for (String model : new String[] {"gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-5.1", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano",
+                "gpt-4o", "gpt-4o-mini", "o3", "o4-mini"}) {
+            ModelRow row = catalog.find("openai", model);
+            assertThat(row.serverToolFees()).as(model).containsOnlyKeys("web_search", "file_search");
+            assertThat(row.serverToolFees().get("web_search").microsPerCall()).as(model).isEqualTo(10_000);
+            assertThat(row.serverToolFees().get("file_search").microsPerCall()).as(model).isEqualTo(2_500);
+        }
+        assertThat(catalog.find("openai", "text-embedding-3-small").serverToolFees()).as("embeddings run no tools").isEmpty();
+    }
+
+    @Test
     void noDuplicateRowsAndEveryRowIsFoundByItsKeyWhenInForce() {
         Set<String> keys = new HashSet<>();
         for (ModelRow row : catalog.rows()) {

@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  * [sim:cache-write-1h=N]  N one-hour cache-creation tokens (Anthropic), beside the five-minute ones of cache-write
  * [sim:audio-in=N]        N of the prompt tokens are audio (OpenAI's prompt_tokens_details.audio_tokens)
  * [sim:audio-out=N]       N of the completion tokens are audio (completion_tokens_details.audio_tokens)
- * [sim:web-search=N]      N web searches run by the provider (Anthropic's usage.server_tool_use.web_search_requests)
+ * [sim:web-search=N]      N web searches run by the provider (Anthropic's usage.server_tool_use.web_search_requests,
+ *                         the Responses API's web_search_call output items)
  * [sim:service-tier=NAME] report the request served at service tier NAME (flex, priority...) where the provider says it:
  *                         OpenAI's service_tier, Anthropic's usage.service_tier (default: "default", "standard")
  * [sim:usage=FAULT]       report the output tokens wrongly, as a misbehaving provider might, where the usage says them:

@@ -12,6 +12,7 @@ import java.io.IOException;
  * {@code sequence_number} counting from 0:
  * <pre>
  * response.created, response.in_progress                         (response with status in_progress, no output)
+ * [response.output_item.added, response.output_item.done]...     (one web_search_call item per [sim:web-search=N])
  * [response.output_item.added, response.output_item.done]        (reasoning item, only with [sim:reasoning])
  * response.output_item.added, response.content_part.added
  * response.output_text.delta                                     one per output token
@@ -77,8 +78,13 @@ final class OpenAiResponses {
             return turn.truncated() ? "incomplete" : "completed";
         }
 
+        /** The web search calls come first, then the reasoning item, then the message. */
+        int reasoningOutputIndex() {
+            return turn.webSearches();
+        }
+
         int messageOutputIndex() {
-            return reasoningItemId == null ? 0 : 1;
+            return reasoningOutputIndex() + (reasoningItemId == null ? 0 : 1);
         }
 
         /** The response object: while in progress it has no output and null usage. */
@@ -112,6 +118,9 @@ final class OpenAiResponses {
             g.writeStringField("model", turn.model());
             g.writeArrayFieldStart("output");
             if (finished) {
+                for (int call = 0; call < turn.webSearches(); call++) {
+                    writeWebSearchCallItem(g, call, true);
+                }
                 if (reasoningItemId != null) {
                     writeReasoningItem(g);
                 }
@@ -168,6 +177,24 @@ final class OpenAiResponses {
             g.writeEndObject();
         }
 
+        /**
+         * A web search the model ran: OpenAI bills it per call and reports it only as this item, not in the usage.
+         * While in progress the item has no action yet.
+         */
+        void writeWebSearchCallItem(JsonGenerator g, int call, boolean finished) throws IOException {
+            g.writeStartObject();
+            g.writeStringField("id", "ws_" + call + "_" + id);
+            g.writeStringField("type", "web_search_call");
+            g.writeStringField("status", finished ? "completed" : "in_progress");
+            if (finished) {
+                g.writeObjectFieldStart("action");
+                g.writeStringField("type", "search");
+                g.writeStringField("query", "simulated search " + call);
+                g.writeEndObject();
+            }
+            g.writeEndObject();
+        }
+
         /** Reasoning stays hidden: an item with an empty summary, its tokens only in the usage. */
         void writeReasoningItem(JsonGenerator g) throws IOException {
             g.writeStartObject();
@@ -211,7 +238,7 @@ final class OpenAiResponses {
 
         EventStream(Shape shape) {
             this.shape = shape;
-            this.preludeEvents = shape.reasoningItemId() == null ? 4 : 6;
+            this.preludeEvents = 4 + 2 * shape.turn().webSearches() + (shape.reasoningItemId() == null ? 0 : 2);
         }
 
         @Override
@@ -221,27 +248,42 @@ final class OpenAiResponses {
 
         @Override
         void writePrelude(int index, ByteBuf out) {
-            // With a reasoning item, its added/done pair comes between in_progress and the message.
-            int step = shape.reasoningItemId() == null && index >= 2 ? index + 2 : index;
+            // created, in_progress, an added/done pair per web search call, one for the reasoning item, then the message.
+            if (index < 2) {
+                event(out, index == 0 ? "response.created" : "response.in_progress", g -> responseField(g, false));
+                return;
+            }
+            int step = index - 2;
+            int webSearchEvents = 2 * shape.turn().webSearches();
+            if (step < webSearchEvents) {
+                int call = step / 2;
+                boolean done = step % 2 == 1;
+                event(out, done ? "response.output_item.done" : "response.output_item.added", g -> {
+                    g.writeNumberField("output_index", call);
+                    g.writeFieldName("item");
+                    shape.writeWebSearchCallItem(g, call, done);
+                });
+                return;
+            }
+            step -= webSearchEvents;
+            if (shape.reasoningItemId() != null) {
+                if (step < 2) {
+                    event(out, step == 0 ? "response.output_item.added" : "response.output_item.done", g -> {
+                        g.writeNumberField("output_index", shape.reasoningOutputIndex());
+                        g.writeFieldName("item");
+                        shape.writeReasoningItem(g);
+                    });
+                    return;
+                }
+                step -= 2;
+            }
             switch (step) {
-                case 0 -> event(out, "response.created", g -> responseField(g, false));
-                case 1 -> event(out, "response.in_progress", g -> responseField(g, false));
-                case 2 -> event(out, "response.output_item.added", g -> {
-                    g.writeNumberField("output_index", 0);
-                    g.writeFieldName("item");
-                    shape.writeReasoningItem(g);
-                });
-                case 3 -> event(out, "response.output_item.done", g -> {
-                    g.writeNumberField("output_index", 0);
-                    g.writeFieldName("item");
-                    shape.writeReasoningItem(g);
-                });
-                case 4 -> event(out, "response.output_item.added", g -> {
+                case 0 -> event(out, "response.output_item.added", g -> {
                     g.writeNumberField("output_index", shape.messageOutputIndex());
                     g.writeFieldName("item");
                     shape.writeMessageItem(g, false);
                 });
-                case 5 -> event(out, "response.content_part.added", g -> {
+                case 1 -> event(out, "response.content_part.added", g -> {
                     partLocation(g);
                     g.writeFieldName("part");
                     shape.writeTextPart(g, "");

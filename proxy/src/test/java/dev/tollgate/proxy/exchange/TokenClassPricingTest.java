@@ -18,13 +18,14 @@ import org.junit.jupiter.api.io.TempDir;
  * Token classes priced apart, server tool fees and per-request fees through the proxy: the simulated provider reports
  * the parts in the real wire fields (Anthropic's {@code cache_creation.ephemeral_1h_input_tokens} and
  * {@code server_tool_use.web_search_requests}, OpenAI's {@code prompt_tokens_details.audio_tokens} and
- * {@code completion_tokens_details.audio_tokens}), and each request is billed to the micro-unit against a hand-computed
+ * {@code completion_tokens_details.audio_tokens}, the Responses API's {@code web_search_call} output items), and each request is billed to the micro-unit against a hand-computed
  * cost, JSON and streamed; the reservation covers the fees the request can incur, and re-rating reproduces every debit.
  */
 class TokenClassPricingTest {
     /**
      * claude-x: $1 in, $0.10 cache read, $1.25 five-minute write, $2 one-hour write, $5 out; web search $10 per 1,000.
-     * gpt-x: $0.15 in, $0.075 cached, $0.60 out, audio $10 in and $20 out; a fee of 100 micros a request.
+     * gpt-x: $0.15 in, $0.075 cached, $0.60 out, audio $10 in and $20 out; a fee of 100 micros a request; web search
+     * $10 and file search $2.50 per 1,000 calls.
      */
     private static final String CATALOG = """
             currency: USD
@@ -57,6 +58,9 @@ class TokenClassPricingTest {
                 outputMicrosPerMillionTokens: 600000
                 tokenClassMicrosPerMillionTokens: {audio_input: 10000000, audio_output: 20000000}
                 requestFeeMicros: 100
+                serverToolFees:
+                  web_search: {microsPerCall: 10000, maxCallsPerRequest: 4}
+                  file_search: {microsPerCall: 2500, maxCallsPerRequest: 4}
                 asOf: 2026-12-01
                 source: https://platform.openai.com/docs/pricing
             """;
@@ -168,6 +172,31 @@ class TokenClassPricingTest {
             // Without audio, the same row bills text prices and still the fee.
             Billed text = running.billed("/v1/chat/completions", body.replace(" [sim:audio-in=3] [sim:audio-out=4]", ""));
             assertThat(text.costMicros()).isEqualTo(Math.ceilDiv(text.tokens("input_tokens") * 150_000 + 9 * 600_000L, 1_000_000L) + 100);
+        }
+        AdminTestNode.assertRerateReproducesTheDebits(running.node());
+    }
+
+    @Test
+    void openAiWebSearchCallsAreBilledPerOutputItemWhenTheRequestDeclaresTheTool() throws Exception {
+        for (boolean stream : new boolean[] {false, true}) {
+            String body = "{\"model\":\"gpt-x\",\"stream\":" + stream + ",\"max_output_tokens\":64,"
+                    + "\"tools\":[{\"type\":\"web_search\"},{\"type\":\"file_search\",\"vector_store_ids\":[\"vs_1\"]}],"
+                    + "\"input\":\"What is the weather in Paris today? [sim:events=5] [sim:web-search=2]\"}";
+            Billed billed = running.billed("/v1/responses", body);
+            assertThat(billed.entry().path("server_tool_calls").path("web_search").asLong()).as("stream=%s", stream).isEqualTo(2);
+            assertThat(billed.tokens("output_tokens")).isEqualTo(5);
+            long tokens = Math.ceilDiv(billed.tokens("input_tokens") * 150_000 + 5 * 600_000L, 1_000_000L);
+            assertThat(billed.costMicros()).as("stream=%s", stream).isEqualTo(tokens + 100 + 2 * 10_000);
+            // The reservation covers both declared tools at their catalog bound: 4 searches and 4 file searches.
+            long bound = body.getBytes(StandardCharsets.UTF_8).length + 64;
+            assertThat(billed.reservedMicros()).isEqualTo(Math.ceilDiv(bound * 10_000_000, 1_000_000L)
+                    + Math.ceilDiv(64L * 20_000_000, 1_000_000L) + 100 + 4 * 10_000 + 4 * 2_500);
+
+            // Undeclared, the calls reported anyway are not billed (a provider runs no server tool it was not given).
+            Billed undeclared = running.billed("/v1/responses", body.replace("\"tools\":[{\"type\":\"web_search\"},"
+                    + "{\"type\":\"file_search\",\"vector_store_ids\":[\"vs_1\"]}],", ""));
+            assertThat(undeclared.entry().path("server_tool_calls").isEmpty()).isTrue();
+            assertThat(undeclared.costMicros()).isEqualTo(Math.ceilDiv(undeclared.tokens("input_tokens") * 150_000 + 5 * 600_000L, 1_000_000L) + 100);
         }
         AdminTestNode.assertRerateReproducesTheDebits(running.node());
     }

@@ -181,6 +181,31 @@ class OpenAiResponsesTest {
     }
 
     @Test
+    void webSearchesComeFirstAsCallItemsEachWithItsOwnOutputIndex() {
+        ObjectNode body = request("[sim:events=3] [sim:reasoning=5] [sim:web-search=2]").put("stream", true);
+        List<SseEvent> events = parseSse(send(openAi(sim, "/responses", body)).body());
+
+        assertThat(events.subList(2, 9)).extracting(e -> e.json().get("item") == null ? e.event()
+                : e.event() + " " + e.json().get("output_index").asInt() + " " + e.json().get("item").get("type").asText()).containsExactly(
+                "response.output_item.added 0 web_search_call", "response.output_item.done 0 web_search_call",
+                "response.output_item.added 1 web_search_call", "response.output_item.done 1 web_search_call",
+                "response.output_item.added 2 reasoning", "response.output_item.done 2 reasoning",
+                "response.output_item.added 3 message");
+        assertThat(events.get(3).json().get("item").get("status").asText()).isEqualTo("completed");
+        assertThat(events.get(3).json().get("item").get("action").get("type").asText()).isEqualTo("search");
+        assertThat(events.get(9).json().get("output_index").asInt()).as("the message's parts point at its index").isEqualTo(3);
+        for (int i = 0; i < events.size(); i++) {
+            assertThat(events.get(i).json().get("sequence_number").asInt()).isEqualTo(i);
+        }
+        JsonNode output = events.getLast().json().get("response").get("output");
+        assertThat(output).extracting(item -> item.get("type").asText())
+                .containsExactly("web_search_call", "web_search_call", "reasoning", "message");
+
+        JsonNode json = parse(send(openAi(sim, "/responses", request("[sim:events=3] [sim:web-search=1]"))).body());
+        assertThat(json.get("output")).extracting(item -> item.get("type").asText()).containsExactly("web_search_call", "message");
+    }
+
+    @Test
     void noUsageLeavesUsageNull() {
         JsonNode response = parse(send(openAi(sim, "/responses", request("[sim:no-usage]"))).body());
         assertThat(response.get("usage").isNull()).isTrue();
