@@ -349,7 +349,6 @@ class StreamMeterTest {
         assertThat(meter.usage().toUsage(EndpointFamily.RESPONSES, 0, 0).serverToolCalls()).isEqualTo(java.util.Map.of("web_search", 1L));
     }
 
-
     @Test
     void responsesStream() {
         List<byte[]> blocks = blocks(resource("openai-responses.sse"));
