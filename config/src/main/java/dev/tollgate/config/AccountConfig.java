@@ -12,7 +12,19 @@ public record AccountConfig(String id, long openingCreditMicros, List<KeyConfig>
         keys = List.copyOf(keys);
     }
 
-    /** @param sha256Hex lower-case hex SHA-256 of the raw key; @param label a non-secret name for reports */
-    public record KeyConfig(String sha256Hex, String label) {
+    /**
+     * @param sha256Hex lower-case hex SHA-256 of the raw key; @param label a non-secret name for reports
+     * @param lane      the lane its requests run in, or null for the first lane declared
+     * @param lanes     the other lanes it may pick with an {@code x-tollgate-lane} header (its own is always allowed)
+     */
+    public record KeyConfig(String sha256Hex, String label, String lane, List<String> lanes) {
+        public KeyConfig {
+            lanes = List.copyOf(lanes);
+        }
+
+        /** A key in the first lane, picking no other. */
+        public KeyConfig(String sha256Hex, String label) {
+            this(sha256Hex, label, null, List.of());
+        }
     }
 }

@@ -46,11 +46,20 @@ import java.util.regex.Pattern;
  *     timeoutMs: 5000
  * metrics:
  *   keyLabels: false                # the default; true adds each key's label to the request series
+ * lanes:                            # optional: none declared is one built-in lane, "default", without caps
+ *   - name: interactive             # the first lane is every key's that names none
+ *     maxConcurrent: 512            # in flight at once on this node
+ *     queueDepth: 1024              # optional (0): waiting for a slot; beyond it, 429 with retry-after
+ *     queueTimeoutMs: 2000          # optional (2000): then 503 (Anthropic 529) with retry-after
+ *     upstreamConnections: 256      # optional (maxConcurrent): open upstream connections, split across event loops
+ *     priority: 0                   # optional (0): lower first when resumptions of several lanes meet on one event loop
+ *     priceMultiplierBps: 10000     # optional (10000): 5000 bills the lane's tokens at half price
  * accounts:
  *   - id: acme
  *     openingCreditMicros: 25000000
  *     keys:
  *       - { sha256: 9f86d08..., label: ci }
+ *       - { sha256: 60303ae..., label: nightly, lane: batch, lanes: [interactive] }   # lanes: others it may pick by x-tollgate-lane
  * </pre>
  */
 public final class ConfigLoader {
@@ -58,6 +67,8 @@ public final class ConfigLoader {
     private static final Pattern ACCOUNT_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    /** A lane's name: the shape of a key's lane tag, so the admin API's tags and the file's names are one set. */
+    private static final Pattern LANE_NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,31}");
 
     private ConfigLoader() {
     }
@@ -106,7 +117,9 @@ public final class ConfigLoader {
         List<ProviderConfig> providers = providers(root, directory, environment, problems, providerPaths);
         Limits limits = limits(root.object("limits", false));
         JournalConfig journal = journal(root.object("journal", true), directory);
-        List<AccountConfig> accounts = accounts(root, problems);
+        List<String> laneNames = new ArrayList<>();
+        List<LaneConfig> lanes = lanes(root, problems, laneNames);
+        List<AccountConfig> accounts = accounts(root, laneNames.isEmpty() ? List.of(LaneConfig.BUILT_IN_NAME) : laneNames, problems);
         AccessLogConfig accessLog = accessLog(root.object("accessLog", false), directory);
         AlertsConfig alerts = alerts(root.object("alerts", false), environment, problems);
         MetricsConfig metrics = metrics(root.object("metrics", false));
@@ -116,7 +129,60 @@ public final class ConfigLoader {
             checkCatalogAgainstProviders(catalog, providers, providerPaths, problems);
         }
         problems.throwIfAny();
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, lanes);
+    }
+
+    /**
+     * The declared lanes in the file's order; none when the section is left out (the built-in lane then). {@code names}
+     * receives every well-formed name, also of a lane with other problems, so keys naming it are not reported too.
+     */
+    private static List<LaneConfig> lanes(YamlObject root, Problems problems, List<String> names) {
+        List<LaneConfig> lanes = new ArrayList<>();
+        if (!root.has("lanes")) {
+            return lanes;
+        }
+        List<JsonNode> items = root.nonEmptyList("lanes");
+        for (int i = 0; i < items.size(); i++) {
+            YamlObject lane = YamlObject.of(items.get(i), "lanes[" + i + "]", problems);
+            if (lane == null) {
+                continue;
+            }
+            int before = problems.lines().size();
+            String name = lane.text("name");
+            if (name != null && !LANE_NAME.matcher(name).matches()) {
+                problems.add(lane.childPath("name"), "expected 1 to 32 lower-case letters, digits or _ . -, starting with a letter or digit, found \""
+                        + name + "\"");
+            } else if (name != null && names.contains(name)) {
+                problems.add(lane.childPath("name"), "duplicate lane name \"" + name + "\"");
+            } else if (name != null) {
+                names.add(name);
+            }
+            int maxConcurrent = lane.boundedInt("maxConcurrent", 1, LaneConfig.MAX_COUNT);
+            int queueDepth = lane.optionalBoundedInt("queueDepth", 0, LaneConfig.MAX_COUNT, 0);
+            int queueTimeoutMs = lane.optionalBoundedInt("queueTimeoutMs", 1, 3_600_000, LaneConfig.DEFAULT_QUEUE_TIMEOUT_MS);
+            int upstreamConnections = lane.optionalBoundedInt("upstreamConnections", 1, LaneConfig.MAX_COUNT, maxConcurrent);
+            int priority = lane.optionalBoundedInt("priority", 0, LaneConfig.MAX_PRIORITY, LaneConfig.DEFAULT_PRIORITY);
+            int priceMultiplierBps = lane.optionalBoundedInt("priceMultiplierBps", 1, LaneConfig.MAX_PRICE_MULTIPLIER_BPS, LaneConfig.LIST_PRICE_BPS);
+            lane.rejectUnknown();
+            if (problems.lines().size() == before) {
+                lanes.add(new LaneConfig(name, maxConcurrent, queueDepth, queueTimeoutMs, upstreamConnections, priority, priceMultiplierBps));
+            }
+        }
+        return lanes;
+    }
+
+    /** A key's {@code lane} or one of its {@code lanes}: the name of a declared lane, else a problem and null. */
+    private static String declaredLane(String path, JsonNode value, List<String> laneNames, Problems problems) {
+        if (value == null || !value.isTextual() || value.textValue().isBlank()) {
+            problems.add(path, "expected the name of a lane" + YamlObject.found(value));
+            return null;
+        }
+        String name = value.textValue();
+        if (laneNames.contains(name)) {
+            return name;
+        }
+        problems.add(path, "no lane named \"" + name + "\" is declared (lanes: " + String.join(", ", laneNames) + ")");
+        return null;
     }
 
     private static AlertsConfig alerts(YamlObject alerts, Function<String, String> environment, Problems problems) {
@@ -280,7 +346,7 @@ public final class ConfigLoader {
         return new AccessLogConfig(enabled, path.equals(AccessLogConfig.STANDARD_OUTPUT) ? null : directory.resolve(path));
     }
 
-    private static List<AccountConfig> accounts(YamlObject root, Problems problems) {
+    private static List<AccountConfig> accounts(YamlObject root, List<String> lanes, Problems problems) {
         List<AccountConfig> accounts = new ArrayList<>();
         Set<String> ids = new HashSet<>();
         Set<String> keyHashes = new HashSet<>();
@@ -307,13 +373,26 @@ public final class ConfigLoader {
                 }
                 String sha256 = key.text("sha256");
                 String label = key.text("label");
+                int keyProblemsBefore = problems.lines().size();
+                String lane = key.has("lane") ? declaredLane(key.childPath("lane"), keyItems.get(k).get("lane"), lanes, problems) : null;
+                List<String> pickable = new ArrayList<>();
+                List<JsonNode> pickableItems = key.list("lanes", false);
+                for (int p = 0; p < pickableItems.size(); p++) {
+                    String name = declaredLane(key.childPath("lanes") + "[" + p + "]", pickableItems.get(p), lanes, problems);
+                    if (name != null && pickable.contains(name)) {
+                        problems.add(key.childPath("lanes") + "[" + p + "]", "\"" + name + "\" is listed twice");
+                    } else if (name != null) {
+                        pickable.add(name);
+                    }
+                }
                 key.rejectUnknown();
+                boolean lanesValid = problems.lines().size() == keyProblemsBefore;
                 if (sha256 != null && !SHA256_HEX.matcher(sha256).matches()) {
                     problems.add(key.childPath("sha256"), "expected 64 lower-case hex digits (the output of `tollgate new-key`), not a raw key");
                 } else if (sha256 != null && !keyHashes.add(sha256)) {
                     problems.add(key.childPath("sha256"), "the same key hash is listed twice");
-                } else if (sha256 != null && label != null) {
-                    keys.add(new AccountConfig.KeyConfig(sha256, label));
+                } else if (sha256 != null && label != null && lanesValid) {
+                    keys.add(new AccountConfig.KeyConfig(sha256, label, lane, pickable));
                 }
             }
             account.rejectUnknown();

@@ -2,7 +2,7 @@ package dev.tollgate.config;
 
 import java.util.List;
 
-/** The whole validated configuration of one Tollgate node. */
+/** The whole validated configuration of one Tollgate node; {@code lanes} is never empty: the declared lanes in order, or the built-in one. */
 public record TollgateConfig(
         ListenerConfig proxyListener,
         List<ProviderConfig> providers,
@@ -13,7 +13,8 @@ public record TollgateConfig(
         ListenerConfig adminListener,
         AccessLogConfig accessLog,
         AlertsConfig alerts,
-        MetricsConfig metrics) {
+        MetricsConfig metrics,
+        List<LaneConfig> lanes) {
 
     public TollgateConfig {
         providers = List.copyOf(providers);
@@ -21,6 +22,14 @@ public record TollgateConfig(
         accessLog = accessLog == null ? AccessLogConfig.DISABLED : accessLog;
         alerts = alerts == null ? AlertsConfig.NONE : alerts;
         metrics = metrics == null ? MetricsConfig.DEFAULT : metrics;
+        lanes = lanes == null || lanes.isEmpty() ? List.of(LaneConfig.BUILT_IN) : List.copyOf(lanes);
+    }
+
+    /** A node with only the built-in lane. */
+    public TollgateConfig(ListenerConfig proxyListener, List<ProviderConfig> providers, PriceCatalog catalog, Limits limits, JournalConfig journal,
+                          List<AccountConfig> accounts, ListenerConfig adminListener, AccessLogConfig accessLog, AlertsConfig alerts,
+                          MetricsConfig metrics) {
+        this(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, null);
     }
 
     /** A node without an alert webhook and with the default metrics. */
@@ -43,27 +52,42 @@ public record TollgateConfig(
 
     /** This configuration with the admin listener at {@code admin} (null: none). */
     public TollgateConfig withAdminListener(ListenerConfig admin) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin, accessLog, alerts, metrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin, accessLog, alerts, metrics, lanes);
     }
 
     /** This configuration with the price catalog {@code newCatalog} (a reload). */
     public TollgateConfig withCatalog(PriceCatalog newCatalog) {
-        return new TollgateConfig(proxyListener, providers, newCatalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics);
+        return new TollgateConfig(proxyListener, providers, newCatalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, lanes);
     }
 
     /** This configuration with the access log {@code log}. */
     public TollgateConfig withAccessLog(AccessLogConfig log) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, log, alerts, metrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, log, alerts, metrics, lanes);
     }
 
     /** This configuration with the alert webhook of {@code newAlerts}. */
     public TollgateConfig withAlerts(AlertsConfig newAlerts) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, newAlerts, metrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, newAlerts, metrics, lanes);
     }
 
     /** This configuration with {@code newMetrics}. */
     public TollgateConfig withMetrics(MetricsConfig newMetrics) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, newMetrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, newMetrics, lanes);
+    }
+
+    /** This configuration with {@code newLanes} (none: the built-in lane). */
+    public TollgateConfig withLanes(List<LaneConfig> newLanes) {
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, newLanes);
+    }
+
+    /** The lane named {@code name}, or null when none is. */
+    public LaneConfig lane(String name) {
+        for (LaneConfig lane : lanes) {
+            if (lane.name().equals(name)) {
+                return lane;
+            }
+        }
+        return null;
     }
 
     public ProviderConfig provider(String name) {

@@ -132,6 +132,75 @@ class ConfigLoaderTest {
         assertThat(config.provider("openai").apiKey()).isNull();
         assertThat(config.provider("openai").port()).isEqualTo(443);
         assertThat(config.adminListener()).isEqualTo(new ListenerConfig("127.0.0.1", 8081));
+        assertThat(config.lanes()).containsExactly(LaneConfig.BUILT_IN);
+    }
+
+    @Test
+    void lanesAreDeclaredInOrderWithTheirDefaultsAndKeysAreBoundToThem() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + ONE_PROVIDER + """
+                lanes:
+                  - { name: interactive, maxConcurrent: 512, queueDepth: 1024, queueTimeoutMs: 2000, upstreamConnections: 256 }
+                  - { name: batch, maxConcurrent: 16, queueDepth: 10000, queueTimeoutMs: 600000, upstreamConnections: 16, priceMultiplierBps: 5000, priority: 5 }
+                  - { name: probe.v2, maxConcurrent: 4 }
+                accounts:
+                  - id: acme
+                    openingCreditMicros: 0
+                    keys:
+                      - { sha256: %s, label: nightly, lane: batch }
+                      - { sha256: %s, label: ci, lanes: [batch, probe.v2] }
+                """.formatted(SHA_A, SHA_B));
+        TollgateConfig config = ConfigLoader.load(file, NO_ENV);
+        assertThat(config.lanes()).containsExactly(
+                new LaneConfig("interactive", 512, 1024, 2000, 256, 0, 10_000),
+                new LaneConfig("batch", 16, 10_000, 600_000, 16, 5, 5_000),
+                new LaneConfig("probe.v2", 4, 0, LaneConfig.DEFAULT_QUEUE_TIMEOUT_MS, 4, 0, LaneConfig.LIST_PRICE_BPS));
+        assertThat(config.accounts().getFirst().keys()).containsExactly(
+                new AccountConfig.KeyConfig(SHA_A, "nightly", "batch", List.of()),
+                new AccountConfig.KeyConfig(SHA_B, "ci", null, List.of("batch", "probe.v2")));
+    }
+
+    @Test
+    void everyLaneMistakeIsReportedWithItsPath() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + ONE_PROVIDER + """
+                lanes:
+                  - { name: Batch, maxConcurrent: 1 }
+                  - { name: batch, maxConcurrent: 0, queueDepth: -1, priceMultiplierBps: 100001, weight: 3 }
+                  - { name: bulk, maxConcurrent: 2, priority: 101, queueTimeoutMs: 0, upstreamConnections: 0 }
+                  - { name: bulk, maxConcurrent: 2 }
+                  - { maxConcurrent: 2 }
+                accounts:
+                  - id: acme
+                    openingCreditMicros: 0
+                    keys:
+                      - { sha256: %s, label: nightly, lane: nightly }
+                      - { sha256: %s, label: ci, lanes: [bulk, bulk, 3] }
+                """.formatted(SHA_A, SHA_B));
+        String f = file.toString();
+        assertThat(loadFails(file, NO_ENV).problems()).containsExactly(
+                f + ": lanes[0].name: expected 1 to 32 lower-case letters, digits or _ . -, starting with a letter or digit, found \"Batch\"",
+                f + ": lanes[1].maxConcurrent: must be between 1 and 1000000, found 0",
+                f + ": lanes[1].queueDepth: must not be negative, found -1",
+                f + ": lanes[1].priceMultiplierBps: must be between 1 and 100000, found 100001",
+                f + ": lanes[1].weight: unknown field (known fields: name, maxConcurrent, queueDepth, queueTimeoutMs, upstreamConnections, priority, "
+                        + "priceMultiplierBps)",
+                f + ": lanes[2].queueTimeoutMs: must be between 1 and 3600000, found 0",
+                f + ": lanes[2].upstreamConnections: must be between 1 and 1000000, found 0",
+                f + ": lanes[2].priority: must be between 0 and 100, found 101",
+                f + ": lanes[3].name: duplicate lane name \"bulk\"",
+                f + ": lanes[4].name: missing",
+                f + ": accounts[0].keys[0].lane: no lane named \"nightly\" is declared (lanes: batch, bulk)",
+                f + ": accounts[0].keys[1].lanes[1]: \"bulk\" is listed twice",
+                f + ": accounts[0].keys[1].lanes[2]: expected the name of a lane, found 3");
+    }
+
+    @Test
+    void withoutLanesAKeyMayNameOnlyTheBuiltInLane() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + ONE_PROVIDER + "lanes: []\naccounts:\n  - id: a\n    openingCreditMicros: 0\n    keys:\n"
+                + "      - { sha256: " + SHA_A + ", label: x, lane: default }\n      - { sha256: " + SHA_B + ", label: y, lane: batch }\n");
+        String f = file.toString();
+        assertThat(loadFails(file, NO_ENV).problems()).containsExactly(
+                f + ": lanes: must not be empty",
+                f + ": accounts[0].keys[1].lane: no lane named \"batch\" is declared (lanes: default)");
     }
 
     @Test
