@@ -11,7 +11,8 @@ import java.math.BigInteger;
  * {@code (input * inputPrice + cacheRead * cacheReadPrice + cacheWrite * cacheWritePrice + output * outputPrice) / 1,000,000}
  * micro-units (prices are per million tokens; those of the row's {@linkplain ModelRow#tierFor tier} for the request's
  * whole prompt when the row reprices long prompts), times the {@linkplain ModelRow#servicePercent service tier's}
- * percentage over 100 when the request was served at one, and it is rounded <b>up</b> to a whole micro-unit,
+ * percentage over 100 when the request was served at one, times its lane's price multiplier in basis points over
+ * 10,000 ({@code priceMultiplierBps}: 5000 for a lane at half price), and it is rounded <b>up</b> to a whole micro-unit,
  * once per request. Rounding once, after summing, means no kind of token is rounded on its own;
  * rounding up means the rounding never favours the account over the provider's bill by more than
  * one micro-unit per request. Integer arithmetic throughout: a cost beyond {@code Long.MAX_VALUE}
@@ -20,8 +21,12 @@ import java.math.BigInteger;
  */
 public final class CostRule {
     public static final long TOKENS_PER_PRICE_UNIT = 1_000_000L;
-    /** The divisor of a numerator multiplied by a percentage: 100 times {@link #TOKENS_PER_PRICE_UNIT}. */
-    private static final long PERCENT_TOKENS_PER_PRICE_UNIT = 100 * TOKENS_PER_PRICE_UNIT;
+    /** The list price in basis points: a lane's multiplier at which nothing changes. */
+    public static final int LIST_PRICE_BPS = dev.tollgate.config.LaneConfig.LIST_PRICE_BPS;
+    /** A percentage times a multiplier in basis points at the list price: the scale's unit. */
+    private static final long LIST_SCALE = 100L * LIST_PRICE_BPS;
+    /** The divisor of a numerator multiplied by a scale (a percentage times basis points): {@link #LIST_SCALE} times {@link #TOKENS_PER_PRICE_UNIT}. */
+    private static final long SCALED_TOKENS_PER_PRICE_UNIT = LIST_SCALE * TOKENS_PER_PRICE_UNIT;
 
     private CostRule() {
     }
@@ -38,25 +43,45 @@ public final class CostRule {
      * are whole micro-units added after the one rounding, so they are neither scaled nor rounded.
      */
     public static long costMicros(ModelRow row, Usage usage, int percent) {
-        return Usage.saturatedSum(tokensMicros(row, usage, percent), feesMicros(row, usage));
+        return costMicros(row, usage, percent, LIST_PRICE_BPS);
+    }
+
+    /**
+     * As {@link #costMicros(ModelRow, Usage, int)} in a lane whose tokens cost {@code multiplierBps} basis points of the
+     * listed price: the multiplier scales the tokens' exact cost with the service tier's percentage, before the one
+     * rounding; the fees are not scaled.
+     */
+    public static long costMicros(ModelRow row, Usage usage, int percent, int multiplierBps) {
+        return Usage.saturatedSum(tokensMicros(row, usage, percent, multiplierBps), feesMicros(row, usage));
     }
 
     /** The tokens' part of {@link #costMicros(ModelRow, Usage, int)}: their exact cost at {@code percent}, rounded up once; no fees. */
     public static long tokensMicros(ModelRow row, Usage usage, int percent) {
+        return tokensMicros(row, usage, percent, LIST_PRICE_BPS);
+    }
+
+    /** The tokens' part of {@link #costMicros(ModelRow, Usage, int, int)}: their exact cost at {@code percent} and {@code multiplierBps}, rounded up once. */
+    public static long tokensMicros(ModelRow row, Usage usage, int percent, int multiplierBps) {
         PriceTier tier = row.tiers().isEmpty() ? null : row.tierFor(promptTokens(usage));
+        long scale = scale(percent, multiplierBps);
         long tokensMicros;
         try {
             long numerator = exactNumerator(row, tier, usage); // the common case, without allocating
-            tokensMicros = percent == 100 ? ceilDiv(numerator) : Math.ceilDiv(Math.multiplyExact(numerator, percent), PERCENT_TOKENS_PER_PRICE_UNIT);
+            tokensMicros = scale == LIST_SCALE ? ceilDiv(numerator) : Math.ceilDiv(Math.multiplyExact(numerator, scale), SCALED_TOKENS_PER_PRICE_UNIT);
         } catch (ArithmeticException overflow) {
             long[] terms = terms(row, tier, usage);
             BigInteger numerator = BigInteger.ZERO;
             for (int i = 0; i < terms.length; i += 2) {
                 numerator = numerator.add(BigInteger.valueOf(terms[i]).multiply(BigInteger.valueOf(terms[i + 1])));
             }
-            tokensMicros = saturatedCeilDiv(numerator.multiply(BigInteger.valueOf(percent)), PERCENT_TOKENS_PER_PRICE_UNIT);
+            tokensMicros = saturatedCeilDiv(numerator.multiply(BigInteger.valueOf(scale)), SCALED_TOKENS_PER_PRICE_UNIT);
         }
         return tokensMicros;
+    }
+
+    /** A service tier's percentage times a lane's basis points: {@link #LIST_SCALE} at the list price. Both are bounded by the configuration, so it fits. */
+    private static long scale(int percent, int multiplierBps) {
+        return (long) percent * multiplierBps;
     }
 
     /** The sum of {@link #terms}' products, throwing on overflow. */
@@ -142,14 +167,20 @@ public final class CostRule {
 
     /** The cost of {@code tokens} at {@code microsPerMillionTokens} billed at {@code percent}, rounded up like a request. */
     public static long costMicros(long tokens, long microsPerMillionTokens, int percent) {
-        if (percent == 100) {
+        return costMicros(tokens, microsPerMillionTokens, percent, LIST_PRICE_BPS);
+    }
+
+    /** The cost of {@code tokens} at {@code microsPerMillionTokens} billed at {@code percent} and {@code multiplierBps}, rounded up like a request. */
+    public static long costMicros(long tokens, long microsPerMillionTokens, int percent, int multiplierBps) {
+        long scale = scale(percent, multiplierBps);
+        if (scale == LIST_SCALE) {
             return costMicros(tokens, microsPerMillionTokens);
         }
         try {
-            return Math.ceilDiv(Math.multiplyExact(Math.multiplyExact(tokens, microsPerMillionTokens), percent), PERCENT_TOKENS_PER_PRICE_UNIT);
+            return Math.ceilDiv(Math.multiplyExact(Math.multiplyExact(tokens, microsPerMillionTokens), scale), SCALED_TOKENS_PER_PRICE_UNIT);
         } catch (ArithmeticException overflow) {
-            return saturatedCeilDiv(BigInteger.valueOf(tokens).multiply(BigInteger.valueOf(microsPerMillionTokens)).multiply(BigInteger.valueOf(percent)),
-                    PERCENT_TOKENS_PER_PRICE_UNIT);
+            return saturatedCeilDiv(BigInteger.valueOf(tokens).multiply(BigInteger.valueOf(microsPerMillionTokens)).multiply(BigInteger.valueOf(scale)),
+                    SCALED_TOKENS_PER_PRICE_UNIT);
         }
     }
 
@@ -158,16 +189,22 @@ public final class CostRule {
      * their cost by {@link #costMicros(long, long, int)} never exceeds {@code micros}.
      */
     public static long tokensAffordable(long micros, long microsPerMillionTokens, int percent) {
-        if (percent == 100 || micros <= 0 || microsPerMillionTokens == 0) {
+        return tokensAffordable(micros, microsPerMillionTokens, percent, LIST_PRICE_BPS);
+    }
+
+    /** As {@link #tokensAffordable(long, long, int)} in a lane at {@code multiplierBps}: never more than {@link #costMicros(long, long, int, int)} allows. */
+    public static long tokensAffordable(long micros, long microsPerMillionTokens, int percent, int multiplierBps) {
+        long scale = scale(percent, multiplierBps);
+        if (scale == LIST_SCALE || micros <= 0 || microsPerMillionTokens == 0) {
             return tokensAffordable(micros, microsPerMillionTokens);
         }
-        // floor(micros * 1e8 / (price * percent)) = floor((100 * micros) * 1e6 / (price * percent)); prices and
-        // percentages are bounded by the catalog, so their product fits a long, and the money only rarely overflows.
-        if (micros <= Long.MAX_VALUE / 100) {
-            return tokensAffordable(micros * 100, Math.multiplyExact(microsPerMillionTokens, (long) percent));
+        // floor(micros * 1e12 / (price * scale)) = floor((LIST_SCALE * micros) * 1e6 / (price * scale)); prices, percentages
+        // and multipliers are bounded by the configuration, so their product fits a long, and the money only rarely overflows.
+        if (micros <= Long.MAX_VALUE / LIST_SCALE && microsPerMillionTokens <= Long.MAX_VALUE / scale) {
+            return tokensAffordable(micros * LIST_SCALE, microsPerMillionTokens * scale);
         }
-        BigInteger tokens = BigInteger.valueOf(micros).multiply(BigInteger.valueOf(PERCENT_TOKENS_PER_PRICE_UNIT))
-                .divide(BigInteger.valueOf(microsPerMillionTokens).multiply(BigInteger.valueOf(percent)));
+        BigInteger tokens = BigInteger.valueOf(micros).multiply(BigInteger.valueOf(SCALED_TOKENS_PER_PRICE_UNIT))
+                .divide(BigInteger.valueOf(microsPerMillionTokens).multiply(BigInteger.valueOf(scale)));
         return tokens.bitLength() < Long.SIZE ? tokens.longValue() : Long.MAX_VALUE;
     }
 

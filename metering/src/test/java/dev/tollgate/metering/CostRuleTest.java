@@ -374,4 +374,69 @@ class CostRuleTest {
             }
         }
     }
+
+    /**
+     * A lane's multiplier scales the tokens' exact cost with the service tier's percent, and the product is rounded up
+     * once: 5000 bps is half of the exact cost, rounded up, never half of the rounded list-price cost.
+     */
+    @Test
+    void aLanesMultiplierScalesTheExactTokenCostOnceAndLeavesTheFees() {
+        ModelRow mini = TestRows.gpt4oMini();
+        // 1000 * 0.15 + 500 * 0.60 = 450 micros exactly: half is 225, to the micro.
+        assertThat(CostRule.costMicros(mini, new Usage(1_000, 0, 0, 500, 0), 100, 5_000)).isEqualTo(225);
+        assertThat(CostRule.costMicros(mini, new Usage(1_000, 0, 0, 500, 0), 100, 10_000)).isEqualTo(450);
+        assertThat(CostRule.costMicros(mini, new Usage(1_000, 0, 0, 500, 0), 100, 100_000)).isEqualTo(4_500);
+        // 151.05 micros (152 at the list price): half is 75.525 -> 76, not 152 / 2 = 76 by luck: at 3333 bps 50.34... -> 51.
+        assertThat(CostRule.costMicros(mini, new Usage(7, 2_000, 0, 0, 0), 100, 5_000)).isEqualTo(76);
+        assertThat(CostRule.costMicros(mini, new Usage(7, 2_000, 0, 0, 0), 100, 3_333)).isEqualTo(51);
+        // With a service tier at 200%: 151.05 * 2 * 0.5 = 151.05 -> 152, one rounding for both.
+        assertThat(CostRule.costMicros(mini, new Usage(7, 2_000, 0, 0, 0), 200, 5_000)).isEqualTo(152);
+        // 0.825 micros at 1 bps: 0.0000825 -> 1: rounding up never lets a request cost nothing that used tokens.
+        assertThat(CostRule.costMicros(mini, new Usage(1, 1, 0, 1, 0), 100, 1)).isEqualTo(1);
+        // 10 input * 1 + 20 output * 5 = 110 micros of tokens, half of it 55; two searches and the request fee stay whole.
+        ModelRow withFees = rowWithClasses(new long[] {1_000_000, 100_000, 1_250_000, 5_000_000}, java.util.Map.of(), 10_000, 3);
+        Usage fed = new Usage(10, 0, 0, 20, 0).withServerToolCalls(java.util.Map.of("web_search", 2L));
+        assertThat(CostRule.costMicros(withFees, fed, 100, 10_000)).isEqualTo(110 + 2 * 10_000 + 3);
+        assertThat(CostRule.costMicros(withFees, fed, 100, 5_000)).as("the fees are not discounted").isEqualTo(55 + 2 * 10_000 + 3);
+        assertThat(CostRule.costMicros(1_000, 600_000, 100, 5_000)).isEqualTo(300);
+        assertThat(CostRule.costMicros(1, 600_000, 100, 5_000)).isEqualTo(1); // 0.3 -> 1
+        // Random usages, percents and multipliers against BigInteger arithmetic, the long and the BigInteger paths both.
+        SplittableRandom random = new SplittableRandom(Seeds.seed("CostRuleTest.multiplier"));
+        for (int i = 0; i < 10_000; i++) {
+            Usage usage = new Usage(random.nextLong(1L << random.nextInt(1, 62)), random.nextLong(1L << random.nextInt(1, 40)),
+                    random.nextLong(1L << random.nextInt(1, 40)), random.nextLong(1L << random.nextInt(1, 62)), 0);
+            int percent = random.nextInt(1, 1_001);
+            int bps = random.nextInt(1, 100_001);
+            BigInteger numerator = BigInteger.valueOf(usage.inputTokens()).multiply(BigInteger.valueOf(150_000))
+                    .add(BigInteger.valueOf(usage.cacheReadTokens()).multiply(BigInteger.valueOf(75_000)))
+                    .add(BigInteger.valueOf(usage.cacheWriteTokens()).multiply(BigInteger.valueOf(150_000)))
+                    .add(BigInteger.valueOf(usage.outputTokens()).multiply(BigInteger.valueOf(600_000)))
+                    .multiply(BigInteger.valueOf(percent)).multiply(BigInteger.valueOf(bps));
+            BigInteger exact = new java.math.BigDecimal(numerator).divide(java.math.BigDecimal.valueOf(1_000_000_000_000L), 0, RoundingMode.CEILING)
+                    .toBigInteger();
+            assertThat(CostRule.costMicros(mini, usage, percent, bps)).as("%s at %d%%, %d bps", usage, percent, bps)
+                    .isEqualTo(exact.min(LONG_MAX).longValueExact());
+        }
+    }
+
+    /** What a sum of money affords in a lane is the most tokens whose cost there stays within it, so a reservation's output cap is never more than it pays for. */
+    @Test
+    void tokensAffordableInALaneIsTheMostTheMoneyCovers() {
+        assertThat(CostRule.tokensAffordable(300, 600_000, 100, 5_000)).isEqualTo(1_000);
+        assertThat(CostRule.tokensAffordable(300, 600_000, 100, 20_000)).isEqualTo(250);
+        SplittableRandom random = new SplittableRandom(Seeds.seed("CostRuleTest.tokensAffordableInALane"));
+        for (int i = 0; i < 10_000; i++) {
+            long micros = random.nextLong(1L << random.nextInt(1, 63));
+            long price = random.nextLong(1, ModelRow.MAX_PRICE_MICROS_PER_MILLION_TOKENS + 1);
+            int percent = random.nextInt(1, 1_001);
+            int bps = random.nextInt(1, 100_001);
+            long tokens = CostRule.tokensAffordable(micros, price, percent, bps);
+            if (tokens < Long.MAX_VALUE) {
+                assertThat(CostRule.costMicros(tokens, price, percent, bps)).as("%d micros at %d, %d%%, %d bps", micros, price, percent, bps)
+                        .isLessThanOrEqualTo(micros);
+                assertThat(CostRule.costMicros(tokens + 1, price, percent, bps)).as("%d micros at %d, %d%%, %d bps", micros, price, percent, bps)
+                        .isGreaterThan(micros);
+            }
+        }
+    }
 }

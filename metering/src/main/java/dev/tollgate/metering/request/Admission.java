@@ -14,7 +14,8 @@ import dev.tollgate.metering.CostRule;
  * <p>The worst case is the prompt's upper bound at the dearest input price (plain, cache read or
  * cache write), plus the output cap at the output price, each the dearest of the row's prices and of every long-prompt
  * tier a prompt within the bound can reach (so the reservation bounds the debit whichever tier bills it), all at the
- * {@linkplain #servicePercent service tier percentage} the request can be served at. The prompt bound is
+ * {@linkplain #servicePercent service tier percentage} the request can be served at and its lane's price multiplier
+ * (so a lane above the list price reserves more, one below it less, and the reservation still bounds the debit). The prompt bound is
  * {@code min(contextWindow, bodyBytes + imageParts * promptTokensPerImage + PROMPT_OVERHEAD_TOKENS)}:
  * every token of a byte-level BPE encoding is at least one byte of the body, and no prompt exceeds the
  * model's context window (which is also the bound when the prompt includes context stored upstream). For
@@ -41,13 +42,22 @@ public final class Admission {
      * fee and each server tool it declares, at most {@code serverToolCallBounds} calls of each), counted in the worst case
      * and the minimum beside the prompt's. {@code oneHourCacheWrites} is false when the row prices one-hour cache writes
      * apart and the request asks for none, so the prompt's worst case leaves that price out (and a report of such
-     * writes is billed as five-minute ones, recorded as drift).
+     * writes is billed as five-minute ones, recorded as drift). {@code priceMultiplierBps} is the lane's multiplier every
+     * token amount of the plan is priced at, as the settlement will price it.
      */
     public record Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
                        long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens, int servicePercent,
-                       long feesWorstMicros, java.util.Map<String, Long> serverToolCallBounds, boolean oneHourCacheWrites) {
+                       long feesWorstMicros, java.util.Map<String, Long> serverToolCallBounds, boolean oneHourCacheWrites, int priceMultiplierBps) {
         public Plan {
             serverToolCallBounds = java.util.Map.copyOf(serverToolCallBounds);
+        }
+
+        /** A plan at the list price. */
+        public Plan(long promptBoundTokens, long promptWorstMicros, long outputCapTokens, int choices,
+                    long worstCaseMicros, long minimumMicros, long outputMicrosPerMillionTokens, int servicePercent,
+                    long feesWorstMicros, java.util.Map<String, Long> serverToolCallBounds, boolean oneHourCacheWrites) {
+            this(promptBoundTokens, promptWorstMicros, outputCapTokens, choices, worstCaseMicros, minimumMicros, outputMicrosPerMillionTokens, servicePercent,
+                    feesWorstMicros, serverToolCallBounds, oneHourCacheWrites, CostRule.LIST_PRICE_BPS);
         }
 
         /** A plan without fees, for a request that may write any cache. */
@@ -155,6 +165,11 @@ public final class Admission {
     }
 
     public Plan plan(InspectedRequest request, ModelRow row) {
+        return plan(request, row, CostRule.LIST_PRICE_BPS);
+    }
+
+    /** The plan of {@code request} in a lane whose tokens cost {@code multiplierBps} basis points of the listed price. */
+    public Plan plan(InspectedRequest request, ModelRow row, int multiplierBps) {
         long bytesBound = request.bodyBytes() + (long) request.imageParts() * limits.promptTokensPerImage() + PROMPT_OVERHEAD_TOKENS;
         // An embeddings request batches many inputs and the window bounds each input, not the batch,
         // so only the bytes bound the whole prompt there.
@@ -163,22 +178,23 @@ public final class Admission {
                 : request.family() == EndpointFamily.EMBEDDINGS ? bytesBound : Math.min(row.contextWindowTokens(), bytesBound);
         int percent = servicePercent(request, row);
         boolean oneHourCacheWrites = oneHourCacheWrites(request, row);
-        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens(promptBound, oneHourCacheWrites), percent);
+        long promptWorst = CostRule.costMicros(promptBound, row.maxInputMicrosPerMillionTokens(promptBound, oneHourCacheWrites), percent, multiplierBps);
         long outputPrice = row.maxOutputMicrosPerMillionTokens(promptBound);
         java.util.Map<String, Long> callBounds = serverToolCallBounds(request, row);
         long fees = CostRule.feesMicros(row, dev.tollgate.metering.Usage.ZERO.withServerToolCalls(positive(callBounds)));
         if (request.family() == EndpointFamily.EMBEDDINGS) {
             return new Plan(promptBound, promptWorst, 0, 1, promptWorst + fees, promptWorst + fees, outputPrice, percent, fees, callBounds,
-                    oneHourCacheWrites);
+                    oneHourCacheWrites, multiplierBps);
         }
         long outputCap = request.requestedOutputTokens() > 0
                 ? Math.min(request.requestedOutputTokens(), row.maxOutputTokens())
                 : row.maxOutputTokens();
         int choices = request.choices();
-        long worst = promptWorst + fees + CostRule.costMicros(outputCap * choices, outputPrice, percent);
+        long worst = promptWorst + fees + CostRule.costMicros(outputCap * choices, outputPrice, percent, multiplierBps);
         long minimumOutput = Math.min(outputCap, limits.minOutputTokens());
-        long minimum = promptWorst + fees + CostRule.costMicros(minimumOutput * choices, outputPrice, percent);
-        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice, percent, fees, callBounds, oneHourCacheWrites);
+        long minimum = promptWorst + fees + CostRule.costMicros(minimumOutput * choices, outputPrice, percent, multiplierBps);
+        return new Plan(promptBound, promptWorst, outputCap, choices, worst, minimum, outputPrice, percent, fees, callBounds, oneHourCacheWrites,
+                multiplierBps);
     }
 
     private static java.util.Map<String, Long> positive(java.util.Map<String, Long> bounds) {
@@ -190,7 +206,7 @@ public final class Admission {
     /** Output tokens per choice that {@code heldMicros} pays for once the prompt bound and the fees are paid, capped by the plan. */
     public static long affordableOutputTokens(Plan plan, ModelRow row, long heldMicros) {
         long total = CostRule.tokensAffordable(heldMicros - plan.promptWorstMicros() - plan.feesWorstMicros(), plan.outputMicrosPerMillionTokens(),
-                plan.servicePercent());
+                plan.servicePercent(), plan.priceMultiplierBps());
         return Math.min(plan.outputCapTokens(), total / plan.choices());
     }
 

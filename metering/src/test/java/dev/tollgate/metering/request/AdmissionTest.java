@@ -77,6 +77,21 @@ class AdmissionTest {
         assertThat(Admission.affordableOutputTokens(flex, tiered, flex.promptWorstMicros() + 300)).isEqualTo(500);
     }
 
+    /** A lane's multiplier prices every amount of the plan as the settlement will: the reservation bounds the debit in a dearer lane, and holds less in a cheaper one. */
+    @Test
+    void theWorstCaseIsAtTheLanesMultiplier() {
+        String body = "{\"model\":\"m\",\"n\":2,\"max_completion_tokens\":1000,\"messages\":[]}"; // 126 prompt tokens, as handWorkedPlan
+        Admission.Plan half = ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, body), ROW, 5_000);
+        // 126 * 0.1875 * 0.5 = 11.8125 -> 12; 2 * 1000 * 0.6 * 0.5 = 600; the minimum 2 * 16 * 0.6 * 0.5 = 9.6 -> 10.
+        assertThat(half).isEqualTo(new Admission.Plan(126, 12, 1_000, 2, 12 + 600, 12 + 10, 600_000, 100, 0, java.util.Map.of(), true, 5_000));
+        Admission.Plan triple = ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, body), ROW, 30_000);
+        assertThat(triple.worstCaseMicros()).isEqualTo(71 + 3_600); // 70.875 -> 71
+        // What a held sum affords is at the multiplier: 300 micros past the prompt buy 1000 tokens at half price, 500 per choice.
+        assertThat(Admission.affordableOutputTokens(half, ROW, 12 + 300)).isEqualTo(500);
+        assertThat(ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, body), ROW))
+                .isEqualTo(ADMISSION.plan(inspect(EndpointFamily.CHAT_COMPLETIONS, body), ROW, 10_000));
+    }
+
     @Test
     void handWorkedPlan() {
         // 62 bytes + 64 = 126 tokens * 0.1875 = 23.625 -> 24 micros; 2 choices * 1000 * 0.6 = 1200 micros.

@@ -169,13 +169,14 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
     private boolean withinReservation() {
         long outputPrice = outputPrice();
         int percent = servicePercent();
-        long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), outputPrice, percent);
+        int multiplierBps = exchange.plan().priceMultiplierBps();
+        long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), outputPrice, percent, multiplierBps);
         long needMicros = promptMicros(percent) + outputMicros - exchange.reservation().heldMicros();
         if (needMicros <= 0) {
             return true;
         }
         long stepTokens = Math.max(exchange.plan().outputCapTokens() / 4, MIN_EXTENSION_TOKENS) * exchange.plan().choices();
-        long stepMicros = CostRule.costMicros(stepTokens, outputPrice, percent);
+        long stepMicros = CostRule.costMicros(stepTokens, outputPrice, percent, multiplierBps);
         return exchange.billing().extend(needMicros, needMicros + stepMicros);
     }
 
@@ -204,11 +205,12 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
             Usage prompt = usage.toUsage(family, 0, 0);
             Usage promptOnly = new Usage(prompt.inputTokens(), prompt.cacheReadTokens(), prompt.cacheWriteTokens(), 0, 0)
                     .withParts(prompt.cacheWrite1hTokens(), prompt.audioInputTokens(), prompt.imageInputTokens(), 0, 0);
-            return CostRule.tokensMicros(row, promptOnly, percent) + exchange.plan().feesWorstMicros();
+            return CostRule.tokensMicros(row, promptOnly, percent, exchange.plan().priceMultiplierBps()) + exchange.plan().feesWorstMicros();
         }
         // The plan's worst case is at its percentage; a dearer tier than that (one the request did not ask for) is priced again.
         return exchange.plan().feesWorstMicros() + (percent <= exchange.plan().servicePercent() ? exchange.plan().promptWorstMicros()
-                : CostRule.costMicros(exchange.plan().promptBoundTokens(), row.maxInputMicrosPerMillionTokens(exchange.plan().promptBoundTokens()), percent));
+                : CostRule.costMicros(exchange.plan().promptBoundTokens(), row.maxInputMicrosPerMillionTokens(exchange.plan().promptBoundTokens()), percent,
+                        exchange.plan().priceMultiplierBps()));
     }
 
     private void cutAtReservation() {
