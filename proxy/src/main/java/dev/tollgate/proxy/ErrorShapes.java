@@ -57,6 +57,9 @@ public final class ErrorShapes {
     public static final ErrorKind REQUEST_TIMEOUT = new ErrorKind(HttpResponseStatus.REQUEST_TIMEOUT, "invalid_request_error", "request_timeout",
             HttpResponseStatus.REQUEST_TIMEOUT, "invalid_request_error");
 
+    /** Anthropic's own status for an overloaded API. */
+    public static final HttpResponseStatus ANTHROPIC_OVERLOADED = new HttpResponseStatus(529, "Overloaded");
+
     public static ErrorKind kindOf(Rejection.Kind kind) {
         return switch (kind) {
             case MALFORMED_JSON, INVALID_PARAMETER -> new ErrorKind(HttpResponseStatus.BAD_REQUEST, "invalid_request_error", null,
@@ -87,6 +90,17 @@ public final class ErrorShapes {
                     HttpResponseStatus.NOT_FOUND, "not_found_error");
             case METHOD_NOT_ALLOWED -> new ErrorKind(HttpResponseStatus.METHOD_NOT_ALLOWED, "invalid_request_error", "method_not_allowed",
                     HttpResponseStatus.METHOD_NOT_ALLOWED, "invalid_request_error");
+            // A full lane is a rate limit to the client: the SDKs wait for retry-after and retry, as on the providers' own 429s.
+            case LANE_FULL -> new ErrorKind(HttpResponseStatus.TOO_MANY_REQUESTS, "requests", "lane_full",
+                    HttpResponseStatus.TOO_MANY_REQUESTS, "rate_limit_error");
+            // Waited and not served: capacity, not the client's rate. OpenAI says so with 503, Anthropic with 529 overloaded_error;
+            // both SDKs retry either after retry-after.
+            case LANE_QUEUE_TIMEOUT -> new ErrorKind(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "lane_queue_timeout",
+                    ANTHROPIC_OVERLOADED, "overloaded_error");
+            case UNKNOWN_LANE -> new ErrorKind(HttpResponseStatus.BAD_REQUEST, "invalid_request_error", "unknown_lane",
+                    HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
+            case LANE_NOT_ALLOWED -> new ErrorKind(HttpResponseStatus.BAD_REQUEST, "invalid_request_error", "lane_not_allowed",
+                    HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
         };
     }
 

@@ -13,6 +13,7 @@ import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.ModelRoutes;
 import dev.tollgate.metering.request.Admission;
 import dev.tollgate.proxy.accesslog.AccessLog;
+import dev.tollgate.proxy.lanes.Lanes;
 import dev.tollgate.proxy.metrics.NodeMetrics;
 import java.util.HashSet;
 import java.util.Objects;
@@ -39,6 +40,7 @@ public final class Gateway {
     private final Consumer<Outcome> outcomes;
     private final NodeMetrics metrics;
     private final AccessLog accessLog;
+    private final Lanes lanes;
     /**
      * The node's wall clock (epoch milliseconds) for what prices depend on: when a request arrived (its price set and
      * time window, and the facts the journal keeps) and which prices a reload may no longer change. Replaceable
@@ -62,10 +64,12 @@ public final class Gateway {
         this.ledger = ledger;
         this.pricing = new Pricing(config, new ModelRoutes(config.catalog(), config.providers()), System.currentTimeMillis());
         this.admission = new Admission(config.limits());
+        this.lanes = new Lanes(config);
         this.outcomes = Objects.requireNonNull(outcomes);
         this.metrics = new NodeMetrics(config, ledger);
         this.accessLog = Objects.requireNonNull(accessLog);
         metrics.watch(accessLog);
+        metrics.watch(lanes);
         if (config.journal() != null) {
             ledger.writer().health().requireFreeBytes(config.journal().minFreeBytes());
         }
@@ -97,6 +101,14 @@ public final class Gateway {
         for (Ledger.KeyRecord key : ledger.keyRecords()) {
             if (!key.revoked() && key.displayPrefix().isEmpty() && !configuredKeys.contains(key.keyHash())) {
                 ledger.revokeKey(key.keyHash());
+            }
+        }
+        for (Ledger.KeyRecord key : ledger.keyRecords()) {
+            String tag = key.revoked() ? "" : ledger.scope(key.keyHash()).lane();
+            if (!tag.isEmpty() && !lanes.declares(tag)) {
+                // Tagged before lanes existed, or its lane left the configuration: it runs in the first lane until it is re-tagged.
+                LOG.warn("key {} ({}) is tagged with lane {}, which is not declared; it runs in lane {}", key.label(),
+                        dev.tollgate.proxy.admin.AdminApi.keyId(key.keyHash()), tag, lanes.first().name());
             }
         }
     }
@@ -225,6 +237,11 @@ public final class Gateway {
 
     public Admission admission() {
         return admission;
+    }
+
+    /** The node's lanes and which one each key's requests run in. */
+    public Lanes lanes() {
+        return lanes;
     }
 
     /** This node's Prometheus metrics (the /metrics page). */

@@ -11,18 +11,20 @@ public final class Headers {
     public static final AsciiString TOLLGATE_REQUEST_ID = AsciiString.cached("x-tollgate-request-id");
     public static final AsciiString TOLLGATE_RESERVED = AsciiString.cached("x-tollgate-reserved-micros");
     public static final AsciiString TOLLGATE_BALANCE = AsciiString.cached("x-tollgate-balance-micros");
+    /** The lane a request asks to run in (one its key may pick); Tollgate's own, never sent upstream. */
+    public static final AsciiString TOLLGATE_LANE = AsciiString.cached("x-tollgate-lane");
 
     /** Hop-by-hop headers (RFC 9110 section 7.6.1) and framing the proxy recomputes. */
     private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection", "proxy-authenticate",
             "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "content-length", "host", "expect");
     /**
      * Client headers that never go upstream: the client's credentials (the provider key is injected
-     * instead), the client's organisation at the provider, cookies, client addresses, and encodings
-     * (the proxy must read the response to meter it).
+     * instead), the client's organisation at the provider, cookies, client addresses, encodings
+     * (the proxy must read the response to meter it), and Tollgate's own lane header.
      */
     private static final Set<String> NOT_FORWARDED_UPSTREAM = Set.of("authorization", "x-api-key", "api-key", "cookie",
             "openai-organization", "openai-project", "x-goog-api-key", "accept-encoding", "forwarded", "x-forwarded-for",
-            "x-forwarded-host", "x-forwarded-proto", "x-real-ip");
+            "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "x-tollgate-lane");
     /**
      * Upstream response headers the client does not get: cookies of the provider's edge, its framing, and the names of the
      * operator's own organisation and project at the provider (which a key holder has no business knowing).

@@ -12,6 +12,7 @@ import dev.tollgate.metering.Usage;
  *                       {@code upstream_error}, {@code upstream_timeout}, {@code upstream_status_<code>}...
  * @param usage          the tokens billed (zero when released)
  * @param balanceAfterMicros the account's available balance right after this outcome
+ * @param lane           the lane that served it
  */
 public record Outcome(
         String requestId,
@@ -32,8 +33,18 @@ public record Outcome(
         long balanceAfterMicros,
         long startEpochMs,
         long endEpochMs,
-        String upstreamRequestId) {
+        String upstreamRequestId,
+        String lane) {
 
     public static final String SETTLED = "settled";
     public static final String RELEASED = "released";
+
+    /** An outcome in the built-in lane. */
+    public Outcome(String requestId, String accountId, String keyId, String keyLabel, String provider, String model, String endpoint, String status,
+                   String reason, Usage usage, boolean usageReportedByProvider, long heldMicros, long costMicros, long debitedMicros,
+                   long writtenOffMicros, long balanceAfterMicros, long startEpochMs, long endEpochMs, String upstreamRequestId) {
+        this(requestId, accountId, keyId, keyLabel, provider, model, endpoint, status, reason, usage, usageReportedByProvider, heldMicros, costMicros,
+                debitedMicros, writtenOffMicros, balanceAfterMicros, startEpochMs, endEpochMs, upstreamRequestId,
+                dev.tollgate.config.LaneConfig.BUILT_IN_NAME);
+    }
 }

@@ -34,7 +34,15 @@ public record Rejection(Kind kind, String message, String param) {
         /** 404: a path Tollgate does not serve. */
         UNKNOWN_PATH,
         /** 405: a method the path does not take. */
-        METHOD_NOT_ALLOWED
+        METHOD_NOT_ALLOWED,
+        /** 429 with retry-after ({@code rate_limit_error} on Anthropic): every slot of the request's lane is taken and its queue is full. */
+        LANE_FULL,
+        /** 503 with retry-after (529 {@code overloaded_error} on Anthropic): the request waited its lane's queue timeout for a slot. */
+        LANE_QUEUE_TIMEOUT,
+        /** 400: {@code x-tollgate-lane} names no declared lane. */
+        UNKNOWN_LANE,
+        /** 400: {@code x-tollgate-lane} names a lane the key may not pick. */
+        LANE_NOT_ALLOWED
     }
 
     public static Rejection of(Kind kind, String message) {

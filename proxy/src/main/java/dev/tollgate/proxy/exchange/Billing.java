@@ -3,7 +3,6 @@ package dev.tollgate.proxy.exchange;
 import dev.tollgate.config.ModelRow;
 import dev.tollgate.journal.JournalEvent.RequestFacts;
 import dev.tollgate.journal.JournalWriter;
-import dev.tollgate.journal.Ledger;
 import dev.tollgate.journal.LedgerReservation;
 import dev.tollgate.metering.ApiKeys;
 import dev.tollgate.metering.CostRule;
@@ -50,6 +49,8 @@ final class Billing {
     private final Endpoint endpoint;
     private final long startEpochMs;
     ApiKeys.ApiKey key;
+    /** The lane that serves it, as its facts journal it. */
+    String lane;
     ModelRoutes.Route route;
     InspectedRequest inspected;
     TokenCounter counter;
@@ -79,6 +80,7 @@ final class Billing {
         this.requestId = requestId;
         this.endpoint = endpoint;
         this.startEpochMs = startEpochMs;
+        this.lane = gateway.lanes().first().name();
     }
 
     long startEpochMs() {
@@ -113,7 +115,7 @@ final class Billing {
         Reservation.Settlement settlement;
         try {
             usage = withinBounds(usage, reportedByProvider, outputTokensCounted);
-            costMicros = CostRule.costMicros(row(), usage, row().servicePercent(servedServiceTier));
+            costMicros = CostRule.costMicros(row(), usage, row().servicePercent(servedServiceTier), plan.priceMultiplierBps());
             Usage billed = usage;
             billedTokens = usage.totalTokens();
             long cost = costMicros;
@@ -221,7 +223,7 @@ final class Billing {
      * the route's, kept from admission, so a reload while the request runs does not change what it is priced by.
      */
     private RequestFacts facts() {
-        return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
+        return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), lane, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()),
                 upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier());
     }
@@ -236,7 +238,7 @@ final class Billing {
 
     /** The facts without anything the provider said, for the release that follows a record that would not encode. */
     private RequestFacts minimalFacts() {
-        return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
+        return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), lane, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "");
     }
 
@@ -278,7 +280,7 @@ final class Billing {
             outcome = new Outcome(requestId, key.accountId(), AdminApi.keyId(key.sha256Hex()), key.label(), route.provider().name(), route.row().model(),
                     endpoint.path(), status, reason, usage, reported, held, cost, debited, writtenOff,
                     gateway.accounts().balances().availableMicros(key.accountSlot()), startEpochMs, gateway.nowMs(),
-                    upstreamRequestId);
+                    upstreamRequestId, lane);
             gateway.publish(outcome);
         } catch (RuntimeException e) {
             LOG.error("{}: an outcome listener failed", requestId, e); // the money is recorded; a listener cannot undo it

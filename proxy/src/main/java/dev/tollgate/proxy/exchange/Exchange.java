@@ -16,6 +16,7 @@ import dev.tollgate.proxy.Headers;
 import dev.tollgate.proxy.accesslog.AccessEntry;
 import dev.tollgate.proxy.accesslog.AccessLog;
 import dev.tollgate.proxy.admin.AdminApi;
+import dev.tollgate.proxy.lanes.Lane;
 import dev.tollgate.proxy.upstream.UpstreamCall;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -76,6 +77,10 @@ public final class Exchange {
     private ScheduledFuture<?> timer;
     private long lastUpstreamActivityNanos;
     private Runnable onComplete;
+    /** The lane it runs in once the lane gate let it through (null before); the slot is given back once, when it completes. */
+    private Lane lane;
+    private boolean holdsLaneSlot;
+    private long laneEnteredNanos;
     /** For the latency metrics: when the whole request was here, when it went upstream (0: never), when the upstream's response ended (0: not cleanly). */
     private final long arrivedNanos = System.nanoTime();
     private long forwardedNanos;
@@ -143,6 +148,23 @@ public final class Exchange {
 
     public void onComplete(Runnable action) {
         this.onComplete = action;
+    }
+
+    /** The lane it runs in, or the lane of keys that name none when it never passed a lane gate (a test's pipeline). */
+    public Lane lane() {
+        return lane != null ? lane : gateway.lanes().first();
+    }
+
+    /** The lane gate gave it one of {@code entered}'s slots: it holds that slot until it completes. */
+    public void enteredLane(Lane entered) {
+        requireState(ExchangeState.ADMITTING);
+        if (lane != null) {
+            throw new IllegalStateException(requestId + ": already in lane " + lane.name());
+        }
+        lane = entered;
+        holdsLaneSlot = true;
+        laneEnteredNanos = System.nanoTime();
+        billing.lane = entered.name();
     }
 
     Gateway gateway() {
@@ -637,6 +659,10 @@ public final class Exchange {
         }
         moveTo(ExchangeState.DONE);
         // First, so no failure in the cleanup below can keep a concurrency slot taken for good.
+        if (holdsLaneSlot) {
+            holdsLaneSlot = false;
+            lane.release(System.nanoTime() - laneEnteredNanos);
+        }
         if (keyLimiter != null || accountLimiter != null) {
             long now = System.nanoTime();
             // Refused before going upstream (the balance, a spend cap, the journal): the provider saw nothing, nor does the rate limit.

@@ -103,7 +103,7 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
                 exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate cannot record requests right now; nothing was charged. Try again shortly.");
                 return;
             }
-            Admission.Plan plan = gateway.admission().plan(request, route.row());
+            Admission.Plan plan = gateway.admission().plan(request, route.row(), exchange.lane().priceMultiplierBps());
             if (!admitUnderRateLimits(exchange, plan)) {
                 return;
             }

@@ -2,6 +2,8 @@ package dev.tollgate.proxy.listener;
 
 import dev.tollgate.proxy.Gateway;
 import dev.tollgate.proxy.Transport;
+import dev.tollgate.proxy.lanes.LaneGate;
+import dev.tollgate.proxy.lanes.Resumptions;
 import dev.tollgate.proxy.upstream.UpstreamForwarder;
 import dev.tollgate.proxy.upstream.UpstreamPool;
 
@@ -28,14 +30,15 @@ import javax.net.ssl.SSLException;
 
 /**
  * The proxy listener. Each client connection's pipeline reads like the route of its request:
- * connection guard (caps and timeouts), HTTP codec, body limit, routing to a surface, authentication, Tollgate's own endpoints, admission (reserve), forwarding
- * upstream. The upstream connections live on the client connection's own event loop.
+ * connection guard (caps and timeouts), HTTP codec, body limit, routing to a surface, authentication, Tollgate's own endpoints, the lane gate (a slot
+ * of the key's lane, or its queue), admission (reserve), forwarding upstream. The upstream connections live on the client connection's own event loop.
  */
 public final class TollgateServer implements AutoCloseable {
     private final Gateway gateway;
     private final MultiThreadIoEventLoopGroup group;
     private final Channel serverChannel;
     private final Map<EventExecutor, UpstreamPool> pools = new HashMap<>();
+    private final Map<EventExecutor, Resumptions> resumptions = new HashMap<>();
     private final ConnectionGuard.Connections connections = new ConnectionGuard.Connections();
 
     private TollgateServer(Gateway gateway, ListenerConfig listener, int threads, Transport transport) throws InterruptedException {
@@ -43,9 +46,12 @@ public final class TollgateServer implements AutoCloseable {
         this.group = transport.newGroup(threads, "tollgate-io");
         Map<String, SslContext> tls = upstreamTls(gateway);
         for (EventExecutor executor : group) {
-            pools.put(executor, new UpstreamPool((EventLoop) executor, transport, gateway.limits(), tls));
+            pools.put(executor, new UpstreamPool((EventLoop) executor, transport, gateway.limits(), tls, gateway.lanes()));
+            resumptions.put(executor, new Resumptions(executor, gateway.lanes().priorityRanks()));
             executor.execute(() -> gateway.ledger().writer().wakeOncePerTurnOf(executor));
         }
+        java.util.List<UpstreamPool> allPools = java.util.List.copyOf(pools.values());
+        allPools.forEach(pool -> pool.siblings(allPools));
         Limits limits = gateway.limits();
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(group)
@@ -65,6 +71,7 @@ public final class TollgateServer implements AutoCloseable {
                         addRouting(pipeline);
                         addAuthentication(pipeline);
                         addLocalEndpoints(pipeline);
+                        addLaneGate(pipeline);
                         addAdmission(pipeline);
                         addForwarding(pipeline);
                     }
@@ -98,6 +105,10 @@ public final class TollgateServer implements AutoCloseable {
 
     private void addLocalEndpoints(ChannelPipeline pipeline) {
         pipeline.addLast("local-endpoints", new LocalEndpoints(gateway));
+    }
+
+    private void addLaneGate(ChannelPipeline pipeline) {
+        pipeline.addLast(LaneGate.NAME, new LaneGate(gateway, resumptions.get(pipeline.channel().eventLoop())));
     }
 
     private void addAdmission(ChannelPipeline pipeline) {

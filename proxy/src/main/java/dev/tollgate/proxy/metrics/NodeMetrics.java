@@ -116,6 +116,9 @@ public final class NodeMetrics {
     /** Made on first use, so a page without such outcomes shows no series for it. */
     private volatile ModelSeries otherSeries;
     private boolean watching;
+    /** The configured lanes, by their index in the configuration: the bounded values of the {@code lane} label. */
+    private final String[] laneNames;
+    private final Map<String, Integer> laneIndexes = new HashMap<>();
 
     /** Reasons a request is refused before a reservation that are not a {@link Rejection.Kind}. */
     public static final String JOURNAL_UNAVAILABLE = "journal_unavailable";
@@ -128,6 +131,10 @@ public final class NodeMetrics {
         this.config = config;
         this.ledger = ledger;
         this.catalog = config.catalog();
+        this.laneNames = config.lanes().stream().map(dev.tollgate.config.LaneConfig::name).toArray(String[]::new);
+        for (int i = 0; i < laneNames.length; i++) {
+            laneIndexes.put(laneNames[i], i);
+        }
         GaugeWithCallback.builder().name("tollgate_catalog_info")
                 .help("The price catalog in force (always 1): its version, as the journal names it with every debit, and where it was read from.")
                 .labelNames("version", "source")
@@ -265,7 +272,7 @@ public final class NodeMetrics {
         Protocol surface = surfaceOf(outcome.endpoint());
         ModelSeries model = seriesOf(outcome.provider(), outcome.model());
         boolean settled = Outcome.SETTLED.equals(outcome.status());
-        model.requests(surface, settled, outcome.reason()).inc();
+        model.requests(surface, settled, outcome.reason(), outcome.lane()).inc();
         if (settled) {
             Usage usage = outcome.usage();
             incIfPositive(model.input, usage.inputTokens());
@@ -465,6 +472,38 @@ public final class NodeMetrics {
                 .callback(cb -> cb.call(connections.timedOut())).register(registry);
     }
 
+    /** What each lane holds and refuses, read from its gate at scrape time. Called once, by the gateway. */
+    public void watch(dev.tollgate.proxy.lanes.Lanes lanes) {
+        GaugeWithCallback.builder().name("tollgate_lane_in_flight")
+                .help("Requests holding one of their lane's slots now: from the lane gate to the end of the exchange.")
+                .labelNames("lane").callback(cb -> lanes.all().forEach(lane -> cb.call(lane.inFlight(), lane.name()))).register(registry);
+        GaugeWithCallback.builder().name("tollgate_lane_queued")
+                .help("Requests waiting in their lane's queue for a slot now; they hold no money.")
+                .labelNames("lane").callback(cb -> lanes.all().forEach(lane -> cb.call(lane.queued(), lane.name()))).register(registry);
+        GaugeWithCallback.builder().name("tollgate_lane_max_concurrent")
+                .help("A lane's slots (maxConcurrent): at most this many of its requests are in flight at once on this node.")
+                .labelNames("lane").callback(cb -> lanes.all().forEach(lane -> cb.call(lane.config().maxConcurrent(), lane.name()))).register(registry);
+        CounterWithCallback.builder().name("tollgate_lane_entries_total")
+                .help("Requests let into their lane, by kind: at_once (a slot was free) or queued (they waited; some then timed out or left).")
+                .labelNames("lane", "kind").callback(cb -> lanes.all().forEach(lane -> {
+                    cb.call(lane.admittedOnArrival(), lane.name(), "at_once");
+                    cb.call(lane.waitedInQueue(), lane.name(), "queued");
+                })).register(registry);
+        CounterWithCallback.builder().name("tollgate_lane_refusals_total")
+                .help("Requests their lane refused, holding nothing: reason full (every slot taken and the queue full: 429) or queue_timeout "
+                        + "(no slot within queueTimeoutMs: 503, Anthropic 529).")
+                .labelNames("lane", "reason").callback(cb -> lanes.all().forEach(lane -> {
+                    cb.call(lane.refusedFull(), lane.name(), "full");
+                    cb.call(lane.refusedTimedOut(), lane.name(), "queue_timeout");
+                })).register(registry);
+        GaugeWithCallback.builder().name("tollgate_lane_upstream_connections")
+                .help("Upstream connections a lane holds open now on this node (connecting, in use and idle), against its upstreamConnections.")
+                .labelNames("lane").callback(cb -> lanes.all().forEach(lane -> cb.call(lane.upstream().open(), lane.name()))).register(registry);
+        CounterWithCallback.builder().name("tollgate_lane_left_queue_total")
+                .help("Requests whose client went away while they waited in their lane's queue.")
+                .labelNames("lane").callback(cb -> lanes.all().forEach(lane -> cb.call(lane.leftWhileQueued(), lane.name()))).register(registry);
+    }
+
     /** Lines the access log could not write (see {@link AccessLog}); 0 for ever when it is off. */
     public void watch(AccessLog accessLog) {
         CounterWithCallback.builder().name("tollgate_access_log_dropped_total")
@@ -558,7 +597,7 @@ public final class NodeMetrics {
         final CounterDataPoint cost;
         final CounterDataPoint debited;
         final CounterDataPoint writtenOff;
-        /** [surface ordinal * 2 + (settled ? 1 : 0)]: by reason. */
+        /** [(lane index * surfaces + surface ordinal) * 2 + (settled ? 1 : 0)]: by reason. */
         private final ConcurrentHashMap<String, CounterDataPoint>[] requestsByReason;
 
         @SuppressWarnings("unchecked")
@@ -573,14 +612,16 @@ public final class NodeMetrics {
             cost = NodeMetrics.this.cost.labelValues(provider, model);
             debited = NodeMetrics.this.debited.labelValues(provider, model);
             writtenOff = NodeMetrics.this.writtenOff.labelValues(provider, model);
-            requestsByReason = new ConcurrentHashMap[SURFACES.length * 2];
+            requestsByReason = new ConcurrentHashMap[(laneNames.length + 1) * SURFACES.length * 2]; // the last lane is other
             for (int i = 0; i < requestsByReason.length; i++) {
                 requestsByReason[i] = new ConcurrentHashMap<>();
             }
         }
 
-        CounterDataPoint requests(Protocol surface, boolean settled, String reason) {
-            ConcurrentHashMap<String, CounterDataPoint> byReason = requestsByReason[surface.ordinal() * 2 + (settled ? 1 : 0)];
+        CounterDataPoint requests(Protocol surface, boolean settled, String reason, String lane) {
+            Integer laneIndex = laneIndexes.get(lane);
+            int laneAt = laneIndex == null ? laneNames.length : laneIndex;
+            ConcurrentHashMap<String, CounterDataPoint> byReason = requestsByReason[(laneAt * SURFACES.length + surface.ordinal()) * 2 + (settled ? 1 : 0)];
             String key = reason == null ? OTHER : reason;
             CounterDataPoint point = byReason.get(key);
             if (point != null) {
@@ -594,7 +635,7 @@ public final class NodeMetrics {
                 }
             }
             CounterDataPoint made = NodeMetrics.this.requests.labelValues(surface.wireName(), provider, model,
-                    settled ? Outcome.SETTLED : Outcome.RELEASED, key, Ledger.DEFAULT_LANE);
+                    settled ? Outcome.SETTLED : Outcome.RELEASED, key, laneAt < laneNames.length ? laneNames[laneAt] : OTHER);
             point = byReason.putIfAbsent(key, made);
             return point != null ? point : made;
         }

@@ -49,6 +49,7 @@ public final class UpstreamForwarder extends ChannelInboundHandlerAdapter implem
     public void send(Exchange exchange) {
         UpstreamCall call = exchange.upstream();
         ProviderConfig provider = call.provider();
+        UpstreamPool.LanePool pool = poolOf(exchange);
         pool.acquire(provider, call.attempts() == 0, (channel, reused) -> {
             if (exchange.completed()) {
                 pool.release(provider, channel); // the client left while we connected
@@ -74,10 +75,15 @@ public final class UpstreamForwarder extends ChannelInboundHandlerAdapter implem
         });
     }
 
+    /** The connections of the exchange's lane on this loop: a lane uses only its own. */
+    private UpstreamPool.LanePool poolOf(Exchange exchange) {
+        return pool.lane(exchange.lane().name());
+    }
+
     @Override
     public void done(Exchange exchange, Channel channel, boolean reusable) {
         if (reusable) {
-            pool.release(exchange.upstream().provider(), channel);
+            poolOf(exchange).release(exchange.upstream().provider(), channel);
         } else {
             channel.close();
         }

@@ -129,7 +129,7 @@ class MetricsPageTest {
         // Requests by surface, model, status and reason, as the outcomes said.
         Outcome completedMini = ended.stream().filter(o -> o.model().equals(MINI) && o.status().equals(Outcome.SETTLED)).findFirst().orElseThrow();
         assertThat(value(samples, "tollgate_requests_total", Map.of("surface", "openai", "provider", "openai", "model", MINI,
-                "status", "settled", "reason", completedMini.reason(), "lane", "interactive"))).isEqualTo(2);
+                "status", "settled", "reason", completedMini.reason(), "lane", dev.tollgate.config.LaneConfig.BUILT_IN_NAME))).isEqualTo(2);
         assertThat(value(samples, "tollgate_requests_total", Map.of("surface", "openai", "model", MINI, "status", "released",
                 "reason", "upstream_status_500"))).isEqualTo(1);
         assertThat(value(samples, "tollgate_requests_total", Map.of("surface", "anthropic", "provider", "anthropic", "model", HAIKU,
