@@ -72,12 +72,14 @@ import java.util.zip.CRC32C;
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId,
  *       then in version 2 catalogVersion (empty, or 16 lower-case hex digits), then in version 3 rowVersion (the
  *       effectiveFrom of the price set that priced it, empty for an undated one) and serviceTier (as the provider
- *       reported it, empty for none)</li>
+ *       reported it, empty for none), then in version 4 requestedModel (empty when the model served is the one named),
+ *       attempts (the failed attempts before the serving one, empty for none) and priceMultiplierBps int32</li>
  * </ul>
  * The version byte is the version of that type's layout. Every type is at version 1 except SETTLED and
- * RELEASED, which are written at version 3 (their facts end with the catalog version, the row version and the
- * service tier; a settlement's usage carries its parts) and read at 1, 2 or 3 (what an older version has no
- * place for reads as empty), so journals written before keep replaying.
+ * RELEASED, which are written at version 4 (their facts end with the catalog version, the row version, the
+ * service tier, the requested model, the failed attempts and the price multiplier; a settlement's usage carries
+ * its parts) and read at 1 to 4 (what an older version has no place for reads as empty, or as no multiplier), so
+ * journals written before keep replaying.
  * Every record is validated before it is written and again when it is read back; a record of a
  * version this code does not know for its type is an error.
  */
@@ -88,6 +90,8 @@ public final class JournalCodec {
     public static final int FACTS_WITH_CATALOG_VERSION = 2;
     /** The layout whose facts also carry the row version and service tier, and whose settlement usage carries its parts. */
     public static final int FACTS_WITH_ROW_VERSION = 3;
+    /** The layout whose facts also carry the requested model, the failed attempts and the lane's price multiplier. */
+    public static final int FACTS_WITH_ROUTE = 4;
     public static final int HEADER_LENGTH = 12;
     public static final int CHECKSUM_LENGTH = 4;
     /** No record is larger; the field limits below keep every valid record well under it. */
@@ -107,6 +111,10 @@ public final class JournalCodec {
     /** A row version: the ISO-8601 instant its price set took effect ({@code 2026-01-01T00:00:00Z}), at most this long. */
     static final int MAX_ROW_VERSION = 40;
     static final int MAX_SERVICE_TIER = 64;
+    /** The failed attempts before the one that served: a bounded retry budget keeps them few. */
+    public static final int MAX_ATTEMPTS = 512;
+    /** The largest lane price multiplier: ten times the catalog price. */
+    public static final int MAX_PRICE_MULTIPLIER_BPS = 100_000;
     static final int MAX_COUNTED_NAME = 64;
     private static final JournalEvent.AlertRaised.Window[] ALERT_WINDOWS = JournalEvent.AlertRaised.Window.values();
     private static final int KEY_HASH_BYTES = 32;
@@ -132,7 +140,7 @@ public final class JournalCodec {
 
     /** The version of the layout this code writes for {@code type}. */
     public static int currentVersion(EventType type) {
-        return type == EventType.SETTLED || type == EventType.RELEASED ? FACTS_WITH_ROW_VERSION : VERSION;
+        return type == EventType.SETTLED || type == EventType.RELEASED ? FACTS_WITH_ROUTE : VERSION;
     }
 
     /** Encodes a validated event into {@code out} (from position 0) and returns the record length. */
@@ -156,6 +164,10 @@ public final class JournalCodec {
         if (version < FACTS_WITH_ROW_VERSION && (facts != null && (!facts.rowVersion().isEmpty() || !facts.serviceTier().isEmpty())
                 || event instanceof Settled settled && settled.usage().hasParts())) {
             throw new IllegalArgumentException("version " + version + " of a " + event.type() + " record has no row version, service tier or usage parts");
+        }
+        if (version < FACTS_WITH_ROUTE && facts != null && (!facts.requestedModel().isEmpty() || !facts.attempts().isEmpty()
+                || facts.priceMultiplierBps() != RequestFacts.NO_MULTIPLIER_BPS)) {
+            throw new IllegalArgumentException("version " + version + " of a " + event.type() + " record has no requested model, attempts or multiplier");
         }
         out.clear().order(ByteOrder.LITTLE_ENDIAN);
         try {
@@ -592,6 +604,10 @@ public final class JournalCodec {
                 "a request's catalog version is empty or " + CATALOG_VERSION_LENGTH + " lower-case hex digits");
         text(event, "rowVersion", facts.rowVersion(), MAX_ROW_VERSION, false);
         text(event, "serviceTier", facts.serviceTier(), MAX_SERVICE_TIER, false);
+        text(event, "requestedModel", facts.requestedModel(), MAX_MODEL, false);
+        text(event, "attempts", facts.attempts(), MAX_ATTEMPTS, false);
+        require(facts.priceMultiplierBps() >= 1 && facts.priceMultiplierBps() <= MAX_PRICE_MULTIPLIER_BPS, event,
+                "a price multiplier is 1 to " + MAX_PRICE_MULTIPLIER_BPS + " basis points");
     }
 
     private static boolean isCatalogVersion(String version) {
@@ -774,6 +790,11 @@ public final class JournalCodec {
             putString(out, facts.rowVersion());
             putString(out, facts.serviceTier());
         }
+        if (version >= FACTS_WITH_ROUTE) {
+            putString(out, facts.requestedModel());
+            putString(out, facts.attempts());
+            out.putInt(facts.priceMultiplierBps());
+        }
     }
 
     private static RequestFacts getFacts(ByteBuffer in, int version) {
@@ -781,6 +802,9 @@ public final class JournalCodec {
                 getString(in, MAX_MODEL), getString(in, MAX_ID), in.getLong(), in.getLong(), getString(in, MAX_UPSTREAM_ID),
                 version >= FACTS_WITH_CATALOG_VERSION ? getString(in, CATALOG_VERSION_LENGTH) : "",
                 version >= FACTS_WITH_ROW_VERSION ? getString(in, MAX_ROW_VERSION) : "",
-                version >= FACTS_WITH_ROW_VERSION ? getString(in, MAX_SERVICE_TIER) : "");
+                version >= FACTS_WITH_ROW_VERSION ? getString(in, MAX_SERVICE_TIER) : "",
+                version >= FACTS_WITH_ROUTE ? getString(in, MAX_MODEL) : "",
+                version >= FACTS_WITH_ROUTE ? getString(in, MAX_ATTEMPTS) : "",
+                version >= FACTS_WITH_ROUTE ? in.getInt() : RequestFacts.NO_MULTIPLIER_BPS);
     }
 }

@@ -214,10 +214,25 @@ public sealed interface JournalEvent {
      * and releases that recovery writes). {@code rowVersion} names the price set of the model's row in that catalog
      * (its {@code effectiveFrom}, empty for an undated row) and {@code serviceTier} the tier the provider says served it
      * (empty when it said none): with the usage, what re-rating needs to price the request again exactly.
+     * {@code requestedModel} is the model name the client sent when a route served it under another name (empty when
+     * the same), {@code attempts} the upstream attempts that failed before the one that served, in order, as
+     * {@code provider/model:reason} separated by spaces (empty when the first served), and {@code priceMultiplierBps}
+     * the lane's price multiplier in basis points that the cost was multiplied by ({@link #NO_MULTIPLIER_BPS}: none).
      */
     record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
                         String endpoint, long startMs, long endMs, String upstreamRequestId, String catalogVersion,
-                        String rowVersion, String serviceTier) {
+                        String rowVersion, String serviceTier, String requestedModel, String attempts, int priceMultiplierBps) {
+
+        /** No multiplier: the lane's price is the catalog's. */
+        public static final int NO_MULTIPLIER_BPS = 10_000;
+
+        /** Facts of a request served by the model it named, at its first attempt, at the catalog's price. */
+        public RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
+                            String endpoint, long startMs, long endMs, String upstreamRequestId, String catalogVersion,
+                            String rowVersion, String serviceTier) {
+            this(requestId, accountId, keyHash, lane, provider, model, endpoint, startMs, endMs, upstreamRequestId, catalogVersion, rowVersion,
+                    serviceTier, "", "", NO_MULTIPLIER_BPS);
+        }
 
         /** Facts of a request priced by an undated row, with no service tier reported. */
         public RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,

@@ -101,7 +101,9 @@ class JournalCodecTest {
                     text(JournalCodec.MAX_ID, false), text(JournalCodec.MAX_MODEL, false), text(JournalCodec.MAX_ID, false), start,
                     start + random.nextLong(0, Long.MAX_VALUE / 2), text(JournalCodec.MAX_UPSTREAM_ID, false),
                     random.nextInt(4) == 0 ? "" : catalogVersion(), random.nextInt(3) == 0 ? "" : text(JournalCodec.MAX_ROW_VERSION, false),
-                    random.nextInt(3) == 0 ? "" : text(JournalCodec.MAX_SERVICE_TIER, false));
+                    random.nextInt(3) == 0 ? "" : text(JournalCodec.MAX_SERVICE_TIER, false),
+                    random.nextInt(2) == 0 ? "" : text(JournalCodec.MAX_MODEL, false), random.nextInt(2) == 0 ? "" : text(JournalCodec.MAX_ATTEMPTS, false),
+                    random.nextInt(2) == 0 ? RequestFacts.NO_MULTIPLIER_BPS : random.nextInt(1, JournalCodec.MAX_PRICE_MULTIPLIER_BPS + 1));
         }
 
         String catalogVersion() {
@@ -121,6 +123,21 @@ class JournalCodecTest {
         static RequestFacts withoutCatalogVersion(RequestFacts f) {
             return new RequestFacts(f.requestId(), f.accountId(), f.keyHash(), f.lane(), f.provider(), f.model(), f.endpoint(), f.startMs(),
                     f.endMs(), f.upstreamRequestId());
+        }
+
+        /** As the codec reads a version 3 record: without a requested model, attempts or price multiplier. */
+        static JournalEvent withoutRoute(JournalEvent event) {
+            return switch (event) {
+                case Settled e -> new Settled(e.timestampMs(), e.reservationId(), withoutRoute(e.request()), e.usage(),
+                        e.usageReportedByProvider(), e.costMicros(), e.debitedMicros(), e.writtenOffMicros(), e.reason());
+                case Released e -> new Released(e.timestampMs(), e.reservationId(), withoutRoute(e.request()), e.reason());
+                default -> event;
+            };
+        }
+
+        static RequestFacts withoutRoute(RequestFacts f) {
+            return new RequestFacts(f.requestId(), f.accountId(), f.keyHash(), f.lane(), f.provider(), f.model(), f.endpoint(), f.startMs(),
+                    f.endMs(), f.upstreamRequestId(), f.catalogVersion(), f.rowVersion(), f.serviceTier());
         }
 
         /** As the codec reads a version 2 record: without a row version, a service tier or the usage's parts. */
@@ -324,25 +341,37 @@ class JournalCodecTest {
         Set<EventType> seen = EnumSet.noneOf(EventType.class);
         Set<EventType> versionOneSeen = EnumSet.noneOf(EventType.class);
         Set<EventType> versionTwoSeen = EnumSet.noneOf(EventType.class);
+        Set<EventType> versionThreeSeen = EnumSet.noneOf(EventType.class);
         int longest = 0;
         for (int i = 0; i < 20_000; i++) {
             JournalEvent event = events.any();
             byte[] record = encode(event);
             longest = Math.max(longest, record.length);
             assertThat(record[0] & 0xFF).isEqualTo(event.type().code());
-            int expectedVersion = event.type() == EventType.SETTLED || event.type() == EventType.RELEASED ? 3 : 1;
+            int expectedVersion = event.type() == EventType.SETTLED || event.type() == EventType.RELEASED ? 4 : 1;
             assertThat(record[1] & 0xFF).isEqualTo(expectedVersion).isEqualTo(JournalCodec.currentVersion(event.type()));
             assertThat(decode(record)).as("round trip of %s", event).isEqualTo(event);
             seen.add(event.type());
-            if (expectedVersion == 3) {
+            if (expectedVersion == 4) {
+                // The same debit as a version 3 writer wrote it, which had no requested model, attempts or multiplier.
+                JournalEvent third = RandomEvents.withoutRoute(event);
+                byte[] v3 = encode(third, 3);
+                assertThat(v3[1] & 0xFF).isEqualTo(3);
+                assertThat(decode(v3)).as("version 3 round trip of %s", third).isEqualTo(third);
+                assertThat(v3.length).isLessThan(record.length);
+                versionThreeSeen.add(event.type());
+                if (!event.equals(third)) {
+                    assertThatThrownBy(() -> encode(event, 3)).as("version 3 has no place for what %s carries", event)
+                            .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no requested model");
+                }
                 // The same debit as a version 2 writer wrote it, which had no row version, service tier or usage parts.
                 JournalEvent second = RandomEvents.withoutRowVersion(event);
                 byte[] v2 = encode(second, 2);
                 assertThat(v2[1] & 0xFF).isEqualTo(2);
                 assertThat(decode(v2)).as("version 2 round trip of %s", second).isEqualTo(second);
                 versionTwoSeen.add(event.type());
-                if (!event.equals(second)) {
-                    assertThatThrownBy(() -> encode(event, 2)).as("version 2 has no place for what %s carries", event)
+                if (!third.equals(second)) {
+                    assertThatThrownBy(() -> encode(third, 2)).as("version 2 has no place for what %s carries", third)
                             .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no row version");
                 }
                 // The same debit as a version 1 writer wrote it, which had no catalog version: it reads as none.
@@ -358,6 +387,7 @@ class JournalCodecTest {
         assertThat(seen).containsExactlyInAnyOrder(EventType.values());
         assertThat(versionOneSeen).containsExactlyInAnyOrder(EventType.SETTLED, EventType.RELEASED);
         assertThat(versionTwoSeen).containsExactlyInAnyOrder(EventType.SETTLED, EventType.RELEASED);
+        assertThat(versionThreeSeen).containsExactlyInAnyOrder(EventType.SETTLED, EventType.RELEASED);
         System.out.println("longest record: " + longest + " bytes of at most " + JournalCodec.MAX_RECORD_LENGTH);
     }
 
@@ -369,7 +399,8 @@ class JournalCodecTest {
         RequestFacts facts = new RequestFacts(full.apply(JournalCodec.MAX_ID), full.apply(JournalCodec.MAX_ID), "f".repeat(64),
                 full.apply(JournalCodec.MAX_LANE), full.apply(JournalCodec.MAX_ID), full.apply(JournalCodec.MAX_MODEL), full.apply(JournalCodec.MAX_ID),
                 0, Long.MAX_VALUE, full.apply(JournalCodec.MAX_UPSTREAM_ID), "0123456789abcdef", full.apply(JournalCodec.MAX_ROW_VERSION),
-                full.apply(JournalCodec.MAX_SERVICE_TIER));
+                full.apply(JournalCodec.MAX_SERVICE_TIER), full.apply(JournalCodec.MAX_MODEL), full.apply(JournalCodec.MAX_ATTEMPTS),
+                JournalCodec.MAX_PRICE_MULTIPLIER_BPS);
         java.util.Map<String, Long> mostNames = new java.util.HashMap<>();
         for (int i = 0; i < Usage.MAX_COUNTED_NAMES; i++) {
             mostNames.put(i + "x".repeat(JournalCodec.MAX_COUNTED_NAME - 1), Long.MAX_VALUE);
@@ -529,7 +560,7 @@ class JournalCodecTest {
 
     @Test
     void aRecordOfAnUnknownVersionIsAnErrorNamingTheVersion() {
-        // SETTLED and RELEASED have versions 1, 2 and 3, every other type only 1.
+        // SETTLED and RELEASED have versions 1 to 4, every other type only 1.
         JournalEvent settled = typicalSettlement(7, "acme", "cd".repeat(32), 1_795_000_000_000L);
         JournalEvent released = new Released(1, 7, ((Settled) settled).request(), "upstream_error");
         JournalEvent opened = new AccountOpened(1, "acme");
@@ -579,11 +610,12 @@ class JournalCodecTest {
         assertThat(expected.request().catalogVersion()).isEmpty();
         assertThat(decode(settled)).isEqualTo(expected);
         assertThat(decode(released)).isEqualTo(new Released(1_795_000_000_000L, 7, expected.request(), "upstream_error"));
-        // Written again today it is version 3: an empty catalog version, row version and service tier longer (2 bytes
-        // each), and the settlement's five empty parts and two empty counts (5 x 8 + 2 bytes) longer; it reads back the same.
+        // Written again today it is version 4: an empty catalog version, row version, service tier, requested model and
+        // attempts longer (2 bytes each), the multiplier (4 bytes), and the settlement's five empty parts and two empty
+        // counts (5 x 8 + 2 bytes) longer; it reads back the same.
         byte[] now = encode(expected);
-        assertThat(now[1]).isEqualTo((byte) 3);
-        assertThat(now.length).isEqualTo(settled.length + 6 + 42);
+        assertThat(now[1]).isEqualTo((byte) 4);
+        assertThat(now.length).isEqualTo(settled.length + 10 + 4 + 42);
         assertThat(decode(now)).isEqualTo(expected);
         assertThat(encode(expected, 1)).isEqualTo(settled);
     }

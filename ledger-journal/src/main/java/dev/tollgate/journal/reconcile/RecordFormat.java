@@ -164,6 +164,15 @@ public final class RecordFormat {
         if (!facts.catalogVersion().isEmpty()) {
             field(line, "catalog_version", facts.catalogVersion());
         }
+        if (!facts.requestedModel().isEmpty()) {
+            field(line, "requested_model", facts.requestedModel());
+        }
+        if (!facts.attempts().isEmpty()) {
+            field(line, "attempts_before", facts.attempts());
+        }
+        if (facts.priceMultiplierBps() != RequestFacts.NO_MULTIPLIER_BPS) {
+            field(line, "price_multiplier_bps", facts.priceMultiplierBps());
+        }
     }
 
     /** The first {@value #KEY_PREFIX_LENGTH} hex digits of a key hash. */
