@@ -19,7 +19,7 @@ import java.util.Map;
 public final class DebitExport {
     public static final String HEADER = "settled_at,journal_index,request_id,account,key,key_label,lane,provider,model,endpoint,started_at,"
             + "ended_at,upstream_request_id,input_tokens,cache_read_tokens,cache_write_tokens,output_tokens,reasoning_tokens,"
-            + "usage_reported_by_provider,cost_micros,debited_micros,written_off_micros,reason,catalog_version";
+            + "usage_reported_by_provider,cost_micros,debited_micros,written_off_micros,reason,catalog_version,price_multiplier_bps";
     public static final int KEY_PREFIX_LENGTH = 12;
 
     private DebitExport() {
@@ -79,6 +79,7 @@ public final class DebitExport {
                 .append(settled.debitedMicros()).append(',')
                 .append(settled.writtenOffMicros()).append(',')
                 .append(Csv.field(settled.reason())).append(',')
-                .append(facts.catalogVersion()).append('\n');
+                .append(facts.catalogVersion()).append(',')
+                .append(facts.priceMultiplierBps()).append('\n');
     }
 }

@@ -13,7 +13,6 @@ import java.time.LocalDate;
 import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -151,6 +150,10 @@ public final class Reconciliation {
             .thenComparing(UsageRow::model, Comparator.nullsFirst(Comparator.naturalOrder()))
             .thenComparing(UsageRow::lane, Comparator.nullsFirst(Comparator.naturalOrder()));
 
+    /** What a statement's debit line is of. */
+    private record LineKey(String provider, String model, String rowVersion, String lane, int priceMultiplierBps) {
+    }
+
     /**
      * The monthly statement of an account, from the credits and adjustments the rollups keep and the
      * hourly debit rows; null when the account was never opened. Needs no journal, so archiving old
@@ -186,16 +189,19 @@ public final class Reconciliation {
         rollups.forEachRow(accountId, 0, startMs, (key, totals) -> debitedBefore[0] = Math.addExact(debitedBefore[0], totals.debitedMicros()));
         opening = Math.subtractExact(opening, debitedBefore[0]);
 
-        // A line per price set, so a month spanning a price change shows each period's requests at its own prices.
-        Map<List<String>, UsageTotals> byModelRow = new TreeMap<>(Comparator.comparing((List<String> row) -> row.get(0))
-                .thenComparing(row -> row.get(1)).thenComparing(row -> row.get(2)));
+        // A line per price set, so a month spanning a price change shows each period's requests at its own prices, and per
+        // lane and multiplier, so a batch discount shows as the line it priced.
+        Map<LineKey, UsageTotals> byModelRow = new TreeMap<>(Comparator.comparing(LineKey::provider).thenComparing(LineKey::model)
+                .thenComparing(LineKey::rowVersion).thenComparing(LineKey::lane).thenComparingInt(LineKey::priceMultiplierBps));
         rollups.forEachRow(accountId, startMs, endMs, (key, totals) -> {
             if (totals.requests() > 0) {
-                byModelRow.merge(Arrays.asList(key.provider(), key.model(), key.rowVersion()), totals.settledOnly(), UsageTotals::plus);
+                byModelRow.merge(new LineKey(key.provider(), key.model(), key.rowVersion(), key.lane(), key.priceMultiplierBps()), totals.settledOnly(),
+                        UsageTotals::plus);
             }
         });
         List<Statement.DebitLine> debits = new ArrayList<>(byModelRow.size());
-        byModelRow.forEach((row, totals) -> debits.add(new Statement.DebitLine(row.get(0), row.get(1), row.get(2), totals)));
+        byModelRow.forEach((line, totals) -> debits.add(new Statement.DebitLine(line.provider(), line.model(), line.rowVersion(), line.lane(),
+                line.priceMultiplierBps(), totals)));
 
         // Time order for the reader; the sort is stable, so equal timestamps keep journal order.
         credits.sort(Comparator.comparingLong(Statement.CreditLine::timestampMs));

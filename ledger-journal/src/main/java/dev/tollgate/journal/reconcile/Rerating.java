@@ -48,9 +48,10 @@ public final class Rerating {
             if (priced == null) {
                 row[3]++;
             } else {
-                // The served tier is in the journal since layout 3; an older debit reads as none, so at the row's prices.
+                // The served tier is in the journal since layout 3, the lane's multiplier since 4; an older debit reads as
+                // neither, so at the row's prices.
                 row[2] += CostRule.costMicros(priced.pricedAt(admittedMs), settled.usage(),
-                        priced.servicePercent(settled.request().serviceTier()));
+                        priced.servicePercent(settled.request().serviceTier()), settled.request().priceMultiplierBps());
             }
         });
         List<Row> rows = new ArrayList<>();

@@ -4,15 +4,16 @@ import java.util.Comparator;
 
 /**
  * One row of the hourly rollups: an account's traffic through one key, to one model row
- * (provider + model) at one of its price sets (row version), in one lane, during one UTC hour.
+ * (provider + model) at one of its price sets (row version), in one lane at one price multiplier, during one UTC hour.
  * Ordered by account, then hour, so an account's rows for a time range are one contiguous range of the map.
  *
  * @param hourStartMs the start of the hour, epoch milliseconds (a multiple of 3,600,000)
  * @param rowVersion  the price set's version as the journal's facts name it; empty for an undated row (and
  *                    for rollups of journals from before rows were dated)
+ * @param priceMultiplierBps the lane's price multiplier the requests were billed at (10000 for records before it was journaled)
  */
-public record RollupKey(String accountId, long hourStartMs, String keyHash, String provider, String model, String rowVersion, String lane)
-        implements Comparable<RollupKey> {
+public record RollupKey(String accountId, long hourStartMs, String keyHash, String provider, String model, String rowVersion, String lane,
+                        int priceMultiplierBps) implements Comparable<RollupKey> {
     public static final long HOUR_MS = 3_600_000L;
 
     private static final Comparator<RollupKey> ORDER = Comparator.comparing(RollupKey::accountId)
@@ -21,7 +22,8 @@ public record RollupKey(String accountId, long hourStartMs, String keyHash, Stri
             .thenComparing(RollupKey::provider)
             .thenComparing(RollupKey::model)
             .thenComparing(RollupKey::rowVersion)
-            .thenComparing(RollupKey::lane);
+            .thenComparing(RollupKey::lane)
+            .thenComparingInt(RollupKey::priceMultiplierBps);
 
     public RollupKey {
         if (Math.floorMod(hourStartMs, HOUR_MS) != 0) {
@@ -35,7 +37,7 @@ public record RollupKey(String accountId, long hourStartMs, String keyHash, Stri
 
     /** The first possible key of an account at or after {@code hourStartMs}: a bound for range scans. */
     static RollupKey lowest(String accountId, long hourStartMs) {
-        return new RollupKey(accountId, hourStartMs, "", "", "", "", "");
+        return new RollupKey(accountId, hourStartMs, "", "", "", "", "", 0);
     }
 
     @Override

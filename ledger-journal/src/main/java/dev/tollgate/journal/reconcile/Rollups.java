@@ -24,7 +24,7 @@ import java.util.function.BiConsumer;
  * The reconciler's aggregates of the journal, kept beside its replayed ledger and persisted with it
  * in the snapshot's extension bytes:
  * <ul>
- *   <li>hourly usage rows per account, key, model row (provider + model), price set and lane ({@link RollupKey},
+ *   <li>hourly usage rows per account, key, model row (provider + model), price set, lane and price multiplier ({@link RollupKey},
  *       {@link UsageTotals});</li>
  *   <li>every credit and adjustment of every account, one entry each (statements list them, and
  *       they must survive the archiving of the journal cycles that held them).</li>
@@ -33,17 +33,21 @@ import java.util.function.BiConsumer;
  * journal order), so two rollups built from the same records serialize to the same bytes.
  *
  * <pre>
- * magic "TGROLL02" (int64); "TGROLL01" is read too: the same without rowVersion, which reads as empty
+ * magic "TGROLL03" (int64); "TGROLL02" is read too: the same without priceMultiplierBps, which reads as 10000; and
+ *   "TGROLL01": without rowVersion either, which reads as empty
  * newestTimestampMs (int64)
  * accounts: count (int32), then per account, in id order:
  *   id (UTF), credits: count, then index, timestampMs, amountMicros (int64 x 3), idempotencyKey (UTF)
  *             adjustments: count, then index, timestampMs, amountMicros (int64 x 3), reason, idempotencyKey (UTF x 2)
  * hourly rows: count (int32), then per row, in key order:
- *   accountId (UTF), hourStartMs (int64), keyHash, provider, model, rowVersion, lane (UTF x 5), the nine totals (int64 x 9)
+ *   accountId (UTF), hourStartMs (int64), keyHash, provider, model, rowVersion, lane (UTF x 5), priceMultiplierBps (int32),
+ *   the nine totals (int64 x 9)
  * </pre>
  */
 public final class Rollups {
-    static final long MAGIC = 0x5447_524F_4C4C_3032L; // "TGROLL02"
+    static final long MAGIC = 0x5447_524F_4C4C_3033L; // "TGROLL03"
+    /** Rollups written before keys named the lane's price multiplier: still read, every row at 10000 (the list price). */
+    static final long MAGIC_WITHOUT_MULTIPLIER = 0x5447_524F_4C4C_3032L; // "TGROLL02"
     /** Rollups written before keys named the row version: still read, so an upgrade need not replay the journal. */
     static final long MAGIC_WITHOUT_ROW_VERSION = 0x5447_524F_4C4C_3031L; // "TGROLL01"
 
@@ -119,7 +123,7 @@ public final class Rollups {
 
     private long[] row(long timestampMs, RequestFacts facts) {
         RollupKey key = new RollupKey(facts.accountId(), RollupKey.hourOf(timestampMs), facts.keyHash(), facts.provider(), facts.model(),
-                facts.rowVersion(), facts.lane());
+                facts.rowVersion(), facts.lane(), facts.priceMultiplierBps());
         return hourly.computeIfAbsent(key, k -> new long[FIELDS]);
     }
 
@@ -214,6 +218,7 @@ public final class Rollups {
                 out.writeUTF(key.model());
                 out.writeUTF(key.rowVersion());
                 out.writeUTF(key.lane());
+                out.writeInt(key.priceMultiplierBps());
                 for (long value : entry.getValue()) {
                     out.writeLong(value);
                 }
@@ -227,7 +232,7 @@ public final class Rollups {
     /** True when {@code bytes} start like serialized rollups (a snapshot written by a reconciler). */
     public static boolean isRollups(byte[] bytes) {
         long magic = magicOf(bytes);
-        return magic == MAGIC || magic == MAGIC_WITHOUT_ROW_VERSION;
+        return magic == MAGIC || magic == MAGIC_WITHOUT_MULTIPLIER || magic == MAGIC_WITHOUT_ROW_VERSION;
     }
 
     private static long magicOf(byte[] bytes) {
@@ -247,7 +252,9 @@ public final class Rollups {
             throw new IllegalArgumentException("not serialized rollups");
         }
         Rollups rollups = new Rollups();
-        boolean withRowVersion = magicOf(bytes) == MAGIC;
+        long magic = magicOf(bytes);
+        boolean withRowVersion = magic != MAGIC_WITHOUT_ROW_VERSION;
+        boolean withMultiplier = magic == MAGIC;
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
             in.readLong();
             rollups.newestTimestampMs = in.readLong();
@@ -262,7 +269,7 @@ public final class Rollups {
             }
             for (int rows = in.readInt(); rows > 0; rows--) {
                 RollupKey key = new RollupKey(in.readUTF(), in.readLong(), in.readUTF(), in.readUTF(), in.readUTF(),
-                        withRowVersion ? in.readUTF() : "", in.readUTF());
+                        withRowVersion ? in.readUTF() : "", in.readUTF(), withMultiplier ? in.readInt() : RequestFacts.NO_MULTIPLIER_BPS);
                 long[] row = new long[FIELDS];
                 for (int i = 0; i < FIELDS; i++) {
                     row[i] = in.readLong();

@@ -21,7 +21,8 @@ import java.util.List;
  *
  * and {@code closing - opening} is exactly the balance movement the journal records in the month.
  * A debit line is one model row (provider + model) at one of its price sets ({@code rowVersion}, the
- * row's effectiveFrom; empty for an undated row): its requests, each token kind, what was debited
+ * row's effectiveFrom; empty for an undated row), in one lane at one price multiplier (basis points of the list
+ * price the lane's tokens were billed at: 5000 is half price): its requests, each token kind, what was debited
  * ({@code cost}) and what was written off (cost the balance could not cover, not charged). A month
  * spanning a price change (a promotion ending mid-month) has a line for each period.
  *
@@ -39,9 +40,15 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
     public record AdjustmentLine(long timestampMs, long amountMicros, String reason, String reference) {
     }
 
-    /** The month's settled requests of one model row at one price set; {@code totals.debitedMicros()} is the debit. */
-    public record DebitLine(String provider, String model, String rowVersion, UsageTotals totals) {
-        /** A line of an undated row. */
+    /** The month's settled requests of one model row at one price set in one lane and multiplier; {@code totals.debitedMicros()} is the debit. */
+    public record DebitLine(String provider, String model, String rowVersion, String lane, int priceMultiplierBps, UsageTotals totals) {
+        /** A line of the lane every request was in before lanes were declared, at the list price. */
+        public DebitLine(String provider, String model, String rowVersion, UsageTotals totals) {
+            this(provider, model, rowVersion, dev.tollgate.journal.Ledger.DEFAULT_LANE, dev.tollgate.journal.JournalEvent.RequestFacts.NO_MULTIPLIER_BPS,
+                    totals);
+        }
+
+        /** A line of an undated row, in that lane. */
         public DebitLine(String provider, String model, UsageTotals totals) {
             this(provider, model, "", totals);
         }
@@ -54,7 +61,7 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     static final String CSV_HEADER = "section,time,description,reference,provider,model,requests,input_tokens,cache_read_tokens,"
-            + "cache_write_tokens,output_tokens,reasoning_tokens,written_off_micros,amount_micros,row_version";
+            + "cache_write_tokens,output_tokens,reasoning_tokens,written_off_micros,amount_micros,row_version,lane,price_multiplier_bps";
 
     public Statement {
         credits = List.copyOf(credits);
@@ -110,6 +117,7 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
         for (DebitLine debit : debits) {
             UsageTotals totals = debit.totals();
             debitArray.addObject().put("provider", debit.provider()).put("model", debit.model()).put("row_version", debit.rowVersion())
+                    .put("lane", debit.lane()).put("price_multiplier_bps", debit.priceMultiplierBps())
                     .put("requests", totals.requests())
                     .put("input_tokens", totals.inputTokens()).put("cache_read_tokens", totals.cacheReadTokens())
                     .put("cache_write_tokens", totals.cacheWriteTokens()).put("output_tokens", totals.outputTokens())
@@ -137,24 +145,26 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
     public String toCsv() {
         StringBuilder csv = new StringBuilder(256 + 160 * (credits.size() + adjustments.size() + debits.size()));
         csv.append(CSV_HEADER).append('\n');
-        line(csv, "opening", iso(periodStartMs()), "opening balance", "", "", "", "", null, 0, openingBalanceMicros);
+        line(csv, "opening", iso(periodStartMs()), "opening balance", "", "", "", "", null, 0, openingBalanceMicros, null);
         for (CreditLine credit : credits) {
-            line(csv, "credit", iso(credit.timestampMs()), "credit", credit.reference(), "", "", "", null, 0, credit.amountMicros());
+            line(csv, "credit", iso(credit.timestampMs()), "credit", credit.reference(), "", "", "", null, 0, credit.amountMicros(), null);
         }
         for (AdjustmentLine adjustment : adjustments) {
             line(csv, "adjustment", iso(adjustment.timestampMs()), adjustment.reason(), adjustment.reference(), "", "", "", null, 0,
-                    adjustment.amountMicros());
+                    adjustment.amountMicros(), null);
         }
         for (DebitLine debit : debits) {
-            line(csv, "debit", "", "usage " + debit.provider() + "/" + debit.model() + (debit.rowVersion().isEmpty() ? "" : " from " + debit.rowVersion()),
-                    "", debit.provider(), debit.model(), debit.rowVersion(), debit.totals(), debit.totals().writtenOffMicros(), -debit.costMicros());
+            boolean discounted = debit.priceMultiplierBps() != dev.tollgate.journal.JournalEvent.RequestFacts.NO_MULTIPLIER_BPS;
+            line(csv, "debit", "", "usage " + debit.provider() + "/" + debit.model() + (debit.rowVersion().isEmpty() ? "" : " from " + debit.rowVersion())
+                            + " in lane " + debit.lane() + (discounted ? " at " + debit.priceMultiplierBps() + " bps" : ""),
+                    "", debit.provider(), debit.model(), debit.rowVersion(), debit.totals(), debit.totals().writtenOffMicros(), -debit.costMicros(), debit);
         }
-        line(csv, "closing", iso(periodEndMs()), "closing balance", "", "", "", "", null, 0, closingBalanceMicros);
+        line(csv, "closing", iso(periodEndMs()), "closing balance", "", "", "", "", null, 0, closingBalanceMicros, null);
         return csv.toString();
     }
 
     private static void line(StringBuilder csv, String section, String time, String description, String reference, String provider, String model,
-                             String rowVersion, UsageTotals totals, long writtenOffMicros, long amountMicros) {
+                             String rowVersion, UsageTotals totals, long writtenOffMicros, long amountMicros, DebitLine debit) {
         csv.append(section).append(',').append(time).append(',').append(Csv.field(description)).append(',').append(Csv.field(reference))
                 .append(',').append(Csv.field(provider)).append(',').append(Csv.field(model)).append(',');
         if (totals != null) {
@@ -163,9 +173,10 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
         } else {
             csv.append(",,,,,");
         }
-        // row_version last, so the columns before it keep the places they had before rows were dated.
+        // row_version, then lane and price_multiplier_bps, last, so the columns before them keep the places they had before.
         csv.append(',').append(totals != null ? Long.toString(writtenOffMicros) : "").append(',').append(amountMicros).append(',')
-                .append(Csv.field(rowVersion)).append('\n');
+                .append(Csv.field(rowVersion)).append(',').append(debit == null ? "" : Csv.field(debit.lane())).append(',')
+                .append(debit == null ? "" : Integer.toString(debit.priceMultiplierBps())).append('\n');
     }
 
     static String iso(long timestampMs) {

@@ -119,6 +119,73 @@ class StatementTest {
         }
     }
 
+    /**
+     * The same requests in the interactive lane at the list price and in a batch lane at 5000 bps: a line per lane, the
+     * batch line's debit half the other's to the micro (the usage costs an even number of micros), the multiplier on the
+     * JSON and CSV forms and in the usage by lane, kept through a snapshot, and a re-rating pricing each debit as it was.
+     */
+    @Test
+    void aBatchLaneAtHalfPriceIsALineOfItsOwnShowingItsMultiplier() throws Exception {
+        dev.tollgate.config.ModelRow mini = new dev.tollgate.config.ModelRow("openai", "gpt-4o-mini",
+                java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS), "o200k_base", 128_000, 16_384, 150_000, 75_000, 150_000, 600_000,
+                java.time.LocalDate.of(2026, 11, 1), java.net.URI.create("https://example.com/pricing"));
+        dev.tollgate.config.PriceCatalog catalog = new dev.tollgate.config.PriceCatalog("USD", 1_000_000, List.of(mini));
+        Usage usage = new Usage(1_000, 0, 0, 500, 0); // 150 + 300 = 450 micros at the list price
+        AtomicLong clock = new AtomicLong(Instant.parse("2026-11-02T00:00:00Z").toEpochMilli());
+        try (Journal journal = Journal.open(dir, Durability.PAGE_CACHE, 0, clock::get)) {
+            Ledger ledger = Ledger.recover(journal, null, 4, clock::get);
+            ApiKeys.ApiKey key = openAcme(ledger);
+            for (int i = 0; i < 4; i++) {
+                boolean batch = i % 2 == 1;
+                int bps = batch ? 5_000 : RequestFacts.NO_MULTIPLIER_BPS;
+                long cost = dev.tollgate.metering.CostRule.costMicros(mini, usage, 100, bps);
+                ledger.reserve(key, 1, 5_000, "r" + i).settle(cost, new RequestFacts("r" + i, "acme", KEY_HASH, batch ? "batch" : "interactive",
+                        "openai", "gpt-4o-mini", "/v1/chat/completions", clock.get(), clock.get(), "", catalog.version(), "", "", "", "", bps),
+                        usage, true, "completed");
+            }
+            ledger.writer().awaitWritten();
+            Reconciliation reconciliation = Reconciliation.load(journal, dir.resolve("snapshots"));
+            Statement november = reconciliation.statement("acme", YearMonth.of(2026, 11));
+            assertThat(november.debits()).containsExactly(
+                    new Statement.DebitLine("openai", "gpt-4o-mini", "", "batch", 5_000, new UsageTotals(2, 0, 2_000, 0, 0, 1_000, 0, 450, 0)),
+                    new Statement.DebitLine("openai", "gpt-4o-mini", "", "interactive", 10_000, new UsageTotals(2, 0, 2_000, 0, 0, 1_000, 0, 900, 0)));
+            assertThat(november.toJson()).contains("\"lane\" : \"batch\"").contains("\"price_multiplier_bps\" : 5000");
+            assertThat(november.toCsv()).contains("usage openai/gpt-4o-mini in lane batch at 5000 bps").contains("usage openai/gpt-4o-mini in lane interactive,");
+            StatementChecks.assertJsonAndCsvAgree(november);
+            assertThat(november.closingBalanceMicros()).isEqualTo(1_000_000 - 450 - 900);
+            assertThat(reconciliation.usage(UsageQuery.of(0, Long.MAX_VALUE, UsageQuery.Dimension.LANE)))
+                    .extracting(UsageRow::lane, row -> row.totals().debitedMicros())
+                    .containsExactly(org.assertj.core.groups.Tuple.tuple("batch", 450L), org.assertj.core.groups.Tuple.tuple("interactive", 900L));
+
+            reconciliation.writeSnapshot(dir.resolve("snapshots"));
+            Statement again = Reconciliation.loadSnapshot(dir.resolve("snapshots")).statement("acme", YearMonth.of(2026, 11));
+            assertThat(again.debits()).isEqualTo(november.debits());
+            assertThat(Rerating.rerate(journal, catalog, 0, Long.MAX_VALUE)).containsExactly(new Rerating.Row("openai", "gpt-4o-mini", 4, 1_350, 1_350, 0));
+        }
+    }
+
+    /** Rollups a reconciler wrote before keys named the price multiplier still load, every row at the list price. */
+    @Test
+    void rollupsWrittenBeforeTheMultiplierReadAtTheListPrice() {
+        Rollups rollups = new Rollups();
+        rollups.record(0, new dev.tollgate.journal.JournalEvent.Settled(3_600_000L, 1,
+                new RequestFacts("r", "acme", KEY_HASH, "batch", "openai", "gpt-4o-mini", "/v1/chat/completions", 0, 0, "", "", "", "", "", "", 5_000),
+                new Usage(1, 0, 0, 1, 0), true, 10, 10, 0, "completed"), false);
+        byte[] current = rollups.serialize();
+        List<RollupKey> keys = new java.util.ArrayList<>();
+        Rollups.deserialize(current).forEachRow(null, 0, Long.MAX_VALUE, (key, totals) -> keys.add(key));
+        assertThat(keys).extracting(RollupKey::priceMultiplierBps).containsExactly(5_000);
+        // The version 2 layout: the same bytes without the int32 after the lane, under the old magic.
+        java.nio.ByteBuffer old = java.nio.ByteBuffer.allocate(current.length - Integer.BYTES);
+        int laneEnd = current.length - 9 * Long.BYTES - Integer.BYTES;
+        old.put(current, 0, laneEnd).put(current, laneEnd + Integer.BYTES, current.length - laneEnd - Integer.BYTES);
+        byte[] v2 = old.array();
+        java.nio.ByteBuffer.wrap(v2).putLong(0, Rollups.MAGIC_WITHOUT_MULTIPLIER);
+        keys.clear();
+        Rollups.deserialize(v2).forEachRow(null, 0, Long.MAX_VALUE, (key, totals) -> keys.add(key));
+        assertThat(keys).extracting(RollupKey::lane, RollupKey::priceMultiplierBps).containsExactly(org.assertj.core.groups.Tuple.tuple("batch", 10_000));
+    }
+
     /** The account acme with 1,000,000 micros and one key (KEY_HASH), as both hand-worked histories begin. */
     private static ApiKeys.ApiKey openAcme(Ledger ledger) {
         ledger.openAccount("acme");
@@ -179,7 +246,9 @@ class StatementTest {
             Statement october = reconciliation.statement("acct-0", YearMonth.of(2026, 10));
             assertThat(october.credits()).isNotEmpty();
             assertThat(october.adjustments()).isNotEmpty();
-            assertThat(october.debits()).hasSize(SimulatedHistory.MODEL_ROWS.length);
+            // A line per model row and lane: each model row was used in each lane over the days of October simulated.
+            assertThat(october.debits()).hasSize(SimulatedHistory.MODEL_ROWS.length * SimulatedHistory.LANES.length);
+            assertThat(october.debits()).extracting(Statement.DebitLine::lane).containsOnly(SimulatedHistory.LANES);
             assertThat(reconciliation.statement("acct-0", YearMonth.of(2026, 11)).debits()).isNotEmpty();
             assertThat(reconciliation.ledger().accounts()).allSatisfy(account -> assertThat(account.writtenOffMicros()).isNotNegative());
             System.out.println("statements checked: " + checked + ", records: " + reconciliation.ledger().recordsApplied());

@@ -220,12 +220,14 @@ final class Billing {
 
     /**
      * What the journal records of this request: no key, no prompt, only what a statement shows. The catalog version is
-     * the route's, kept from admission, so a reload while the request runs does not change what it is priced by.
+     * the route's, kept from admission, so a reload while the request runs does not change what it is priced by; the lane
+     * and its price multiplier are the plan's, so a re-rating prices it as the settlement did.
      */
     private RequestFacts facts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), lane, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()),
-                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier());
+                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier(), "", "",
+                plan.priceMultiplierBps());
     }
 
     /**
@@ -239,7 +241,8 @@ final class Billing {
     /** The facts without anything the provider said, for the release that follows a record that would not encode. */
     private RequestFacts minimalFacts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), lane, route.provider().name(), route.row().model(),
-                endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "");
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "", "", "",
+                plan.priceMultiplierBps());
     }
 
     /**

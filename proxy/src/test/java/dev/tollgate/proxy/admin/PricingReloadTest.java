@@ -264,16 +264,16 @@ class PricingReloadTest {
         assertThat(mini.path("row_version").asText()).isEqualTo(changeAt.toString());
         assertThat(mini.path("effective_until").isNull()).isTrue();
 
-        // The debit export names each debit's catalog in its last column.
+        // The debit export names each debit's catalog, then its lane's price multiplier, in its last columns.
         String csv = admin("GET", "/admin/v1/exports/debits", AdminTestNode.READ_TOKEN, null).body();
         String[] lines = csv.split("\n");
-        assertThat(lines[0]).endsWith(",catalog_version");
+        assertThat(lines[0]).endsWith(",catalog_version,price_multiplier_bps");
         for (String line : lines) {
             if (line.contains(after)) {
-                assertThat(line).endsWith("," + newCatalog.version());
+                assertThat(line).endsWith("," + newCatalog.version() + ",10000");
             }
             if (line.contains(streamed) || line.contains(before)) {
-                assertThat(line).endsWith("," + oldVersion);
+                assertThat(line).endsWith("," + oldVersion + ",10000");
             }
         }
 
