@@ -519,6 +519,7 @@ public final class AdminApi {
         Integer newAlertPercent = alertPercent(body.get("limits"));
         String label = body.has("label") ? label(body) : key.label();
         KeyScope scope = scope(body, ledger().scope(key.keyHash()));
+        requireDeclaredLane(body, scope);
         // The caps first: the one change that can be refused after validation (no spend-cap slot left, the reconciler too
         // slow to say what the key spent), so a refused PATCH journals nothing.
         if (newCaps != null && !newCaps.equals(ledger().caps(key.keyHash()))) {
@@ -554,6 +555,7 @@ public final class AdminApi {
                 ? rateLimits((ObjectNode) body.get("limits"), RateLimiter.Limits.NO_LIMITS) : RateLimiter.Limits.NO_LIMITS;
         Integer alertPercent = alertPercent(body.get("limits"));
         KeyScope scope = scope(body, KeyScope.UNRESTRICTED);
+        requireDeclaredLane(body, scope);
         String accountId = requireAccount(requiredText(body, "account"));
         String label = body.has("label") ? label(body) : "default";
         if (newCaps.any() && ledger().freeSpendSlots() == 0) {
@@ -645,6 +647,17 @@ public final class AdminApi {
             return KeyScope.of(env, lane, models, expiresAtMs, networks);
         } catch (IllegalArgumentException e) {
             throw AdminError.badRequest(e.getMessage());
+        }
+    }
+
+    /**
+     * A key's lane tag binds its requests to that lane, so one set here must name a declared lane. Checked only when the
+     * body sets it: a key tagged before lanes were declared keeps working (in the first lane) through other changes.
+     */
+    private void requireDeclaredLane(ObjectNode body, KeyScope scope) {
+        if (body.has("lane") && !scope.lane().isEmpty() && !gateway.lanes().declares(scope.lane())) {
+            throw AdminError.badRequest("lane: no lane named \"" + scope.lane() + "\" is declared; the lanes are " + gateway.lanes().names()
+                    + " (or null for the first)");
         }
     }
 

@@ -75,7 +75,9 @@ class OpenApiTest {
     @BeforeEach
     void start() throws Exception {
         sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
-        node = AdminTestNode.start(sim, dir, configKey);
+        node = AdminTestNode.start(AdminTestNode.config(sim, dir, configKey, new dev.tollgate.config.ListenerConfig("127.0.0.1", 0))
+                .withLanes(java.util.List.of(dev.tollgate.config.LaneConfig.of("interactive", 64, 0, 1_000),
+                        dev.tollgate.config.LaneConfig.of("batch", 4, 16, 1_000))));
         HttpResponse<String> served = admin("GET", "/admin/v1/openapi.json", READ_TOKEN, null);
         assertThat(served.statusCode()).as(served.body()).isEqualTo(200);
         assertThat(served.headers().firstValue("content-type")).hasValue("application/json");

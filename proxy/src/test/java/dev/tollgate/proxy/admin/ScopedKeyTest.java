@@ -49,7 +49,13 @@ class ScopedKeyTest {
     @BeforeEach
     void start() throws Exception {
         sim = SimulatedProvider.start(SimulatedProvider.Settings.defaults());
-        node = AdminTestNode.start(sim, dir, configKey);
+        node = startNode();
+    }
+
+    /** A node with two lanes, so a key's lane tag names a declared lane. */
+    private TollgateNode startNode() throws InterruptedException {
+        return AdminTestNode.start(AdminTestNode.config(sim, dir, configKey, new dev.tollgate.config.ListenerConfig("127.0.0.1", 0))
+                .withLanes(List.of(dev.tollgate.config.LaneConfig.of("interactive", 64, 0, 1_000), dev.tollgate.config.LaneConfig.of("batch", 4, 16, 1_000))));
     }
 
     @AfterEach
@@ -109,6 +115,9 @@ class ScopedKeyTest {
                  "expires_at": "2099-01-01T00:00:00Z", "networks": ["10.0.0.0/8"], "limits": {"day_micros": 2000000}}""", 201);
         String secret = issued.path("key").asText();
         assertThat(secret).matches("tg-[0-9A-Za-z]{49}");
+        // A lane tag binds the key's requests to that lane, so it must name a declared one; nothing is issued otherwise.
+        JsonNode undeclared = admin("POST", "/admin/v1/keys", "{\"account\": \"acme\", \"lane\": \"nightly\"}", 400).path("error");
+        assertThat(undeclared.path("message").asText()).contains("no lane named \"nightly\"").contains("interactive, batch");
         String keyPath = "/admin/v1/keys/" + issued.path("id").asText();
         assertThat(issued.path("env").asText()).isEqualTo("staging");
         assertThat(issued.path("lane").asText()).isEqualTo("interactive");
@@ -186,7 +195,7 @@ class ScopedKeyTest {
 
         // Everything survives a restart: the journal holds it.
         node.close();
-        node = AdminTestNode.start(sim, dir, configKey);
+        node = startNode();
         JsonNode restarted = admin("GET", keyPath, null, 200);
         for (String field : new String[] {"label", "env", "lane", "models", "expires_at", "networks", "limits", "status"}) {
             assertThat(restarted.path(field)).as(field).isEqualTo(unchanged.path(field));
@@ -232,7 +241,7 @@ class ScopedKeyTest {
         assertThat(error(chat(typo, "gpt-4o-mini"), 401).path("message").asText()).contains("checksum");
 
         node.close();
-        node = AdminTestNode.start(sim, dir, configKey);
+        node = startNode();
         assertThat(chat(third, "gpt-4o-mini").statusCode()).isEqualTo(200);
         assertThat(chat(first, "gpt-4o-mini").statusCode()).as("replayed from the journal, the first secret's end is still capped").isEqualTo(401);
         assertThat(chat(second, "gpt-4o-mini").statusCode()).isEqualTo(401);
