@@ -58,7 +58,20 @@ public final class TestGateways implements AutoCloseable {
         this(providers, balanceMicros, limits, Durability.PAGE_CACHE);
     }
 
+    /** As the providers at one base URL, with the configuration changed by {@code adjust} (lanes, more keys) before the gateway starts. */
+    public TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits, java.util.function.UnaryOperator<TollgateConfig> adjust) {
+        this(List.of(
+                new ProviderConfig("openai", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
+                new ProviderConfig("anthropic", Protocol.ANTHROPIC, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null)), balanceMicros, limits,
+                Durability.PAGE_CACHE, adjust);
+    }
+
     public TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability) {
+        this(providers, balanceMicros, limits, durability, java.util.function.UnaryOperator.identity());
+    }
+
+    private TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability,
+                         java.util.function.UnaryOperator<TollgateConfig> adjust) {
         AccountConfig account = new AccountConfig(ACCOUNT, balanceMicros,
                 List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "test-key")));
         try {
@@ -68,6 +81,7 @@ public final class TestGateways implements AutoCloseable {
         }
         TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0), providers, CatalogLoader.loadBuiltin(), limits,
                 new JournalConfig(journalDirectory, durability, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
+        config = adjust.apply(config);
         this.config = config;
         journal = Journal.open(journalDirectory, durability, 0);
         Ledger ledger = Ledger.recover(journal, config.journal().snapshotDirectory(), limits.maxAccounts(), System::currentTimeMillis);
