@@ -283,6 +283,44 @@ class LaneGateTest {
     }
 
     /**
+     * A lane with fewer upstream connections than slots: its requests take turns on its one connection, whichever event
+     * loop each arrived on (a loop that needs it has the other close its idle one), and all are served.
+     */
+    @Test
+    void aLanesUpstreamConnectionsAreCountedOnTheWholeNodeAndItsRequestsWaitForOneOfItsOwn() throws Exception {
+        start(LaneConfig.of("interactive", 8, 0, 1_000), LaneConfig.of("batch", 4, 32, 60_000).withUpstreamConnections(1));
+        AtomicBoolean sampling = new AtomicBoolean(true);
+        AtomicInteger peakConnections = new AtomicInteger();
+        AtomicInteger peakAtProvider = new AtomicInteger();
+        Thread sampler = new Thread(() -> {
+            while (sampling.get()) {
+                peakConnections.accumulateAndGet(lane("batch").upstream().open(), Math::max);
+                peakAtProvider.accumulateAndGet((int) sim.openStreams(), Math::max);
+                Thread.onSpinWait();
+            }
+        });
+        sampler.start();
+        for (int round = 0; round < 3; round++) {
+            List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                responses.add(postAsync(batchKey, openAi("[sim:first-byte-ms=5] [sim:events=4] take turns " + round + "-" + i, true), null));
+            }
+            for (CompletableFuture<HttpResponse<String>> response : responses) {
+                assertThat(response.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+            }
+        }
+        await(() -> lane("batch").inFlight() == 0, "every slot back");
+        sampling.set(false);
+        sampler.join();
+        assertThat(peakConnections.get()).as("the lane's connections open at once, on both loops together").isEqualTo(1);
+        assertThat(peakAtProvider.get()).isLessThanOrEqualTo(1);
+        // The interactive lane's connections are its own: the batch lane's budget is spent, and it still connects.
+        assertThat(post(test.key, openAi("interactive", false), null).statusCode()).isEqualTo(200);
+        await(() -> test.outcomes.size() == 25, "every outcome");
+        InvariantChecker.check(test).assertHolds();
+    }
+
+    /**
      * The same request in the interactive lane and in a batch lane at 5000 bps: the batch debit is the exact cost halved
      * and rounded up once, to the micro; the key may pick interactive by header (and pays the list price there); the
      * facts, the statement and the usage by lane say which lane and multiplier billed what.
