@@ -11,7 +11,7 @@ package dev.tollgate.config;
  * @param upstreamResponseTimeoutMs   from sending the request to the response headers
  * @param upstreamIdleTimeoutMs       the longest silence between two pieces of a response body
  * @param maxAccounts                 capacity of the balance counters, allocated once at start-up
- * @param maxIdleUpstreamConnections  kept-alive idle connections per provider per event loop
+ * @param maxIdleUpstreamConnections  kept-alive idle connections per lane and provider per event loop
  * @param headReadTimeoutMs           a client's request (head and body) must arrive within this from its first byte, and a new
  *                                    connection must send its first byte within it; otherwise 408 and the connection is closed
  * @param clientIdleTimeoutMs         a kept-alive client connection with no request in flight is closed after this long (never during a response)

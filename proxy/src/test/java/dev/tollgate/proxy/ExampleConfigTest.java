@@ -27,6 +27,10 @@ class ExampleConfigTest {
         assertThat(routes.find(Protocol.OPENAI, "deepseek-chat").provider().name()).isEqualTo("deepseek");
         assertThat(routes.find(Protocol.ANTHROPIC, "gpt-4o-mini")).as("a model is routed only on its own surface").isNull();
         assertThat(config.provider("openai").apiKey().toString()).doesNotContain("sk-1");
+        // The lanes of the configuration shape the documentation shows.
+        assertThat(config.lanes()).extracting(dev.tollgate.config.LaneConfig::name).containsExactly("interactive", "batch");
+        assertThat(config.lane("batch").priceMultiplierBps()).isEqualTo(5_000);
+        assertThat(config.lane("batch").queueTimeoutMs()).isEqualTo(600_000);
     }
 
     @Test
