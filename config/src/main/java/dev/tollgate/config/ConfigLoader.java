@@ -46,6 +46,16 @@ import java.util.regex.Pattern;
  *     timeoutMs: 5000
  * metrics:
  *   keyLabels: false                # the default; true adds each key's label to the request series
+ * routes:                           # optional: what a model name a client sends is served by
+ *   - model: gpt-4o-mini
+ *     targets:                      # by priority (1 first), weighted within one; the same protocol for all
+ *       - { provider: openai, model: gpt-4o-mini, priority: 1, weight: 3 }
+ *       - { provider: openai-eu, model: gpt-4o-mini, priority: 2 }
+ * routing:                          # optional: fallback and circuit breakers (RoutingConfig); these are the defaults
+ *   maxAttempts: 3
+ *   backoffMs: 20                   # doubled per attempt, full jitter, at most maxBackoffMs
+ *   maxBackoffMs: 200
+ *   breaker: { consecutiveFailures: 5, failureRatePercent: 50, windowCalls: 20, minimumCalls: 10, openMs: 30000, halfOpenProbes: 2 }
  * accounts:
  *   - id: acme
  *     openingCreditMicros: 25000000
@@ -110,13 +120,122 @@ public final class ConfigLoader {
         AccessLogConfig accessLog = accessLog(root.object("accessLog", false), directory);
         AlertsConfig alerts = alerts(root.object("alerts", false), environment, problems);
         MetricsConfig metrics = metrics(root.object("metrics", false));
+        List<RouteConfig> routes = routes(root, problems);
+        RoutingConfig routing = routing(root.object("routing", false), problems);
         root.rejectUnknown();
 
         if (catalog != null) {
             checkCatalogAgainstProviders(catalog, providers, providerPaths, problems);
+            checkRoutes(routes, providers, catalog, problems);
         }
         problems.throwIfAny();
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, routes,
+                routing);
+    }
+
+    private static List<RouteConfig> routes(YamlObject root, Problems problems) {
+        List<RouteConfig> routes = new ArrayList<>();
+        java.util.Set<String> models = new java.util.HashSet<>();
+        List<JsonNode> items = root.list("routes", false);
+        for (int i = 0; i < items.size(); i++) {
+            YamlObject route = YamlObject.of(items.get(i), "routes[" + i + "]", problems);
+            if (route == null) {
+                continue;
+            }
+            String model = route.text("model");
+            if (model != null && !models.add(model)) {
+                problems.add(route.childPath("model"), "a second route for \"" + model + "\"");
+            }
+            List<RouteConfig.Target> targets = new ArrayList<>();
+            List<JsonNode> targetItems = route.nonEmptyList("targets");
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (int j = 0; j < targetItems.size(); j++) {
+                YamlObject target = YamlObject.of(targetItems.get(j), route.childPath("targets") + "[" + j + "]", problems);
+                if (target == null) {
+                    continue;
+                }
+                String provider = target.text("provider");
+                String upstreamModel = target.optionalText("model", model);
+                int priority = target.optionalBoundedInt("priority", 1, 100, 1);
+                int weight = target.optionalBoundedInt("weight", 1, 1_000, 1);
+                target.rejectUnknown();
+                if (provider != null && upstreamModel != null) {
+                    if (!seen.add(provider + '\u0000' + upstreamModel)) {
+                        problems.add(target.path(), "a second target " + provider + "/" + upstreamModel + " in this route");
+                    }
+                    targets.add(new RouteConfig.Target(provider, upstreamModel, priority, weight));
+                }
+            }
+            route.rejectUnknown();
+            if (model != null && !targets.isEmpty()) {
+                routes.add(new RouteConfig(model, targets));
+            }
+        }
+        return routes;
+    }
+
+    /**
+     * The problems of {@code routes} with the configured providers and the catalog: every target names a configured
+     * provider and a model the catalog prices for it, and one route's targets speak one protocol (until requests are
+     * translated between protocols, a client's surface decides which protocol serves it).
+     */
+    public static List<String> routeProblems(List<RouteConfig> routes, List<ProviderConfig> providers, PriceCatalog catalog, String fileName) {
+        Problems problems = new Problems(fileName);
+        checkRoutes(routes, providers, catalog, problems);
+        return List.copyOf(problems.lines());
+    }
+
+    private static void checkRoutes(List<RouteConfig> routes, List<ProviderConfig> providers, PriceCatalog catalog, Problems problems) {
+        for (int i = 0; i < routes.size(); i++) {
+            RouteConfig route = routes.get(i);
+            Protocol protocol = null;
+            for (int j = 0; j < route.targets().size(); j++) {
+                RouteConfig.Target target = route.targets().get(j);
+                String path = "routes[" + i + "].targets[" + j + "]";
+                ProviderConfig provider = providers.stream().filter(p -> p.name().equals(target.provider())).findFirst().orElse(null);
+                if (provider == null) {
+                    problems.add(path + ".provider", "no provider \"" + target.provider() + "\" is configured");
+                    continue;
+                }
+                if (catalog.versions(provider.name(), target.model()).isEmpty()) {
+                    problems.add(path + ".model", "the catalog has no row for " + provider.name() + "/" + target.model()
+                            + ": a target is priced by its provider's catalog row");
+                }
+                if (protocol == null) {
+                    protocol = provider.protocol();
+                } else if (protocol != provider.protocol()) {
+                    problems.add(path + ".provider", "speaks " + provider.protocol().wireName() + ", and this route's first target speaks "
+                            + protocol.wireName() + ": one route's targets speak one protocol");
+                }
+            }
+        }
+    }
+
+    private static RoutingConfig routing(YamlObject routing, Problems problems) {
+        if (routing == null) {
+            return RoutingConfig.DEFAULT;
+        }
+        RoutingConfig defaults = RoutingConfig.DEFAULT;
+        int maxAttempts = routing.optionalBoundedInt("maxAttempts", 1, 10, defaults.maxAttempts());
+        int backoffMs = routing.optionalBoundedInt("backoffMs", 0, 60_000, defaults.backoffMs());
+        int maxBackoffMs = routing.optionalBoundedInt("maxBackoffMs", 0, 60_000, defaults.maxBackoffMs());
+        if (maxBackoffMs < backoffMs) {
+            problems.add(routing.childPath("maxBackoffMs"), "is less than backoffMs (" + backoffMs + ")");
+        }
+        RoutingConfig.Breaker breaker = defaults.breaker();
+        YamlObject breakerNode = routing.object("breaker", false);
+        if (breakerNode != null) {
+            RoutingConfig.Breaker d = RoutingConfig.Breaker.DEFAULT;
+            int windowCalls = breakerNode.optionalBoundedInt("windowCalls", 1, 10_000, d.windowCalls());
+            breaker = new RoutingConfig.Breaker(breakerNode.optionalBoundedInt("consecutiveFailures", 1, 10_000, d.consecutiveFailures()),
+                    breakerNode.optionalBoundedInt("failureRatePercent", 1, 100, d.failureRatePercent()), windowCalls,
+                    breakerNode.optionalBoundedInt("minimumCalls", 1, 10_000, Math.min(d.minimumCalls(), windowCalls)),
+                    breakerNode.optionalBoundedInt("openMs", 1, 3_600_000, d.openMs()),
+                    breakerNode.optionalBoundedInt("halfOpenProbes", 1, 1_000, d.halfOpenProbes()));
+            breakerNode.rejectUnknown();
+        }
+        routing.rejectUnknown();
+        return new RoutingConfig(maxAttempts, backoffMs, maxBackoffMs, breaker);
     }
 
     private static AlertsConfig alerts(YamlObject alerts, Function<String, String> environment, Problems problems) {

@@ -13,14 +13,24 @@ public record TollgateConfig(
         ListenerConfig adminListener,
         AccessLogConfig accessLog,
         AlertsConfig alerts,
-        MetricsConfig metrics) {
+        MetricsConfig metrics,
+        List<RouteConfig> routes,
+        RoutingConfig routing) {
 
     public TollgateConfig {
         providers = List.copyOf(providers);
         accounts = List.copyOf(accounts);
+        routes = routes == null ? List.of() : List.copyOf(routes);
+        routing = routing == null ? RoutingConfig.DEFAULT : routing;
         accessLog = accessLog == null ? AccessLogConfig.DISABLED : accessLog;
         alerts = alerts == null ? AlertsConfig.NONE : alerts;
         metrics = metrics == null ? MetricsConfig.DEFAULT : metrics;
+    }
+
+    /** A node without explicit routes. */
+    public TollgateConfig(ListenerConfig proxyListener, List<ProviderConfig> providers, PriceCatalog catalog, Limits limits, JournalConfig journal,
+                          List<AccountConfig> accounts, ListenerConfig adminListener, AccessLogConfig accessLog, AlertsConfig alerts, MetricsConfig metrics) {
+        this(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, List.of(), RoutingConfig.DEFAULT);
     }
 
     /** A node without an alert webhook and with the default metrics. */
@@ -43,27 +53,32 @@ public record TollgateConfig(
 
     /** This configuration with the admin listener at {@code admin} (null: none). */
     public TollgateConfig withAdminListener(ListenerConfig admin) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin, accessLog, alerts, metrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, admin, accessLog, alerts, metrics, routes, routing);
     }
 
     /** This configuration with the price catalog {@code newCatalog} (a reload). */
     public TollgateConfig withCatalog(PriceCatalog newCatalog) {
-        return new TollgateConfig(proxyListener, providers, newCatalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics);
+        return new TollgateConfig(proxyListener, providers, newCatalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, routes, routing);
     }
 
     /** This configuration with the access log {@code log}. */
     public TollgateConfig withAccessLog(AccessLogConfig log) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, log, alerts, metrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, log, alerts, metrics, routes, routing);
     }
 
     /** This configuration with the alert webhook of {@code newAlerts}. */
     public TollgateConfig withAlerts(AlertsConfig newAlerts) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, newAlerts, metrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, newAlerts, metrics, routes, routing);
     }
 
     /** This configuration with {@code newMetrics}. */
     public TollgateConfig withMetrics(MetricsConfig newMetrics) {
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, newMetrics);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, newMetrics, routes, routing);
+    }
+
+    /** This configuration with {@code newRoutes} and {@code newRouting}. */
+    public TollgateConfig withRoutes(List<RouteConfig> newRoutes, RoutingConfig newRouting) {
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, newRoutes, newRouting);
     }
 
     public ProviderConfig provider(String name) {

@@ -20,6 +20,7 @@ import java.util.Map;
  */
 public final class ModelRoutes {
     private final Map<String, Route> byProtocolAndModel = new HashMap<>();
+    private final Map<String, Route> byProviderAndModel = new HashMap<>();
     private final List<Route> routes = new ArrayList<>();
     private final PriceCatalog catalog;
 
@@ -29,11 +30,14 @@ public final class ModelRoutes {
         for (ProviderConfig provider : providers) {
             for (ModelRow row : catalog.rows()) {
                 String key = key(provider.protocol(), row.model());
-                if (row.provider().equals(provider.name()) && !byProtocolAndModel.containsKey(key)) {
+                if (row.provider().equals(provider.name()) && !byProviderAndModel.containsKey(provider.name() + '\u0000' + row.model())) {
                     List<ModelRow> versions = catalog.versions(row.provider(), row.model());
                     Route route = new Route(provider, shownAt(versions, nowMs), catalog.version(), versions);
-                    byProtocolAndModel.put(key, route);
-                    routes.add(route);
+                    byProviderAndModel.put(provider.name() + '\u0000' + row.model(), route);
+                    if (!byProtocolAndModel.containsKey(key)) {
+                        byProtocolAndModel.put(key, route);
+                        routes.add(route);
+                    }
                 }
             }
         }
@@ -42,6 +46,11 @@ public final class ModelRoutes {
     /** The route for a model on a surface, or null when no configured provider serves it. */
     public Route find(Protocol surface, String model) {
         return byProtocolAndModel.get(key(surface, model));
+    }
+
+    /** The route of one provider's model (a route's target), or null when that provider does not serve it. */
+    public Route find(String providerName, String model) {
+        return byProviderAndModel.get(providerName + '\u0000' + model);
     }
 
     /** Every routable model, in configuration order. */

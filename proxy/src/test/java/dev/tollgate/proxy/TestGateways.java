@@ -59,6 +59,17 @@ public final class TestGateways implements AutoCloseable {
     }
 
     public TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability) {
+        this(providers, balanceMicros, limits, durability, List.of(), dev.tollgate.config.RoutingConfig.DEFAULT);
+    }
+
+    /** A gateway whose model names may be served by {@code routes}, falling back as {@code routing} says. */
+    public TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, List<dev.tollgate.config.RouteConfig> routes,
+                        dev.tollgate.config.RoutingConfig routing) {
+        this(providers, balanceMicros, limits, Durability.PAGE_CACHE, routes, routing);
+    }
+
+    private TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability,
+                         List<dev.tollgate.config.RouteConfig> routes, dev.tollgate.config.RoutingConfig routing) {
         AccountConfig account = new AccountConfig(ACCOUNT, balanceMicros,
                 List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "test-key")));
         try {
@@ -67,7 +78,7 @@ public final class TestGateways implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0), providers, CatalogLoader.loadBuiltin(), limits,
-                new JournalConfig(journalDirectory, durability, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
+                new JournalConfig(journalDirectory, durability, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account)).withRoutes(routes, routing);
         this.config = config;
         journal = Journal.open(journalDirectory, durability, 0);
         Ledger ledger = Ledger.recover(journal, config.journal().snapshotDirectory(), limits.maxAccounts(), System::currentTimeMillis);

@@ -51,6 +51,8 @@ final class Billing {
     private final long startEpochMs;
     ApiKeys.ApiKey key;
     ModelRoutes.Route route;
+    /** The candidates and the attempts made: the journal names the requested model and the attempts that failed. */
+    Attempts attempts;
     InspectedRequest inspected;
     TokenCounter counter;
     Admission.Plan plan;
@@ -223,7 +225,13 @@ final class Billing {
     private RequestFacts facts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()),
-                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier());
+                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier(),
+                requestedModel(), attempts == null ? "" : attempts.failedBefore(), RequestFacts.NO_MULTIPLIER_BPS);
+    }
+
+    /** The model name the client sent, when a route served it under another; empty when the same. */
+    private String requestedModel() {
+        return attempts == null || attempts.requestedModel().equals(route.row().model()) ? "" : attempts.requestedModel();
     }
 
     /**
@@ -237,7 +245,8 @@ final class Billing {
     /** The facts without anything the provider said, for the release that follows a record that would not encode. */
     private RequestFacts minimalFacts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), Ledger.DEFAULT_LANE, route.provider().name(), route.row().model(),
-                endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "");
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "",
+                requestedModel(), "", RequestFacts.NO_MULTIPLIER_BPS);
     }
 
     /**
@@ -278,7 +287,7 @@ final class Billing {
             outcome = new Outcome(requestId, key.accountId(), AdminApi.keyId(key.sha256Hex()), key.label(), route.provider().name(), route.row().model(),
                     endpoint.path(), status, reason, usage, reported, held, cost, debited, writtenOff,
                     gateway.accounts().balances().availableMicros(key.accountSlot()), startEpochMs, gateway.nowMs(),
-                    upstreamRequestId);
+                    upstreamRequestId, requestedModel().isEmpty() ? null : requestedModel(), attempts == null ? "" : attempts.failedBefore());
             gateway.publish(outcome);
         } catch (RuntimeException e) {
             LOG.error("{}: an outcome listener failed", requestId, e); // the money is recorded; a listener cannot undo it
