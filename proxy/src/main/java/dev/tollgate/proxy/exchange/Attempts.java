@@ -26,14 +26,16 @@ public final class Attempts {
     private int made;
     private UpstreamBreakers.Permit permit;
     private StringBuilder failed;
-    private boolean breakerApplies = true;
+    private final boolean breakerApplies;
 
     /**
      * @param order                the candidates in attempt order, at least one
      * @param maxAttempts          the most attempts this request may make (each candidate once at most)
      * @param loweredOutputTokens  the output cap every candidate is sent, or 0 to send each its plan's own
+     * @param routed               true for a model with a configured route: its candidates' breakers are asked; false
+     *                             for one served by its catalog row alone, sent as before routes whatever its breaker says
      */
-    public Attempts(String requestedModel, List<Candidate> order, int maxAttempts, long loweredOutputTokens) {
+    public Attempts(String requestedModel, List<Candidate> order, int maxAttempts, long loweredOutputTokens, boolean routed) {
         if (order.isEmpty()) {
             throw new IllegalArgumentException("no candidate");
         }
@@ -41,6 +43,7 @@ public final class Attempts {
         this.order = order;
         this.maxAttempts = Math.max(1, maxAttempts);
         this.loweredOutputTokens = loweredOutputTokens;
+        this.breakerApplies = routed;
     }
 
     /**
@@ -48,9 +51,7 @@ public final class Attempts {
      * configured route, served as before routes were configurable.
      */
     public static Attempts single(String requestedModel, Candidate candidate) {
-        Attempts single = new Attempts(requestedModel, List.of(candidate), 1, 0);
-        single.breakerApplies = false;
-        return single;
+        return new Attempts(requestedModel, List.of(candidate), 1, 0, false);
     }
 
     /** Whether an open breaker skips this request's candidates (a configured route), or is not asked at all. */

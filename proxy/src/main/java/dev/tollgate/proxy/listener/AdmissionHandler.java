@@ -165,7 +165,7 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
             }
         }
         int maxAttempts = found.configured() ? gateway.config().routing().maxAttempts() : 1;
-        exchange.reserved(new Attempts(model, candidates, maxAttempts, lowered), request, reservation);
+        exchange.reserved(new Attempts(model, candidates, maxAttempts, lowered, found.configured()), request, reservation);
     }
 
     /** {@code plan} with {@code minimumMicros} as its minimum, for the refusal's message. */

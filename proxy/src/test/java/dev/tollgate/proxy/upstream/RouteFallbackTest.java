@@ -231,6 +231,19 @@ class RouteFallbackTest {
     }
 
     @Test
+    void aModelWithoutARouteIsSentWhateverItsProvidersBreakerSays() throws Exception {
+        start(FaultyUpstream.Fault.STATUS_500, flakyThenSim(), routing(3, 1));
+        String plain = body(false).replace("\"smart\"", "\"gpt-4o-mini\"");
+        for (int i = 1; i <= 3; i++) {
+            assertThat(post(plain).statusCode()).as("the provider's own 500, no fallback and no refusal").isEqualTo(500);
+            assertThat(awaitOutcome(i).attemptsBefore()).isEmpty();
+        }
+        assertThat(faulty.requests()).isEqualTo(3);
+        assertThat(sim.requestsReceived()).isZero();
+        assertThat(test.gateway.breakers().state("openai").name()).as("unrouted traffic does not move the breaker").isEqualTo("CLOSED");
+    }
+
+    @Test
     void whenEveryCandidateIsOpenTheRequestIsRefusedWithNothingCharged() throws Exception {
         start(FaultyUpstream.Fault.STATUS_500, List.of(new RouteConfig.Target("openai", "gpt-4o-mini", 1, 1)), routing(3, 1));
         assertThat(post(body(false)).statusCode()).isEqualTo(500); // the provider's own error: the one candidate failed
