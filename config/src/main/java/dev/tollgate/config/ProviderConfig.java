@@ -28,8 +28,9 @@ public record ProviderConfig(String name, Protocol protocol, URI baseUrl, String
 
     public ProviderConfig {
         // Insertion order kept, so the headers go upstream in the order the file wrote them.
-        extraHeaders = extraHeaders == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(extraHeaders));
-        extraHeaderSecrets = extraHeaderSecrets == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(extraHeaderSecrets));
+        extraHeaders = extraHeaders == null || extraHeaders.isEmpty() ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(extraHeaders));
+        extraHeaderSecrets = extraHeaderSecrets == null || extraHeaderSecrets.isEmpty() ? Map.of()
+                : Collections.unmodifiableMap(new LinkedHashMap<>(extraHeaderSecrets));
     }
 
     /** A provider priced by its own catalog rows, with no extra headers. */
