@@ -11,7 +11,9 @@ import java.util.Map;
 
 /**
  * Which configured provider serves a model name on a surface, and at which catalog row. A catalog
- * row is routable only when a provider of that name is configured with the row's protocol; the
+ * row is routable only when a provider of that name is configured with the row's protocol, or one
+ * whose {@code pricesAs} names it ({@link ProviderConfig#catalogProvider()}: then the route's
+ * provider is the serving one, so its own host and key, and its row is the named provider's); the
  * first configured provider wins where two serve the same name. Model names match exactly: a dated
  * snapshot can be priced differently from its alias, so it needs its own row.
  *
@@ -30,7 +32,7 @@ public final class ModelRoutes {
         for (ProviderConfig provider : providers) {
             for (ModelRow row : catalog.rows()) {
                 String key = key(provider.protocol(), row.model());
-                if (row.provider().equals(provider.name()) && !byProviderAndModel.containsKey(provider.name() + '\u0000' + row.model())) {
+                if (row.provider().equals(provider.catalogProvider()) && !byProviderAndModel.containsKey(provider.name() + '\u0000' + row.model())) {
                     List<ModelRow> versions = catalog.versions(row.provider(), row.model());
                     Route route = new Route(provider, shownAt(versions, nowMs), catalog.version(), versions);
                     byProviderAndModel.put(provider.name() + '\u0000' + row.model(), route);

@@ -83,6 +83,8 @@ public final class NodeMetrics {
     private final Ledger ledger;
     /** The catalog in force: a reload replaces it ({@link #catalogLoaded}). */
     private volatile dev.tollgate.config.PriceCatalog catalog;
+    /** A provider's name to that of the catalog rows it serves (its pricesAs), to tell its models from {@code other}. */
+    private final Map<String, String> catalogProviders;
     private final Counter catalogReloads;
     private final Counter alertsRaised;
     /** The {@code tollgate_key_*} series, by key label; null unless {@code metrics.keyLabels} is on. */
@@ -131,6 +133,7 @@ public final class NodeMetrics {
         this.config = config;
         this.ledger = ledger;
         this.catalog = config.catalog();
+        this.catalogProviders = ProviderConfig.catalogProviders(config.providers());
         GaugeWithCallback.builder().name("tollgate_catalog_info")
                 .help("The price catalog in force (always 1): its version, as the journal names it with every debit, and where it was read from.")
                 .labelNames("version", "source")
@@ -546,7 +549,7 @@ public final class NodeMetrics {
             return found;
         }
         // First use of this model: made once, and only for a model of the catalog.
-        if (catalog.versions(provider, model).isEmpty()) {
+        if (catalog.versions(catalogProviders.getOrDefault(provider, provider), model).isEmpty()) {
             found = models.get(OTHER);
             if (found != null) {
                 return found;
