@@ -8,7 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Pattern;
@@ -29,6 +32,9 @@ import java.util.regex.Pattern;
  *     baseUrl: https://api.openai.com/v1
  *     apiKeyEnv: OPENAI_API_KEY     # optional: the environment variable holding the provider key
  *     caCertFile: certs/ca.pem      # optional: PEM certificates to trust for this provider
+ *     pricesAs: openai              # optional: serve and price the catalog rows of this provider name
+ *     extraHeaders: { X-Title: Acme }            # optional: sent on every request to it; not secret
+ *     extraHeadersEnv: { OpenAI-Organization: OPENAI_ORG }   # optional: values from the environment
  * limits: { maxRequestBodyBytes: 33554432, ... }   # optional, see Limits
  * journal:
  *   directory: data/journal         # relative to this file
@@ -51,9 +57,19 @@ import java.util.regex.Pattern;
  *     maxConcurrent: 512            # in flight at once on this node
  *     queueDepth: 1024              # optional (0): waiting for a slot; beyond it, 429 with retry-after
  *     queueTimeoutMs: 2000          # optional (2000): then 503 (Anthropic 529) with retry-after
- *     upstreamConnections: 256      # optional (maxConcurrent): open upstream connections, split across event loops
+ *     upstreamConnections: 256      # optional (maxConcurrent): open upstream connections on the whole node
  *     priority: 0                   # optional (0): lower first when resumptions of several lanes meet on one event loop
  *     priceMultiplierBps: 10000     # optional (10000): 5000 bills the lane's tokens at half price
+ * routes:                           # optional: what a model name a client sends is served by
+ *   - model: gpt-4o-mini
+ *     targets:                      # by priority (1 first), weighted within one; the same protocol for all
+ *       - { provider: openai, model: gpt-4o-mini, priority: 1, weight: 3 }
+ *       - { provider: openai-eu, model: gpt-4o-mini, priority: 2 }
+ * routing:                          # optional: fallback and circuit breakers (RoutingConfig); these are the defaults
+ *   maxAttempts: 3
+ *   backoffMs: 20                   # doubled per attempt, full jitter, at most maxBackoffMs
+ *   maxBackoffMs: 200
+ *   breaker: { consecutiveFailures: 5, failureRatePercent: 50, windowCalls: 20, minimumCalls: 10, openMs: 30000, halfOpenProbes: 2 }
  * accounts:
  *   - id: acme
  *     openingCreditMicros: 25000000
@@ -69,6 +85,32 @@ public final class ConfigLoader {
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
     /** A lane's name: the shape of a key's lane tag, so the admin API's tags and the file's names are one set. */
     private static final Pattern LANE_NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,31}");
+    /** An HTTP field name: a token of RFC 9110's tchar. */
+    private static final Pattern HEADER_NAME = Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+    /** A field value Tollgate sends as written: visible ASCII, inner spaces and tabs, nothing a peer would trim or refuse. */
+    private static final Pattern HEADER_VALUE = Pattern.compile("[\\x21-\\x7E](?:[\\x20-\\x7E\\t]*[\\x21-\\x7E])?");
+    private static final String HOP_BY_HOP = "it describes Tollgate's own connection to the provider, and Tollgate recomputes it for every request";
+    /** Headers an extra header may not set, each with why: Tollgate's framing, credentials and metering depend on them. */
+    private static final Map<String, String> TOLLGATE_HEADERS = Map.ofEntries(
+            Map.entry("host", "the host is the baseUrl's"),
+            Map.entry("content-length", HOP_BY_HOP),
+            Map.entry("transfer-encoding", HOP_BY_HOP),
+            Map.entry("connection", HOP_BY_HOP),
+            Map.entry("keep-alive", HOP_BY_HOP),
+            Map.entry("proxy-connection", HOP_BY_HOP),
+            Map.entry("proxy-authorization", HOP_BY_HOP),
+            Map.entry("te", HOP_BY_HOP),
+            Map.entry("trailer", HOP_BY_HOP),
+            Map.entry("upgrade", HOP_BY_HOP),
+            Map.entry("expect", HOP_BY_HOP),
+            Map.entry("content-type", "the body is the JSON Tollgate metered"),
+            Map.entry("accept-encoding", "Tollgate asks for an unencoded response, which it must read to meter it"),
+            Map.entry("authorization", "it carries the provider key; name its environment variable in apiKeyEnv"),
+            Map.entry("x-api-key", "it carries the provider key; name its environment variable in apiKeyEnv"),
+            Map.entry("anthropic-version", "Tollgate passes the client's or sends the version whose responses it meters"));
+    /** Words of a header name that say its value is a credential, which must come from the environment, not the file. */
+    private static final Set<String> CREDENTIAL_WORDS = Set.of("key", "apikey", "token", "secret", "password", "auth", "authentication",
+            "credential", "credentials", "cookie", "session");
 
     private ConfigLoader() {
     }
@@ -123,13 +165,17 @@ public final class ConfigLoader {
         AccessLogConfig accessLog = accessLog(root.object("accessLog", false), directory);
         AlertsConfig alerts = alerts(root.object("alerts", false), environment, problems);
         MetricsConfig metrics = metrics(root.object("metrics", false));
+        List<RouteConfig> routes = routes(root, problems);
+        RoutingConfig routing = routing(root.object("routing", false), problems);
         root.rejectUnknown();
 
         if (catalog != null) {
             checkCatalogAgainstProviders(catalog, providers, providerPaths, problems);
+            checkRoutes(routes, providers, catalog, problems);
         }
         problems.throwIfAny();
-        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, lanes);
+        return new TollgateConfig(proxyListener, providers, catalog, limits, journal, accounts, adminListener, accessLog, alerts, metrics, routes,
+                routing, lanes);
     }
 
     /**
@@ -183,6 +229,111 @@ public final class ConfigLoader {
         }
         problems.add(path, "no lane named \"" + name + "\" is declared (lanes: " + String.join(", ", laneNames) + ")");
         return null;
+    }
+
+    private static List<RouteConfig> routes(YamlObject root, Problems problems) {
+        List<RouteConfig> routes = new ArrayList<>();
+        java.util.Set<String> models = new java.util.HashSet<>();
+        List<JsonNode> items = root.list("routes", false);
+        for (int i = 0; i < items.size(); i++) {
+            YamlObject route = YamlObject.of(items.get(i), "routes[" + i + "]", problems);
+            if (route == null) {
+                continue;
+            }
+            String model = route.text("model");
+            if (model != null && !models.add(model)) {
+                problems.add(route.childPath("model"), "a second route for \"" + model + "\"");
+            }
+            List<RouteConfig.Target> targets = new ArrayList<>();
+            List<JsonNode> targetItems = route.nonEmptyList("targets");
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (int j = 0; j < targetItems.size(); j++) {
+                YamlObject target = YamlObject.of(targetItems.get(j), route.childPath("targets") + "[" + j + "]", problems);
+                if (target == null) {
+                    continue;
+                }
+                String provider = target.text("provider");
+                String upstreamModel = target.optionalText("model", model);
+                int priority = target.optionalBoundedInt("priority", 1, 100, 1);
+                int weight = target.optionalBoundedInt("weight", 1, 1_000, 1);
+                target.rejectUnknown();
+                if (provider != null && upstreamModel != null) {
+                    if (!seen.add(provider + '\u0000' + upstreamModel)) {
+                        problems.add(target.path(), "a second target " + provider + "/" + upstreamModel + " in this route");
+                    }
+                    targets.add(new RouteConfig.Target(provider, upstreamModel, priority, weight));
+                }
+            }
+            route.rejectUnknown();
+            if (model != null && !targets.isEmpty()) {
+                routes.add(new RouteConfig(model, targets));
+            }
+        }
+        return routes;
+    }
+
+    /**
+     * The problems of {@code routes} with the configured providers and the catalog: every target names a configured
+     * provider and a model the catalog prices for it, and one route's targets speak one protocol (until requests are
+     * translated between protocols, a client's surface decides which protocol serves it).
+     */
+    public static List<String> routeProblems(List<RouteConfig> routes, List<ProviderConfig> providers, PriceCatalog catalog, String fileName) {
+        Problems problems = new Problems(fileName);
+        checkRoutes(routes, providers, catalog, problems);
+        return List.copyOf(problems.lines());
+    }
+
+    private static void checkRoutes(List<RouteConfig> routes, List<ProviderConfig> providers, PriceCatalog catalog, Problems problems) {
+        for (int i = 0; i < routes.size(); i++) {
+            RouteConfig route = routes.get(i);
+            Protocol protocol = null;
+            for (int j = 0; j < route.targets().size(); j++) {
+                RouteConfig.Target target = route.targets().get(j);
+                String path = "routes[" + i + "].targets[" + j + "]";
+                ProviderConfig provider = providers.stream().filter(p -> p.name().equals(target.provider())).findFirst().orElse(null);
+                if (provider == null) {
+                    problems.add(path + ".provider", "no provider \"" + target.provider() + "\" is configured");
+                    continue;
+                }
+                if (catalog.versions(provider.catalogProvider(), target.model()).isEmpty()) {
+                    problems.add(path + ".model", "the catalog has no row for " + provider.catalogProvider() + "/" + target.model()
+                            + ": a target is priced by its provider's catalog row (or those of the provider it pricesAs)");
+                }
+                if (protocol == null) {
+                    protocol = provider.protocol();
+                } else if (protocol != provider.protocol()) {
+                    problems.add(path + ".provider", "speaks " + provider.protocol().wireName() + ", and this route's first target speaks "
+                            + protocol.wireName() + ": one route's targets speak one protocol");
+                }
+            }
+        }
+    }
+
+    private static RoutingConfig routing(YamlObject routing, Problems problems) {
+        if (routing == null) {
+            return RoutingConfig.DEFAULT;
+        }
+        RoutingConfig defaults = RoutingConfig.DEFAULT;
+        int maxAttempts = routing.optionalBoundedInt("maxAttempts", 1, 10, defaults.maxAttempts());
+        int backoffMs = routing.optionalBoundedInt("backoffMs", 0, 60_000, defaults.backoffMs());
+        int maxBackoffMs = routing.optionalBoundedInt("maxBackoffMs", 0, 60_000, defaults.maxBackoffMs());
+        if (maxBackoffMs < backoffMs) {
+            problems.add(routing.childPath("maxBackoffMs"), "is less than backoffMs (" + backoffMs + ")");
+        }
+        RoutingConfig.Breaker breaker = defaults.breaker();
+        YamlObject breakerNode = routing.object("breaker", false);
+        if (breakerNode != null) {
+            RoutingConfig.Breaker d = RoutingConfig.Breaker.DEFAULT;
+            int windowCalls = breakerNode.optionalBoundedInt("windowCalls", 1, 10_000, d.windowCalls());
+            breaker = new RoutingConfig.Breaker(breakerNode.optionalBoundedInt("consecutiveFailures", 1, 10_000, d.consecutiveFailures()),
+                    breakerNode.optionalBoundedInt("failureRatePercent", 1, 100, d.failureRatePercent()), windowCalls,
+                    breakerNode.optionalBoundedInt("minimumCalls", 1, 10_000, Math.min(d.minimumCalls(), windowCalls)),
+                    breakerNode.optionalBoundedInt("openMs", 1, 3_600_000, d.openMs()),
+                    breakerNode.optionalBoundedInt("halfOpenProbes", 1, 1_000, d.halfOpenProbes()));
+            breakerNode.rejectUnknown();
+        }
+        routing.rejectUnknown();
+        return new RoutingConfig(maxAttempts, backoffMs, maxBackoffMs, breaker);
     }
 
     private static AlertsConfig alerts(YamlObject alerts, Function<String, String> environment, Problems problems) {
@@ -287,13 +438,111 @@ public final class ConfigLoader {
                     problems.add(provider.childPath("caCertFile"), "cannot read " + caCertFile);
                 }
             }
+            String pricesAs = provider.optionalText("pricesAs", null);
+            if (pricesAs != null && !NAME.matcher(pricesAs).matches()) {
+                problems.add(provider.childPath("pricesAs"), "expected a provider name (lower-case letters, digits, '-' or '_'), found \"" + pricesAs + "\"");
+            }
+            Map<String, String> extraHeaders = extraHeaders(provider.object("extraHeaders", false), problems);
+            Map<String, Secret> extraHeaderSecrets = extraHeaderSecrets(provider.object("extraHeadersEnv", false), extraHeaders.keySet(), environment,
+                    problems);
             provider.rejectUnknown();
             if (problems.lines().size() == before) {
-                providers.add(new ProviderConfig(name, protocol, baseUrl, apiKeyEnv, apiKey, caCertFile));
+                providers.add(new ProviderConfig(name, protocol, baseUrl, apiKeyEnv, apiKey, caCertFile, pricesAs, extraHeaders, extraHeaderSecrets));
                 paths.add(provider.path());
             }
         }
         return providers;
+    }
+
+    /** {@code extraHeaders}: header name to a value written in the file, which is therefore not secret. */
+    private static Map<String, String> extraHeaders(YamlObject headers, Problems problems) {
+        Map<String, String> result = new LinkedHashMap<>();
+        if (headers == null) {
+            return result;
+        }
+        Set<String> seen = new HashSet<>();
+        for (String header : headers.fieldNames()) {
+            String value = headers.text(header);
+            if (!headerNameAllowed(headers, header, seen, problems) || value == null) {
+                continue;
+            }
+            if (looksLikeACredential(header)) {
+                problems.add(headers.childPath(header), "looks like a credential (a word of its name is key, token, secret, password, auth, cookie...);"
+                        + " secrets are never read from files: name an environment variable in extraHeadersEnv instead");
+            } else if (!HEADER_VALUE.matcher(value).matches()) {
+                problems.add(headers.childPath(header), "expected printable ASCII without leading or trailing spaces, found \"" + value + "\"");
+            } else {
+                result.put(header, value);
+            }
+        }
+        return result;
+    }
+
+    /**
+     * {@code extraHeadersEnv}: header name to the environment variable holding its value, for values that are secret
+     * (an organisation id, a gateway token). Problems name the variable, never its value.
+     */
+    private static Map<String, Secret> extraHeaderSecrets(YamlObject headers, Set<String> fromFile, Function<String, String> environment,
+                                                          Problems problems) {
+        Map<String, Secret> result = new LinkedHashMap<>();
+        if (headers == null) {
+            return result;
+        }
+        Set<String> seen = new HashSet<>();
+        for (String header : fromFile) {
+            seen.add(header.toLowerCase(Locale.ROOT));
+        }
+        for (String header : headers.fieldNames()) {
+            String variable = headers.text(header);
+            if (!headerNameAllowed(headers, header, seen, problems) || variable == null) {
+                continue;
+            }
+            if (!ENV_NAME.matcher(variable).matches()) {
+                problems.add(headers.childPath(header), "expected the name of an environment variable, found \"" + variable + "\"");
+                continue;
+            }
+            String value = environment.apply(variable);
+            if (value == null || value.isBlank()) {
+                problems.add(headers.childPath(header), "environment variable " + variable + " is not set");
+            } else if (!HEADER_VALUE.matcher(value.strip()).matches()) {
+                problems.add(headers.childPath(header), "environment variable " + variable + " does not hold a header value (printable ASCII only)");
+            } else {
+                result.put(header, new Secret(value.strip()));
+            }
+        }
+        return result;
+    }
+
+    /**
+     * Whether {@code header} may be an extra header: an HTTP token (RFC 9110), not one Tollgate sets itself, and not
+     * already given (in any letter case) by this provider. Records the problem when not.
+     */
+    private static boolean headerNameAllowed(YamlObject headers, String header, Set<String> seen, Problems problems) {
+        String lower = header.toLowerCase(Locale.ROOT);
+        if (!HEADER_NAME.matcher(header).matches()) {
+            problems.add(headers.childPath(header), "not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)");
+            return false;
+        }
+        String owner = TOLLGATE_HEADERS.get(lower);
+        if (owner != null) {
+            problems.add(headers.childPath(header), "Tollgate sets this header itself on every upstream request: " + owner);
+            return false;
+        }
+        if (!seen.add(lower)) {
+            problems.add(headers.childPath(header), "the header is given twice for this provider (names are case-insensitive)");
+            return false;
+        }
+        return true;
+    }
+
+    /** By the words of the name ({@code x-goog-api-key}: x, goog, api, key), so that {@code x-portkey-provider} is not one. */
+    private static boolean looksLikeACredential(String header) {
+        for (String word : header.toLowerCase(Locale.ROOT).split("[-_.]")) {
+            if (CREDENTIAL_WORDS.contains(word)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Limits limits(YamlObject limits) {
@@ -417,23 +666,74 @@ public final class ConfigLoader {
         return problems.lines();
     }
 
-    /** One problem for each provider whose protocol disagrees with a catalog row of its name. */
+    /**
+     * One problem for each provider whose protocol disagrees with a catalog row it serves (the rows of its name, or of
+     * its {@code pricesAs}), and for each {@code pricesAs} that prices nothing or not plainly: it must name a provider
+     * of the catalog (configured or not: a provider may serve another's models without that one being configured), not
+     * one configured with another protocol or with a {@code pricesAs} of its own (one step, so a row's provider is
+     * always found at once), and the provider that has it must have no rows of its own name (they would serve nothing).
+     */
     private static void checkCatalogAgainstProviders(PriceCatalog catalog, List<ProviderConfig> providers, List<String> paths, Problems problems) {
         for (int i = 0; i < providers.size(); i++) {
             ProviderConfig provider = providers.get(i);
+            String catalogProvider = provider.catalogProvider();
+            boolean pricedAsAnother = !catalogProvider.equals(provider.name());
+            if (pricedAsAnother && !pricesAsValid(catalog, providers, provider, paths.get(i) + ".pricesAs", problems)) {
+                continue;
+            }
             rows:
             for (ModelRow row : catalog.rows()) {
-                if (!row.provider().equals(provider.name())) {
+                if (!row.provider().equals(catalogProvider)) {
                     continue;
                 }
                 for (EndpointFamily family : row.endpoints()) {
                     if (family.protocol() != provider.protocol()) {
                         problems.add(paths.get(i) + ".protocol", "is configured as " + provider.protocol().wireName()
-                                + " but the catalog row " + row.model() + " serves " + family.wireName());
+                                + " but the catalog row " + row.model() + (pricedAsAnother ? " of " + catalogProvider + " (its pricesAs)" : "")
+                                + " serves " + family.wireName());
                         break rows;
                     }
                 }
             }
         }
+    }
+
+    /** Whether {@code provider}'s pricesAs can price it; false with the problem recorded. */
+    private static boolean pricesAsValid(PriceCatalog catalog, List<ProviderConfig> providers, ProviderConfig provider, String path,
+                                           Problems problems) {
+        String pricesAs = provider.pricesAs();
+        for (ProviderConfig other : providers) {
+            if (!other.name().equals(pricesAs)) {
+                continue;
+            }
+            if (other.protocol() != provider.protocol()) {
+                problems.add(path, "names " + pricesAs + ", which is configured as " + other.protocol().wireName() + ", but this provider is "
+                        + provider.protocol().wireName());
+                return false;
+            }
+            if (!other.catalogProvider().equals(other.name())) {
+                problems.add(path, "names " + pricesAs + ", which is itself priced as " + other.catalogProvider() + "; name "
+                        + other.catalogProvider() + " here instead");
+                return false;
+            }
+        }
+        ModelRow own = null;
+        boolean priced = false;
+        for (ModelRow row : catalog.rows()) {
+            priced |= row.provider().equals(pricesAs);
+            if (own == null && row.provider().equals(provider.name())) {
+                own = row;
+            }
+        }
+        if (!priced) {
+            problems.add(path, "the catalog has no rows of provider " + pricesAs);
+            return false;
+        }
+        if (own != null) {
+            problems.add(path, "the catalog also has rows of " + provider.name() + " itself (" + own.model()
+                    + "), which would serve nothing; remove pricesAs or those rows");
+            return false;
+        }
+        return true;
     }
 }

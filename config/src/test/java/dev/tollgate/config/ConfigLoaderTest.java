@@ -325,9 +325,150 @@ class ConfigLoaderTest {
                 f + ": providers[2].name: duplicate provider name \"openai\"",
                 f + ": providers[2].apiKey: secrets are never read from files: name an environment variable in apiKeyEnv instead",
                 f + ": providers[3].protocol: missing",
-                f + ": providers[3].timeoutMs: unknown field (known fields: name, protocol, baseUrl, apiKeyEnv, apiKey, caCertFile)",
+                f + ": providers[3].timeoutMs: unknown field (known fields: name, protocol, baseUrl, apiKeyEnv, apiKey, caCertFile, pricesAs, extraHeaders, "
+                        + "extraHeadersEnv)",
                 f + ": accounts[0].keys[0].sha256: expected 64 lower-case hex digits (the output of `tollgate new-key`), not a raw key");
         assertThat(e.getMessage()).doesNotContain("sk-live-do-not-log").doesNotContain("tg-not-a-hash");
+    }
+
+    @Test
+    void aProviderMayPriceAsAnotherAndSendExtraHeadersSomeFromTheEnvironment() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + """
+                providers:
+                  - { name: openai, protocol: openai, baseUrl: "https://api.openai.com/v1", apiKeyEnv: OPENAI_API_KEY }
+                  - { name: openai-eu, protocol: openai, baseUrl: "https://eu.example/v1", apiKeyEnv: OPENAI_EU_KEY, pricesAs: openai }
+                  - name: gateway
+                    protocol: openai
+                    baseUrl: https://gateway.example/api/v1
+                    pricesAs: deepseek
+                    extraHeaders:
+                      HTTP-Referer: https://acme.example/app
+                      X-Title: "Acme assistant"
+                      x-portkey-provider: deepseek
+                    extraHeadersEnv:
+                      OpenAI-Organization: ACME_ORG
+                      X-Gateway-Token: GATEWAY_TOKEN
+                """);
+        Map<String, String> env = Map.of("OPENAI_API_KEY", "sk-a", "OPENAI_EU_KEY", "sk-b", "ACME_ORG", " org-acme ", "GATEWAY_TOKEN", "gw-secret-1");
+        TollgateConfig config = ConfigLoader.load(file, env::get);
+
+        ProviderConfig openai = config.provider("openai");
+        assertThat(openai.pricesAs()).isNull();
+        assertThat(openai.catalogProvider()).isEqualTo("openai");
+        assertThat(openai.extraHeaders()).isEmpty();
+        assertThat(openai.extraHeaderSecrets()).isEmpty();
+        ProviderConfig eu = config.provider("openai-eu");
+        assertThat(eu.pricesAs()).isEqualTo("openai");
+        assertThat(eu.catalogProvider()).isEqualTo("openai");
+        ProviderConfig gateway = config.provider("gateway");
+        assertThat(gateway.catalogProvider()).isEqualTo("deepseek");
+        assertThat(gateway.extraHeaders()).containsExactly(Map.entry("HTTP-Referer", "https://acme.example/app"), Map.entry("X-Title", "Acme assistant"),
+                Map.entry("x-portkey-provider", "deepseek"));
+        assertThat(gateway.extraHeaderSecrets()).containsOnlyKeys("OpenAI-Organization", "X-Gateway-Token");
+        assertThat(gateway.extraHeaderSecrets().get("OpenAI-Organization").reveal()).isEqualTo("org-acme");
+        assertThat(gateway.extraHeaderSecrets().get("X-Gateway-Token").reveal()).isEqualTo("gw-secret-1");
+        assertThat(gateway.toString()).as("a secret header's value is hidden").doesNotContain("gw-secret-1").doesNotContain("org-acme");
+        assertThat(ProviderConfig.catalogProviders(config.providers()))
+                .isEqualTo(Map.of("openai", "openai", "openai-eu", "openai", "gateway", "deepseek"));
+    }
+
+    @Test
+    void headersTollgateOwnsAndSecretsInTheFileAreRefusedNamingTheHeaderNeverTheSecret() throws IOException {
+        Path file = write("tollgate.yaml", LISTENERS + """
+                providers:
+                  - name: openai
+                    protocol: openai
+                    baseUrl: https://api.openai.com/v1
+                    extraHeaders:
+                      Host: evil.example
+                      Authorization: Bearer sk-live-do-not-log
+                      Accept-Encoding: gzip
+                      Content-Length: "5"
+                      X-Api-Key: sk-also-do-not-log
+                      x-goog-api-key: AIza-do-not-log
+                      "Bad Header": x
+                      X-Multi: "line one\\r\\nX-Injected: 1"
+                      X-Number: 42
+                      X-Title: Acme
+                      x-title: Acme again
+                    extraHeadersEnv:
+                      X-Title: TITLE
+                      X-Org: NOT_SET
+                      X-Other: "$ORG"
+                      X-Control: CONTROL
+                """);
+        ConfigException e = loadFails(file, Map.of("CONTROL", "a\u0001b")::get);
+        String f = file + ": providers[0].";
+        assertThat(e.problems()).containsExactly(
+                f + "extraHeaders.Host: Tollgate sets this header itself on every upstream request: the host is the baseUrl's",
+                f + "extraHeaders.Authorization: Tollgate sets this header itself on every upstream request: it carries the provider key;"
+                        + " name its environment variable in apiKeyEnv",
+                f + "extraHeaders.Accept-Encoding: Tollgate sets this header itself on every upstream request: Tollgate asks for an unencoded"
+                        + " response, which it must read to meter it",
+                f + "extraHeaders.Content-Length: Tollgate sets this header itself on every upstream request: it describes Tollgate's own"
+                        + " connection to the provider, and Tollgate recomputes it for every request",
+                f + "extraHeaders.X-Api-Key: Tollgate sets this header itself on every upstream request: it carries the provider key;"
+                        + " name its environment variable in apiKeyEnv",
+                f + "extraHeaders.x-goog-api-key: looks like a credential (a word of its name is key, token, secret, password, auth, cookie...);"
+                        + " secrets are never read from files: name an environment variable in extraHeadersEnv instead",
+                f + "extraHeaders.Bad Header: not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)",
+                f + "extraHeaders.X-Multi: expected printable ASCII without leading or trailing spaces, found \"line one\r\nX-Injected: 1\"",
+                f + "extraHeaders.X-Number: expected a non-empty string, found 42",
+                f + "extraHeaders.x-title: the header is given twice for this provider (names are case-insensitive)",
+                f + "extraHeadersEnv.X-Title: the header is given twice for this provider (names are case-insensitive)",
+                f + "extraHeadersEnv.X-Org: environment variable NOT_SET is not set",
+                f + "extraHeadersEnv.X-Other: expected the name of an environment variable, found \"$ORG\"",
+                f + "extraHeadersEnv.X-Control: environment variable CONTROL does not hold a header value (printable ASCII only)");
+        assertThat(e.getMessage()).doesNotContain("do-not-log").doesNotContain("a\u0001b");
+    }
+
+    @Test
+    void pricesAsMustNameACatalogProviderOfTheSameProtocolInOneStep() throws IOException {
+        write("prices.yaml", CatalogLoaderTest.HEADER + CatalogLoaderTest.row("openai", "gpt-4o-mini")
+                + CatalogLoaderTest.row("anthropic", "claude-haiku-4-5", "endpoints: [messages]")
+                + CatalogLoaderTest.row("vllm", "llama-3.3-70b"));
+        Path file = write("tollgate.yaml", LISTENERS + """
+                catalog: prices.yaml
+                providers:
+                  - { name: openai, protocol: openai, baseUrl: "https://api.openai.com/v1" }
+                  - { name: anthropic, protocol: anthropic, baseUrl: "https://api.anthropic.com/v1" }
+                  - { name: eu, protocol: openai, baseUrl: "https://eu.example/v1", pricesAs: openai }
+                  - { name: typo, protocol: openai, baseUrl: "https://t.example/v1", pricesAs: opneai }
+                  - { name: crossed, protocol: openai, baseUrl: "https://c.example/v1", pricesAs: anthropic }
+                  - { name: chained, protocol: openai, baseUrl: "https://h.example/v1", pricesAs: eu }
+                  - { name: vllm, protocol: openai, baseUrl: "http://127.0.0.1:8000/v1", pricesAs: openai }
+                  - { name: claude-eu, protocol: openai, baseUrl: "https://ce.example/v1", pricesAs: "Anthropic" }
+                """);
+        ConfigException e = loadFails(file, NO_ENV);
+        String f = file + ": providers";
+        assertThat(e.problems()).containsExactly(
+                f + "[7].pricesAs: expected a provider name (lower-case letters, digits, '-' or '_'), found \"Anthropic\"",
+                f + "[3].pricesAs: the catalog has no rows of provider opneai",
+                f + "[4].pricesAs: names anthropic, which is configured as anthropic, but this provider is openai",
+                f + "[5].pricesAs: names eu, which is itself priced as openai; name openai here instead",
+                f + "[6].pricesAs: the catalog also has rows of vllm itself (llama-3.3-70b), which would serve nothing; remove pricesAs or those rows");
+
+        // An unconfigured provider's rows serve, and their protocol must be this provider's.
+        Path unconfigured = write("unconfigured.yaml", LISTENERS + """
+                providers:
+                  - { name: claude-proxy, protocol: openai, baseUrl: "https://cp.example/v1", pricesAs: anthropic }
+                  - { name: deepseek-eu, protocol: openai, baseUrl: "https://de.example/v1", pricesAs: deepseek }
+                """);
+        assertThat(loadFails(unconfigured, NO_ENV).problems()).singleElement().asString()
+                .startsWith(unconfigured + ": providers[0].protocol: is configured as openai but the catalog row claude-")
+                .endsWith(" of anthropic (its pricesAs) serves messages");
+    }
+
+    @Test
+    void aReloadedCatalogMustStillHaveTheRowsAPricesAsNames() throws IOException {
+        List<ProviderConfig> providers = List.of(
+                new ProviderConfig("openai", Protocol.OPENAI, URI.create("https://api.openai.com/v1"), null, null, null),
+                new ProviderConfig("vllm", Protocol.OPENAI, URI.create("http://127.0.0.1:8000/v1"), null, null, null, "deepseek", Map.of(), Map.of()));
+        assertThat(ConfigLoader.catalogProblems(CatalogLoader.loadBuiltin(), providers, "pricing.yaml")).isEmpty();
+        PriceCatalog withoutDeepseek = new PriceCatalog("USD", 1_000_000,
+                CatalogLoader.loadBuiltin().rows().stream().filter(row -> !row.provider().equals("deepseek")).toList());
+        assertThat(ConfigLoader.catalogProblems(withoutDeepseek, providers, "next.yaml"))
+                .containsExactly("next.yaml: providers[1].pricesAs: the catalog has no rows of provider deepseek");
     }
 
     static Stream<Arguments> singleMistakes() {

@@ -11,7 +11,9 @@ import java.util.Map;
 
 /**
  * Which configured provider serves a model name on a surface, and at which catalog row. A catalog
- * row is routable only when a provider of that name is configured with the row's protocol; the
+ * row is routable only when a provider of that name is configured with the row's protocol, or one
+ * whose {@code pricesAs} names it ({@link ProviderConfig#catalogProvider()}: then the route's
+ * provider is the serving one, so its own host and key, and its row is the named provider's); the
  * first configured provider wins where two serve the same name. Model names match exactly: a dated
  * snapshot can be priced differently from its alias, so it needs its own row.
  *
@@ -20,6 +22,7 @@ import java.util.Map;
  */
 public final class ModelRoutes {
     private final Map<String, Route> byProtocolAndModel = new HashMap<>();
+    private final Map<String, Route> byProviderAndModel = new HashMap<>();
     private final List<Route> routes = new ArrayList<>();
     private final PriceCatalog catalog;
 
@@ -29,11 +32,14 @@ public final class ModelRoutes {
         for (ProviderConfig provider : providers) {
             for (ModelRow row : catalog.rows()) {
                 String key = key(provider.protocol(), row.model());
-                if (row.provider().equals(provider.name()) && !byProtocolAndModel.containsKey(key)) {
+                if (row.provider().equals(provider.catalogProvider()) && !byProviderAndModel.containsKey(provider.name() + '\u0000' + row.model())) {
                     List<ModelRow> versions = catalog.versions(row.provider(), row.model());
                     Route route = new Route(provider, shownAt(versions, nowMs), catalog.version(), versions);
-                    byProtocolAndModel.put(key, route);
-                    routes.add(route);
+                    byProviderAndModel.put(provider.name() + '\u0000' + row.model(), route);
+                    if (!byProtocolAndModel.containsKey(key)) {
+                        byProtocolAndModel.put(key, route);
+                        routes.add(route);
+                    }
                 }
             }
         }
@@ -42,6 +48,11 @@ public final class ModelRoutes {
     /** The route for a model on a surface, or null when no configured provider serves it. */
     public Route find(Protocol surface, String model) {
         return byProtocolAndModel.get(key(surface, model));
+    }
+
+    /** The route of one provider's model (a route's target), or null when that provider does not serve it. */
+    public Route find(String providerName, String model) {
+        return byProviderAndModel.get(providerName + '\u0000' + model);
     }
 
     /** Every routable model, in configuration order. */

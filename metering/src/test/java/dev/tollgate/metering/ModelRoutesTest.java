@@ -42,6 +42,31 @@ class ModelRoutesTest {
     }
 
     @Test
+    void aProviderThatPricesAsAnotherServesEveryRowOfThatProviderOnItsOwnHost() {
+        java.time.Instant change = java.time.Instant.parse("2026-12-15T12:00:00Z");
+        dev.tollgate.config.ModelRow list = TestRows.gpt4oMini().withEffectivePeriod(null, change);
+        dev.tollgate.config.ModelRow promoted = TestRows.row("openai", "gpt-4o-mini", java.util.Set.of(dev.tollgate.config.EndpointFamily.CHAT_COMPLETIONS),
+                "o200k_base", 128_000, 16_384, 75_000, 37_500, 75_000, 300_000).withEffectivePeriod(change, null);
+        PriceCatalog catalog = new PriceCatalog("USD", 1_000_000, List.of(list, promoted, TestRows.claudeHaiku()));
+        ProviderConfig eu = new ProviderConfig("openai-eu", Protocol.OPENAI, URI.create("https://eu.example/v1"), null, null, null, "openai",
+                java.util.Map.of(), java.util.Map.of());
+        ModelRoutes routes = new ModelRoutes(catalog, List.of(eu, provider("anthropic", Protocol.ANTHROPIC)));
+
+        ModelRoutes.Route mini = routes.find(Protocol.OPENAI, "gpt-4o-mini");
+        assertThat(mini.provider()).as("the serving provider: its host, its key").isSameAs(eu);
+        assertThat(mini.row().provider()).as("the row of the provider it prices as").isEqualTo("openai");
+        assertThat(mini.versions()).containsExactly(list, promoted);
+        assertThat(mini.pricedAt(change.toEpochMilli()).row()).isSameAs(promoted);
+        assertThat(mini.pricedAt(change.toEpochMilli()).provider()).isSameAs(eu);
+        assertThat(routes.find(Protocol.ANTHROPIC, "claude-haiku-4-5").provider().name()).isEqualTo("anthropic");
+        assertThat(routes.routes()).extracting(r -> r.provider().name() + "/" + r.row().provider() + "/" + r.row().model())
+                .containsExactly("openai-eu/openai/gpt-4o-mini", "anthropic/anthropic/claude-haiku-4-5");
+
+        ModelRoutes both = new ModelRoutes(catalog, List.of(provider("openai", Protocol.OPENAI), eu));
+        assertThat(both.find(Protocol.OPENAI, "gpt-4o-mini").provider().name()).as("the first configured provider still wins").isEqualTo("openai");
+    }
+
+    @Test
     void aRouteHoldsEveryVersionOfItsModelAndPricesARequestAtTheOneInForceWhenItWasAdmitted() {
         java.time.Instant change = java.time.Instant.parse("2026-12-15T12:00:00Z");
         dev.tollgate.config.ModelRow list = TestRows.gpt4oMini().withEffectivePeriod(null, change);

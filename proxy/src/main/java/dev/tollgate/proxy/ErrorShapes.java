@@ -41,6 +41,10 @@ public final class ErrorShapes {
     public static final ErrorKind NOT_RECORDED = new ErrorKind(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "service_unavailable",
             HttpResponseStatus.SERVICE_UNAVAILABLE, "api_error");
 
+    /** Every upstream that could serve the request is skipped by its open circuit breaker: nothing was sent anywhere. */
+    public static final ErrorKind CIRCUIT_OPEN = new ErrorKind(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "upstream_circuit_open",
+            HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded_error");
+
     /** A connection over the listener's or its address's cap. */
     public static final ErrorKind TOO_MANY_CONNECTIONS = new ErrorKind(HttpResponseStatus.SERVICE_UNAVAILABLE, "server_error", "too_many_connections",
             HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded_error");

@@ -35,6 +35,7 @@ public final class Gateway {
      * a reader never sees a catalog with another's routes. A reload replaces it; a request keeps the route it found.
      */
     private volatile Pricing pricing;
+    private final dev.tollgate.proxy.upstream.UpstreamBreakers breakers;
     private final Ledger ledger;
     private final Admission admission;
     private final Consumer<Outcome> outcomes;
@@ -62,7 +63,8 @@ public final class Gateway {
     /** @param accessLog where each request's line goes ({@link AccessLog#DISABLED}: nowhere); its owner closes it */
     public Gateway(TollgateConfig config, Ledger ledger, Consumer<Outcome> outcomes, AccessLog accessLog) {
         this.ledger = ledger;
-        this.pricing = new Pricing(config, new ModelRoutes(config.catalog(), config.providers()), System.currentTimeMillis());
+        this.pricing = Pricing.of(config, System.currentTimeMillis());
+        this.breakers = new dev.tollgate.proxy.upstream.UpstreamBreakers(config.providers(), config.routing().breaker(), java.time.Clock.systemUTC());
         this.admission = new Admission(config.limits());
         this.lanes = new Lanes(config);
         this.outcomes = Objects.requireNonNull(outcomes);
@@ -70,6 +72,7 @@ public final class Gateway {
         this.accessLog = Objects.requireNonNull(accessLog);
         metrics.watch(accessLog);
         metrics.watch(lanes);
+        metrics.watch(breakers);
         if (config.journal() != null) {
             ledger.writer().health().requireFreeBytes(config.journal().minFreeBytes());
         }
@@ -163,8 +166,22 @@ public final class Gateway {
         return pricing.routes();
     }
 
+    /** The candidates that may serve a model, by the routes and the catalog in force. Look them up once per request. */
+    public dev.tollgate.metering.ModelRouting routing() {
+        return pricing.routing();
+    }
+
+    /** The circuit breaker of each configured provider. */
+    public dev.tollgate.proxy.upstream.UpstreamBreakers breakers() {
+        return breakers;
+    }
+
     /** The catalog, its routes and when it took effect. */
-    private record Pricing(TollgateConfig config, ModelRoutes routes, long loadedAtMs) {
+    private record Pricing(TollgateConfig config, ModelRoutes routes, dev.tollgate.metering.ModelRouting routing, long loadedAtMs) {
+        static Pricing of(TollgateConfig config, long loadedAtMs) {
+            ModelRoutes routes = new ModelRoutes(config.catalog(), config.providers());
+            return new Pricing(config, routes, new dev.tollgate.metering.ModelRouting(routes, config.routes()), loadedAtMs);
+        }
     }
 
     /** What a reload did: the catalog in force after it, and whether it is a new version. */
@@ -206,6 +223,8 @@ public final class Gateway {
         }
         java.util.List<String> problems = new java.util.ArrayList<>(
                 ConfigLoader.catalogProblems(loaded, before.config().providers(), loaded.source()));
+        // A route whose target the new catalog no longer prices could not be served: the routes change first, then the catalog.
+        problems.addAll(ConfigLoader.routeProblems(before.config().routes(), before.config().providers(), loaded, loaded.source()));
         // Balances are integer micro-units of the currency: changing it under them would relabel every balance.
         if (!loaded.currency().equals(current.currency()) || loaded.microsPerUnit() != current.microsPerUnit()) {
             problems.add(loaded.source() + ": currency: " + loaded.currency() + " at " + loaded.microsPerUnit()
@@ -225,8 +244,7 @@ public final class Gateway {
             return new Reload(current, false, current.version(), before.loadedAtMs());
         }
         ledger.recordCatalog(loaded.version(), loaded.source(), loaded.rows().size(), author);
-        Pricing after = new Pricing(before.config().withCatalog(loaded), new ModelRoutes(loaded, before.config().providers()),
-                System.currentTimeMillis());
+        Pricing after = Pricing.of(before.config().withCatalog(loaded), System.currentTimeMillis());
         pricing = after;
         metrics.catalogLoaded(loaded);
         metrics.catalogReload("changed");

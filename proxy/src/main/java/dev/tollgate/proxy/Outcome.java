@@ -12,6 +12,8 @@ import dev.tollgate.metering.Usage;
  *                       {@code upstream_error}, {@code upstream_timeout}, {@code upstream_status_<code>}...
  * @param usage          the tokens billed (zero when released)
  * @param balanceAfterMicros the account's available balance right after this outcome
+ * @param requestedModel the model name the client sent, when a route served it under another (null: the same)
+ * @param attemptsBefore the upstream attempts that failed before the one that served, as the journal keeps them (empty: none)
  * @param lane           the lane that served it
  */
 public record Outcome(
@@ -34,17 +36,28 @@ public record Outcome(
         long startEpochMs,
         long endEpochMs,
         String upstreamRequestId,
+        String requestedModel,
+        String attemptsBefore,
         String lane) {
+
+    /** An outcome in the built-in lane. */
+    public Outcome(String requestId, String accountId, String keyId, String keyLabel, String provider, String model, String endpoint,
+                   String status, String reason, Usage usage, boolean usageReportedByProvider, long heldMicros, long costMicros,
+                   long debitedMicros, long writtenOffMicros, long balanceAfterMicros, long startEpochMs, long endEpochMs, String upstreamRequestId,
+                   String requestedModel, String attemptsBefore) {
+        this(requestId, accountId, keyId, keyLabel, provider, model, endpoint, status, reason, usage, usageReportedByProvider, heldMicros, costMicros,
+                debitedMicros, writtenOffMicros, balanceAfterMicros, startEpochMs, endEpochMs, upstreamRequestId, requestedModel, attemptsBefore,
+                dev.tollgate.config.LaneConfig.BUILT_IN_NAME);
+    }
+
+    /** An outcome of a request served by the model it named, at its first attempt, in the built-in lane. */
+    public Outcome(String requestId, String accountId, String keyId, String keyLabel, String provider, String model, String endpoint,
+                   String status, String reason, Usage usage, boolean usageReportedByProvider, long heldMicros, long costMicros,
+                   long debitedMicros, long writtenOffMicros, long balanceAfterMicros, long startEpochMs, long endEpochMs, String upstreamRequestId) {
+        this(requestId, accountId, keyId, keyLabel, provider, model, endpoint, status, reason, usage, usageReportedByProvider, heldMicros, costMicros,
+                debitedMicros, writtenOffMicros, balanceAfterMicros, startEpochMs, endEpochMs, upstreamRequestId, null, "");
+    }
 
     public static final String SETTLED = "settled";
     public static final String RELEASED = "released";
-
-    /** An outcome in the built-in lane. */
-    public Outcome(String requestId, String accountId, String keyId, String keyLabel, String provider, String model, String endpoint, String status,
-                   String reason, Usage usage, boolean usageReportedByProvider, long heldMicros, long costMicros, long debitedMicros,
-                   long writtenOffMicros, long balanceAfterMicros, long startEpochMs, long endEpochMs, String upstreamRequestId) {
-        this(requestId, accountId, keyId, keyLabel, provider, model, endpoint, status, reason, usage, usageReportedByProvider, heldMicros, costMicros,
-                debitedMicros, writtenOffMicros, balanceAfterMicros, startEpochMs, endEpochMs, upstreamRequestId,
-                dev.tollgate.config.LaneConfig.BUILT_IN_NAME);
-    }
 }

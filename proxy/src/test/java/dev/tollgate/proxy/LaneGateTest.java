@@ -81,7 +81,7 @@ class LaneGateTest {
         keys.add(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(batchKey), "nightly", "batch", List.of("interactive")));
         return new TollgateConfig(config.proxyListener(), config.providers(), config.catalog(), config.limits(), config.journal(),
                 List.of(new AccountConfig(account.id(), account.openingCreditMicros(), keys)), config.adminListener(), config.accessLog(),
-                config.alerts(), config.metrics(), lanes);
+                config.alerts(), config.metrics(), config.routes(), config.routing(), lanes);
     }
 
     @AfterEach

@@ -58,19 +58,26 @@ public final class TestGateways implements AutoCloseable {
         this(providers, balanceMicros, limits, Durability.PAGE_CACHE);
     }
 
+    public TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability) {
+        this(providers, balanceMicros, limits, durability, List.of(), dev.tollgate.config.RoutingConfig.DEFAULT, java.util.function.UnaryOperator.identity());
+    }
+
     /** As the providers at one base URL, with the configuration changed by {@code adjust} (lanes, more keys) before the gateway starts. */
     public TestGateways(String upstreamBaseUrl, long balanceMicros, Limits limits, java.util.function.UnaryOperator<TollgateConfig> adjust) {
         this(List.of(
                 new ProviderConfig("openai", Protocol.OPENAI, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null),
                 new ProviderConfig("anthropic", Protocol.ANTHROPIC, URI.create(upstreamBaseUrl), null, PROVIDER_KEY, null)), balanceMicros, limits,
-                Durability.PAGE_CACHE, adjust);
+                Durability.PAGE_CACHE, List.of(), dev.tollgate.config.RoutingConfig.DEFAULT, adjust);
     }
 
-    public TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability) {
-        this(providers, balanceMicros, limits, durability, java.util.function.UnaryOperator.identity());
+    /** A gateway whose model names may be served by {@code routes}, falling back as {@code routing} says. */
+    public TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, List<dev.tollgate.config.RouteConfig> routes,
+                        dev.tollgate.config.RoutingConfig routing) {
+        this(providers, balanceMicros, limits, Durability.PAGE_CACHE, routes, routing, java.util.function.UnaryOperator.identity());
     }
 
     private TestGateways(List<ProviderConfig> providers, long balanceMicros, Limits limits, Durability durability,
+                         List<dev.tollgate.config.RouteConfig> routes, dev.tollgate.config.RoutingConfig routing,
                          java.util.function.UnaryOperator<TollgateConfig> adjust) {
         AccountConfig account = new AccountConfig(ACCOUNT, balanceMicros,
                 List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "test-key")));
@@ -80,7 +87,7 @@ public final class TestGateways implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         TollgateConfig config = new TollgateConfig(new ListenerConfig("127.0.0.1", 0), providers, CatalogLoader.loadBuiltin(), limits,
-                new JournalConfig(journalDirectory, durability, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account));
+                new JournalConfig(journalDirectory, durability, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account)).withRoutes(routes, routing);
         config = adjust.apply(config);
         this.config = config;
         journal = Journal.open(journalDirectory, durability, 0);

@@ -17,6 +17,10 @@ import java.util.Map;
  * Each request is priced by the other catalog's row for its (provider, model) in force when it was admitted (its
  * price set by effective period, then its time windows) with the usage the journal billed, under the one rounding
  * rule; a request whose model the other catalog has no row in force for then is counted as unpriced. Requests are taken by when they settled, in {@code [fromMs, toMs)}.
+ *
+ * <p>The journal names the provider that served a request; one configured with {@code pricesAs} is priced by the rows
+ * of the provider it names, so the row is looked up under that name ({@code catalogProviders}) while the report keeps
+ * the serving provider's.
  */
 public final class Rerating {
     /** One (provider, model): its settled requests, what they were billed and what they would cost. */
@@ -29,7 +33,16 @@ public final class Rerating {
     private Rerating() {
     }
 
+    /** Every journaled provider priced by the rows of its own name. */
     public static List<Row> rerate(Journal journal, PriceCatalog catalog, long fromMs, long toMs) {
+        return rerate(journal, catalog, Map.of(), fromMs, toMs);
+    }
+
+    /**
+     * @param catalogProviders a journaled provider's name to the provider name of the catalog rows that price it
+     *                         ({@code ProviderConfig.catalogProviders}); a name not in it is priced by its own rows
+     */
+    public static List<Row> rerate(Journal journal, PriceCatalog catalog, Map<String, String> catalogProviders, long fromMs, long toMs) {
         Map<String, long[]> totals = new LinkedHashMap<>();
         Map<String, String[]> names = new LinkedHashMap<>();
         journal.readAfter(-1, (index, event) -> {
@@ -44,7 +57,7 @@ public final class Rerating {
             row[0]++;
             row[1] += settled.costMicros();
             long admittedMs = settled.request().startMs();
-            ModelRow priced = catalog.find(provider, model, admittedMs);
+            ModelRow priced = catalog.find(catalogProviders.getOrDefault(provider, provider), model, admittedMs);
             if (priced == null) {
                 row[3]++;
             } else {

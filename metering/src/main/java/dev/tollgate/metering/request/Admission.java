@@ -220,9 +220,21 @@ public final class Admission {
      * @return the bytes to forward, or null to forward the client's bytes unchanged
      */
     public static byte[] rewrite(InspectedRequest request, Plan plan, long outputTokensToSend) {
+        return rewrite(request, plan, outputTokensToSend, null);
+    }
+
+    /**
+     * As {@link #rewrite(InspectedRequest, Plan, long)}, with the model named {@code upstreamModel} where a route serves the
+     * requested model under another name (null: unchanged). {@code plan} is null for a free endpoint (no output cap).
+     */
+    public static byte[] rewrite(InspectedRequest request, Plan plan, long outputTokensToSend, String upstreamModel) {
         boolean changed = false;
         ObjectNode body = request.body();
-        long capWithoutRewrite = request.requestedOutputTokens() > 0 ? request.requestedOutputTokens() : plan.outputCapTokens();
+        if (upstreamModel != null) {
+            body.put("model", upstreamModel);
+            changed = true;
+        }
+        long capWithoutRewrite = request.requestedOutputTokens() > 0 ? request.requestedOutputTokens() : plan == null ? 0 : plan.outputCapTokens();
         if (request.outputTokensField() != null && outputTokensToSend > 0 && outputTokensToSend < capWithoutRewrite) {
             body.put(request.outputTokensField(), outputTokensToSend);
             changed = true;

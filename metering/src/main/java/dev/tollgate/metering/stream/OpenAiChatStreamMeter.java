@@ -14,6 +14,14 @@ import java.nio.charset.StandardCharsets;
  * (completions). With {@code stream_options.include_usage} the last chunk before {@code [DONE]} has
  * {@code "choices": []} and the usage; Tollgate always asks for it and drops it again for a client
  * that did not. Every chunk names the {@code service_tier} that serves the request.
+ *
+ * <p>OpenAI-compatible servers differ. vLLM with {@code stream_options.continuous_usage_stats} puts a
+ * running usage in every chunk (cumulative, so the last one counts: never summed), and DeepSeek or
+ * Mistral put the final usage in the last chunk beside its choices. A usage beside choices may be
+ * such a running count (and with several choices, one choice's), so it is the usage that ends the
+ * stream only once {@code [DONE]} came; until then a stream cut short is billed with the inline
+ * count as a floor. vLLM before 0.10 reports an error as a chunk of its own flat shape,
+ * {@code {"object":"error","message":...,"type":...,"code":400}}, which is read as the provider's error.
  */
 final class OpenAiChatStreamMeter extends StreamMeter {
     private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
@@ -25,11 +33,14 @@ final class OpenAiChatStreamMeter extends StreamMeter {
     private static final byte[] DELTA = name("delta");
     private static final byte[] TEXT = name("text");
     private static final byte[] INDEX = name("index");
+    private static final byte[] OBJECT = name("object");
 
     private String id;
     private String model;
     private long created;
     private int highestChoiceIndex;
+    /** A usage object came in some chunk; it is final once [DONE] confirms nothing followed it. */
+    private boolean usageSeen;
 
     OpenAiChatStreamMeter(EndpointFamily family, TokenCounter counter, boolean clientAskedForUsage) {
         super(family, counter, clientAskedForUsage);
@@ -39,6 +50,7 @@ final class OpenAiChatStreamMeter extends StreamMeter {
     protected Verdict meter(SseEvent event) {
         if (event.dataEquals(DONE)) {
             finished = true;
+            usageFinal |= usageSeen;
             return Verdict.FORWARD;
         }
         if (json.next() != JsonScanner.START_OBJECT) {
@@ -46,6 +58,10 @@ final class OpenAiChatStreamMeter extends StreamMeter {
         }
         boolean sawChoice = false;
         boolean sawUsage = false;
+        boolean sawUsageObject = false;
+        boolean errorObject = false;
+        String errorType = null;
+        String errorMessage = null;
         while (json.next() == JsonScanner.FIELD_NAME) {
             if (json.nameEquals(CHOICES)) {
                 if (json.next() == JsonScanner.START_ARRAY) {
@@ -60,7 +76,7 @@ final class OpenAiChatStreamMeter extends StreamMeter {
                 if (json.next() == JsonScanner.START_OBJECT) {
                     // A usage chunk with a count that is not a number is malformed: forwarded as it came.
                     sawUsage = readUsage();
-                    usageFinal = true;
+                    sawUsageObject = true;
                 }
             } else if (id == null && json.nameEquals(ID)) {
                 id = json.next() == JsonScanner.STRING ? json.stringValue() : null;
@@ -77,10 +93,35 @@ final class OpenAiChatStreamMeter extends StreamMeter {
                 if (providerError == null) {
                     providerError = error; // the first error is the one that ended the stream
                 }
+            } else if (json.nameEquals(OBJECT)) {
+                if (json.next() == JsonScanner.STRING) {
+                    errorObject = json.nameEquals(ERROR);
+                } else {
+                    json.skipValue();
+                }
+            } else if (json.nameEquals(ERROR_TYPE) || json.nameEquals(MESSAGE)) {
+                // Top level only in vLLM's flat error chunk: an ordinary chunk has neither, so this costs it nothing.
+                boolean isType = json.nameEquals(ERROR_TYPE);
+                if (json.next() == JsonScanner.STRING) {
+                    if (isType) {
+                        errorType = json.stringValue();
+                    } else {
+                        errorMessage = json.stringValue();
+                    }
+                } else {
+                    json.skipValue();
+                }
             } else {
                 json.next();
                 json.skipValue();
             }
+        }
+        if (errorObject && providerError == null) {
+            providerError = new ProviderError(errorType != null ? errorType : "error", errorMessage);
+        }
+        if (sawUsageObject) {
+            usageSeen = true;
+            usageFinal |= !sawChoice; // OpenAI's and vLLM's usage-only chunk: nothing is generated after it
         }
         return sawUsage && !sawChoice && !clientAskedForUsage ? Verdict.DROP : Verdict.FORWARD;
     }

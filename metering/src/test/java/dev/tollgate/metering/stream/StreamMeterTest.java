@@ -310,6 +310,70 @@ class StreamMeterTest {
     }
 
     @Test
+    void vllmsUsageInEveryChunkIsCumulativeSoTheLastCountsAndItIsFinalOnlyAtTheUsageChunk() {
+        // vLLM with stream_options {include_usage, continuous_usage_stats}: a running usage in every chunk, then the usage-only chunk.
+        List<byte[]> blocks = blocks(resource("vllm-chat-continuous-usage.sse"));
+        assertThat(blocks).hasSize(13);
+        StreamMeter meter = StreamMeter.forFamily(EndpointFamily.CHAT_COMPLETIONS, TokenCounter.forEncoding("o200k_base"), false);
+        List<StreamMeter.Verdict> verdicts = feed(meter, blocks.subList(0, 6)); // the role chunk and five pieces
+        assertThat(meter.usage().toUsage(EndpointFamily.CHAT_COMPLETIONS, 0, 0)).as("the last running count, not 0+1+2+3+4+5")
+                .isEqualTo(new Usage(17, 0, 0, 5, 0));
+        assertThat(meter.usageFinal()).as("a running count beside choices does not end the stream").isFalse();
+
+        verdicts.addAll(feed(meter, blocks.subList(6, 11))); // the last pieces and the choice that finished, with its usage
+        assertThat(meter.usage().outputTokens(EndpointFamily.CHAT_COMPLETIONS)).isEqualTo(10);
+        assertThat(meter.usageFinal()).isFalse();
+        verdicts.addAll(feed(meter, blocks.subList(11, 13)));
+        assertThat(meter.usageFinal()).isTrue();
+        assertThat(meter.finished()).isTrue();
+        assertThat(meter.completed()).isTrue();
+        assertThat(meter.usage().toUsage(EndpointFamily.CHAT_COMPLETIONS, 0, 0)).as("not the sum 0+1+...+10+10 = 65").isEqualTo(new Usage(17, 0, 0, 10, 0));
+        assertThat(meter.outputTokensCounted()).isEqualTo(countAll(O200K, chatPieces(blocks)));
+        for (int i = 0; i < verdicts.size(); i++) {
+            // Only the usage-only chunk Tollgate asked for is the client's to miss; the running counts ride on the content.
+            assertThat(verdicts.get(i)).as("event " + i).isEqualTo(i == 11 ? StreamMeter.Verdict.DROP : StreamMeter.Verdict.FORWARD);
+        }
+        assertThat(meter.malformedEvents()).isZero();
+    }
+
+    @Test
+    void aFinalUsageBesideTheLastChoiceIsFinalOnceDoneCame() {
+        // DeepSeek's and Mistral's shape: the usage rides on the chunk that finishes the choice; there is no usage-only chunk.
+        StreamMeter meter = StreamMeter.forFamily(EndpointFamily.CHAT_COMPLETIONS, TokenCounter.forEncoding("o200k_base"), true);
+        feed(meter, blocks(("data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}],\"usage\":null}\n\n"
+                + "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}],"
+                + "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":4,\"total_tokens\":13,\"prompt_cache_hit_tokens\":3}}\n\n")
+                .getBytes(StandardCharsets.UTF_8)));
+        assertThat(meter.usageFinal()).isFalse();
+        assertThat(meter.usage().toUsage(EndpointFamily.CHAT_COMPLETIONS, 0, 0)).isEqualTo(new Usage(6, 3, 0, 4, 0));
+        feed(meter, blocks("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8)));
+        assertThat(meter.usageFinal()).isTrue();
+        assertThat(meter.completed()).isTrue();
+
+        StreamMeter withoutUsage = StreamMeter.forFamily(EndpointFamily.CHAT_COMPLETIONS, TokenCounter.forEncoding("o200k_base"), false);
+        feed(withoutUsage, blocks("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n".getBytes(StandardCharsets.UTF_8)));
+        assertThat(withoutUsage.usageFinal()).as("[DONE] makes no usage out of none").isFalse();
+    }
+
+    @Test
+    void vllmsFlatErrorChunkIsTheProvidersError() {
+        // vLLM before 0.10 streams an error as its ErrorResponse, not under an "error" field, then [DONE].
+        StreamMeter meter = StreamMeter.forFamily(EndpointFamily.CHAT_COMPLETIONS, TokenCounter.forEncoding("o200k_base"), false);
+        feed(meter, blocks(("data: {\"object\":\"error\",\"message\":\"This model's maximum context length is 8192 tokens.\","
+                + "\"type\":\"BadRequestError\",\"param\":null,\"code\":400}\n\ndata: [DONE]\n\n").getBytes(StandardCharsets.UTF_8)));
+        assertThat(meter.providerError()).isEqualTo(new ProviderError("BadRequestError", "This model's maximum context length is 8192 tokens."));
+        assertThat(meter.finished()).isTrue();
+        assertThat(meter.completed()).isFalse();
+        assertThat(meter.outputTokensCounted()).isZero();
+        assertThat(meter.malformedEvents()).isZero();
+
+        StreamMeter chunk = StreamMeter.forFamily(EndpointFamily.CHAT_COMPLETIONS, TokenCounter.forEncoding("o200k_base"), false);
+        feed(chunk, blocks("data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+                .getBytes(StandardCharsets.UTF_8)));
+        assertThat(chunk.providerError()).as("an ordinary chunk names its object too").isNull();
+    }
+
+    @Test
     void malformedAndEmptyEventsAreForwardedUnmetered() {
         for (EndpointFamily family : new EndpointFamily[] {EndpointFamily.CHAT_COMPLETIONS, EndpointFamily.RESPONSES, EndpointFamily.MESSAGES}) {
             StreamMeter meter = StreamMeter.forFamily(family, TokenCounter.forEncoding("o200k_base"), false);

@@ -15,6 +15,9 @@ import dev.tollgate.proxy.Outcome;
  * @param usage             the tokens billed, null when nothing was metered (refused, unmetered)
  * @param costMicros        the priced cost (debited plus written off); with the other amounts, meaningless when usage is null
  * @param upstreamRequestId the provider's request id as the journal keeps it, or null
+ * @param requestedModel    the model name the client sent when a route served it under another, or null
+ * @param attemptsBefore    the upstream attempts that failed before the one that served ({@code provider/model:reason}, space
+ *                          separated), empty when the first served
  */
 public record AccessEntry(
         long endEpochMs,
@@ -33,7 +36,17 @@ public record AccessEntry(
         long debitedMicros,
         long writtenOffMicros,
         long latencyMs,
-        String upstreamRequestId) {
+        String upstreamRequestId,
+        String requestedModel,
+        String attemptsBefore) {
+
+    /** A line of a request served by the model it named, at its first attempt. */
+    public AccessEntry(long endEpochMs, String requestId, String keyId, String keyLabel, String accountId, String provider, String model,
+                       String endpoint, int httpStatus, String outcome, String reason, Usage usage, long costMicros, long debitedMicros,
+                       long writtenOffMicros, long latencyMs, String upstreamRequestId) {
+        this(endEpochMs, requestId, keyId, keyLabel, accountId, provider, model, endpoint, httpStatus, outcome, reason, usage, costMicros,
+                debitedMicros, writtenOffMicros, latencyMs, upstreamRequestId, null, "");
+    }
 
     public static final String SETTLED = Outcome.SETTLED;
     public static final String RELEASED = Outcome.RELEASED;
@@ -47,6 +60,7 @@ public record AccessEntry(
         return new AccessEntry(outcome.endEpochMs(), outcome.requestId(), outcome.keyId(), outcome.keyLabel(), outcome.accountId(),
                 outcome.provider(), outcome.model(), outcome.endpoint(), httpStatus, outcome.status(), outcome.reason(), outcome.usage(),
                 outcome.costMicros(), outcome.debitedMicros(), outcome.writtenOffMicros(),
-                Math.max(0, outcome.endEpochMs() - outcome.startEpochMs()), outcome.upstreamRequestId());
+                Math.max(0, outcome.endEpochMs() - outcome.startEpochMs()), outcome.upstreamRequestId(), outcome.requestedModel(),
+                outcome.attemptsBefore());
     }
 }

@@ -249,6 +249,8 @@ public final class AccessLog implements AutoCloseable {
                 }
                 json.writeNumberField("latency_ms", entry.latencyMs());
                 json.writeStringField("upstream_request_id", entry.upstreamRequestId());
+                json.writeStringField("requested_model", entry.requestedModel());
+                json.writeStringField("attempts_before", entry.attemptsBefore() == null || entry.attemptsBefore().isEmpty() ? null : entry.attemptsBefore());
                 json.writeEndObject();
             }
             line.write('\n');

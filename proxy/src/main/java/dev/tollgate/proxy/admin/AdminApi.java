@@ -988,6 +988,16 @@ public final class AdminApi {
             } else {
                 node.put("catalog_version", facts.catalogVersion());
             }
+            if (facts.requestedModel().isEmpty()) {
+                node.putNull("requested_model");
+            } else {
+                node.put("requested_model", facts.requestedModel());
+            }
+            if (facts.attempts().isEmpty()) {
+                node.putNull("attempts_before");
+            } else {
+                node.put("attempts_before", facts.attempts());
+            }
         }
         root.put("has_more", page.hasMore());
         if (page.hasMore()) {

@@ -89,11 +89,18 @@ final class DemoCommand implements Callable<Integer> {
                 .withInterEventDelayMs(eventDelayMs)
                 .withFirstByteDelayMs(firstByteMs));
         URI upstream = URI.create(simulated.baseUrl());
+        // A second OpenAI region that is down (a port nothing listens on), first in the route of gpt-4o-mini-ha: a request
+        // for that model shows a fallback to openai before anything reached the client.
+        URI down = URI.create("http://127.0.0.1:" + unusedPort() + "/v1");
         List<ProviderConfig> providers = List.of(
                 new ProviderConfig("openai", Protocol.OPENAI, upstream, null, providerKey, null),
                 new ProviderConfig("anthropic", Protocol.ANTHROPIC, upstream, null, providerKey, null),
                 new ProviderConfig("google", Protocol.OPENAI, upstream, null, providerKey, null),
-                new ProviderConfig("deepseek", Protocol.OPENAI, upstream, null, providerKey, null));
+                new ProviderConfig("deepseek", Protocol.OPENAI, upstream, null, providerKey, null),
+                new ProviderConfig("openai-down", Protocol.OPENAI, down, null, providerKey, null, "openai", java.util.Map.of(), java.util.Map.of()));
+        List<dev.tollgate.config.RouteConfig> routes = List.of(new dev.tollgate.config.RouteConfig(DEMO_ROUTE, List.of(
+                new dev.tollgate.config.RouteConfig.Target("openai-down", "gpt-4o-mini", 1, 1),
+                new dev.tollgate.config.RouteConfig.Target("openai", "gpt-4o-mini", 2, 1))));
         PriceCatalog catalog = CatalogLoader.loadBuiltin();
         String key = ApiKeys.newRawKey(new SecureRandom());
         AccountConfig account = new AccountConfig("demo", balanceMicros, List.of(new AccountConfig.KeyConfig(ApiKeys.sha256Hex(key), "demo-key")));
@@ -101,7 +108,8 @@ final class DemoCommand implements Callable<Integer> {
         Path journalPath = temporaryJournal ? Files.createTempDirectory("tollgate-demo-journal") : journalDirectory;
         TollgateConfig config = new TollgateConfig(new ListenerConfig(host, port), providers, catalog, Limits.defaults(),
                 new JournalConfig(journalPath, Durability.PERIODIC, JournalConfig.DEFAULT_SYNC_INTERVAL_MS), List.of(account))
-                .withAdminListener(adminPort < 0 ? null : new ListenerConfig(host, adminPort));
+                .withAdminListener(adminPort < 0 ? null : new ListenerConfig(host, adminPort))
+                .withRoutes(routes, dev.tollgate.config.RoutingConfig.DEFAULT);
         if (alertWebhook != null) {
             String secret = System.getenv(dev.tollgate.config.AlertsConfig.Webhook.DEFAULT_SECRET_ENV);
             if (secret == null || secret.isBlank()) {
@@ -136,6 +144,9 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("  curl -s " + base + "/v1/messages -H \"x-api-key: $TOLLGATE_KEY\" -H 'anthropic-version: 2023-06-01' -H 'content-type: application/json' \\");
         System.out.println("    -d '{\"model\":\"claude-haiku-4-5\",\"max_tokens\":256,\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
         System.out.println("  curl -s " + base + "/tollgate/v1/balance -H \"Authorization: Bearer $TOLLGATE_KEY\"");
+        System.out.println("The model " + DEMO_ROUTE + " is routed to openai-down first (nothing listens there), then to openai:");
+        System.out.println("  curl -s " + base + "/v1/chat/completions -H \"Authorization: Bearer $TOLLGATE_KEY\" -H 'content-type: application/json' \\");
+        System.out.println("    -d '{\"model\":\"" + DEMO_ROUTE + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'");
         System.out.println();
         if (node.adminPort() >= 0) {
             String adminUrl = "http://" + host + ":" + node.adminPort();
@@ -162,6 +173,16 @@ final class DemoCommand implements Callable<Integer> {
         }, "tollgate-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /** The model name of the demo's route, whose first target is down. */
+    static final String DEMO_ROUTE = "gpt-4o-mini-ha";
+
+    /** A loopback port nothing listens on (one the system just handed out and took back). */
+    private static int unusedPort() throws java.io.IOException {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
     }
 
     private static void deleteRecursively(Path directory) {

@@ -292,6 +292,10 @@ final class JournalCommand implements Runnable {
         @Option(names = "--catalog", required = true, paramLabel = "FILE", description = "The catalog to price the journal's usage with.")
         Path catalog;
 
+        @Option(names = "--prices-as", paramLabel = "PROVIDER=PRICED_AS", description = "A configured provider's pricesAs: its debits are "
+                + "priced by the rows of PRICED_AS (repeat for each; the journal names the serving provider).")
+        java.util.Map<String, String> pricesAs = new java.util.HashMap<>();
+
         @Mixin
         Period period;
 
@@ -307,7 +311,7 @@ final class JournalCommand implements Runnable {
             long toMs = period.toMs();
             List<dev.tollgate.journal.reconcile.Rerating.Row> rows;
             try (Journal journal = Journal.openReadOnly(location.directory)) {
-                rows = dev.tollgate.journal.reconcile.Rerating.rerate(journal, prices, fromMs, toMs);
+                rows = dev.tollgate.journal.reconcile.Rerating.rerate(journal, prices, pricesAs, fromMs, toMs);
             }
             String currency = prices.currency();
             AdminCommands.Table table = new AdminCommands.Table("PROVIDER", "MODEL", "REQUESTS", "BILLED", "RERATED", "DIFFERENCE", "UNPRICED");

@@ -21,7 +21,15 @@ final class OutcomePrinter {
 
     static String format(Outcome outcome, String currency) {
         StringBuilder line = new StringBuilder(160);
-        line.append(outcome.requestId()).append(' ').append(outcome.endpoint()).append(' ').append(outcome.model()).append(": ");
+        line.append(outcome.requestId()).append(' ').append(outcome.endpoint()).append(' ');
+        if (outcome.requestedModel() != null) {
+            line.append(outcome.requestedModel()).append(" -> ").append(outcome.provider()).append('/');
+        }
+        line.append(outcome.model());
+        if (outcome.attemptsBefore() != null && !outcome.attemptsBefore().isEmpty()) {
+            line.append(" (after ").append(outcome.attemptsBefore()).append(')');
+        }
+        line.append(": ");
         if (Outcome.RELEASED.equals(outcome.status())) {
             line.append("released (").append(outcome.reason()).append("), nothing charged");
         } else {

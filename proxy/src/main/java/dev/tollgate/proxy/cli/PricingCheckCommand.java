@@ -51,6 +51,10 @@ final class PricingCheckCommand implements Callable<Integer> {
     @Option(names = "--journal", paramLabel = "DIR", description = "A journal directory, read-only: count the traffic each retired model got after retiring.")
     Path journalDirectory;
 
+    @Option(names = "--prices-as", paramLabel = "PROVIDER=PRICED_AS", description = "A configured provider's pricesAs: with --journal, its "
+            + "traffic counts for the rows of PRICED_AS (repeat for each; the journal names the serving provider).")
+    Map<String, String> pricesAs = new HashMap<>();
+
     @Option(names = "--max-age-days", defaultValue = "180", description = "A row whose asOf is older than this many days is stale (default: ${DEFAULT-VALUE}).")
     int maxAgeDays;
 
@@ -121,7 +125,8 @@ final class PricingCheckCommand implements Callable<Integer> {
             }
             long fromMs = row.retiredOn().atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
             for (UsageRow usage : reconciliation.usage(UsageQuery.of(fromMs, Long.MAX_VALUE, UsageQuery.Dimension.MODEL))) {
-                if (row.model().equals(usage.model()) && (usage.provider() == null || row.provider().equals(usage.provider()))) {
+                if (row.model().equals(usage.model())
+                        && (usage.provider() == null || row.provider().equals(pricesAs.getOrDefault(usage.provider(), usage.provider())))) {
                     counts.merge(row.provider() + '/' + row.model(), usage.totals().requests() + usage.totals().released(), Long::sum);
                 }
             }

@@ -52,6 +52,8 @@ final class Billing {
     /** The lane that serves it, as its facts journal it. */
     String lane;
     ModelRoutes.Route route;
+    /** The candidates and the attempts made: the journal names the requested model and the attempts that failed. */
+    Attempts attempts;
     InspectedRequest inspected;
     TokenCounter counter;
     Admission.Plan plan;
@@ -226,8 +228,13 @@ final class Billing {
     private RequestFacts facts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), lane, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()),
-                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier(), "", "",
-                plan.priceMultiplierBps());
+                upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier(),
+                requestedModel(), attempts == null ? "" : attempts.failedBefore(), plan.priceMultiplierBps());
+    }
+
+    /** The model name the client sent, when a route served it under another; empty when the same. */
+    private String requestedModel() {
+        return attempts == null || attempts.requestedModel().equals(route.row().model()) ? "" : attempts.requestedModel();
     }
 
     /**
@@ -241,8 +248,8 @@ final class Billing {
     /** The facts without anything the provider said, for the release that follows a record that would not encode. */
     private RequestFacts minimalFacts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), lane, route.provider().name(), route.row().model(),
-                endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "", "", "",
-                plan.priceMultiplierBps());
+                endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "",
+                requestedModel(), "", plan.priceMultiplierBps());
     }
 
     /**
@@ -283,7 +290,7 @@ final class Billing {
             outcome = new Outcome(requestId, key.accountId(), AdminApi.keyId(key.sha256Hex()), key.label(), route.provider().name(), route.row().model(),
                     endpoint.path(), status, reason, usage, reported, held, cost, debited, writtenOff,
                     gateway.accounts().balances().availableMicros(key.accountSlot()), startEpochMs, gateway.nowMs(),
-                    upstreamRequestId, lane);
+                    upstreamRequestId, requestedModel().isEmpty() ? null : requestedModel(), attempts == null ? "" : attempts.failedBefore(), lane);
             gateway.publish(outcome);
         } catch (RuntimeException e) {
             LOG.error("{}: an outcome listener failed", requestId, e); // the money is recorded; a listener cannot undo it

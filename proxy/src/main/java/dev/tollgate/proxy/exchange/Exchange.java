@@ -19,6 +19,8 @@ import dev.tollgate.proxy.admin.AdminApi;
 import dev.tollgate.proxy.lanes.Lane;
 import dev.tollgate.proxy.upstream.UpstreamCall;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import dev.tollgate.proxy.upstream.UpstreamRequests;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -72,6 +74,8 @@ public final class Exchange {
     private ExchangeState state = ExchangeState.ADMITTING;
     private FullHttpRequest request;
     private UpstreamCall upstream;
+    /** The candidates this request may be served by and the attempts made; null until admitted. */
+    private Attempts attempts;
     private UpstreamLink link;
     private ResponseRelay relay;
     private ScheduledFuture<?> timer;
@@ -196,6 +200,11 @@ public final class Exchange {
         return billing.plan;
     }
 
+    /** The candidates and attempts, null before admission. */
+    public Attempts attempts() {
+        return attempts;
+    }
+
     // ---------------------------------------------------------------- admission (ADMITTING -> RESERVED)
 
     public void authenticated(ApiKeys.ApiKey key) {
@@ -203,22 +212,26 @@ public final class Exchange {
         billing.key = key;
     }
 
-    /** Admitted without money: a free endpoint (count_tokens). */
-    public void admittedFree(ModelRoutes.Route route, InspectedRequest inspected, TokenCounter counter) {
+    /** Admitted without money: a free endpoint (count_tokens). It goes to the first candidate, with no fallback. */
+    public void admittedFree(Attempts attempts, InspectedRequest inspected) {
         requireState(ExchangeState.ADMITTING);
-        billing.route = route;
+        this.attempts = attempts;
         billing.inspected = inspected;
-        billing.counter = counter;
+        billing.attempts = attempts;
+        attempts.advance();
+        prepareCurrent();
     }
 
-    /** The worst case is held: {@code outputTokensSent} per choice is the output cap the provider will be given. */
-    public void reserved(ModelRoutes.Route route, InspectedRequest inspected, TokenCounter counter, Admission.Plan plan,
-                         LedgerReservation reservation, long outputTokensSent) {
-        admittedFree(route, inspected, counter);
-        billing.plan = plan;
+    /** The worst case of the dearest candidate is held; the first candidate's request is built. */
+    public void reserved(Attempts attempts, InspectedRequest inspected, LedgerReservation reservation) {
+        requireState(ExchangeState.ADMITTING);
+        this.attempts = attempts;
+        billing.inspected = inspected;
+        billing.attempts = attempts;
         billing.reservation = reservation;
-        billing.outputTokensSent = outputTokensSent;
+        attempts.advance();
         moveTo(ExchangeState.RESERVED);
+        prepareCurrent();
     }
 
     /**
@@ -232,10 +245,33 @@ public final class Exchange {
         this.rateLimitAcquiredNanos = acquiredNanos;
     }
 
-    /** The upstream request is built: the client's request is let go, nothing more is read from it. */
-    public void upstreamPrepared(UpstreamCall call) {
-        this.upstream = call;
-        releaseRequest();
+    /**
+     * Builds the request for the current candidate (its model name, the output cap it is sent, its provider's headers and
+     * key) and prices the exchange by it. The client's request is let go once no other candidate can follow.
+     */
+    private void prepareCurrent() {
+        Attempts.Candidate candidate = attempts.current();
+        billing.route = candidate.route();
+        billing.plan = candidate.plan();
+        billing.counter = candidate.counter();
+        if (candidate.plan() != null) {
+            billing.outputTokensSent = attempts.outputTokensToSend();
+        }
+        if (upstream != null) {
+            cancelUpstream();
+            upstream.dispose();
+        }
+        // Named as the candidate knows the model; named back when an earlier candidate's name is still in the parsed body.
+        String upstreamModel = candidate.route().row().model();
+        boolean renamed = !upstreamModel.equals(attempts.requestedModel())
+                || !attempts.requestedModel().equals(billing.inspected.body().path("model").asText(null));
+        byte[] rewritten = Admission.rewrite(billing.inspected, candidate.plan(), candidate.plan() == null ? 0 : attempts.outputTokensToSend(),
+                renamed ? upstreamModel : null);
+        ByteBuf body = rewritten != null ? Unpooled.wrappedBuffer(rewritten) : request.content().retainedDuplicate();
+        upstream = UpstreamRequests.call(candidate.route().provider(), endpoint, request.uri(), request.headers(), body);
+        if (!attempts.mayFallBack()) {
+            releaseRequest(); // nothing more is built from it
+        }
     }
 
     /**
@@ -295,7 +331,62 @@ public final class Exchange {
         this.link = link;
         forwardedNanos = System.nanoTime();
         moveTo(ExchangeState.AWAITING_HEAD);
-        link.send(this);
+        sendCurrent();
+    }
+
+    /**
+     * Sends the current candidate's request if its provider's circuit breaker lets it, else moves on to the next candidate;
+     * when none is left the request is answered here (nothing was sent anywhere, so nothing is charged).
+     */
+    private void sendCurrent() {
+        while (true) {
+            dev.tollgate.proxy.upstream.UpstreamBreakers.Permit permit = attempts.breakerApplies()
+                    ? gateway.breakers().tryAcquire(billing.route.provider().name()) : dev.tollgate.proxy.upstream.UpstreamBreakers.Permit.NONE;
+            if (permit != null) {
+                attempts.started(permit);
+                link.send(this);
+                return;
+            }
+            attempts.skipped("circuit_open");
+            gateway.metrics().upstreamAttempt(billing.route.provider().name(), "circuit_open");
+            if (!attempts.advance()) {
+                billing.release("upstream_circuit_open");
+                refuse(ErrorShapes.CIRCUIT_OPEN, "Every upstream that serves `" + attempts.requestedModel()
+                        + "` is failing right now and is rested by Tollgate's circuit breaker; nothing was charged. Try again shortly.");
+                return;
+            }
+            prepareCurrent();
+        }
+    }
+
+    /**
+     * The current attempt failed before anything reached the client, and another candidate may serve: the failure is
+     * recorded (the journal and the access log name it), the connection dropped, and the next candidate tried after a
+     * jittered backoff, so clients that failed together do not come back together.
+     */
+    private void fallBack(String reason) {
+        String provider = billing.route.provider().name();
+        attempts.failed(reason);
+        gateway.metrics().upstreamAttempt(provider, reason);
+        LOG.info("{}: {} failed ({}); trying the next route", requestId, provider, reason);
+        cancelTimer();
+        if (!attempts.advance()) {
+            throw new IllegalStateException(requestId + ": fell back with no candidate left"); // mayFallBack said there was one
+        }
+        prepareCurrent();
+        dev.tollgate.config.RoutingConfig routing = gateway.config().routing();
+        long ceilingMs = Math.min(routing.maxBackoffMs(), (long) routing.backoffMs() << Math.min(20, attempts.made() - 1));
+        long delayMs = ceilingMs <= 0 ? 0 : java.util.concurrent.ThreadLocalRandom.current().nextLong(ceilingMs + 1);
+        timer = client.channel().eventLoop().schedule(() -> {
+            if (state == ExchangeState.AWAITING_HEAD) {
+                sendCurrent();
+            }
+        }, delayMs, TimeUnit.MILLISECONDS);
+    }
+
+    /** Whether a failure now may go to another candidate: before any response byte reached the client, with budget left. */
+    private boolean mayFallBack() {
+        return state == ExchangeState.AWAITING_HEAD && attempts != null && attempts.mayFallBack() && !client.headWritten();
     }
 
     public void armResponseTimeout() {
@@ -379,11 +470,22 @@ public final class Exchange {
             return;
         }
         requireState(ExchangeState.AWAITING_HEAD);
+        int status = head.status().code();
+        boolean providerFailed = status >= 500 || status == 429 || endpoint.family() != null && (status == 401 || status == 403);
+        if (providerFailed && mayFallBack()) {
+            fallBack("upstream_status_" + status);
+            return;
+        }
+        if (providerFailed) {
+            attempts.failedFinally("upstream_status_" + status);
+        } else {
+            attempts.succeeded();
+        }
+        gateway.metrics().upstreamAttempt(billing.route.provider().name(), providerFailed ? "upstream_status_" + status : "served");
         gateway.metrics().upstreamFirstByte(billing.route.provider().name(), System.nanoTime() - forwardedNanos);
         upstream.responseHead(head);
         String providerId = head.headers().get(surface == Protocol.ANTHROPIC ? "request-id" : "x-request-id");
         billing.upstreamRequestId = providerId == null ? null : Billing.providerId(providerId, Billing.MAX_UPSTREAM_ID_BYTES);
-        int status = head.status().code();
         if (endpoint.family() != null && (status == 401 || status == 403)) {
             // The provider refused Tollgate's own key. Passing its message on could leak part of that key
             // and would make the client's SDK blame the client's key: answer as a gateway error instead.
@@ -502,6 +604,16 @@ public final class Exchange {
     public void upstreamFailed(String reason, boolean timeout) {
         if (state.outcomeDecided()) {
             return;
+        }
+        if (mayFallBack()) {
+            fallBack(reason);
+            return;
+        }
+        if (attempts != null) {
+            attempts.failedFinally(reason);
+            if (state == ExchangeState.AWAITING_HEAD) {
+                gateway.metrics().upstreamAttempt(billing.route.provider().name(), reason);
+            }
         }
         ErrorShapes.ErrorKind kind = timeout ? ErrorShapes.UPSTREAM_TIMEOUT : ErrorShapes.UPSTREAM_UNAVAILABLE;
         String message = timeout ? "The upstream provider did not answer in time." : "The upstream provider closed the connection or sent an invalid response.";
@@ -658,6 +770,9 @@ public final class Exchange {
             return;
         }
         moveTo(ExchangeState.DONE);
+        if (attempts != null) {
+            attempts.ended(); // an attempt cut short by the client says nothing about its provider
+        }
         // First, so no failure in the cleanup below can keep a concurrency slot taken for good.
         if (holdsLaneSlot) {
             holdsLaneSlot = false;
@@ -747,7 +862,8 @@ public final class Exchange {
         return new AccessEntry(now, requestId, key == null ? null : AdminApi.keyId(key.sha256Hex()), key == null ? null : key.label(),
                 key == null ? null : key.accountId(), route == null ? null : route.provider().name(), route == null ? null : route.row().model(),
                 endpoint == null ? null : endpoint.path(), status, outcome, reason, null, 0, 0, 0, Math.max(0, now - billing.startEpochMs()),
-                billing.upstreamRequestId);
+                billing.upstreamRequestId, attempts == null || attempts.requestedModel().equals(route == null ? null : route.row().model()) ? null : attempts.requestedModel(),
+                attempts == null ? "" : attempts.failedBefore());
     }
 
     // ---------------------------------------------------------------- the state word

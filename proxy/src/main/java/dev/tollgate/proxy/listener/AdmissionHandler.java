@@ -4,6 +4,7 @@ import dev.tollgate.config.EndpointFamily;
 import dev.tollgate.config.Protocol;
 import dev.tollgate.journal.LedgerReservation;
 import dev.tollgate.metering.ModelRoutes;
+import dev.tollgate.metering.ModelRouting;
 import dev.tollgate.metering.TokenCounter;
 import dev.tollgate.metering.request.Admission;
 import dev.tollgate.metering.request.InspectedRequest;
@@ -14,12 +15,11 @@ import dev.tollgate.metering.request.RequestInspector;
 import dev.tollgate.proxy.ErrorShapes;
 import dev.tollgate.proxy.Gateway;
 import dev.tollgate.proxy.Money;
+import dev.tollgate.proxy.exchange.Attempts;
 import dev.tollgate.proxy.exchange.Exchange;
 import dev.tollgate.proxy.metrics.NodeMetrics;
-import dev.tollgate.proxy.upstream.UpstreamRequests;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 
@@ -72,72 +72,107 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
         }
         // Priced as in force when it arrived, for the whole request however long it streams: the same instant its facts
         // journal as startMs, so a re-rating finds the same version and time window. No version in force then: unknown.
-        ModelRoutes.Route found = gateway.routes().find(exchange.endpoint().surface(), model);
-        ModelRoutes.Route route = found == null ? null : found.pricedAt(exchange.startEpochMs());
-        if (route == null) {
+        ModelRouting.Candidates found = gateway.routing().find(exchange.endpoint().surface(), model);
+        java.util.List<ModelRouting.Candidate> order = found == null ? java.util.List.of()
+                : found.attemptOrder(java.util.concurrent.ThreadLocalRandom.current());
+        java.util.List<ModelRoutes.Route> priced = new java.util.ArrayList<>(order.size());
+        ModelRoutes.Route wrongEndpoint = null;
+        for (ModelRouting.Candidate candidate : order) {
+            ModelRoutes.Route route = candidate.route().pricedAt(exchange.startEpochMs());
+            if (route == null) {
+                continue;
+            }
+            if (!route.row().serves(family)) {
+                wrongEndpoint = route;
+                continue;
+            }
+            priced.add(route);
+        }
+        if (priced.isEmpty() && wrongEndpoint != null) {
+            reject(exchange, new Rejection(Rejection.Kind.WRONG_ENDPOINT, "The model `" + model + "` is not served on "
+                    + exchange.endpoint().path() + "; it serves " + wrongEndpoint.row().endpoints().stream().map(EndpointFamily::path).sorted().toList() + ".", "model"));
+            return;
+        }
+        if (priced.isEmpty()) {
             reject(exchange, new Rejection(Rejection.Kind.UNKNOWN_MODEL, exchange.surface() == Protocol.ANTHROPIC
                     ? "model: " + model
                     : "The model `" + model + "` does not exist or you do not have access to it.", "model"));
             return;
         }
-        if (!route.row().serves(family)) {
-            reject(exchange, new Rejection(Rejection.Kind.WRONG_ENDPOINT, "The model `" + model + "` is not served on "
-                    + exchange.endpoint().path() + "; it serves " + route.row().endpoints().stream().map(EndpointFamily::path).sorted().toList() + ".", "model"));
+        InspectedRequest request = inspected.request();
+        if (free) {
+            ModelRoutes.Route route = priced.getFirst();
+            exchange.admittedFree(Attempts.single(model, new Attempts.Candidate(route, null, TokenCounter.forEncoding(route.row().encoding()))), request);
+            ctx.fireChannelRead(exchange); // forwarded: nothing to journal
             return;
         }
-        TokenCounter counter = TokenCounter.forEncoding(route.row().encoding());
-        InspectedRequest request = inspected.request();
-        byte[] rewritten = null;
-        if (free) {
-            exchange.admittedFree(route, request, counter);
-        } else {
-            String journalUnavailable = gateway.ledger().writer().health().whyNot();
-            if (journalUnavailable != null) {
-                // Money held now could not be given an outcome the journal keeps: refuse before reserving.
-                long now = System.nanoTime();
-                long last = LAST_UNAVAILABLE_LOG_NANOS.get();
-                if (now - last >= 5_000_000_000L && LAST_UNAVAILABLE_LOG_NANOS.compareAndSet(last, now)) {
-                    LOG.warn("refusing requests with 503 (logged every 5 s at most): {}", journalUnavailable); // a full disk must not fill with logs
-                }
-                gateway.metrics().refused(exchange.surface(), NodeMetrics.JOURNAL_UNAVAILABLE);
-                exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate cannot record requests right now; nothing was charged. Try again shortly.");
-                return;
+        String journalUnavailable = gateway.ledger().writer().health().whyNot();
+        if (journalUnavailable != null) {
+            // Money held now could not be given an outcome the journal keeps: refuse before reserving.
+            long now = System.nanoTime();
+            long last = LAST_UNAVAILABLE_LOG_NANOS.get();
+            if (now - last >= 5_000_000_000L && LAST_UNAVAILABLE_LOG_NANOS.compareAndSet(last, now)) {
+                LOG.warn("refusing requests with 503 (logged every 5 s at most): {}", journalUnavailable); // a full disk must not fill with logs
             }
+            gateway.metrics().refused(exchange.surface(), NodeMetrics.JOURNAL_UNAVAILABLE);
+            exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate cannot record requests right now; nothing was charged. Try again shortly.");
+            return;
+        }
+        // The reservation covers the dearest candidate, so a fallback never costs more than is held.
+        java.util.List<Attempts.Candidate> candidates = new java.util.ArrayList<>(priced.size());
+        Admission.Plan dearest = null;
+        long minimumMicros = 0;
+        for (ModelRoutes.Route route : priced) {
             Admission.Plan plan = gateway.admission().plan(request, route.row(), exchange.lane().priceMultiplierBps());
-            if (!admitUnderRateLimits(exchange, plan)) {
-                return;
+            candidates.add(new Attempts.Candidate(route, plan, TokenCounter.forEncoding(route.row().encoding())));
+            if (dearest == null || plan.worstCaseMicros() > dearest.worstCaseMicros()) {
+                dearest = plan;
             }
-            LedgerReservation reservation;
-            try {
-                // The money is held now; the request goes upstream once the journal has the reservation.
-                reservation = gateway.ledger().reserve(exchange.key(), plan.minimumMicros(), plan.worstCaseMicros(), exchange.requestId(),
-                        failure -> exchange.channel().eventLoop().execute(() -> {
-                            if (exchange.reservationJournaled(failure)) {
-                                ctx.fireChannelRead(exchange); // forwarded
-                            }
-                        }));
-            } catch (RuntimeException e) {
-                LOG.error("{}: cannot journal the reservation", exchange.requestId(), e);
-                gateway.metrics().refused(exchange.surface(), NodeMetrics.JOURNAL_FAILED);
-                exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate could not record this request; nothing was charged. Try again shortly.");
-                return;
-            }
-            if (reservation == null) {
-                String capMessage = capMessage(exchange, plan);
-                reject(exchange, capMessage != null ? Rejection.of(Rejection.Kind.SPEND_CAP_REACHED, capMessage)
-                        : Rejection.of(Rejection.Kind.INSUFFICIENT_BALANCE, insufficientMessage(exchange, plan)));
-                return;
-            }
-            long affordable = Admission.affordableOutputTokens(plan, route.row(), reservation.heldMicros());
-            exchange.reserved(route, request, counter, plan, reservation, affordable > 0 ? affordable : plan.outputCapTokens());
-            rewritten = Admission.rewrite(request, plan, affordable);
+            minimumMicros = Math.max(minimumMicros, plan.minimumMicros());
         }
-        ByteBuf upstreamBody = rewritten != null ? Unpooled.wrappedBuffer(rewritten) : content.retainedDuplicate();
-        exchange.upstreamPrepared(UpstreamRequests.call(route.provider(), exchange.endpoint(), exchange.request().uri(),
-                exchange.request().headers(), upstreamBody));
-        if (free) {
-            ctx.fireChannelRead(exchange); // forwarded: nothing to journal
+        if (!admitUnderRateLimits(exchange, dearest)) {
+            return;
         }
+        LedgerReservation reservation;
+        try {
+            // The money is held now; the request goes upstream once the journal has the reservation.
+            reservation = gateway.ledger().reserve(exchange.key(), minimumMicros, dearest.worstCaseMicros(), exchange.requestId(),
+                    failure -> exchange.channel().eventLoop().execute(() -> {
+                        if (exchange.reservationJournaled(failure)) {
+                            ctx.fireChannelRead(exchange); // forwarded
+                        }
+                    }));
+        } catch (RuntimeException e) {
+            LOG.error("{}: cannot journal the reservation", exchange.requestId(), e);
+            gateway.metrics().refused(exchange.surface(), NodeMetrics.JOURNAL_FAILED);
+            exchange.refuse(ErrorShapes.NOT_RECORDED, "Tollgate could not record this request; nothing was charged. Try again shortly.");
+            return;
+        }
+        if (reservation == null) {
+            String capMessage = capMessage(exchange, dearest.minimumMicros() < minimumMicros ? withMinimum(dearest, minimumMicros) : dearest);
+            reject(exchange, capMessage != null ? Rejection.of(Rejection.Kind.SPEND_CAP_REACHED, capMessage)
+                    : Rejection.of(Rejection.Kind.INSUFFICIENT_BALANCE, insufficientMessage(exchange, withMinimum(dearest, minimumMicros))));
+            return;
+        }
+        // What is held affords each candidate at least the minimum output. Where it affords one less than its own cap, every
+        // candidate is sent at most the least such a one affords (a candidate whose own cap is lower keeps it), so
+        // whichever serves, its cost stays within the hold.
+        long lowered = 0;
+        for (Attempts.Candidate candidate : candidates) {
+            long affordable = Admission.affordableOutputTokens(candidate.plan(), candidate.route().row(), reservation.heldMicros());
+            if (affordable > 0 && affordable < candidate.plan().outputCapTokens()) {
+                lowered = lowered == 0 ? affordable : Math.min(lowered, affordable);
+            }
+        }
+        int maxAttempts = found.configured() ? gateway.config().routing().maxAttempts() : 1;
+        exchange.reserved(new Attempts(model, candidates, maxAttempts, lowered, found.configured()), request, reservation);
+    }
+
+    /** {@code plan} with {@code minimumMicros} as its minimum, for the refusal's message. */
+    private static Admission.Plan withMinimum(Admission.Plan plan, long minimumMicros) {
+        return new Admission.Plan(plan.promptBoundTokens(), plan.promptWorstMicros(), plan.outputCapTokens(), plan.choices(), plan.worstCaseMicros(),
+                minimumMicros, plan.outputMicrosPerMillionTokens(), plan.servicePercent(), plan.feesWorstMicros(), plan.serverToolCallBounds(),
+                plan.oneHourCacheWrites(), plan.priceMultiplierBps());
     }
 
     /**

@@ -83,6 +83,8 @@ public final class NodeMetrics {
     private final Ledger ledger;
     /** The catalog in force: a reload replaces it ({@link #catalogLoaded}). */
     private volatile dev.tollgate.config.PriceCatalog catalog;
+    /** A provider's name to that of the catalog rows it serves (its pricesAs), to tell its models from {@code other}. */
+    private final Map<String, String> catalogProviders;
     private final Counter catalogReloads;
     private final Counter alertsRaised;
     /** The {@code tollgate_key_*} series, by key label; null unless {@code metrics.keyLabels} is on. */
@@ -105,6 +107,9 @@ public final class NodeMetrics {
     private final DistributionDataPoint[] addedLatency;
     private final Histogram upstreamFirstByte;
     private final Map<String, DistributionDataPoint> firstByteByProvider;
+    private final Counter upstreamAttempts;
+    /** The attempts that served, by provider: made once, as every request counts one. */
+    private final Map<String, CounterDataPoint> servedByProvider;
     private final DistributionDataPoint journalAppend;
     private final DistributionDataPoint journalSync;
     /** [surface ordinal][rejection kind ordinal]. */
@@ -135,6 +140,7 @@ public final class NodeMetrics {
         for (int i = 0; i < laneNames.length; i++) {
             laneIndexes.put(laneNames[i], i);
         }
+        this.catalogProviders = ProviderConfig.catalogProviders(config.providers());
         GaugeWithCallback.builder().name("tollgate_catalog_info")
                 .help("The price catalog in force (always 1): its version, as the journal names it with every debit, and where it was read from.")
                 .labelNames("version", "source")
@@ -234,12 +240,19 @@ public final class NodeMetrics {
             providers.add(provider.name());
         }
         providers.remove(OTHER);
+        upstreamAttempts = Counter.builder().name("tollgate_upstream_attempts_total")
+                .help("Upstream attempts by provider and result: served (a response head that is not a failure), a failure reason (upstream_status_503, "
+                        + "upstream_connect_failed, upstream_timeout, upstream_connection_lost...) or circuit_open (skipped by the provider's breaker).")
+                .labelNames("provider", "result").withoutExemplars().register(registry);
         Map<String, DistributionDataPoint> firstByte = new HashMap<>();
+        Map<String, CounterDataPoint> served = new HashMap<>();
         for (String provider : providers) {
             series.put(provider, new ConcurrentHashMap<>());
             firstByte.put(provider, upstreamFirstByte.labelValues(provider));
+            served.put(provider, upstreamAttempts.labelValues(provider, "served"));
         }
         firstByteByProvider = Map.copyOf(firstByte);
+        servedByProvider = Map.copyOf(served);
 
         registerLedgerGauges();
         ledger.writer().timings(new JournalWriter.Timings() {
@@ -352,6 +365,12 @@ public final class NodeMetrics {
     public void upstreamFirstByte(String provider, long nanos) {
         DistributionDataPoint point = firstByteByProvider.get(provider);
         (point != null ? point : upstreamFirstByte.labelValues(OTHER)).observe(nanos / 1e9);
+    }
+
+    /** One upstream attempt's result: {@code served}, a failure reason, or {@code circuit_open}. */
+    public void upstreamAttempt(String provider, String result) {
+        CounterDataPoint point = "served".equals(result) ? servedByProvider.get(provider) : null;
+        (point != null ? point : upstreamAttempts.labelValues(servedByProvider.containsKey(provider) ? provider : OTHER, result)).inc();
     }
 
     /** What Tollgate added to a request that went upstream (see the metric's help). */
@@ -505,6 +524,18 @@ public final class NodeMetrics {
     }
 
     /** Lines the access log could not write (see {@link AccessLog}); 0 for ever when it is off. */
+    /** Shows each provider's circuit breaker state: 1 on the series of its state, 0 on the others. */
+    public void watch(dev.tollgate.proxy.upstream.UpstreamBreakers breakers) {
+        GaugeWithCallback.builder().name("tollgate_upstream_circuit_state")
+                .help("Each upstream provider's circuit breaker: 1 on its current state (closed: used; open: skipped; half_open: probing), 0 on the others.")
+                .labelNames("provider", "state")
+                .callback(cb -> breakers.states().forEach((provider, state) -> {
+                    for (String name : new String[] {"closed", "open", "half_open"}) {
+                        cb.call(name.equals(state.name().toLowerCase(java.util.Locale.ROOT)) ? 1 : 0, provider, name);
+                    }
+                })).register(registry);
+    }
+
     public void watch(AccessLog accessLog) {
         CounterWithCallback.builder().name("tollgate_access_log_dropped_total")
                 .help("Access log lines lost: its queue was full (the writer could not keep up) or the write failed. 0 when the access log is off.")
@@ -557,7 +588,7 @@ public final class NodeMetrics {
             return found;
         }
         // First use of this model: made once, and only for a model of the catalog.
-        if (catalog.versions(provider, model).isEmpty()) {
+        if (catalog.versions(catalogProviders.getOrDefault(provider, provider), model).isEmpty()) {
             found = models.get(OTHER);
             if (found != null) {
                 return found;

@@ -2,6 +2,7 @@ package dev.tollgate.proxy.upstream;
 
 import dev.tollgate.config.Protocol;
 import dev.tollgate.config.ProviderConfig;
+import dev.tollgate.config.Secret;
 import dev.tollgate.proxy.Endpoint;
 import dev.tollgate.proxy.Headers;
 import io.netty.buffer.ByteBuf;
@@ -18,8 +19,8 @@ import java.util.regex.Pattern;
 /**
  * Builds what goes to a provider from what the client sent: the path under the provider's base URL
  * (only the configuration chooses the host), the query parameters the provider's API defines and
- * nothing else, the client's headers minus credentials and hop-by-hop ones, and the provider key
- * Tollgate holds, injected here and nowhere else.
+ * nothing else, the client's headers minus credentials and hop-by-hop ones, the provider's extra
+ * headers from the configuration, and the provider key Tollgate holds, injected here and nowhere else.
  */
 public final class UpstreamRequests {
     /** The version Anthropic's API requires; sent when the client did not say. */
@@ -60,11 +61,20 @@ public final class UpstreamRequests {
 
     /**
      * The upstream request's headers: the client's own minus credentials, hop-by-hop headers and
-     * encodings; the provider's key injected; the body's real length.
+     * encodings; the provider's extra headers in place of any of the same name the client sent (they
+     * are the operator's: an {@code OpenAI-Organization} or an OpenRouter {@code X-Title} is not the
+     * client's to change); the provider's key injected; the body's real length. The configuration
+     * refuses extra headers of the names set after them, so Tollgate's own always stand.
      */
     static HttpHeaders headers(HttpHeaders clientHeaders, ProviderConfig provider, int contentLength) {
         HttpHeaders headers = new DefaultHttpHeaders();
         Headers.copyRequestHeaders(clientHeaders, headers);
+        for (Map.Entry<String, String> header : provider.extraHeaders().entrySet()) {
+            headers.set(header.getKey(), header.getValue());
+        }
+        for (Map.Entry<String, Secret> header : provider.extraHeaderSecrets().entrySet()) {
+            headers.set(header.getKey(), header.getValue().reveal());
+        }
         String host = provider.baseUrl().getHost();
         int port = provider.baseUrl().getPort();
         headers.set(HttpHeaderNames.HOST, port == -1 ? host : host + ":" + port);

@@ -160,9 +160,9 @@ class AccessLogTest {
         assertThat(lines).as("one line per request, none for the health probe").hasSize(5);
         assertThat(byId.keySet()).containsExactlyInAnyOrder(requestId(settled), requestId(streamed), requestId(badKey), requestId(unknownModel),
                 requestId(secret));
-        assertThat(fieldNames).containsExactly("account", "cache_read_tokens", "cache_write_tokens", "cost_micros", "debited_micros", "endpoint",
+        assertThat(fieldNames).containsExactly("account", "attempts_before", "cache_read_tokens", "cache_write_tokens", "cost_micros", "debited_micros", "endpoint",
                 "input_tokens", "key_id", "key_label", "latency_ms", "model", "outcome", "output_tokens", "provider", "reason", "reasoning_tokens",
-                "request_id", "status", "time", "upstream_request_id", "written_off_micros");
+                "request_id", "requested_model", "status", "time", "upstream_request_id", "written_off_micros");
 
         Map<String, Outcome> outcomeById = new HashMap<>();
         outcomes.forEach(outcome -> outcomeById.put(outcome.requestId(), outcome));

@@ -84,7 +84,7 @@ public final class AdminTestNode {
     public static void assertRerateReproducesTheDebits(TollgateNode node) {
         node.gateway().ledger().writer().awaitWritten();
         List<dev.tollgate.journal.reconcile.Rerating.Row> rerated = dev.tollgate.journal.reconcile.Rerating.rerate(node.gateway().ledger().journal(),
-                node.gateway().routes().catalog(), 0, Long.MAX_VALUE);
+                node.gateway().routes().catalog(), dev.tollgate.config.ProviderConfig.catalogProviders(node.gateway().config().providers()), 0, Long.MAX_VALUE);
         org.assertj.core.api.Assertions.assertThat(rerated).isNotEmpty().allSatisfy(row -> {
             org.assertj.core.api.Assertions.assertThat(row.differenceMicros()).as("%s", row).isZero();
             org.assertj.core.api.Assertions.assertThat(row.unpriced()).isZero();

@@ -207,6 +207,67 @@ class JournalCommandTest {
         assertThat(partial.err()).contains("request(s) of models no-haiku.yaml has no row for");
     }
 
+    /**
+     * A journal of requests served by openai-eu, a provider configured with {@code pricesAs: openai}: the journal names
+     * openai-eu, and {@code --prices-as openai-eu=openai} prices them by openai's rows again, in rerate and pricing check.
+     */
+    @Test
+    void rerateAndPricingCheckPriceAProviderWithPricesAsByTheRowsItNames() throws Exception {
+        dev.tollgate.config.PriceCatalog shipped = dev.tollgate.config.CatalogLoader.load(Path.of("..", "config", "pricing.yaml"));
+        dev.tollgate.config.ModelRow mini = shipped.find("openai", "gpt-4o-mini", Instant.parse("2026-11-02T00:00:00Z").toEpochMilli());
+        Usage usage = new Usage(1_000, 0, 0, 333, 0);
+        long cost = dev.tollgate.metering.CostRule.costMicros(mini, usage);
+        Path euJournal = dir.resolve("eu-journal");
+        AtomicLong clock = new AtomicLong(Instant.parse("2026-11-02T00:00:00Z").toEpochMilli());
+        try (Journal journal = Journal.open(euJournal, Durability.PAGE_CACHE, 0, clock::get)) {
+            Ledger ledger = Ledger.recover(journal, euJournal.resolve("snapshots"), 4, clock::get);
+            ledger.openAccount("acme");
+            ledger.credit("acme", 1_000_000, "opening");
+            ledger.issueKey(ACME_KEY, "tg-a1", "acme-ci", "acme");
+            ApiKeys.ApiKey acme = new ApiKeys.ApiKey(ACME_KEY, "acme-ci", "acme", ledger.accounts().slotOf("acme"));
+            for (int i = 0; i < 3; i++) {
+                long t = clock.get();
+                ledger.reserve(acme, 1, 20_000, "tg_req_eu" + i).settle(cost, new RequestFacts("tg_req_eu" + i, "acme", ACME_KEY, "interactive",
+                        "openai-eu", "gpt-4o-mini", "/v1/chat/completions", t, t, "", shipped.version(), mini.rowVersion(), ""), usage, true, "completed");
+                clock.addAndGet(3_600_000L);
+            }
+        }
+        String catalogPath = Path.of("..", "config", "pricing.yaml").toString();
+
+        Run unpriced = tollgate("journal", "rerate", "--dir", euJournal.toString(), "--catalog", catalogPath);
+        assertThat(unpriced.exitCode()).as("openai-eu has no rows of its own").isEqualTo(1);
+        Run rerated = tollgate("journal", "rerate", "--dir", euJournal.toString(), "--catalog", catalogPath, "--prices-as", "openai-eu=openai");
+        assertThat(rerated.exitCode()).as(rerated.err()).isZero();
+        assertThat(rerated.out()).containsPattern("openai-eu +gpt-4o-mini +3 +" + java.util.regex.Pattern.quote(dev.tollgate.proxy.Money.format(3 * cost, "USD"))
+                + " +" + java.util.regex.Pattern.quote(dev.tollgate.proxy.Money.format(3 * cost, "USD")));
+
+        // gpt-4o-mini retired on 2026-11-01 in a copy of the shipped catalog: openai-eu's traffic after it is openai's row's.
+        Path retired = dir.resolve("pricing.yaml");
+        java.nio.file.Files.writeString(retired, java.nio.file.Files.readString(Path.of("..", "config", "pricing.yaml"))
+                .replaceFirst("(    model: gpt-4o-mini\n(?:    .*\n)*?    source: .*\n)    retiredOn: 2027-01-14\n", "$1    retiredOn: 2026-11-01\n"));
+        Run blind = tollgate("pricing", "check", "--catalog", retired.toString(), "--journal", euJournal.toString(), "--today", "2026-11-15",
+                "--max-age-days", "100000", "--json");
+        Run seen = tollgate("pricing", "check", "--catalog", retired.toString(), "--journal", euJournal.toString(), "--today", "2026-11-15",
+                "--max-age-days", "100000", "--json", "--prices-as", "openai-eu=openai");
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        java.util.function.Function<Run, Long> miniSince = run -> {
+            try {
+                for (com.fasterxml.jackson.databind.JsonNode row : json.readTree(run.out()).path("retired")) {
+                    if (row.path("model").asText().equals("gpt-4o-mini")) {
+                        return row.path("requests_since").asLong();
+                    }
+                }
+            } catch (java.io.IOException e) {
+                throw new AssertionError(run.out(), e);
+            }
+            throw new AssertionError("gpt-4o-mini is not reported retired: " + run.out());
+        };
+        assertThat(miniSince.apply(blind)).isZero();
+        assertThat(blind.exitCode()).isZero();
+        assertThat(miniSince.apply(seen)).isEqualTo(3);
+        assertThat(seen.exitCode()).as("a retired model with traffic is a finding").isEqualTo(1);
+    }
+
     @Test
     void verifyReplaysEverythingAndReportsEachAccount() {
         Run run = tollgate("journal", "verify", "--dir", journalDirectory.toString());

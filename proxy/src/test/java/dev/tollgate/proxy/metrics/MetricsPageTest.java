@@ -211,7 +211,7 @@ class MetricsPageTest {
                 assertThat(sample.labels().keySet()).containsExactlyInAnyOrder("version", "source");
             } else if (sample.name().startsWith("tollgate_")) {
                 assertThat(sample.labels().keySet()).as(sample.name())
-                        .isSubsetOf("surface", "provider", "model", "status", "reason", "lane", "kind", "le", "result");
+                        .isSubsetOf("surface", "provider", "model", "status", "reason", "lane", "kind", "le", "result", "state");
             }
         }
         assertThat(samples).filteredOn(sample -> sample.name().equals("tollgate_catalog_info")).hasSize(1)
