@@ -159,7 +159,18 @@ public final class Exchange {
         return lane != null ? lane : gateway.lanes().first();
     }
 
-    /** The lane gate gave it one of {@code entered}'s slots: it holds that slot until it completes. */
+    /**
+     * Gives the lane slot back, once. Called just before the answer's last bytes are written too (the exchange completes
+     * right after), so a client that sends its next request as soon as it reads the answer never meets its own slot.
+     */
+    private void releaseLaneSlot() {
+        if (holdsLaneSlot) {
+            holdsLaneSlot = false;
+            lane.release(System.nanoTime() - laneEnteredNanos);
+        }
+    }
+
+    /** The lane gate gave it one of {@code entered}'s slots: it holds that slot until it completes (or writes its last bytes). */
     public void enteredLane(Lane entered) {
         requireState(ExchangeState.ADMITTING);
         if (lane != null) {
@@ -308,6 +319,7 @@ public final class Exchange {
             errorReason = error.reason(); // the one place every refusal passes: the access log's reason
         }
         billing.release("internal_error"); // no path answers locally with money held; the guard costs one check
+        releaseLaneSlot();
         client.respond(response);
         complete(false);
     }
@@ -568,6 +580,7 @@ public final class Exchange {
     /** Ends a response whose body needs no metering (a provider's error, a free endpoint). */
     void finishUnbilled() {
         moveTo(ExchangeState.FINISHING);
+        releaseLaneSlot();
         client.writeEnd(null);
         complete(true);
     }
@@ -581,6 +594,7 @@ public final class Exchange {
         }
         try {
             if (failure == null) {
+                releaseLaneSlot();
                 client.writeEnd(lastBytes);
                 complete(upstreamReusable);
                 return;
@@ -774,10 +788,7 @@ public final class Exchange {
             attempts.ended(); // an attempt cut short by the client says nothing about its provider
         }
         // First, so no failure in the cleanup below can keep a concurrency slot taken for good.
-        if (holdsLaneSlot) {
-            holdsLaneSlot = false;
-            lane.release(System.nanoTime() - laneEnteredNanos);
-        }
+        releaseLaneSlot();
         if (keyLimiter != null || accountLimiter != null) {
             long now = System.nanoTime();
             // Refused before going upstream (the balance, a spend cap, the journal): the provider saw nothing, nor does the rate limit.
