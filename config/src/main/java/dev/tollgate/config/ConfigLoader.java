@@ -65,6 +65,10 @@ import java.util.regex.Pattern;
  *     targets:                      # by priority (1 first), weighted within one; the same protocol for all
  *       - { provider: openai, model: gpt-4o-mini, priority: 1, weight: 3 }
  *       - { provider: openai-eu, model: gpt-4o-mini, priority: 2 }
+ *   - model: claude-direct
+ *     billing: direct               # optional (prepaid): paid on the account's own provider credentials, still capped here
+ *     platformFee: { perRequestMicros: 100, percentBps: 200 }   # optional, direct only: drawn from the prepaid balance
+ *     targets: [ { provider: anthropic, model: claude-haiku-4-5 } ]
  * routing:                          # optional: fallback and circuit breakers (RoutingConfig); these are the defaults
  *   maxAttempts: 3
  *   backoffMs: 20                   # doubled per attempt, full jitter, at most maxBackoffMs
@@ -264,9 +268,31 @@ public final class ConfigLoader {
                     targets.add(new RouteConfig.Target(provider, upstreamModel, priority, weight));
                 }
             }
+            RouteConfig.Billing billing = route.has("billing")
+                    ? route.enumValue("billing", RouteConfig.Billing.class, (text, type) -> switch (text) {
+                        case "prepaid" -> RouteConfig.Billing.PREPAID;
+                        case "direct" -> RouteConfig.Billing.DIRECT;
+                        default -> null;
+                    })
+                    : RouteConfig.Billing.PREPAID;
+            RouteConfig.PlatformFee fee = RouteConfig.PlatformFee.NONE;
+            YamlObject feeObject = route.object("platformFee", false);
+            if (feeObject != null) {
+                long perRequestMicros = feeObject.optionalNonNegativeLong("perRequestMicros", 0);
+                int percentBps = feeObject.optionalBoundedInt("percentBps", 0, RouteConfig.PlatformFee.MAX_PERCENT_BPS, 0);
+                feeObject.rejectUnknown();
+                if (perRequestMicros > RouteConfig.PlatformFee.MAX_PER_REQUEST_MICROS) {
+                    problems.add(feeObject.childPath("perRequestMicros"), "at most " + RouteConfig.PlatformFee.MAX_PER_REQUEST_MICROS);
+                } else {
+                    fee = new RouteConfig.PlatformFee(perRequestMicros, percentBps);
+                }
+                if (billing != RouteConfig.Billing.DIRECT) {
+                    problems.add(feeObject.path(), "a platform fee is for a route with billing: direct; a prepaid route's price is the catalog's");
+                }
+            }
             route.rejectUnknown();
-            if (model != null && !targets.isEmpty()) {
-                routes.add(new RouteConfig(model, targets));
+            if (model != null && !targets.isEmpty() && billing != null) {
+                routes.add(new RouteConfig(model, targets, billing, fee));
             }
         }
         return routes;

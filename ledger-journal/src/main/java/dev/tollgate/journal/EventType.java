@@ -27,7 +27,9 @@ public enum EventType {
     /** A key's soft-alert percentage of its spend caps, or an account's low-balance threshold (-1 for none). */
     ALERT_SET(17),
     /** A soft alert raised: a key's spend reached its alert percentage of a cap, or an account's balance fell below its threshold. */
-    ALERT_RAISED(18);
+    ALERT_RAISED(18),
+    /** An account's own credential for a provider set or removed (direct billing): who and when, never the credential. */
+    CREDENTIAL_SET(30);
 
     private static final EventType[] BY_CODE = new EventType[32];
 

@@ -67,18 +67,22 @@ import java.util.zip.CRC32C;
  *   <li>ALERT_SET: subject uint8 (0 key, 1 account), then keyHash or accountId, value int64 (-1 for none)</li>
  *   <li>ALERT_RAISED: window uint8 (0 day, 1 month, 2 total, 3 balance), accountId, keyHash, period int32, limitMicros,
  *       thresholdMicros, amountMicros (3 x int64)</li>
+ *   <li>CREDENTIAL_SET: accountId, provider, removed uint8 (0 set, 1 removed); never the credential</li>
  *   <li>AUTHORED: actor, note, the carried record's type code uint8, then its body in version 1 of its layout
  *       (it shares this record's timestamp)</li>
  *   <li>facts: requestId, accountId, keyHash, lane, provider, model, endpoint, startMs int64, endMs int64, upstreamRequestId,
  *       then in version 2 catalogVersion (empty, or 16 lower-case hex digits), then in version 3 rowVersion (the
  *       effectiveFrom of the price set that priced it, empty for an undated one) and serviceTier (as the provider
  *       reported it, empty for none), then in version 4 requestedModel (empty when the model served is the one named),
- *       attempts (the failed attempts before the serving one, empty for none) and priceMultiplierBps int32</li>
+ *       attempts (the failed attempts before the serving one, empty for none) and priceMultiplierBps int32, then in
+ *       version 5 directCostMicros int64 (-1 for a request paid from the prepaid balance; else the cost at the catalog
+ *       price that the provider bills the account directly)</li>
  * </ul>
  * The version byte is the version of that type's layout. Every type is at version 1 except SETTLED and
- * RELEASED, which are written at version 4 (their facts end with the catalog version, the row version, the
- * service tier, the requested model, the failed attempts and the price multiplier; a settlement's usage carries
- * its parts) and read at 1 to 4 (what an older version has no place for reads as empty, or as no multiplier), so
+ * RELEASED, which are written at version 5 (their facts end with the catalog version, the row version, the
+ * service tier, the requested model, the failed attempts, the price multiplier and the direct cost; a settlement's
+ * usage carries its parts) and read at 1 to 5 (what an older version has no place for reads as empty, as no
+ * multiplier, or as prepaid), so
  * journals written before keep replaying.
  * Every record is validated before it is written and again when it is read back; a record of a
  * version this code does not know for its type is an error.
@@ -92,6 +96,10 @@ public final class JournalCodec {
     public static final int FACTS_WITH_ROW_VERSION = 3;
     /** The layout whose facts also carry the requested model, the failed attempts and the lane's price multiplier. */
     public static final int FACTS_WITH_ROUTE = 4;
+    /** The layout whose facts also carry the direct cost (billed by the provider, or -1 for prepaid). */
+    public static final int FACTS_WITH_BILLING = 5;
+    /** No direct cost is larger: the same bound as a spend cap, which is what a direct cost is drawn from. */
+    static final long MAX_DIRECT_COST_MICROS = dev.tollgate.metering.SpendWindows.MAX_CAP_MICROS;
     public static final int HEADER_LENGTH = 12;
     public static final int CHECKSUM_LENGTH = 4;
     /** No record is larger; the field limits below keep every valid record well under it. */
@@ -123,7 +131,7 @@ public final class JournalCodec {
     static final java.util.Set<EventType> AUTHORABLE = java.util.EnumSet.of(EventType.ACCOUNT_OPENED, EventType.CREDIT_ADDED,
             EventType.ADJUSTED, EventType.KEY_ISSUED, EventType.KEY_REVOKED, EventType.KEY_LIMITS_SET,
             EventType.KEY_SCOPE_SET, EventType.KEY_ROTATED, EventType.RATE_LIMITS_SET,
-            EventType.CATALOG_LOADED, EventType.ALERT_SET);
+            EventType.CATALOG_LOADED, EventType.ALERT_SET, EventType.CREDENTIAL_SET);
     static final long MAX_PER_MINUTE = dev.tollgate.metering.RateLimiter.MAX_PER_MINUTE;
     static final long MAX_CONCURRENCY = dev.tollgate.metering.RateLimiter.MAX_CONCURRENCY;
     /** The same bounds as {@code KeyScope}'s. */
@@ -140,7 +148,7 @@ public final class JournalCodec {
 
     /** The version of the layout this code writes for {@code type}. */
     public static int currentVersion(EventType type) {
-        return type == EventType.SETTLED || type == EventType.RELEASED ? FACTS_WITH_ROUTE : VERSION;
+        return type == EventType.SETTLED || type == EventType.RELEASED ? FACTS_WITH_BILLING : VERSION;
     }
 
     /** Encodes a validated event into {@code out} (from position 0) and returns the record length. */
@@ -168,6 +176,9 @@ public final class JournalCodec {
         if (version < FACTS_WITH_ROUTE && facts != null && (!facts.requestedModel().isEmpty() || !facts.attempts().isEmpty()
                 || facts.priceMultiplierBps() != RequestFacts.NO_MULTIPLIER_BPS)) {
             throw new IllegalArgumentException("version " + version + " of a " + event.type() + " record has no requested model, attempts or multiplier");
+        }
+        if (version < FACTS_WITH_BILLING && facts != null && facts.direct()) {
+            throw new IllegalArgumentException("version " + version + " of a " + event.type() + " record has no direct cost");
         }
         out.clear().order(ByteOrder.LITTLE_ENDIAN);
         try {
@@ -261,6 +272,11 @@ public final class JournalCodec {
                     putString(out, e.id());
                 }
                 out.putLong(e.rpm()).putLong(e.tpm()).putLong(e.concurrency());
+            }
+            case JournalEvent.CredentialSet e -> {
+                putString(out, e.accountId());
+                putString(out, e.provider());
+                out.put((byte) (e.removed() ? 1 : 0));
             }
             case CatalogLoaded e -> {
                 putString(out, e.version());
@@ -422,6 +438,11 @@ public final class JournalCodec {
                 String id = subject == JournalEvent.RateLimitsSet.KEY ? getKeyHash(in) : getString(in, MAX_ID);
                 yield new JournalEvent.RateLimitsSet(timestampMs, subject, id, in.getLong(), in.getLong(), in.getLong());
             }
+            case CREDENTIAL_SET -> new JournalEvent.CredentialSet(timestampMs, getString(in, MAX_ID), getString(in, MAX_ID), switch (in.get()) {
+                case 0 -> false;
+                case 1 -> true;
+                default -> throw new IllegalArgumentException("a credential record's removed flag is 0 or 1");
+            });
             case CATALOG_LOADED -> new CatalogLoaded(timestampMs, getString(in, CATALOG_VERSION_LENGTH), getString(in, MAX_CATALOG_SOURCE), in.getInt());
             case ALERT_SET -> {
                 int subject = Byte.toUnsignedInt(in.get());
@@ -550,6 +571,10 @@ public final class JournalCodec {
                 require(e.concurrency() == -1 || e.concurrency() >= 1 && e.concurrency() <= MAX_CONCURRENCY, event,
                         "concurrency is -1 (none) or 1.." + MAX_CONCURRENCY);
             }
+            case JournalEvent.CredentialSet e -> {
+                id(event, e.accountId());
+                text(event, "provider", e.provider(), MAX_ID, true);
+            }
             case CatalogLoaded e -> {
                 require(isCatalogVersion(e.version()), event, "a catalog version is " + CATALOG_VERSION_LENGTH + " lower-case hex digits");
                 text(event, "source", e.source(), MAX_CATALOG_SOURCE, true);
@@ -608,6 +633,8 @@ public final class JournalCodec {
         text(event, "attempts", facts.attempts(), MAX_ATTEMPTS, false);
         require(facts.priceMultiplierBps() >= 1 && facts.priceMultiplierBps() <= MAX_PRICE_MULTIPLIER_BPS, event,
                 "a price multiplier is 1 to " + MAX_PRICE_MULTIPLIER_BPS + " basis points");
+        require(facts.directCostMicros() >= RequestFacts.PREPAID && facts.directCostMicros() <= MAX_DIRECT_COST_MICROS, event,
+                "a direct cost is -1 (prepaid) or 0 to " + MAX_DIRECT_COST_MICROS + " micros");
     }
 
     private static boolean isCatalogVersion(String version) {
@@ -795,6 +822,9 @@ public final class JournalCodec {
             putString(out, facts.attempts());
             out.putInt(facts.priceMultiplierBps());
         }
+        if (version >= FACTS_WITH_BILLING) {
+            out.putLong(facts.directCostMicros());
+        }
     }
 
     private static RequestFacts getFacts(ByteBuffer in, int version) {
@@ -805,6 +835,7 @@ public final class JournalCodec {
                 version >= FACTS_WITH_ROW_VERSION ? getString(in, MAX_SERVICE_TIER) : "",
                 version >= FACTS_WITH_ROUTE ? getString(in, MAX_MODEL) : "",
                 version >= FACTS_WITH_ROUTE ? getString(in, MAX_ATTEMPTS) : "",
-                version >= FACTS_WITH_ROUTE ? in.getInt() : RequestFacts.NO_MULTIPLIER_BPS);
+                version >= FACTS_WITH_ROUTE ? in.getInt() : RequestFacts.NO_MULTIPLIER_BPS,
+                version >= FACTS_WITH_BILLING ? in.getLong() : RequestFacts.PREPAID);
     }
 }

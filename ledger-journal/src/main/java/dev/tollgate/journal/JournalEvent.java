@@ -116,6 +116,17 @@ public sealed interface JournalEvent {
         }
     }
 
+    /**
+     * An account's own credential for {@code provider} was set (or, {@code removed}, taken away) through the admin API, for
+     * its direct routes. The credential itself is never journaled: it is kept encrypted apart; this record is the audit
+     * trail of who changed it when. It moves no money.
+     */
+    record CredentialSet(long timestampMs, String accountId, String provider, boolean removed) implements JournalEvent {
+        public EventType type() {
+            return EventType.CREDENTIAL_SET;
+        }
+    }
+
     /** A key's spend caps, replacing any before: per UTC day, per UTC month and in total, each -1 for none. */
     record KeyLimitsSet(long timestampMs, String keyHash, long dayCapMicros, long monthCapMicros, long totalCapMicros) implements JournalEvent {
         public EventType type() {
@@ -221,10 +232,35 @@ public sealed interface JournalEvent {
      */
     record RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
                         String endpoint, long startMs, long endMs, String upstreamRequestId, String catalogVersion,
-                        String rowVersion, String serviceTier, String requestedModel, String attempts, int priceMultiplierBps) {
+                        String rowVersion, String serviceTier, String requestedModel, String attempts, int priceMultiplierBps,
+                        long directCostMicros) {
 
         /** No multiplier: the lane's price is the catalog's. */
         public static final int NO_MULTIPLIER_BPS = 10_000;
+        /** {@link #directCostMicros} of a request paid from the prepaid balance (billed by Tollgate). */
+        public static final long PREPAID = -1;
+
+        /** Facts of a request paid from the prepaid balance. */
+        public RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,
+                            String endpoint, long startMs, long endMs, String upstreamRequestId, String catalogVersion,
+                            String rowVersion, String serviceTier, String requestedModel, String attempts, int priceMultiplierBps) {
+            this(requestId, accountId, keyHash, lane, provider, model, endpoint, startMs, endMs, upstreamRequestId, catalogVersion, rowVersion,
+                    serviceTier, requestedModel, attempts, priceMultiplierBps, PREPAID);
+        }
+
+        /**
+         * Whether the provider bills this request's tokens to the account's own provider account ({@code billed_by: provider}):
+         * then {@link #directCostMicros} is that cost at the catalog price (0 on a release) and the settlement's debit is only
+         * the platform fee. {@link #PREPAID} otherwise.
+         */
+        public boolean direct() {
+            return directCostMicros != PREPAID;
+        }
+
+        /** Who was paid for the provider's tokens, as statements and exports name it: {@code tollgate} or {@code provider}. */
+        public String billedBy() {
+            return direct() ? "provider" : "tollgate";
+        }
 
         /** Facts of a request served by the model it named, at its first attempt, at the catalog's price. */
         public RequestFacts(String requestId, String accountId, String keyHash, String lane, String provider, String model,

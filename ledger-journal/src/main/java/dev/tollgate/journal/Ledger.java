@@ -783,6 +783,34 @@ public final class Ledger implements AutoCloseable {
         return new LedgerReservation(this, reservation, id, key);
     }
 
+    /**
+     * Reserves for a request on a direct route, whose provider tokens the provider bills the account on its own credentials
+     * ({@link Reservation#tryReserveDirect}): the balance holds exactly {@code feeMicros}, the platform fee of the worst
+     * case, and the key's spend caps hold the fee and between {@code minCostMicros} and {@code maxCostMicros} of the
+     * provider's cost. The journal's reservation record carries the balance's hold (the fee), which is all a recovery gives
+     * back. Otherwise as {@link #reserve(ApiKeys.ApiKey, long, long, String, JournalWriter.Appended)}.
+     */
+    public LedgerReservation reserveDirect(ApiKeys.ApiKey key, long feeMicros, long minCostMicros, long maxCostMicros, String requestId,
+                                           JournalWriter.Appended whenJournaled) {
+        recordUnrecorded();
+        long nowMs = now();
+        Reservation reservation = Reservation.tryReserveDirect(accounts.balances(), key.accountSlot(), spendWindows, key.spendSlot(), nowMs,
+                feeMicros, minCostMicros, maxCostMicros);
+        if (reservation == null) {
+            return null;
+        }
+        long id = lastReservationId.incrementAndGet();
+        ReservationMade record = new ReservationMade(nowMs, id, key.accountId(), key.sha256Hex(), reservation.heldMicros(), requestId);
+        try {
+            JournalCodec.validate(record);
+            writer.submit(record, whenJournaled);
+        } catch (RuntimeException e) {
+            reservation.release();
+            throw e;
+        }
+        return new LedgerReservation(this, reservation, id, key);
+    }
+
     /** A release the counters have made and the journal must still record; see {@link #recordUnrecorded()}. */
     void recordLater(Released release) {
         unrecorded.add(release);
@@ -815,6 +843,17 @@ public final class Ledger implements AutoCloseable {
     /** The version of the price catalog last journaled as loaded; empty when none was. */
     public String catalogVersion() {
         return catalogVersion;
+    }
+
+    /**
+     * Journals, with its author, that the account's own credential for {@code provider} was set or removed (the credential
+     * itself is kept apart, encrypted, and never journaled). Waits for the journal: the change is made only once audited.
+     */
+    public void recordCredentialChange(String accountId, String provider, boolean removed, Author author) {
+        synchronized (this) {
+            requireAccount(accountId);
+            journal.append(authored(author, new JournalEvent.CredentialSet(now(), accountId, provider, removed)));
+        }
     }
 
     /**

@@ -103,15 +103,22 @@ public final class LedgerReservation {
      */
     public Reservation.Settlement settle(long costMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason,
                                          JournalWriter.Appended whenJournaled) {
+        return settle(costMicros, facts, usage, usageReportedByProvider, reason, whenJournaled, () -> reservation.settle(costMicros));
+    }
+
+    /**
+     * The debit of {@code debitMicros} from the balance, made by {@code closing} on the counters and then journaled.
+     * The record is checked before the reservation closes: one that fails validation after the counters moved would leave
+     * a debit the journal never sees (and a reservation that is closed here but open in the journal, so the next recovery
+     * would release it and undo the debit). Only the split between debit and write-off is unknown yet, and any split is valid.
+     */
+    private Reservation.Settlement settle(long debitMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason,
+                                          JournalWriter.Appended whenJournaled, java.util.function.Supplier<Reservation.Settlement> closing) {
         long nowMs = ledger.now();
-        // The record is checked before the reservation closes: one that fails validation after the
-        // counters moved would leave a debit the journal never sees (and a reservation that is closed
-        // here but open in the journal, so the next recovery would release it and undo the debit).
-        // Only the split between debit and write-off is unknown yet, and any split is valid.
-        JournalCodec.validate(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, costMicros, costMicros, 0, reason));
-        Reservation.Settlement settlement = reservation.settle(costMicros);
+        JournalCodec.validate(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, debitMicros, debitMicros, 0, reason));
+        Reservation.Settlement settlement = closing.get();
         if (settlement != null) {
-            ledger.writer().submit(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, costMicros,
+            ledger.writer().submit(new Settled(nowMs, reservationId, facts, usage, usageReportedByProvider, debitMicros,
                     settlement.debitedMicros(), settlement.writtenOffMicros(), reason), failure -> {
                 if (failure != null) {
                     // The journal still holds this reservation open, and the client is told it failed: undo the
@@ -126,6 +133,30 @@ public final class LedgerReservation {
             ledger.alerts().afterSettle(key, reservation.day(), reservation.month(), nowMs);
         }
         return settlement;
+    }
+
+    /** Whether the provider bills this request's tokens (a direct route): settle it with {@link #settleDirect}. */
+    public boolean direct() {
+        return reservation.direct();
+    }
+
+    /** What the request's cost at the catalog price may reach before an extension is needed ({@link Reservation#coverageMicros}). */
+    public long coverageMicros() {
+        return reservation.coverageMicros();
+    }
+
+    /**
+     * Settles a direct reservation: the balance is debited {@code feeMicros}, the platform fee, and the key's caps count the
+     * fee and the provider's cost, which {@code facts} carries as its {@code directCostMicros}. Journaled and told as
+     * {@link #settle(long, RequestFacts, Usage, boolean, String, JournalWriter.Appended)}.
+     */
+    public Reservation.Settlement settleDirect(long feeMicros, RequestFacts facts, Usage usage, boolean usageReportedByProvider, String reason,
+                                               JournalWriter.Appended whenJournaled) {
+        if (!facts.direct()) {
+            throw new IllegalArgumentException("a direct settlement's facts name no direct cost");
+        }
+        return settle(feeMicros, facts, usage, usageReportedByProvider, reason, whenJournaled,
+                () -> reservation.settleDirect(feeMicros, facts.directCostMicros()));
     }
 
     /** Returns the whole reservation and waits until the release is journaled; false if it was already closed. */

@@ -270,6 +270,7 @@ public final class LedgerState {
                 rateLimits.put(e.subject() + ":" + e.id(), new RateLimits(e.subject(), e.id(), e.rpm(), e.tpm(), e.concurrency()));
             }
             case JournalEvent.CatalogLoaded e -> catalogVersion = e.version();
+            case JournalEvent.CredentialSet e -> account(index, e.accountId()); // the audit of a change kept outside; names an account
             case JournalEvent.AlertSet e -> {
                 if (e.subject() == JournalEvent.AlertSet.KEY) {
                     if (!keys.containsKey(e.id())) {

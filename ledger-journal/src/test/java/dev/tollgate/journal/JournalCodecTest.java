@@ -103,7 +103,24 @@ class JournalCodecTest {
                     random.nextInt(4) == 0 ? "" : catalogVersion(), random.nextInt(3) == 0 ? "" : text(JournalCodec.MAX_ROW_VERSION, false),
                     random.nextInt(3) == 0 ? "" : text(JournalCodec.MAX_SERVICE_TIER, false),
                     random.nextInt(2) == 0 ? "" : text(JournalCodec.MAX_MODEL, false), random.nextInt(2) == 0 ? "" : text(JournalCodec.MAX_ATTEMPTS, false),
-                    random.nextInt(2) == 0 ? RequestFacts.NO_MULTIPLIER_BPS : random.nextInt(1, JournalCodec.MAX_PRICE_MULTIPLIER_BPS + 1));
+                    random.nextInt(2) == 0 ? RequestFacts.NO_MULTIPLIER_BPS : random.nextInt(1, JournalCodec.MAX_PRICE_MULTIPLIER_BPS + 1),
+                    random.nextInt(2) == 0 ? RequestFacts.PREPAID : random.nextLong(0, JournalCodec.MAX_DIRECT_COST_MICROS + 1));
+        }
+
+        /** As the codec reads a version 4 record: paid from the prepaid balance (no direct cost). */
+        static JournalEvent withoutBilling(JournalEvent event) {
+            return switch (event) {
+                case Settled e -> new Settled(e.timestampMs(), e.reservationId(), withoutBilling(e.request()), e.usage(),
+                        e.usageReportedByProvider(), e.costMicros(), e.debitedMicros(), e.writtenOffMicros(), e.reason());
+                case Released e -> new Released(e.timestampMs(), e.reservationId(), withoutBilling(e.request()), e.reason());
+                default -> event;
+            };
+        }
+
+        static RequestFacts withoutBilling(RequestFacts f) {
+            return new RequestFacts(f.requestId(), f.accountId(), f.keyHash(), f.lane(), f.provider(), f.model(), f.endpoint(), f.startMs(),
+                    f.endMs(), f.upstreamRequestId(), f.catalogVersion(), f.rowVersion(), f.serviceTier(), f.requestedModel(), f.attempts(),
+                    f.priceMultiplierBps());
         }
 
         String catalogVersion() {
@@ -215,6 +232,8 @@ class JournalCodecTest {
                             key ? keyHash() : text(JournalCodec.MAX_ID, true), perMinute(), perMinute(),
                             random.nextBoolean() ? -1 : random.nextLong(1, JournalCodec.MAX_CONCURRENCY + 1));
                 }
+                case CREDENTIAL_SET -> new JournalEvent.CredentialSet(ts, text(JournalCodec.MAX_ID, true), text(JournalCodec.MAX_ID, true),
+                        random.nextBoolean());
                 case CATALOG_LOADED -> new JournalEvent.CatalogLoaded(ts, catalogVersion(), text(JournalCodec.MAX_CATALOG_SOURCE, true),
                         random.nextInt(1, Integer.MAX_VALUE));
                 case ALERT_SET -> {
@@ -348,20 +367,30 @@ class JournalCodecTest {
             byte[] record = encode(event);
             longest = Math.max(longest, record.length);
             assertThat(record[0] & 0xFF).isEqualTo(event.type().code());
-            int expectedVersion = event.type() == EventType.SETTLED || event.type() == EventType.RELEASED ? 4 : 1;
+            int expectedVersion = event.type() == EventType.SETTLED || event.type() == EventType.RELEASED ? 5 : 1;
             assertThat(record[1] & 0xFF).isEqualTo(expectedVersion).isEqualTo(JournalCodec.currentVersion(event.type()));
             assertThat(decode(record)).as("round trip of %s", event).isEqualTo(event);
             seen.add(event.type());
-            if (expectedVersion == 4) {
+            if (expectedVersion == 5) {
+                // The same debit as a version 4 writer wrote it, which had no direct cost: prepaid.
+                JournalEvent fourth = RandomEvents.withoutBilling(event);
+                byte[] v4 = encode(fourth, 4);
+                assertThat(v4[1] & 0xFF).isEqualTo(4);
+                assertThat(decode(v4)).as("version 4 round trip of %s", fourth).isEqualTo(fourth);
+                assertThat(v4.length).isEqualTo(record.length - Long.BYTES);
+                if (!event.equals(fourth)) {
+                    assertThatThrownBy(() -> encode(event, 4)).as("version 4 has no place for what %s carries", event)
+                            .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no direct cost");
+                }
                 // The same debit as a version 3 writer wrote it, which had no requested model, attempts or multiplier.
-                JournalEvent third = RandomEvents.withoutRoute(event);
+                JournalEvent third = RandomEvents.withoutRoute(fourth);
                 byte[] v3 = encode(third, 3);
                 assertThat(v3[1] & 0xFF).isEqualTo(3);
                 assertThat(decode(v3)).as("version 3 round trip of %s", third).isEqualTo(third);
                 assertThat(v3.length).isLessThan(record.length);
                 versionThreeSeen.add(event.type());
-                if (!event.equals(third)) {
-                    assertThatThrownBy(() -> encode(event, 3)).as("version 3 has no place for what %s carries", event)
+                if (!fourth.equals(third)) {
+                    assertThatThrownBy(() -> encode(fourth, 3)).as("version 3 has no place for what %s carries", event)
                             .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no requested model");
                 }
                 // The same debit as a version 2 writer wrote it, which had no row version, service tier or usage parts.
@@ -610,12 +639,12 @@ class JournalCodecTest {
         assertThat(expected.request().catalogVersion()).isEmpty();
         assertThat(decode(settled)).isEqualTo(expected);
         assertThat(decode(released)).isEqualTo(new Released(1_795_000_000_000L, 7, expected.request(), "upstream_error"));
-        // Written again today it is version 4: an empty catalog version, row version, service tier, requested model and
-        // attempts longer (2 bytes each), the multiplier (4 bytes), and the settlement's five empty parts and two empty
-        // counts (5 x 8 + 2 bytes) longer; it reads back the same.
+        // Written again today it is version 5: an empty catalog version, row version, service tier, requested model and
+        // attempts longer (2 bytes each), the multiplier (4 bytes), the direct cost (8 bytes, -1: prepaid), and the
+        // settlement's five empty parts and two empty counts (5 x 8 + 2 bytes) longer; it reads back the same.
         byte[] now = encode(expected);
-        assertThat(now[1]).isEqualTo((byte) 4);
-        assertThat(now.length).isEqualTo(settled.length + 10 + 4 + 42);
+        assertThat(now[1]).isEqualTo((byte) 5);
+        assertThat(now.length).isEqualTo(settled.length + 10 + 4 + 8 + 42);
         assertThat(decode(now)).isEqualTo(expected);
         assertThat(encode(expected, 1)).isEqualTo(settled);
     }

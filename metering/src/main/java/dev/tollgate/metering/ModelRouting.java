@@ -25,7 +25,7 @@ public final class ModelRouting {
         this.routes = routes;
         for (ModelRoutes.Route route : routes.routes()) {
             unrouted.put(key(route.provider().protocol(), route.row().model()),
-                    new Candidates(route.row().model(), List.of(new Candidate(route, 1, 1)), false));
+                    new Candidates(route.row().model(), List.of(new Candidate(route, 1, 1)), false, RouteConfig.PlatformFee.NONE, false));
         }
         for (RouteConfig route : configured) {
             List<Candidate> candidates = new ArrayList<>();
@@ -36,7 +36,8 @@ public final class ModelRouting {
                 }
             }
             if (!candidates.isEmpty()) {
-                routed.put(key(candidates.getFirst().route().provider().protocol(), route.model()), new Candidates(route.model(), candidates, true));
+                routed.put(key(candidates.getFirst().route().provider().protocol(), route.model()), new Candidates(route.model(), candidates, true,
+                        route.platformFee(), route.direct()));
             }
         }
     }
@@ -69,11 +70,18 @@ public final class ModelRouting {
 
     /**
      * The candidates of one requested model, sorted by priority. {@code configured} is false for a model served by its
-     * catalog row alone (one candidate, no fallback).
+     * catalog row alone (one candidate, no fallback). {@code direct}: served on the account's own provider credentials and
+     * paid to the provider, with {@code platformFee} drawn from the prepaid balance.
      */
-    public record Candidates(String requestedModel, List<Candidate> byPriority, boolean configured) {
+    public record Candidates(String requestedModel, List<Candidate> byPriority, boolean configured, RouteConfig.PlatformFee platformFee,
+                             boolean direct) {
         public Candidates {
             byPriority = byPriority.stream().sorted(Comparator.comparingInt(Candidate::priority)).toList();
+        }
+
+        /** Candidates billed on the prepaid balance. */
+        public Candidates(String requestedModel, List<Candidate> byPriority, boolean configured) {
+            this(requestedModel, byPriority, configured, RouteConfig.PlatformFee.NONE, false);
         }
 
         /**

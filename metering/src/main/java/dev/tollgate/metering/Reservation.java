@@ -18,10 +18,12 @@ import java.lang.invoke.VarHandle;
 public final class Reservation {
     private static final long CLOSED_BIT = Long.MIN_VALUE;
     private static final VarHandle STATE;
+    private static final VarHandle DIRECT_STATE;
 
     static {
         try {
             STATE = MethodHandles.lookup().findVarHandle(Reservation.class, "state", long.class);
+            DIRECT_STATE = MethodHandles.lookup().findVarHandle(Reservation.class, "directState", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -37,15 +39,86 @@ public final class Reservation {
     /** Held micros in the low 63 bits; {@link #CLOSED_BIT} set once settled or released. */
     @SuppressWarnings("unused") // accessed through STATE
     private volatile long state;
+    /** A direct reservation ({@link #tryReserveDirect}); false for one paid from the balance. */
+    private final boolean direct;
+    /**
+     * Of a direct reservation, what the key's windows hold beyond {@code state} for the cost the provider bills (the balance
+     * holds only the platform fee, in {@code state}); with {@link #CLOSED_BIT} set once closed, like {@code state}. 0 otherwise.
+     */
+    @SuppressWarnings("unused") // accessed through DIRECT_STATE
+    private volatile long directState;
+    /** Of a settled direct reservation, the cost the provider bills: what a refund takes back out of the windows. */
+    private long directSettledMicros;
 
     private Reservation(Balances balances, int accountSlot, SpendWindows windows, int windowSlot, int day, int month, long heldMicros) {
+        this(balances, accountSlot, windows, windowSlot, day, month, heldMicros, false, 0);
+    }
+
+    private Reservation(Balances balances, int accountSlot, SpendWindows windows, int windowSlot, int day, int month, long heldMicros,
+                        boolean direct, long directHeldMicros) {
         this.balances = balances;
         this.accountSlot = accountSlot;
         this.windows = windows;
         this.windowSlot = windowSlot;
         this.day = day;
         this.month = month;
+        this.direct = direct;
+        this.directState = directHeldMicros;
         this.state = heldMicros;
+    }
+
+    /**
+     * Reserves for a request whose provider tokens the provider bills the account directly: the balance holds exactly
+     * {@code feeMicros} (the platform fee of the worst case), and the key's spend windows hold the fee plus between
+     * {@code minCostMicros} and {@code maxCostMicros} of the provider's cost, all or none. A key without windows holds only
+     * the fee: nothing here caps what the provider bills. Null when the balance lacks the fee or a window lacks the minimum.
+     */
+    public static Reservation tryReserveDirect(Balances balances, int accountSlot, SpendWindows windows, int windowSlot, long nowMs, long feeMicros,
+                                               long minCostMicros, long maxCostMicros) {
+        if (feeMicros < 0 || minCostMicros < 0 || maxCostMicros < minCostMicros) {
+            throw new IllegalArgumentException("fee " + feeMicros + ", cost " + minCostMicros + ".." + maxCostMicros);
+        }
+        boolean capped = windows != null && windowSlot >= 0;
+        int day = capped ? SpendWindows.dayOf(nowMs) : 0;
+        int month = capped ? SpendWindows.monthOf(nowMs) : 0;
+        long allowed = 0;
+        if (capped) {
+            allowed = windows.reserveUpTo(windowSlot, day, month, Math.addExact(minCostMicros, feeMicros), Math.addExact(maxCostMicros, feeMicros));
+            if (allowed < 0) {
+                return null;
+            }
+        }
+        long held = balances.reserveUpTo(accountSlot, feeMicros, feeMicros);
+        if (held < 0) {
+            if (capped) {
+                windows.adjust(windowSlot, day, month, -allowed);
+            }
+            return null;
+        }
+        return capped
+                ? new Reservation(balances, accountSlot, windows, windowSlot, day, month, held, true, allowed - held)
+                : new Reservation(balances, accountSlot, null, -1, 0, 0, held, true, 0);
+    }
+
+    /**
+     * What the cost at the catalog price may reach before the reservation must be extended: what it holds, or for a
+     * direct one what the windows hold for the provider's cost (unbounded for a key without windows: nothing caps it).
+     */
+    public long coverageMicros() {
+        if (!direct) {
+            return heldMicros();
+        }
+        return windows == null ? Long.MAX_VALUE / 4 : directHeldMicros();
+    }
+
+    /** Whether the provider bills this request's tokens ({@link #tryReserveDirect}). */
+    public boolean direct() {
+        return direct;
+    }
+
+    /** Of a direct reservation, what the key's windows hold for the provider's cost now (or when it closed); 0 otherwise. */
+    public long directHeldMicros() {
+        return directState & ~CLOSED_BIT;
     }
 
     /** Reserves up to {@code maxMicros} if at least {@code minMicros} is available; null when it is not. */
@@ -122,6 +195,9 @@ public final class Reservation {
         if (isClosed()) {
             return -1;
         }
+        if (direct) {
+            return extendDirect(minMicros, maxMicros);
+        }
         long allowed = maxMicros;
         if (windows != null) {
             allowed = windows.reserveUpTo(windowSlot, day, month, minMicros, maxMicros);
@@ -154,11 +230,65 @@ public final class Reservation {
     }
 
     /**
+     * A direct reservation's extension: the provider's cost outgrew what the windows hold, so they hold more (the balance,
+     * which pays only the fee, is not touched; a fee beyond what it holds is taken at the settlement). Without windows
+     * nothing caps the cost: the maximum counts as held. Not journaled: the journal's holds are the balance's.
+     */
+    private long extendDirect(long minMicros, long maxMicros) {
+        if (windows == null) {
+            return 0;
+        }
+        long more = windows.reserveUpTo(windowSlot, day, month, minMicros, maxMicros);
+        if (more < 0) {
+            return -1;
+        }
+        while (true) {
+            long current = directState;
+            if (current < 0 || more > Long.MAX_VALUE - current) {
+                windows.adjust(windowSlot, day, month, -more);
+                return -1;
+            }
+            if (DIRECT_STATE.compareAndSet(this, current, current + more)) {
+                return 0; // nothing more held in the balance
+            }
+        }
+    }
+
+    /**
+     * Settles a direct reservation: the balance pays {@code feeMicros} (the platform fee), and the key's windows count the
+     * fee and {@code directCostMicros}, the cost at the catalog price that the provider bills the account.
+     *
+     * @return the settlement of the balance's part, or null if this reservation was already closed
+     */
+    public Settlement settleDirect(long feeMicros, long directCostMicros) {
+        if (!direct) {
+            throw new IllegalStateException("a direct settlement of a reservation paid from the balance");
+        }
+        if (feeMicros < 0 || directCostMicros < 0) {
+            throw new IllegalArgumentException("negative fee or cost: " + feeMicros + ", " + directCostMicros);
+        }
+        long held = close();
+        if (held < 0) {
+            return null;
+        }
+        long directHeld = closeDirect();
+        long writtenOff = balances.settle(accountSlot, held, feeMicros);
+        directSettledMicros = directCostMicros;
+        if (windows != null) {
+            windows.adjust(windowSlot, day, month, directCostMicros + feeMicros - writtenOff - held - directHeld);
+        }
+        return new Settlement(held, feeMicros - writtenOff, writtenOff);
+    }
+
+    /**
      * Debits the actual cost and returns the rest of the reservation to the balance.
      *
      * @return the settlement, or null if this reservation was already closed (nothing changes then)
      */
     public Settlement settle(long costMicros) {
+        if (direct) {
+            throw new IllegalStateException("a direct reservation settles with settleDirect");
+        }
         if (costMicros < 0) {
             throw new IllegalArgumentException("negative cost: " + costMicros);
         }
@@ -183,7 +313,7 @@ public final class Reservation {
         }
         balances.refund(accountSlot, settlement.debitedMicros(), settlement.writtenOffMicros());
         if (windows != null) {
-            windows.adjust(windowSlot, day, month, -settlement.debitedMicros());
+            windows.adjust(windowSlot, day, month, -settlement.debitedMicros() - directSettledMicros);
         }
     }
 
@@ -193,11 +323,25 @@ public final class Reservation {
         if (held < 0) {
             return false;
         }
+        long directHeld = direct ? closeDirect() : 0;
         balances.release(accountSlot, held);
         if (windows != null) {
-            windows.adjust(windowSlot, day, month, -held);
+            windows.adjust(windowSlot, day, month, -held - directHeld);
         }
         return true;
+    }
+
+    /** Closes a direct reservation's windows-only part (after {@link #close}); returns what it held. */
+    private long closeDirect() {
+        while (true) {
+            long current = directState;
+            if (current < 0) {
+                return 0;
+            }
+            if (DIRECT_STATE.compareAndSet(this, current, current | CLOSED_BIT)) {
+                return current;
+            }
+        }
     }
 
     /** Sets the closed bit; returns the micros held at that instant, or -1 if another close won. */

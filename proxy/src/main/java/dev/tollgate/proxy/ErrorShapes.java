@@ -105,6 +105,9 @@ public final class ErrorShapes {
                     HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
             case LANE_NOT_ALLOWED -> new ErrorKind(HttpResponseStatus.BAD_REQUEST, "invalid_request_error", "lane_not_allowed",
                     HttpResponseStatus.BAD_REQUEST, "invalid_request_error");
+            // The key works; the account has not given Tollgate its own provider key for this direct route. Not retryable.
+            case NO_PROVIDER_CREDENTIAL -> new ErrorKind(HttpResponseStatus.FORBIDDEN, "invalid_request_error", "provider_credential_missing",
+                    HttpResponseStatus.FORBIDDEN, "permission_error");
         };
     }
 

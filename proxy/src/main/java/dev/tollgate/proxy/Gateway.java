@@ -48,6 +48,8 @@ public final class Gateway {
      * ({@link #useClock}) so a test or a simulation can admit requests on either side of a price change.
      */
     private volatile java.util.function.LongSupplier clockMs = System::currentTimeMillis;
+    /** The accounts' own provider credentials for direct routes; replaceable ({@link #useCredentials}) for tests. */
+    private volatile dev.tollgate.proxy.credentials.ProviderCredentials credentials;
 
     /**
      * Brings the recovered ledger in line with the configuration: accounts it names are opened with
@@ -70,6 +72,9 @@ public final class Gateway {
         this.outcomes = Objects.requireNonNull(outcomes);
         this.metrics = new NodeMetrics(config, ledger);
         this.accessLog = Objects.requireNonNull(accessLog);
+        // Beside the journal, so a node's credentials live and move with its ledger; none can be kept without a master key.
+        this.credentials = dev.tollgate.proxy.credentials.ProviderCredentials.open(config.journal() == null ? null : config.journal().directory(),
+                System::getenv);
         metrics.watch(accessLog);
         metrics.watch(lanes);
         metrics.watch(breakers);
@@ -128,6 +133,16 @@ public final class Gateway {
     /** Makes {@code clockMs} the gateway's clock (see {@link #nowMs()}): for tests and simulations; a node uses the system's. */
     public void useClock(java.util.function.LongSupplier clockMs) {
         this.clockMs = Objects.requireNonNull(clockMs);
+    }
+
+    /** The accounts' own provider credentials, for direct routes. */
+    public dev.tollgate.proxy.credentials.ProviderCredentials credentials() {
+        return credentials;
+    }
+
+    /** Makes {@code credentials} the node's (a test's master key and directory); a node opens its own from the environment. */
+    public void useCredentials(dev.tollgate.proxy.credentials.ProviderCredentials credentials) {
+        this.credentials = Objects.requireNonNull(credentials);
     }
 
     /** The configuration, with the price catalog in force now. */

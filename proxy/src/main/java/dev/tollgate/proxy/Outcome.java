@@ -15,6 +15,9 @@ import dev.tollgate.metering.Usage;
  * @param requestedModel the model name the client sent, when a route served it under another (null: the same)
  * @param attemptsBefore the upstream attempts that failed before the one that served, as the journal keeps them (empty: none)
  * @param lane           the lane that served it
+ * @param directCostMicros on a direct route, the cost at the catalog price that the provider bills the account's own
+ *                       account ({@code billed_by: provider}; then {@code costMicros} is only the platform fee); -1 when
+ *                       the prepaid balance paid
  */
 public record Outcome(
         String requestId,
@@ -38,7 +41,23 @@ public record Outcome(
         String upstreamRequestId,
         String requestedModel,
         String attemptsBefore,
-        String lane) {
+        String lane,
+        long directCostMicros) {
+
+    /** An outcome paid from the prepaid balance. */
+    public Outcome(String requestId, String accountId, String keyId, String keyLabel, String provider, String model, String endpoint,
+                   String status, String reason, Usage usage, boolean usageReportedByProvider, long heldMicros, long costMicros,
+                   long debitedMicros, long writtenOffMicros, long balanceAfterMicros, long startEpochMs, long endEpochMs, String upstreamRequestId,
+                   String requestedModel, String attemptsBefore, String lane) {
+        this(requestId, accountId, keyId, keyLabel, provider, model, endpoint, status, reason, usage, usageReportedByProvider, heldMicros, costMicros,
+                debitedMicros, writtenOffMicros, balanceAfterMicros, startEpochMs, endEpochMs, upstreamRequestId, requestedModel, attemptsBefore, lane,
+                dev.tollgate.journal.JournalEvent.RequestFacts.PREPAID);
+    }
+
+    /** Whether the provider billed the tokens on the account's own key (a direct route). */
+    public boolean direct() {
+        return directCostMicros != dev.tollgate.journal.JournalEvent.RequestFacts.PREPAID;
+    }
 
     /** An outcome in the built-in lane. */
     public Outcome(String requestId, String accountId, String keyId, String keyLabel, String provider, String model, String endpoint,

@@ -373,7 +373,8 @@ public final class Reconciler implements AutoCloseable {
 
     /** The account's statement for {@code month} as far as the reconciler has got; null for an unknown account. */
     /**
-     * What each key had debited by {@code nowMs} in its UTC day, its UTC month and in total (hash to those three), from
+     * What each key had spent by {@code nowMs} in its UTC day, its UTC month and in total (hash to those three): debited from
+     * the balance plus billed directly by a provider (a direct route's cost counts against the caps too), from
      * the rollups (by the hour each debit was settled): what a key's spend windows start from. Waits up to
      * {@code timeout} to catch up with the journal first.
      */
@@ -387,7 +388,7 @@ public final class Reconciler implements AutoCloseable {
         java.util.Map<String, long[]> spent = new java.util.HashMap<>();
         for (int window = 0; window < starts.length; window++) {
             for (UsageRow row : usage(UsageQuery.of(starts[window], nowMs + 1, UsageQuery.Dimension.KEY))) {
-                spent.computeIfAbsent(row.keyHash(), hash -> new long[3])[window] += row.totals().debitedMicros();
+                spent.computeIfAbsent(row.keyHash(), hash -> new long[3])[window] += row.totals().debitedMicros() + row.totals().directMicros();
             }
         }
         return spent;

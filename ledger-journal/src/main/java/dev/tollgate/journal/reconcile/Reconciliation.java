@@ -151,7 +151,7 @@ public final class Reconciliation {
             .thenComparing(UsageRow::lane, Comparator.nullsFirst(Comparator.naturalOrder()));
 
     /** What a statement's debit line is of. */
-    private record LineKey(String provider, String model, String rowVersion, String lane, int priceMultiplierBps) {
+    private record LineKey(String provider, String model, String rowVersion, String lane, int priceMultiplierBps, boolean direct) {
     }
 
     /**
@@ -189,19 +189,22 @@ public final class Reconciliation {
         rollups.forEachRow(accountId, 0, startMs, (key, totals) -> debitedBefore[0] = Math.addExact(debitedBefore[0], totals.debitedMicros()));
         opening = Math.subtractExact(opening, debitedBefore[0]);
 
-        // A line per price set, so a month spanning a price change shows each period's requests at its own prices, and per
-        // lane and multiplier, so a batch discount shows as the line it priced.
+        // A line per price set, so a month spanning a price change shows each period's requests at its own prices, per
+        // lane and multiplier, so a batch discount shows as the line it priced, and per billing path, so the provider-billed
+        // spend stands beside the prepaid one.
         Map<LineKey, UsageTotals> byModelRow = new TreeMap<>(Comparator.comparing(LineKey::provider).thenComparing(LineKey::model)
-                .thenComparing(LineKey::rowVersion).thenComparing(LineKey::lane).thenComparingInt(LineKey::priceMultiplierBps));
+                .thenComparing(LineKey::rowVersion).thenComparing(LineKey::lane).thenComparingInt(LineKey::priceMultiplierBps)
+                .thenComparing(LineKey::direct));
         rollups.forEachRow(accountId, startMs, endMs, (key, totals) -> {
             if (totals.requests() > 0) {
-                byModelRow.merge(new LineKey(key.provider(), key.model(), key.rowVersion(), key.lane(), key.priceMultiplierBps()), totals.settledOnly(),
+                byModelRow.merge(new LineKey(key.provider(), key.model(), key.rowVersion(), key.lane(), key.priceMultiplierBps(), key.direct()),
+                        totals.settledOnly(),
                         UsageTotals::plus);
             }
         });
         List<Statement.DebitLine> debits = new ArrayList<>(byModelRow.size());
         byModelRow.forEach((line, totals) -> debits.add(new Statement.DebitLine(line.provider(), line.model(), line.rowVersion(), line.lane(),
-                line.priceMultiplierBps(), totals)));
+                line.priceMultiplierBps(), line.direct(), totals)));
 
         // Time order for the reader; the sort is stable, so equal timestamps keep journal order.
         credits.sort(Comparator.comparingLong(Statement.CreditLine::timestampMs));

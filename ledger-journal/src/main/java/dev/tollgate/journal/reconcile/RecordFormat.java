@@ -127,6 +127,11 @@ public final class RecordFormat {
                 field(line, "tpm", e.tpm());
                 field(line, "concurrency", e.concurrency());
             }
+            case JournalEvent.CredentialSet e -> {
+                field(line, "account", e.accountId());
+                field(line, "provider", e.provider());
+                field(line, "credential", e.removed() ? "removed" : "set");
+            }
             case JournalEvent.CatalogLoaded e -> {
                 field(line, "catalog_version", e.version());
                 field(line, "source", e.source());
@@ -172,6 +177,10 @@ public final class RecordFormat {
         }
         if (facts.priceMultiplierBps() != RequestFacts.NO_MULTIPLIER_BPS) {
             field(line, "price_multiplier_bps", facts.priceMultiplierBps());
+        }
+        if (facts.direct()) {
+            field(line, "billed_by", facts.billedBy());
+            field(line, "direct_cost_micros", facts.directCostMicros());
         }
     }
 

@@ -55,7 +55,8 @@ public final class Rerating {
             names.putIfAbsent(key, new String[] {provider, model});
             long[] row = totals.computeIfAbsent(key, k -> new long[4]);
             row[0]++;
-            row[1] += settled.costMicros();
+            // A direct request's debit is its platform fee; what the catalog priced is the cost the provider billed.
+            row[1] += settled.request().direct() ? settled.request().directCostMicros() : settled.costMicros();
             long admittedMs = settled.request().startMs();
             ModelRow priced = catalog.find(catalogProviders.getOrDefault(provider, provider), model, admittedMs);
             if (priced == null) {

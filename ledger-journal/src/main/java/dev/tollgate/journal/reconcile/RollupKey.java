@@ -11,9 +11,10 @@ import java.util.Comparator;
  * @param rowVersion  the price set's version as the journal's facts name it; empty for an undated row (and
  *                    for rollups of journals from before rows were dated)
  * @param priceMultiplierBps the lane's price multiplier the requests were billed at (10000 for records before it was journaled)
+ * @param direct      billed by the provider on the account's own credentials ({@code billed_by: provider}), not by Tollgate
  */
 public record RollupKey(String accountId, long hourStartMs, String keyHash, String provider, String model, String rowVersion, String lane,
-                        int priceMultiplierBps) implements Comparable<RollupKey> {
+                        int priceMultiplierBps, boolean direct) implements Comparable<RollupKey> {
     public static final long HOUR_MS = 3_600_000L;
 
     private static final Comparator<RollupKey> ORDER = Comparator.comparing(RollupKey::accountId)
@@ -23,12 +24,24 @@ public record RollupKey(String accountId, long hourStartMs, String keyHash, Stri
             .thenComparing(RollupKey::model)
             .thenComparing(RollupKey::rowVersion)
             .thenComparing(RollupKey::lane)
-            .thenComparingInt(RollupKey::priceMultiplierBps);
+            .thenComparingInt(RollupKey::priceMultiplierBps)
+            .thenComparing(RollupKey::direct);
 
     public RollupKey {
         if (Math.floorMod(hourStartMs, HOUR_MS) != 0) {
             throw new IllegalArgumentException("not the start of an hour: " + hourStartMs);
         }
+    }
+
+    /** A key of requests billed by Tollgate on the prepaid balance. */
+    public RollupKey(String accountId, long hourStartMs, String keyHash, String provider, String model, String rowVersion, String lane,
+                     int priceMultiplierBps) {
+        this(accountId, hourStartMs, keyHash, provider, model, rowVersion, lane, priceMultiplierBps, false);
+    }
+
+    /** Who was paid for the provider's tokens: {@code tollgate} or {@code provider}. */
+    public String billedBy() {
+        return direct ? "provider" : "tollgate";
     }
 
     public static long hourOf(long timestampMs) {

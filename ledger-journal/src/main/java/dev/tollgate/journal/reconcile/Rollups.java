@@ -33,19 +33,22 @@ import java.util.function.BiConsumer;
  * journal order), so two rollups built from the same records serialize to the same bytes.
  *
  * <pre>
- * magic "TGROLL03" (int64); "TGROLL02" is read too: the same without priceMultiplierBps, which reads as 10000; and
- *   "TGROLL01": without rowVersion either, which reads as empty
+ * magic "TGROLL04" (int64); "TGROLL03" is read too: the same without direct and directMicros (every row prepaid);
+ *   "TGROLL02": without priceMultiplierBps either, which reads as 10000; and "TGROLL01": without rowVersion either, which
+ *   reads as empty
  * newestTimestampMs (int64)
  * accounts: count (int32), then per account, in id order:
  *   id (UTF), credits: count, then index, timestampMs, amountMicros (int64 x 3), idempotencyKey (UTF)
  *             adjustments: count, then index, timestampMs, amountMicros (int64 x 3), reason, idempotencyKey (UTF x 2)
  * hourly rows: count (int32), then per row, in key order:
  *   accountId (UTF), hourStartMs (int64), keyHash, provider, model, rowVersion, lane (UTF x 5), priceMultiplierBps (int32),
- *   the nine totals (int64 x 9)
+ *   direct (boolean), the ten totals (int64 x 10)
  * </pre>
  */
 public final class Rollups {
-    static final long MAGIC = 0x5447_524F_4C4C_3033L; // "TGROLL03"
+    static final long MAGIC = 0x5447_524F_4C4C_3034L; // "TGROLL04"
+    /** Rollups written before direct billing: still read, every row prepaid with no direct spend. */
+    static final long MAGIC_WITHOUT_DIRECT = 0x5447_524F_4C4C_3033L; // "TGROLL03"
     /** Rollups written before keys named the lane's price multiplier: still read, every row at 10000 (the list price). */
     static final long MAGIC_WITHOUT_MULTIPLIER = 0x5447_524F_4C4C_3032L; // "TGROLL02"
     /** Rollups written before keys named the row version: still read, so an upgrade need not replay the journal. */
@@ -60,7 +63,10 @@ public final class Rollups {
     private static final int REASONING = 6;
     private static final int DEBITED = 7;
     private static final int WRITTEN_OFF = 8;
-    private static final int FIELDS = 9;
+    private static final int DIRECT = 9;
+    private static final int FIELDS = 10;
+    /** The totals of rollups written before direct billing ({@link #MAGIC_WITHOUT_DIRECT} and older). */
+    private static final int FIELDS_WITHOUT_DIRECT = 9;
 
     /** A credit (top-up or opening credit) as a statement lists it. */
     public record CreditEntry(long index, long timestampMs, long amountMicros, String idempotencyKey) {
@@ -109,6 +115,9 @@ public final class Rollups {
                 row[REASONING] = Math.addExact(row[REASONING], usage.reasoningTokens());
                 row[DEBITED] = Math.addExact(row[DEBITED], e.debitedMicros());
                 row[WRITTEN_OFF] = Math.addExact(row[WRITTEN_OFF], e.writtenOffMicros());
+                if (e.request().direct()) {
+                    row[DIRECT] = Math.addExact(row[DIRECT], e.request().directCostMicros());
+                }
             }
             case Released e -> row(e.timestampMs(), e.request())[RELEASED]++;
             default -> {
@@ -123,7 +132,7 @@ public final class Rollups {
 
     private long[] row(long timestampMs, RequestFacts facts) {
         RollupKey key = new RollupKey(facts.accountId(), RollupKey.hourOf(timestampMs), facts.keyHash(), facts.provider(), facts.model(),
-                facts.rowVersion(), facts.lane(), facts.priceMultiplierBps());
+                facts.rowVersion(), facts.lane(), facts.priceMultiplierBps(), facts.direct());
         return hourly.computeIfAbsent(key, k -> new long[FIELDS]);
     }
 
@@ -179,7 +188,7 @@ public final class Rollups {
 
     private static UsageTotals totals(long[] row) {
         return new UsageTotals(row[REQUESTS], row[RELEASED], row[INPUT], row[CACHE_READ], row[CACHE_WRITE], row[OUTPUT], row[REASONING],
-                row[DEBITED], row[WRITTEN_OFF]);
+                row[DEBITED], row[WRITTEN_OFF], row[DIRECT]);
     }
 
     /** The persisted form (layout in the class comment); equal rollups give equal bytes. */
@@ -219,6 +228,7 @@ public final class Rollups {
                 out.writeUTF(key.rowVersion());
                 out.writeUTF(key.lane());
                 out.writeInt(key.priceMultiplierBps());
+                out.writeBoolean(key.direct());
                 for (long value : entry.getValue()) {
                     out.writeLong(value);
                 }
@@ -232,7 +242,7 @@ public final class Rollups {
     /** True when {@code bytes} start like serialized rollups (a snapshot written by a reconciler). */
     public static boolean isRollups(byte[] bytes) {
         long magic = magicOf(bytes);
-        return magic == MAGIC || magic == MAGIC_WITHOUT_MULTIPLIER || magic == MAGIC_WITHOUT_ROW_VERSION;
+        return magic == MAGIC || magic == MAGIC_WITHOUT_DIRECT || magic == MAGIC_WITHOUT_MULTIPLIER || magic == MAGIC_WITHOUT_ROW_VERSION;
     }
 
     private static long magicOf(byte[] bytes) {
@@ -254,7 +264,8 @@ public final class Rollups {
         Rollups rollups = new Rollups();
         long magic = magicOf(bytes);
         boolean withRowVersion = magic != MAGIC_WITHOUT_ROW_VERSION;
-        boolean withMultiplier = magic == MAGIC;
+        boolean withMultiplier = magic == MAGIC || magic == MAGIC_WITHOUT_DIRECT;
+        boolean withDirect = magic == MAGIC;
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
             in.readLong();
             rollups.newestTimestampMs = in.readLong();
@@ -269,9 +280,10 @@ public final class Rollups {
             }
             for (int rows = in.readInt(); rows > 0; rows--) {
                 RollupKey key = new RollupKey(in.readUTF(), in.readLong(), in.readUTF(), in.readUTF(), in.readUTF(),
-                        withRowVersion ? in.readUTF() : "", in.readUTF(), withMultiplier ? in.readInt() : RequestFacts.NO_MULTIPLIER_BPS);
+                        withRowVersion ? in.readUTF() : "", in.readUTF(), withMultiplier ? in.readInt() : RequestFacts.NO_MULTIPLIER_BPS,
+                        withDirect && in.readBoolean());
                 long[] row = new long[FIELDS];
-                for (int i = 0; i < FIELDS; i++) {
+                for (int i = 0; i < (withDirect ? FIELDS : FIELDS_WITHOUT_DIRECT); i++) {
                     row[i] = in.readLong();
                 }
                 rollups.hourly.put(key, row);

@@ -26,6 +26,11 @@ import java.util.List;
  * ({@code cost}) and what was written off (cost the balance could not cover, not charged). A month
  * spanning a price change (a promotion ending mid-month) has a line for each period.
  *
+ * <p>A line billed by the provider ({@code direct}, {@code billed_by: provider}: a direct route on the account's own
+ * provider credentials) debits only its platform fees from the balance; the provider's cost at catalog prices is its
+ * {@code direct_cost_micros}, outside the balance equation. So finance sees both paths' spend in one place:
+ * {@code total_spend_micros = total_debits_micros + total_written_off_micros + total_direct_micros}.
+ *
  * @param throughMs the timestamp of the newest journal record the statement's source had applied: a
  *                  statement of the current month is complete up to that moment
  */
@@ -41,7 +46,13 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
     }
 
     /** The month's settled requests of one model row at one price set in one lane and multiplier; {@code totals.debitedMicros()} is the debit. */
-    public record DebitLine(String provider, String model, String rowVersion, String lane, int priceMultiplierBps, UsageTotals totals) {
+    public record DebitLine(String provider, String model, String rowVersion, String lane, int priceMultiplierBps, boolean direct,
+                            UsageTotals totals) {
+        /** A line billed by Tollgate on the prepaid balance. */
+        public DebitLine(String provider, String model, String rowVersion, String lane, int priceMultiplierBps, UsageTotals totals) {
+            this(provider, model, rowVersion, lane, priceMultiplierBps, false, totals);
+        }
+
         /** A line of the lane every request was in before lanes were declared, at the list price. */
         public DebitLine(String provider, String model, String rowVersion, UsageTotals totals) {
             this(provider, model, rowVersion, dev.tollgate.journal.Ledger.DEFAULT_LANE, dev.tollgate.journal.JournalEvent.RequestFacts.NO_MULTIPLIER_BPS,
@@ -56,12 +67,18 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
         public long costMicros() {
             return totals.debitedMicros();
         }
+
+        /** Who was paid for the provider's tokens: {@code tollgate} or {@code provider}. */
+        public String billedBy() {
+            return direct ? "provider" : "tollgate";
+        }
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     static final String CSV_HEADER = "section,time,description,reference,provider,model,requests,input_tokens,cache_read_tokens,"
-            + "cache_write_tokens,output_tokens,reasoning_tokens,written_off_micros,amount_micros,row_version,lane,price_multiplier_bps";
+            + "cache_write_tokens,output_tokens,reasoning_tokens,written_off_micros,amount_micros,row_version,lane,price_multiplier_bps,billed_by,"
+            + "direct_cost_micros";
 
     public Statement {
         credits = List.copyOf(credits);
@@ -93,6 +110,16 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
         return debits.stream().mapToLong(line -> line.totals().writtenOffMicros()).reduce(0, Math::addExact);
     }
 
+    /** What the provider billed the account directly for its direct lines, at catalog prices: outside the balance. */
+    public long totalDirectMicros() {
+        return debits.stream().mapToLong(line -> line.totals().directMicros()).reduce(0, Math::addExact);
+    }
+
+    /** The month's whole spend across both billing paths: charged to the balance (fees included), written off, and billed directly. */
+    public long totalSpendMicros() {
+        return Math.addExact(Math.addExact(totalDebitsMicros(), totalWrittenOffMicros()), totalDirectMicros());
+    }
+
     /** The statement as JSON (amounts in micro-units; debits as positive amounts). */
     public String toJson() {
         ObjectNode root = JSON.createObjectNode();
@@ -122,12 +149,15 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
                     .put("input_tokens", totals.inputTokens()).put("cache_read_tokens", totals.cacheReadTokens())
                     .put("cache_write_tokens", totals.cacheWriteTokens()).put("output_tokens", totals.outputTokens())
                     .put("reasoning_tokens", totals.reasoningTokens()).put("cost_micros", debit.costMicros())
-                    .put("written_off_micros", totals.writtenOffMicros());
+                    .put("written_off_micros", totals.writtenOffMicros())
+                    .put("billed_by", debit.billedBy()).put("direct_cost_micros", totals.directMicros());
         }
         root.put("total_credits_micros", totalCreditsMicros());
         root.put("total_adjustments_micros", totalAdjustmentsMicros());
         root.put("total_debits_micros", totalDebitsMicros());
         root.put("total_written_off_micros", totalWrittenOffMicros());
+        root.put("total_direct_micros", totalDirectMicros());
+        root.put("total_spend_micros", totalSpendMicros());
         root.put("closing_balance_micros", closingBalanceMicros);
         try {
             return JSON.writeValueAsString(root) + "\n";
@@ -156,7 +186,8 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
         for (DebitLine debit : debits) {
             boolean discounted = debit.priceMultiplierBps() != dev.tollgate.journal.JournalEvent.RequestFacts.NO_MULTIPLIER_BPS;
             line(csv, "debit", "", "usage " + debit.provider() + "/" + debit.model() + (debit.rowVersion().isEmpty() ? "" : " from " + debit.rowVersion())
-                            + " in lane " + debit.lane() + (discounted ? " at " + debit.priceMultiplierBps() + " bps" : ""),
+                            + " in lane " + debit.lane() + (discounted ? " at " + debit.priceMultiplierBps() + " bps" : "")
+                            + (debit.direct() ? ", billed by the provider (platform fee)" : ""),
                     "", debit.provider(), debit.model(), debit.rowVersion(), debit.totals(), debit.totals().writtenOffMicros(), -debit.costMicros(), debit);
         }
         line(csv, "closing", iso(periodEndMs()), "closing balance", "", "", "", "", null, 0, closingBalanceMicros, null);
@@ -176,7 +207,9 @@ public record Statement(String accountId, YearMonth month, long openingBalanceMi
         // row_version, then lane and price_multiplier_bps, last, so the columns before them keep the places they had before.
         csv.append(',').append(totals != null ? Long.toString(writtenOffMicros) : "").append(',').append(amountMicros).append(',')
                 .append(Csv.field(rowVersion)).append(',').append(debit == null ? "" : Csv.field(debit.lane())).append(',')
-                .append(debit == null ? "" : Integer.toString(debit.priceMultiplierBps())).append('\n');
+                .append(debit == null ? "" : Integer.toString(debit.priceMultiplierBps())).append(',')
+                .append(debit == null ? "" : debit.billedBy()).append(',')
+                .append(debit == null ? "" : Long.toString(debit.totals().directMicros())).append('\n');
     }
 
     static String iso(long timestampMs) {

@@ -131,6 +131,8 @@ final class StatementChecks {
             assertThat(row[amount + 1]).isEqualTo(debit.get("row_version").asText());
             assertThat(row[amount + 2]).isEqualTo(debit.get("lane").asText());
             assertThat(Integer.parseInt(row[amount + 3])).isEqualTo(debit.get("price_multiplier_bps").asInt());
+            assertThat(row[amount + 4]).isEqualTo(debit.get("billed_by").asText());
+            assertThat(Long.parseLong(row[amount + 5])).isEqualTo(debit.get("direct_cost_micros").asLong());
             String[] fields = {"requests", "input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
                     "written_off_micros"};
             for (int f = 0; f < fields.length; f++) {

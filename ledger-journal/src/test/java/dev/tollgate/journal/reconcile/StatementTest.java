@@ -175,10 +175,23 @@ class StatementTest {
         List<RollupKey> keys = new java.util.ArrayList<>();
         Rollups.deserialize(current).forEachRow(null, 0, Long.MAX_VALUE, (key, totals) -> keys.add(key));
         assertThat(keys).extracting(RollupKey::priceMultiplierBps).containsExactly(5_000);
-        // The version 2 layout: the same bytes without the int32 after the lane, under the old magic.
-        java.nio.ByteBuffer old = java.nio.ByteBuffer.allocate(current.length - Integer.BYTES);
-        int laneEnd = current.length - 9 * Long.BYTES - Integer.BYTES;
-        old.put(current, 0, laneEnd).put(current, laneEnd + Integer.BYTES, current.length - laneEnd - Integer.BYTES);
+        // The version 3 layout: the same bytes without the direct flag after the multiplier and the tenth total, under its magic.
+        int laneEnd = current.length - 10 * Long.BYTES - 1 - Integer.BYTES;
+        java.nio.ByteBuffer third = java.nio.ByteBuffer.allocate(current.length - 1 - Long.BYTES);
+        third.put(current, 0, laneEnd + Integer.BYTES).put(current, laneEnd + Integer.BYTES + 1, 9 * Long.BYTES);
+        byte[] v3 = third.array();
+        java.nio.ByteBuffer.wrap(v3).putLong(0, Rollups.MAGIC_WITHOUT_DIRECT);
+        List<UsageTotals> v3Totals = new java.util.ArrayList<>();
+        keys.clear();
+        Rollups.deserialize(v3).forEachRow(null, 0, Long.MAX_VALUE, (key, rowTotals) -> {
+            keys.add(key);
+            v3Totals.add(rowTotals);
+        });
+        assertThat(keys).extracting(RollupKey::priceMultiplierBps, RollupKey::direct).containsExactly(org.assertj.core.groups.Tuple.tuple(5_000, false));
+        assertThat(v3Totals).extracting(UsageTotals::debitedMicros, UsageTotals::directMicros).containsExactly(org.assertj.core.groups.Tuple.tuple(10L, 0L));
+        // The version 2 layout: the version 3 bytes without the int32 after the lane, under the old magic.
+        java.nio.ByteBuffer old = java.nio.ByteBuffer.allocate(v3.length - Integer.BYTES);
+        old.put(v3, 0, laneEnd).put(v3, laneEnd + Integer.BYTES, v3.length - laneEnd - Integer.BYTES);
         byte[] v2 = old.array();
         java.nio.ByteBuffer.wrap(v2).putLong(0, Rollups.MAGIC_WITHOUT_MULTIPLIER);
         keys.clear();

@@ -42,7 +42,9 @@ public record Rejection(Kind kind, String message, String param) {
         /** 400: {@code x-tollgate-lane} names no declared lane. */
         UNKNOWN_LANE,
         /** 400: {@code x-tollgate-lane} names a lane the key may not pick. */
-        LANE_NOT_ALLOWED
+        LANE_NOT_ALLOWED,
+        /** 403 ({@code permission_error} on Anthropic): a direct route, and the account holds no credential for any of its providers. */
+        NO_PROVIDER_CREDENTIAL
     }
 
     public static Rejection of(Kind kind, String message) {

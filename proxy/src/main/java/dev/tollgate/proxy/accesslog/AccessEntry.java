@@ -18,6 +18,9 @@ import dev.tollgate.proxy.Outcome;
  * @param requestedModel    the model name the client sent when a route served it under another, or null
  * @param attemptsBefore    the upstream attempts that failed before the one that served ({@code provider/model:reason}, space
  *                          separated), empty when the first served
+ * @param lane              the lane that served it, or null when no lane admitted it (refused before, or unmetered)
+ * @param directCostMicros  on a direct route, the cost at the catalog price the provider bills the account's own key
+ *                          ({@code costMicros} is then the platform fee); -1 when the prepaid balance paid
  */
 public record AccessEntry(
         long endEpochMs,
@@ -38,7 +41,18 @@ public record AccessEntry(
         long latencyMs,
         String upstreamRequestId,
         String requestedModel,
-        String attemptsBefore) {
+        String attemptsBefore,
+        String lane,
+        long directCostMicros) {
+
+    /** A line of a request no lane admitted, paid from the prepaid balance if at all. */
+    public AccessEntry(long endEpochMs, String requestId, String keyId, String keyLabel, String accountId, String provider, String model,
+                       String endpoint, int httpStatus, String outcome, String reason, Usage usage, long costMicros, long debitedMicros,
+                       long writtenOffMicros, long latencyMs, String upstreamRequestId, String requestedModel, String attemptsBefore) {
+        this(endEpochMs, requestId, keyId, keyLabel, accountId, provider, model, endpoint, httpStatus, outcome, reason, usage, costMicros,
+                debitedMicros, writtenOffMicros, latencyMs, upstreamRequestId, requestedModel, attemptsBefore, null,
+                dev.tollgate.journal.JournalEvent.RequestFacts.PREPAID);
+    }
 
     /** A line of a request served by the model it named, at its first attempt. */
     public AccessEntry(long endEpochMs, String requestId, String keyId, String keyLabel, String accountId, String provider, String model,
@@ -61,6 +75,6 @@ public record AccessEntry(
                 outcome.provider(), outcome.model(), outcome.endpoint(), httpStatus, outcome.status(), outcome.reason(), outcome.usage(),
                 outcome.costMicros(), outcome.debitedMicros(), outcome.writtenOffMicros(),
                 Math.max(0, outcome.endEpochMs() - outcome.startEpochMs()), outcome.upstreamRequestId(), outcome.requestedModel(),
-                outcome.attemptsBefore());
+                outcome.attemptsBefore(), outcome.lane(), outcome.directCostMicros());
     }
 }

@@ -251,6 +251,14 @@ public final class AccessLog implements AutoCloseable {
                 json.writeStringField("upstream_request_id", entry.upstreamRequestId());
                 json.writeStringField("requested_model", entry.requestedModel());
                 json.writeStringField("attempts_before", entry.attemptsBefore() == null || entry.attemptsBefore().isEmpty() ? null : entry.attemptsBefore());
+                json.writeStringField("lane", entry.lane());
+                if (entry.directCostMicros() != dev.tollgate.journal.JournalEvent.RequestFacts.PREPAID) {
+                    json.writeStringField("billed_by", "provider");
+                    json.writeNumberField("direct_cost_micros", entry.directCostMicros());
+                } else {
+                    json.writeStringField("billed_by", entry.usage() == null ? null : "tollgate");
+                    json.writeNullField("direct_cost_micros");
+                }
                 json.writeEndObject();
             }
             line.write('\n');

@@ -160,6 +160,17 @@ public final class AdminApi {
                 if (parts.length == 4 && get && parts[2].equals("statements")) {
                     return statement(request, requireAccount(accountId), parts[3]);
                 }
+                if (parts.length == 3 && parts[2].equals("credentials")) {
+                    return get ? credentials(requireAccount(accountId)) : methodNotAllowed(request, "GET");
+                }
+                if (parts.length == 4 && parts[2].equals("credentials")) {
+                    String account = requireAccount(accountId);
+                    if (request.method().equals(HttpMethod.PUT)) {
+                        return setCredential(request, account, parts[3]);
+                    }
+                    return request.method().equals(HttpMethod.DELETE) ? removeCredential(request, account, parts[3])
+                            : methodNotAllowed(request, "PUT, DELETE");
+                }
             }
             case "keys" -> {
                 if (parts.length == 1) {
@@ -917,6 +928,9 @@ public final class AdminApi {
         node.put("cost_micros", totals.costMicros());
         node.put("debited_micros", totals.debitedMicros());
         node.put("written_off_micros", totals.writtenOffMicros());
+        // Billed by the provider on the account's own keys (direct routes): beside the prepaid spend, never in the balance.
+        node.put("direct_cost_micros", totals.directMicros());
+        node.put("total_spend_micros", totals.totalSpendMicros());
     }
 
     private Response requests(Request request) {
@@ -997,6 +1011,12 @@ public final class AdminApi {
                 node.putNull("attempts_before");
             } else {
                 node.put("attempts_before", facts.attempts());
+            }
+            node.put("billed_by", facts.billedBy());
+            if (facts.direct()) {
+                node.put("direct_cost_micros", facts.directCostMicros());
+            } else {
+                node.putNull("direct_cost_micros");
             }
         }
         root.put("has_more", page.hasMore());
@@ -1136,6 +1156,68 @@ public final class AdminApi {
         return Response.json(HttpResponseStatus.OK, root);
     }
 
+    // --- provider credentials (direct routes) ------------------------------------------------------
+
+    private Response credentials(String accountId) {
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode data = root.putArray("data");
+        for (dev.tollgate.proxy.credentials.ProviderCredentials.Entry entry : gateway.credentials().list(accountId)) {
+            data.add(credential(entry));
+        }
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
+    private static ObjectNode credential(dev.tollgate.proxy.credentials.ProviderCredentials.Entry entry) {
+        ObjectNode node = JSON.createObjectNode();
+        node.put("object", "provider_credential");
+        node.put("account", entry.accountId());
+        node.put("provider", entry.provider());
+        node.put("set_at", Instant.ofEpochMilli(entry.setAtMs()).toString());
+        return node;
+    }
+
+    /**
+     * Sets the account's own credential for a configured provider, for its direct routes. The credential is checked
+     * without ever being echoed (no error message quotes it), kept encrypted, and never returned: the answer describes it.
+     */
+    private Response setCredential(Request request, String accountId, String provider) {
+        if (gateway.config().providers().stream().noneMatch(configured -> configured.name().equals(provider))) {
+            throw AdminError.notFound("No provider " + provider + " is configured (providers: "
+                    + String.join(", ", gateway.config().providers().stream().map(dev.tollgate.config.ProviderConfig::name).sorted().toList()) + ")");
+        }
+        ObjectNode body = body(request, Set.of("api_key", "note"));
+        JsonNode value = body.get("api_key");
+        if (value == null || !value.isTextual() || value.textValue().isEmpty()) {
+            throw AdminError.badRequest("api_key: the provider credential as a non-empty string");
+        }
+        String credential = value.textValue();
+        if (credential.length() > dev.tollgate.proxy.credentials.ProviderCredentials.MAX_CREDENTIAL_LENGTH || !VISIBLE_ASCII.matcher(credential).matches()) {
+            throw AdminError.badRequest("api_key: at most " + dev.tollgate.proxy.credentials.ProviderCredentials.MAX_CREDENTIAL_LENGTH
+                    + " visible ASCII characters (no spaces or control characters); the value is not shown");
+        }
+        if (!gateway.credentials().available()) {
+            throw new AdminError(HttpResponseStatus.CONFLICT, "invalid_request_error", "Provider credentials cannot be kept: the node has no master key. Set "
+                    + dev.tollgate.proxy.credentials.ProviderCredentials.MASTER_KEY_ENV + " (32 random bytes, base64) and restart.");
+        }
+        ledger().recordCredentialChange(accountId, provider, false, author(request, optionalText(body, "note", 256)));
+        return Response.json(HttpResponseStatus.OK, credential(gateway.credentials().set(accountId, provider, credential, clockMs.getAsLong())));
+    }
+
+    private Response removeCredential(Request request, String accountId, String provider) {
+        if (gateway.credentials().list(accountId).stream().noneMatch(entry -> entry.provider().equals(provider))) {
+            throw AdminError.notFound("The account " + accountId + " holds no credential for " + provider);
+        }
+        ObjectNode body = request.body().length == 0 ? JSON.createObjectNode() : body(request, Set.of("note"));
+        ledger().recordCredentialChange(accountId, provider, true, author(request, optionalText(body, "note", 256)));
+        gateway.credentials().remove(accountId, provider);
+        ObjectNode root = JSON.createObjectNode();
+        root.put("object", "provider_credential");
+        root.put("account", accountId);
+        root.put("provider", provider);
+        root.put("deleted", true);
+        return Response.json(HttpResponseStatus.OK, root);
+    }
+
     /** Every change an operator made, newest first, read from the journal itself (the {@code AUTHORED} records). */
     private Response audit(Request request) {
         int limit = (int) number(request, "limit", 100, 1, MAX_PAGE);
@@ -1239,6 +1321,11 @@ public final class AdminApi {
                 node.put("prefix", e.newDisplayPrefix());
                 node.put("previous_valid_until", Instant.ofEpochMilli(e.previousValidUntilMs()).toString());
                 yield null;
+            }
+            case JournalEvent.CredentialSet e -> {
+                node.put("action", e.removed() ? "credential.removed" : "credential.set");
+                node.put("provider", e.provider());
+                yield e.accountId();
             }
             case JournalEvent.CatalogLoaded e -> {
                 node.put("action", "pricing.reloaded");

@@ -14,7 +14,12 @@ import java.util.List;
  */
 public final class Attempts {
     /** One candidate as this request would use it: its route priced at the request's arrival, and its plan. */
-    public record Candidate(ModelRoutes.Route route, Admission.Plan plan, TokenCounter counter) {
+    /** @param credential the account's own key for the provider on a direct route (sent instead of Tollgate's); null otherwise */
+    public record Candidate(ModelRoutes.Route route, Admission.Plan plan, TokenCounter counter, dev.tollgate.config.Secret credential) {
+        /** A candidate on Tollgate's own provider key. */
+        public Candidate(ModelRoutes.Route route, Admission.Plan plan, TokenCounter counter) {
+            this(route, plan, counter, null);
+        }
     }
 
     private final String requestedModel;
@@ -27,6 +32,7 @@ public final class Attempts {
     private UpstreamBreakers.Permit permit;
     private StringBuilder failed;
     private final boolean breakerApplies;
+    private final dev.tollgate.config.RouteConfig.PlatformFee directFee;
 
     /**
      * @param order                the candidates in attempt order, at least one
@@ -34,8 +40,11 @@ public final class Attempts {
      * @param loweredOutputTokens  the output cap every candidate is sent, or 0 to send each its plan's own
      * @param routed               true for a model with a configured route: its candidates' breakers are asked; false
      *                             for one served by its catalog row alone, sent as before routes whatever its breaker says
+     * @param directFee            on a direct route (billed by the provider on the account's own key), the platform fee drawn
+     *                             from the balance; null for a request paid from the prepaid balance
      */
-    public Attempts(String requestedModel, List<Candidate> order, int maxAttempts, long loweredOutputTokens, boolean routed) {
+    public Attempts(String requestedModel, List<Candidate> order, int maxAttempts, long loweredOutputTokens, boolean routed,
+                    dev.tollgate.config.RouteConfig.PlatformFee directFee) {
         if (order.isEmpty()) {
             throw new IllegalArgumentException("no candidate");
         }
@@ -44,6 +53,17 @@ public final class Attempts {
         this.maxAttempts = Math.max(1, maxAttempts);
         this.loweredOutputTokens = loweredOutputTokens;
         this.breakerApplies = routed;
+        this.directFee = directFee;
+    }
+
+    /** Candidates paid from the prepaid balance. */
+    public Attempts(String requestedModel, List<Candidate> order, int maxAttempts, long loweredOutputTokens, boolean routed) {
+        this(requestedModel, order, maxAttempts, loweredOutputTokens, routed, null);
+    }
+
+    /** The platform fee of a direct route, or null for a request paid from the prepaid balance. */
+    public dev.tollgate.config.RouteConfig.PlatformFee directFee() {
+        return directFee;
     }
 
     /**

@@ -120,20 +120,26 @@ final class Billing {
             costMicros = CostRule.costMicros(row(), usage, row().servicePercent(servedServiceTier), plan.priceMultiplierBps());
             Usage billed = usage;
             billedTokens = usage.totalTokens();
-            long cost = costMicros;
+            // On a direct route the provider bills the tokens to the account's own key; the balance pays only the fee.
+            long directCost = reservation.direct() ? costMicros : RequestFacts.PREPAID;
+            long cost = reservation.direct() ? attempts.directFee().feeMicros(costMicros) : costMicros;
             // Filled in before the task below can run: settle is called on the event loop, which runs the task later.
             Reservation.Settlement[] settled = new Reservation.Settlement[1];
-            settlement = reservation.settle(costMicros, facts(), usage, reportedByProvider, reason, failure -> eventLoop.execute(() -> {
+            JournalWriter.Appended whenSettled = failure -> eventLoop.execute(() -> {
                 Reservation.Settlement made = settled[0];
                 if (failure == null) {
-                    publish(Outcome.SETTLED, reason, billed, reportedByProvider, made.heldMicros(), cost, made.debitedMicros(), made.writtenOffMicros());
+                    publish(Outcome.SETTLED, reason, billed, reportedByProvider, made.heldMicros(), cost, made.debitedMicros(), made.writtenOffMicros(),
+                            directCost);
                 } else {
-                    publish(Outcome.RELEASED, LedgerReservation.NOT_JOURNALED_REASON, Usage.ZERO, false, made.heldMicros(), 0, 0, 0);
+                    publish(Outcome.RELEASED, LedgerReservation.NOT_JOURNALED_REASON, Usage.ZERO, false, made.heldMicros(), 0, 0, 0, directCost);
                 }
                 if (whenJournaled != null) {
                     whenJournaled.appended(failure);
                 }
-            }));
+            });
+            settlement = reservation.direct()
+                    ? reservation.settleDirect(cost, facts(directCost), usage, reportedByProvider, reason, whenSettled)
+                    : reservation.settle(cost, facts(directCost), usage, reportedByProvider, reason, whenSettled);
             settled[0] = settlement;
         } catch (RuntimeException e) {
             LOG.error("{}: the settlement could not be recorded", requestId, e);
@@ -181,7 +187,7 @@ final class Billing {
         }
         long held = reservation.heldMicros();
         try {
-            if (!reservation.release(facts(), reason, null)) {
+            if (!reservation.release(facts(unbilled()), reason, null)) {
                 return Recording.NOTHING_HELD;
             }
         } catch (RuntimeException e) {
@@ -189,7 +195,7 @@ final class Billing {
             closeAfterFailure("internal_error");
             return Recording.FAILED;
         }
-        publish(Outcome.RELEASED, reason, Usage.ZERO, false, held, 0, 0, 0);
+        publish(Outcome.RELEASED, reason, Usage.ZERO, false, held, 0, 0, 0, unbilled());
         return Recording.PENDING;
     }
 
@@ -225,11 +231,16 @@ final class Billing {
      * the route's, kept from admission, so a reload while the request runs does not change what it is priced by; the lane
      * and its price multiplier are the plan's, so a re-rating prices it as the settlement did.
      */
-    private RequestFacts facts() {
+    private RequestFacts facts(long directCostMicros) {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), lane, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()),
                 upstreamRequestId == null ? "" : upstreamRequestId, route.catalogVersion(), row().rowVersion(), journaledServiceTier(),
-                requestedModel(), attempts == null ? "" : attempts.failedBefore(), plan.priceMultiplierBps());
+                requestedModel(), attempts == null ? "" : attempts.failedBefore(), plan.priceMultiplierBps(), directCostMicros);
+    }
+
+    /** The direct cost of a request that ended with nothing billed: 0 on a direct route (still billed by the provider), else prepaid. */
+    private long unbilled() {
+        return reservation != null && reservation.direct() ? 0 : RequestFacts.PREPAID;
     }
 
     /** The model name the client sent, when a route served it under another; empty when the same. */
@@ -249,7 +260,7 @@ final class Billing {
     private RequestFacts minimalFacts() {
         return new RequestFacts(requestId, key.accountId(), key.sha256Hex(), lane, route.provider().name(), route.row().model(),
                 endpoint.path(), startEpochMs, Math.max(startEpochMs, gateway.nowMs()), "", route.catalogVersion(), row().rowVersion(), "",
-                requestedModel(), "", plan.priceMultiplierBps());
+                requestedModel(), "", plan.priceMultiplierBps(), unbilled());
     }
 
     /**
@@ -284,13 +295,15 @@ final class Billing {
         return kept.toString();
     }
 
-    private void publish(String status, String reason, Usage usage, boolean reported, long held, long cost, long debited, long writtenOff) {
+    private void publish(String status, String reason, Usage usage, boolean reported, long held, long cost, long debited, long writtenOff,
+                         long directCostMicros) {
         outcomeAwaited = false;
         try {
             outcome = new Outcome(requestId, key.accountId(), AdminApi.keyId(key.sha256Hex()), key.label(), route.provider().name(), route.row().model(),
                     endpoint.path(), status, reason, usage, reported, held, cost, debited, writtenOff,
                     gateway.accounts().balances().availableMicros(key.accountSlot()), startEpochMs, gateway.nowMs(),
-                    upstreamRequestId, requestedModel().isEmpty() ? null : requestedModel(), attempts == null ? "" : attempts.failedBefore(), lane);
+                    upstreamRequestId, requestedModel().isEmpty() ? null : requestedModel(), attempts == null ? "" : attempts.failedBefore(), lane,
+                    directCostMicros);
             gateway.publish(outcome);
         } catch (RuntimeException e) {
             LOG.error("{}: an outcome listener failed", requestId, e); // the money is recorded; a listener cannot undo it

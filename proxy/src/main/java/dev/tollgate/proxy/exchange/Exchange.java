@@ -279,7 +279,7 @@ public final class Exchange {
         byte[] rewritten = Admission.rewrite(billing.inspected, candidate.plan(), candidate.plan() == null ? 0 : attempts.outputTokensToSend(),
                 renamed ? upstreamModel : null);
         ByteBuf body = rewritten != null ? Unpooled.wrappedBuffer(rewritten) : request.content().retainedDuplicate();
-        upstream = UpstreamRequests.call(candidate.route().provider(), endpoint, request.uri(), request.headers(), body);
+        upstream = UpstreamRequests.call(candidate.route().provider(), endpoint, request.uri(), request.headers(), body, candidate.credential());
         if (!attempts.mayFallBack()) {
             releaseRequest(); // nothing more is built from it
         }

@@ -171,7 +171,7 @@ final class SseRelay implements ResponseRelay, SseFramer.Sink {
         int percent = servicePercent();
         int multiplierBps = exchange.plan().priceMultiplierBps();
         long outputMicros = CostRule.costMicros(meter.outputTokensCounted(), outputPrice, percent, multiplierBps);
-        long needMicros = promptMicros(percent) + outputMicros - exchange.reservation().heldMicros();
+        long needMicros = promptMicros(percent) + outputMicros - exchange.reservation().coverageMicros();
         if (needMicros <= 0) {
             return true;
         }

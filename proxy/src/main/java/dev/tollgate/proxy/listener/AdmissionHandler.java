@@ -122,26 +122,48 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
         java.util.List<Attempts.Candidate> candidates = new java.util.ArrayList<>(priced.size());
         Admission.Plan dearest = null;
         long minimumMicros = 0;
+        String missingCredential = null;
         for (ModelRoutes.Route route : priced) {
+            // A direct route is sent on the account's own key for each provider: a provider it gave none for cannot serve it.
+            dev.tollgate.config.Secret credential = null;
+            if (found.direct()) {
+                credential = gateway.credentials().get(exchange.key().accountId(), route.provider().name());
+                if (credential == null) {
+                    missingCredential = missingCredential == null ? route.provider().name() : missingCredential;
+                    continue;
+                }
+            }
             Admission.Plan plan = gateway.admission().plan(request, route.row(), exchange.lane().priceMultiplierBps());
-            candidates.add(new Attempts.Candidate(route, plan, TokenCounter.forEncoding(route.row().encoding())));
+            candidates.add(new Attempts.Candidate(route, plan, TokenCounter.forEncoding(route.row().encoding()), credential));
             if (dearest == null || plan.worstCaseMicros() > dearest.worstCaseMicros()) {
                 dearest = plan;
             }
             minimumMicros = Math.max(minimumMicros, plan.minimumMicros());
         }
+        if (candidates.isEmpty()) {
+            reject(exchange, Rejection.of(Rejection.Kind.NO_PROVIDER_CREDENTIAL, "The model `" + model + "` is served on your own "
+                    + missingCredential + " account (a direct route), and your account has given Tollgate no " + missingCredential
+                    + " credential; an operator sets one through the admin API."));
+            return;
+        }
         if (!admitUnderRateLimits(exchange, dearest)) {
             return;
         }
+        dev.tollgate.config.RouteConfig.PlatformFee directFee = found.direct() ? found.platformFee() : null;
         LedgerReservation reservation;
         try {
             // The money is held now; the request goes upstream once the journal has the reservation.
-            reservation = gateway.ledger().reserve(exchange.key(), minimumMicros, dearest.worstCaseMicros(), exchange.requestId(),
-                    failure -> exchange.channel().eventLoop().execute(() -> {
-                        if (exchange.reservationJournaled(failure)) {
-                            ctx.fireChannelRead(exchange); // forwarded
-                        }
-                    }));
+            dev.tollgate.journal.JournalWriter.Appended whenJournaled = failure -> exchange.channel().eventLoop().execute(() -> {
+                if (exchange.reservationJournaled(failure)) {
+                    ctx.fireChannelRead(exchange); // forwarded
+                }
+            });
+            // A direct route's tokens are the provider's to bill: the balance holds only the worst case's platform fee, the
+            // key's caps the fee and the cost.
+            reservation = directFee != null
+                    ? gateway.ledger().reserveDirect(exchange.key(), directFee.feeMicros(dearest.worstCaseMicros()), minimumMicros,
+                            dearest.worstCaseMicros(), exchange.requestId(), whenJournaled)
+                    : gateway.ledger().reserve(exchange.key(), minimumMicros, dearest.worstCaseMicros(), exchange.requestId(), whenJournaled);
         } catch (RuntimeException e) {
             LOG.error("{}: cannot journal the reservation", exchange.requestId(), e);
             gateway.metrics().refused(exchange.surface(), NodeMetrics.JOURNAL_FAILED);
@@ -151,7 +173,9 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
         if (reservation == null) {
             String capMessage = capMessage(exchange, dearest.minimumMicros() < minimumMicros ? withMinimum(dearest, minimumMicros) : dearest);
             reject(exchange, capMessage != null ? Rejection.of(Rejection.Kind.SPEND_CAP_REACHED, capMessage)
-                    : Rejection.of(Rejection.Kind.INSUFFICIENT_BALANCE, insufficientMessage(exchange, withMinimum(dearest, minimumMicros))));
+                    : Rejection.of(Rejection.Kind.INSUFFICIENT_BALANCE, directFee != null
+                            ? insufficientForFeeMessage(exchange, directFee.feeMicros(dearest.worstCaseMicros()))
+                            : insufficientMessage(exchange, withMinimum(dearest, minimumMicros))));
             return;
         }
         // What is held affords each candidate at least the minimum output. Where it affords one less than its own cap, every
@@ -159,13 +183,13 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
         // whichever serves, its cost stays within the hold.
         long lowered = 0;
         for (Attempts.Candidate candidate : candidates) {
-            long affordable = Admission.affordableOutputTokens(candidate.plan(), candidate.route().row(), reservation.heldMicros());
+            long affordable = Admission.affordableOutputTokens(candidate.plan(), candidate.route().row(), reservation.coverageMicros());
             if (affordable > 0 && affordable < candidate.plan().outputCapTokens()) {
                 lowered = lowered == 0 ? affordable : Math.min(lowered, affordable);
             }
         }
         int maxAttempts = found.configured() ? gateway.config().routing().maxAttempts() : 1;
-        exchange.reserved(new Attempts(model, candidates, maxAttempts, lowered, found.configured()), request, reservation);
+        exchange.reserved(new Attempts(model, candidates, maxAttempts, lowered, found.configured(), directFee), request, reservation);
     }
 
     /** {@code plan} with {@code minimumMicros} as its minimum, for the refusal's message. */
@@ -262,6 +286,14 @@ public final class AdmissionHandler extends ChannelInboundHandlerAdapter {
         return "This key's " + name + " spend cap of " + Money.format(windows.cap(slot, window), currency) + " is reached ("
                 + Money.format(windows.used(slot, window, window == SpendWindows.Window.DAY ? day : month), currency)
                 + " spent or held, and this request needs " + Money.format(plan.minimumMicros(), currency) + ")" + resets + ".";
+    }
+
+    private String insufficientForFeeMessage(Exchange exchange, long feeMicros) {
+        long available = gateway.accounts().balances().availableMicros(exchange.key().accountSlot());
+        String currency = gateway.config().catalog().currency();
+        return "Your Tollgate balance is too low for this request's platform fee: the provider bills the tokens to your own account, and "
+                + "Tollgate's fee for this request may reach " + Money.format(feeMicros, currency) + ", and " + Money.format(available, currency)
+                + " is available. Top up the account to continue.";
     }
 
     private String insufficientMessage(Exchange exchange, Admission.Plan plan) {

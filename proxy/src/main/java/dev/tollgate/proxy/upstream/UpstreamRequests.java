@@ -34,8 +34,14 @@ public final class UpstreamRequests {
 
     /** The call for an admitted request: {@code body} is owned by the call from here. */
     public static UpstreamCall call(ProviderConfig provider, Endpoint endpoint, String clientUri, HttpHeaders clientHeaders, ByteBuf body) {
+        return call(provider, endpoint, clientUri, clientHeaders, body, null);
+    }
+
+    /** As above, authenticated with {@code credential} (an account's own provider key, on a direct route) instead of Tollgate's; null: Tollgate's. */
+    public static UpstreamCall call(ProviderConfig provider, Endpoint endpoint, String clientUri, HttpHeaders clientHeaders, ByteBuf body,
+                                    Secret credential) {
         String uri = provider.basePath() + endpoint.path().substring("/v1".length()) + query(provider.protocol(), clientUri);
-        return new UpstreamCall(provider, uri, headers(clientHeaders, provider, body.readableBytes()), body);
+        return new UpstreamCall(provider, uri, headers(clientHeaders, provider, body.readableBytes(), credential == null ? provider.apiKey() : credential), body);
     }
 
     /** The client's query string reduced to the parameters the provider's API defines, with plain values only. */
@@ -67,6 +73,10 @@ public final class UpstreamRequests {
      * refuses extra headers of the names set after them, so Tollgate's own always stand.
      */
     static HttpHeaders headers(HttpHeaders clientHeaders, ProviderConfig provider, int contentLength) {
+        return headers(clientHeaders, provider, contentLength, provider.apiKey());
+    }
+
+    private static HttpHeaders headers(HttpHeaders clientHeaders, ProviderConfig provider, int contentLength, Secret apiKey) {
         HttpHeaders headers = new DefaultHttpHeaders();
         Headers.copyRequestHeaders(clientHeaders, headers);
         for (Map.Entry<String, String> header : provider.extraHeaders().entrySet()) {
@@ -85,11 +95,11 @@ public final class UpstreamRequests {
             if (!headers.contains("anthropic-version")) {
                 headers.set("anthropic-version", DEFAULT_ANTHROPIC_VERSION);
             }
-            if (provider.apiKey() != null) {
-                headers.set("x-api-key", provider.apiKey().reveal());
+            if (apiKey != null) {
+                headers.set("x-api-key", apiKey.reveal());
             }
-        } else if (provider.apiKey() != null) {
-            headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + provider.apiKey().reveal());
+        } else if (apiKey != null) {
+            headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + apiKey.reveal());
         }
         return headers;
     }
