@@ -160,8 +160,9 @@ class AccessLogTest {
         assertThat(lines).as("one line per request, none for the health probe").hasSize(5);
         assertThat(byId.keySet()).containsExactlyInAnyOrder(requestId(settled), requestId(streamed), requestId(badKey), requestId(unknownModel),
                 requestId(secret));
-        assertThat(fieldNames).containsExactly("account", "attempts_before", "cache_read_tokens", "cache_write_tokens", "cost_micros", "debited_micros", "endpoint",
-                "input_tokens", "key_id", "key_label", "latency_ms", "model", "outcome", "output_tokens", "provider", "reason", "reasoning_tokens",
+        assertThat(fieldNames).containsExactly("account", "attempts_before", "billed_by", "cache_read_tokens", "cache_write_tokens", "cost_micros", "debited_micros",
+                "direct_cost_micros", "endpoint", "input_tokens", "key_id", "key_label", "lane", "latency_ms", "model", "outcome", "output_tokens", "provider",
+                "reason", "reasoning_tokens",
                 "request_id", "requested_model", "status", "time", "upstream_request_id", "written_off_micros");
 
         Map<String, Outcome> outcomeById = new HashMap<>();

@@ -255,12 +255,12 @@ class AdminApiTest {
         HttpResponse<String> csv = admin("GET", "/admin/v1/accounts/acme/statements/" + month, READ_TOKEN, null, "Accept", "text/csv");
         assertThat(csv.headers().firstValue("content-type")).hasValueSatisfying(type -> assertThat(type).startsWith("text/csv"));
         // Re-added by a reader of its own: the lines between opening and closing are the balance's movement.
-        // Counted from the end (amount_micros, row_version, lane, price_multiplier_bps): a quoted description may hold commas.
-        assertThat(csv.body().lines().findFirst().orElseThrow()).endsWith(",amount_micros,row_version,lane,price_multiplier_bps");
+        // Counted from the end (amount_micros, row_version, lane, price_multiplier_bps, billed_by, direct_cost_micros): a quoted description may hold commas.
+        assertThat(csv.body().lines().findFirst().orElseThrow()).endsWith(",amount_micros,row_version,lane,price_multiplier_bps,billed_by,direct_cost_micros");
         List<String[]> lines = csv.body().lines().skip(1).map(line -> line.split(",", -1)).toList();
-        long opening = Long.parseLong(lines.getFirst()[lines.getFirst().length - 4]);
-        long closing = Long.parseLong(lines.getLast()[lines.getLast().length - 4]);
-        long movement = lines.subList(1, lines.size() - 1).stream().mapToLong(fields -> Long.parseLong(fields[fields.length - 4])).sum();
+        long opening = Long.parseLong(lines.getFirst()[lines.getFirst().length - 6]);
+        long closing = Long.parseLong(lines.getLast()[lines.getLast().length - 6]);
+        long movement = lines.subList(1, lines.size() - 1).stream().mapToLong(fields -> Long.parseLong(fields[fields.length - 6])).sum();
         assertThat(opening).isZero();
         assertThat(closing).isEqualTo(after.path("available_micros").asLong());
         assertThat(movement).isEqualTo(closing - opening);

@@ -78,6 +78,9 @@ class OpenApiTest {
         node = AdminTestNode.start(AdminTestNode.config(sim, dir, configKey, new dev.tollgate.config.ListenerConfig("127.0.0.1", 0))
                 .withLanes(java.util.List.of(dev.tollgate.config.LaneConfig.of("interactive", 64, 0, 1_000),
                         dev.tollgate.config.LaneConfig.of("batch", 4, 16, 1_000))));
+        // A master key, so the session can set and remove an account's provider credential (direct routes).
+        node.gateway().useCredentials(dev.tollgate.proxy.credentials.ProviderCredentials.open(dir, java.util.Map.of(
+                dev.tollgate.proxy.credentials.ProviderCredentials.MASTER_KEY_ENV, java.util.Base64.getEncoder().encodeToString(new byte[32]))::get));
         HttpResponse<String> served = admin("GET", "/admin/v1/openapi.json", READ_TOKEN, null);
         assertThat(served.statusCode()).as(served.body()).isEqualTo(200);
         assertThat(served.headers().firstValue("content-type")).hasValue("application/json");
@@ -148,6 +151,7 @@ class OpenApiTest {
         List<String> served = List.of("GET /healthz", "GET /readyz", "GET /metrics", "GET /admin/v1/openapi.json",
                 "GET /admin/v1/accounts", "POST /admin/v1/accounts", "GET /admin/v1/accounts/acme", "PATCH /admin/v1/accounts/acme", "POST /admin/v1/accounts/acme/credits",
                 "POST /admin/v1/accounts/acme/adjustments", "GET /admin/v1/accounts/acme/statements/" + month,
+                "GET /admin/v1/accounts/acme/credentials", "PUT /admin/v1/accounts/acme/credentials/openai", "DELETE /admin/v1/accounts/acme/credentials/openai",
                 "GET /admin/v1/keys", "POST /admin/v1/keys", "GET /admin/v1/keys/" + keyId, "PATCH /admin/v1/keys/" + keyId,
                 "POST /admin/v1/keys/" + keyId + "/rotate", "POST /admin/v1/keys/" + keyId + "/revoke", "GET /admin/v1/usage", "GET /admin/v1/requests", "GET /admin/v1/exports/debits",
                 "GET /admin/v1/pricing", "POST /admin/v1/pricing/reload", "GET /admin/v1/audit");
@@ -166,7 +170,7 @@ class OpenApiTest {
         // and every other method gets "No admin route" or 405, so the document misses no method of a path it names.
         Set<String> documentedOperations = new LinkedHashSet<>();
         for (var path : document.path("paths").properties()) {
-            String concrete = path.getKey().replace("{month}", month)
+            String concrete = path.getKey().replace("{month}", month).replace("{provider}", "openai")
                     .replace("{id}", path.getKey().startsWith("/admin/v1/keys/") ? keyId : "acme");
             for (String method : METHODS) {
                 boolean documented = path.getValue().has(method.toLowerCase(Locale.ROOT));
@@ -222,6 +226,9 @@ class OpenApiTest {
         checked("POST", "/admin/v1/accounts/acme/adjustments", WRITE_TOKEN, "{\"amount_micros\":-1000,\"reason\":\"fee\"}", 503,
                 "Idempotency-Key", "fee-1");
         checked("GET", "/admin/v1/accounts/acme", READ_TOKEN, null, 200);
+        checked("PUT", "/admin/v1/accounts/acme/credentials/openai", WRITE_TOKEN, "{\"api_key\":\"sk-own-0123456789\"}", 200);
+        checked("GET", "/admin/v1/accounts/acme/credentials", READ_TOKEN, null, 200);
+        checked("DELETE", "/admin/v1/accounts/acme/credentials/openai", WRITE_TOKEN, null, 200);
 
         // Keys, and traffic through one.
         HttpResponse<String> issued = checked("POST", "/admin/v1/keys", WRITE_TOKEN,
