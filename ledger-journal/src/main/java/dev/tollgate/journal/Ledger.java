@@ -767,6 +767,11 @@ public final class Ledger implements AutoCloseable {
         long nowMs = now(); // one clock read: the caps' day and month, and the record's time
         Reservation reservation = Reservation.tryReserve(accounts.balances(), key.accountSlot(), spendWindows, key.spendSlot(), nowMs, minMicros,
                 maxMicros);
+        return journaled(reservation, nowMs, key, requestId, whenJournaled);
+    }
+
+    /** Journals {@code reservation} (null: none made) as made at {@code nowMs}; one the journal does not take is given back. */
+    private LedgerReservation journaled(Reservation reservation, long nowMs, ApiKeys.ApiKey key, String requestId, JournalWriter.Appended whenJournaled) {
         if (reservation == null) {
             return null;
         }
@@ -796,19 +801,7 @@ public final class Ledger implements AutoCloseable {
         long nowMs = now();
         Reservation reservation = Reservation.tryReserveDirect(accounts.balances(), key.accountSlot(), spendWindows, key.spendSlot(), nowMs,
                 feeMicros, minCostMicros, maxCostMicros);
-        if (reservation == null) {
-            return null;
-        }
-        long id = lastReservationId.incrementAndGet();
-        ReservationMade record = new ReservationMade(nowMs, id, key.accountId(), key.sha256Hex(), reservation.heldMicros(), requestId);
-        try {
-            JournalCodec.validate(record);
-            writer.submit(record, whenJournaled);
-        } catch (RuntimeException e) {
-            reservation.release();
-            throw e;
-        }
-        return new LedgerReservation(this, reservation, id, key);
+        return journaled(reservation, nowMs, key, requestId, whenJournaled);
     }
 
     /** A release the counters have made and the journal must still record; see {@link #recordUnrecorded()}. */
